@@ -1,0 +1,1 @@
+"""What every part of the platform shares: settings, database, logging, identity."""

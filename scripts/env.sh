@@ -1,0 +1,22 @@
+# Shared paths for setup, run and test. Source it: `. scripts/env.sh`.
+# Environments live outside the checkout, keyed by the lock files, so a fresh
+# clone reuses them and a changed lock file builds a new one.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CC_CACHE_DIR="${CC_CACHE_DIR:-$HOME/.cache/contact-center}"
+APP_PYTHON_VERSION="${APP_PYTHON_VERSION:-3.11}"
+RASA_PYTHON_VERSION="${RASA_PYTHON_VERSION:-3.10}"
+FERRETDB_VERSION="v1.24.2"
+
+_lock_key() { cat "$@" | sha256sum | cut -c1-16; }
+
+APP_VENV="$CC_CACHE_DIR/venv-app-$(_lock_key "$ROOT/requirements/app.lock")"
+RASA_VENV="$CC_CACHE_DIR/venv-rasa-$(_lock_key "$ROOT/requirements/rasa.lock")"
+FERRETDB_BIN="$CC_CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
+# The trained model is keyed by everything that shapes it.
+MODEL_KEY="$(cd "$ROOT" && _lock_key config.yml bot/domain.yml $(find bot/data -type f -name '*.yml' | sort) requirements/rasa.lock)"
+MODEL_DIR="$CC_CACHE_DIR/models"
+MODEL_PATH="$MODEL_DIR/bank-assistant-$MODEL_KEY.tar.gz"
+# Local run data (FerretDB's SQLite files, logs) lives under one folder.
+CC_DATA_DIR="${CC_DATA_DIR:-$ROOT/var}"
+
+export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR
