@@ -1,0 +1,87 @@
+"""Time from the run command to ready, and each process's memory after a 1,000-turn run.
+
+Runs `scripts/run` itself (honcho with the Procfile) on free ports with its own
+data folder, measures the seconds until the gateway answers a first chat turn,
+sends 1,000 turns through the REST channel, then prints the RSS of each process.
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.resources`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from core.identity import mint_customer_token
+from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET
+from core.stack import ROOT, free_port, tree_rss_kib
+
+TURNS = ["привет", "какой баланс на карте", "последние операции", "hello", "what is my balance", "спасибо"]
+TOTAL_TURNS = 1000
+_READY_TIMEOUT_SECONDS = 300
+_PROCESS_LABELS = {"ferretdb": "ferretdb", "rasa_sdk": "actions", "rasa run": "rasa", "-m core": "gateway"}
+
+
+async def first_answer(url: str, deadline: float) -> None:
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.post(url, json={"sender": "ready-probe", "text": "привет"}) as resp:
+                    if resp.status == 200 and (await resp.json())["state"] == "bot":
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError("the platform was not ready in time")
+
+
+async def load(url: str) -> None:
+    token = mint_customer_token("demo-anna", LOCAL_CUSTOMER_TOKEN_SECRET)
+    async with aiohttp.ClientSession() as http:
+        for i in range(TOTAL_TURNS):
+            body = {"sender": f"load-{i // 20}", "text": TURNS[i % len(TURNS)], "customer_token": token}
+            async with http.post(url, json=body) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"turn {i} failed with HTTP {resp.status}")
+
+
+def process_rss(honcho_pid: int) -> dict[str, int]:
+    """RSS per Procfile process, in KiB: honcho's children are shell wrappers, so sum each subtree."""
+    result: dict[str, int] = {}
+    for child in Path(f"/proc/{honcho_pid}/task/{honcho_pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        name = next((label for key, label in _PROCESS_LABELS.items() if key in cmdline), cmdline[:20])
+        result[name] = tree_rss_kib(int(child))
+    return result
+
+
+def main() -> None:
+    ports = {name: str(free_port()) for name in ("FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT")}
+    with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
+        env = os.environ | ports | {"CC_DATA_DIR": tmp}
+        for inherited in ("MONGODB_URI", "RASA_URL", "ACTION_ENDPOINT_URL"):
+            env.pop(inherited, None)
+        start = time.monotonic()
+        honcho = subprocess.Popen(  # noqa: S603
+            [str(ROOT / "scripts/run")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/channels/rest/messages"
+        try:
+            asyncio.run(first_answer(url, start + _READY_TIMEOUT_SECONDS))
+            print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}")
+            asyncio.run(load(url))
+            for name, rss in process_rss(honcho.pid).items():
+                print(f"resources.rss_after_{TOTAL_TURNS}_turns_mib.{name} {rss / 1024:.0f}")
+        finally:
+            os.killpg(honcho.pid, signal.SIGTERM)
+            honcho.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

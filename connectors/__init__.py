@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its channel's payloads into router messages and back."""

@@ -1,0 +1,70 @@
+"""The gateway's app factory: wires settings, storage, the bot client, the router and the channels."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from connectors.rest import RestChannel
+from connectors.webchat import WebChatChannel
+from core import db as core_db
+from core.banking import create_banking_backend
+from core.demo_data import seed_demo_bank
+from core.keys import DB_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.middlewares import setup_middlewares
+from core.settings import Settings
+from handoff import conversations, transcript
+from handoff.bot import RasaBot
+from handoff.router import Router
+
+
+async def mongo_context(app: web.Application) -> AsyncIterator[None]:
+    """Own the MongoDB client for the app's lifetime and prepare indexes and demo data."""
+    settings = app[SETTINGS_KEY]
+    client = core_db.connect(settings)
+    app[MONGO_CLIENT_KEY] = client
+    db = core_db.database(client, settings)
+    app[DB_KEY] = db
+    await conversations.ensure_indexes(db)
+    await transcript.ensure_indexes(db)
+    if settings.banking_backend == "demo":
+        await seed_demo_bank(db)
+    create_banking_backend(settings, db)  # fail at start, not at the first customer, on a bad backend name
+    yield
+    await client.close()
+
+
+async def router_context(app: web.Application) -> AsyncIterator[None]:
+    """Own the HTTP session to Rasa and build the router on it."""
+    settings = app[SETTINGS_KEY]
+    session = aiohttp.ClientSession()
+    app[HTTP_SESSION_KEY] = session
+    bot = RasaBot(session, settings.rasa_url, settings.rasa_token, settings.bot_timeout_seconds)
+    app[ROUTER_KEY] = Router(db=app[DB_KEY], bot=bot, max_message_chars=settings.max_message_chars)
+    yield
+    await session.close()
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness for the run script and load balancers."""
+    return web.json_response({"status": "ok"})
+
+
+def setup_routes(app: web.Application) -> None:
+    """Every route of the gateway, named."""
+    app.router.add_get("/health", health, name="health")
+    RestChannel().register(app, "/api/channels/rest/messages")
+    WebChatChannel().register(app, "/chat")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway application; it only wires things up."""
+    app = web.Application(client_max_size=256 * 1024)
+    app[SETTINGS_KEY] = settings
+    app.cleanup_ctx.append(mongo_context)
+    app.cleanup_ctx.append(router_context)
+    setup_routes(app)
+    setup_middlewares(app)
+    return app

@@ -1,0 +1,17 @@
+"""Every aiohttp AppKey of the gateway, declared once with its type."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from pymongo import AsyncMongoClient
+
+from core.db import Database, Document
+from core.settings import Settings
+from handoff.router import Router
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+MONGO_CLIENT_KEY = web.AppKey("mongo_client", AsyncMongoClient[Document])
+DB_KEY = web.AppKey("db", Database)
+HTTP_SESSION_KEY = web.AppKey("http_session", aiohttp.ClientSession)
+ROUTER_KEY = web.AppKey("router", Router)

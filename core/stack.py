@@ -1,0 +1,238 @@
+"""Start the platform's processes (FerretDB, action server, Rasa, gateway) for tests and benchmarks.
+
+`scripts/run` uses honcho with the Procfile instead; this module exists so that
+tests and benchmarks start the very same commands on free ports and wait until
+each process is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackError(RuntimeError):
+    """A process did not start; the message names its log file."""
+
+
+def free_port() -> int:
+    """Ask the OS for a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env_path(name: str) -> Path:
+    value = os.environ.get(name)
+    if not value:
+        raise StackError(f"{name} is not set: run through ./scripts/test, or `. scripts/env.sh` first.")
+    return Path(value)
+
+
+@dataclass
+class Process:
+    """A started process and where its output goes."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        """Terminate, then kill if it does not exit in time."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+
+    def rss_kib(self) -> int:
+        """Resident memory of the process and its children."""
+        return tree_rss_kib(self.popen.pid)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc, in KiB."""
+    total = 0
+    for member in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found.append(int(child))
+            found.extend(_descendants(int(child)))
+    return found
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("wb")
+    popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    return Process(name=name, popen=popen, log_path=log_path)
+
+
+def _wait(process: Process, ready: str | int, timeout: float) -> None:
+    """Wait for an HTTP URL to answer 200 or a TCP port to accept connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise StackError(f"{process.name} exited with {process.popen.returncode}; see {process.log_path}")
+        try:
+            if isinstance(ready, int):
+                with socket.create_connection(("127.0.0.1", ready), timeout=1):
+                    return
+            else:
+                with urllib.request.urlopen(ready, timeout=2) as resp:  # noqa: S310 -- loopback URL we built
+                    if resp.status == 200:
+                        return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    process.stop()
+    raise StackError(f"{process.name} was not ready within {timeout:.0f} s; see {process.log_path}")
+
+
+@dataclass
+class Stack:
+    """The running platform: ports, URLs and processes."""
+
+    data_dir: Path
+    rasa_token: str = "local-dev-rasa-token"
+    customer_token_secret: str = "local-dev-customer-token-secret-change-me"
+    mongodb_db: str = "contact_center"
+    processes: dict[str, Process] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mongodb_uri(self) -> str:
+        """URI of the stack's FerretDB."""
+        return f"mongodb://127.0.0.1:{self.ports['ferretdb']}/"
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://127.0.0.1:{self.ports['rasa']}"
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway."""
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def env(self) -> dict[str, str]:
+        """Environment shared by every process of the stack."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "MONGODB_URI": self.mongodb_uri,
+                "MONGODB_DB": self.mongodb_db,
+                "RASA_TRACKER_DB": f"{self.mongodb_db}_rasa",
+                "RASA_TOKEN": self.rasa_token,
+                "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
+            }
+        )
+        if "actions" in self.ports:
+            env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports['actions']}/webhook"
+        if "rasa" in self.ports:
+            env["RASA_URL"] = self.rasa_url
+        return env
+
+    def start_ferretdb(self) -> None:
+        """FerretDB on SQLite under data_dir."""
+        port = self.ports.setdefault("ferretdb", free_port())
+        db_dir = self.data_dir / "ferretdb"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            str(_env_path("FERRETDB_BIN")),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{db_dir}/",
+            f"--state-dir={db_dir}",
+            f"--listen-addr=127.0.0.1:{port}",
+            "--debug-addr=-",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ]
+        self.processes["ferretdb"] = proc = _spawn("ferretdb", args, self.env(), self.data_dir / "logs")
+        _wait(proc, port, timeout=30)
+
+    def start_actions(self) -> None:
+        """The rasa_sdk action server (Python 3.11 environment)."""
+        port = self.ports.setdefault("actions", free_port())
+        args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
+        self.processes["actions"] = proc = _spawn("actions", args, self.env(), self.data_dir / "logs")
+        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=60)
+
+    def start_rasa(self) -> None:
+        """The Rasa server with the trained model (Python 3.10 environment)."""
+        port = self.ports.setdefault("rasa", free_port())
+        args = [
+            str(_env_path("RASA_VENV") / "bin/rasa"),
+            "run",
+            "--model",
+            str(_env_path("MODEL_PATH")),
+            "--enable-api",
+            "--auth-token",
+            self.rasa_token,
+            "--credentials",
+            "bot/credentials.yml",
+            "--endpoints",
+            "bot/endpoints.yml",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        self.processes["rasa"] = proc = _spawn("rasa", args, self.env(), self.data_dir / "logs")
+        _wait(proc, f"http://127.0.0.1:{port}/status?token={self.rasa_token}", timeout=240)
+
+    def start_gateway(self, extra_env: dict[str, str] | None = None) -> None:
+        """The aiohttp gateway (Python 3.11 environment)."""
+        port = self.ports.setdefault("gateway", free_port())
+        env = self.env() | {"GATEWAY_PORT": str(port)} | (extra_env or {})
+        args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "core"]
+        self.processes["gateway"] = proc = _spawn("gateway", args, env, self.data_dir / "logs")
+        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=60)
+
+    def stop(self, name: str | None = None) -> None:
+        """Stop one process, or all of them in reverse start order."""
+        names = [name] if name else list(reversed(self.processes))
+        for key in names:
+            process = self.processes.pop(key, None)
+            if process:
+                process.stop()
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path, *, with_bot: bool = True, with_gateway: bool = True) -> Iterator[Stack]:
+    """Start FerretDB, the action server, Rasa and the gateway; stop them all on exit."""
+    stack = Stack(data_dir=data_dir)
+    try:
+        stack.start_ferretdb()
+        if with_bot:
+            stack.start_actions()
+            stack.start_rasa()
+        if with_gateway:
+            stack.start_gateway()
+        yield stack
+    finally:
+        stack.stop()

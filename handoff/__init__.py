@@ -1,0 +1,1 @@
+"""Conversation state and routing: each customer message goes to the bot or to an operator."""

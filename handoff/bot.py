@@ -1,0 +1,65 @@
+"""The Rasa leg of the router: one HTTP call per customer message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, TypedDict
+
+import aiohttp
+
+from core.messages import Button, Reply
+
+logger = logging.getLogger(__name__)
+
+
+class BotMetadata(TypedDict):
+    """What Rasa's gateway channel receives beside the text (see bot/gateway_channel.py)."""
+
+    channel: str  # "rest", "webchat", "telegram", "voice"
+    language: str  # "ru" or "en", decided by the gateway per message
+    customer_id: str | None  # only when verified
+    identity_method: str | None  # how customer_id was verified
+    redacted: list[str]  # kinds of secrets the gateway masked out of this message
+
+
+class BotUnavailable(RuntimeError):
+    """Rasa or its action server failed, timed out or answered nothing."""
+
+
+class RasaBot:
+    """Client of Rasa's gateway input channel."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, timeout_seconds: float) -> None:
+        self._session = session
+        self._url = f"{base_url}/webhooks/gateway/webhook"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def send(self, conversation_id: str, text: str, metadata: BotMetadata) -> list[Reply]:
+        """Send one message and return the bot's replies.
+
+        Every turn of our assistant says something, so an empty answer means an
+        action failed inside Rasa (Rasa logs the error and carries on silently).
+        """
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            async with self._session.post(self._url, json=body, headers=self._headers, timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise BotUnavailable(f"Rasa answered HTTP {resp.status}")
+                payload: Any = await resp.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as err:
+            raise BotUnavailable(f"Rasa call failed: {err!r}") from err
+        if not isinstance(payload, list) or not payload:
+            raise BotUnavailable("Rasa answered no message")
+        return [_reply_from_rasa(item) for item in payload if isinstance(item, dict)]
+
+
+def _reply_from_rasa(item: dict[str, Any]) -> Reply:
+    buttons = tuple(
+        Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+        for b in item.get("buttons") or []
+        if isinstance(b, dict)
+    )
+    custom = item.get("custom")
+    return Reply(text=str(item.get("text") or ""), buttons=buttons, custom=custom if isinstance(custom, dict) else {})

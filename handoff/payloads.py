@@ -1,0 +1,50 @@
+"""Button payloads the customer may send back: only the ones our bot offers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_PAYLOAD_RE = re.compile(r"^/(?P<intent>[a-z_]{1,40})(?P<entities>\{.*\})?$", re.DOTALL)
+
+# Intents that our buttons carry, and the entity values each button may set.
+_BUTTON_INTENTS = frozenset(
+    {"affirm", "deny", "request_operator", "check_balance", "recent_transactions", "block_card", "inform", "greet", "help"}
+)
+_ENTITY_PATTERNS: dict[str, re.Pattern[str]] = {
+    "card_last4": re.compile(r"^\d{4}$"),
+    "product_type": re.compile(r"^(card|account|credit_card)$"),
+}
+
+
+def is_payload(text: str) -> bool:
+    """Whether the text is a button payload rather than typed words."""
+    return text.startswith("/")
+
+
+def is_known_payload(text: str) -> bool:
+    """Whether a payload is one our buttons could have sent.
+
+    Rasa trusts `/intent{...}` messages blindly, so anything else (a forged
+    intent, an entity with an operator or an odd value) is stopped here.
+    """
+    match = _PAYLOAD_RE.match(text)
+    if not match or match.group("intent") not in _BUTTON_INTENTS:
+        return False
+    raw_entities = match.group("entities")
+    if raw_entities is None:
+        return True
+    try:
+        entities: Any = json.loads(raw_entities)
+    except ValueError:
+        return False
+    if not isinstance(entities, dict):
+        return False
+    return all(
+        isinstance(key, str)
+        and key in _ENTITY_PATTERNS
+        and isinstance(value, str)
+        and _ENTITY_PATTERNS[key].match(value) is not None
+        for key, value in entities.items()
+    )

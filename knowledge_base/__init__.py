@@ -1,0 +1,1 @@
+"""FAQ knowledge base: store, search and editor (see issue 3)."""
