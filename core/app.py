@@ -12,11 +12,12 @@ from connectors.webchat import WebChatChannel
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
-from core.keys import DB_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.keys import DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.middlewares import setup_middlewares
 from core.settings import Settings
 from handoff import conversations, transcript
 from handoff.bot import RasaBot
+from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the gateway application; it only wires things up."""
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS_KEY] = settings
+    app[DELIVERY_KEY] = DeliveryRegistry()
     app.cleanup_ctx.append(mongo_context)
     app.cleanup_ctx.append(router_context)
     setup_routes(app)

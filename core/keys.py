@@ -8,6 +8,7 @@ from pymongo import AsyncMongoClient
 
 from core.db import Database, Document
 from core.settings import Settings
+from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ MONGO_CLIENT_KEY = web.AppKey("mongo_client", AsyncMongoClient[Document])
 DB_KEY = web.AppKey("db", Database)
 HTTP_SESSION_KEY = web.AppKey("http_session", aiohttp.ClientSession)
 ROUTER_KEY = web.AppKey("router", Router)
+DELIVERY_KEY = web.AppKey("delivery", DeliveryRegistry)
