@@ -102,7 +102,11 @@ async def run(stack: Stack) -> None:
                 for i in range(TURNS_PER_CONCURRENT_CONVERSATION)
             ]
 
-        concurrent = [t for times in await asyncio.gather(*(conversation(n) for n in range(CONCURRENT_CONVERSATIONS))) for t in times]
+        concurrent = [
+            t
+            for times in await asyncio.gather(*(conversation(n) for n in range(CONCURRENT_CONVERSATIONS)))
+            for t in times
+        ]
 
     all_sequential = [t for times in gateway_times.values() for t in times]
     for kind, times in gateway_times.items():

@@ -68,8 +68,12 @@ def main() -> None:
         for inherited in ("MONGODB_URI", "RASA_URL", "ACTION_ENDPOINT_URL"):
             env.pop(inherited, None)
         start = time.monotonic()
-        honcho = subprocess.Popen(  # noqa: S603
-            [str(ROOT / "scripts/run")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        honcho = subprocess.Popen(
+            [str(ROOT / "scripts/run")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/channels/rest/messages"
         try:

@@ -57,7 +57,9 @@ class RestChannel:
         identity: CustomerIdentity | None = None
         if body["customer_token"]:
             try:
-                identity = verify_customer_token(body["customer_token"], request.app[SETTINGS_KEY].customer_token_secret)
+                identity = verify_customer_token(
+                    body["customer_token"], request.app[SETTINGS_KEY].customer_token_secret
+                )
             except InvalidCustomerToken as err:
                 return web.json_response({"error": str(err)}, status=401)
         message = InboundMessage(channel=CHANNEL, channel_user_id=body["sender"], text=body["text"], identity=identity)

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from connectors.webchat import WebChatChannel
 
 from connectors.rest import RestChannel
-from connectors.webchat import WebChatChannel
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank

@@ -11,6 +11,7 @@ class MaskingFilter(logging.Filter):
     """Rewrite each record so card numbers, CVVs and PINs are masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the formatted message in place; never drops a record."""
         record.msg = mask_sensitive(record.getMessage()).text
         record.args = None
         return True

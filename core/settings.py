@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 
 # Documented defaults for a local run only; production sets every secret.
-LOCAL_RASA_TOKEN = "local-dev-rasa-token"
-LOCAL_CUSTOMER_TOKEN_SECRET = "local-dev-customer-token-secret-change-me"
+LOCAL_RASA_TOKEN = "local-dev-rasa-token"  # noqa: S105 -- documented local default
+LOCAL_CUSTOMER_TOKEN_SECRET = "local-dev-customer-token-secret-change-me"  # noqa: S105 -- documented local default
 
 
 class SettingsError(RuntimeError):

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_RASA_TOKEN
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -117,8 +119,8 @@ class Stack:
     """The running platform: ports, URLs and processes."""
 
     data_dir: Path
-    rasa_token: str = "local-dev-rasa-token"
-    customer_token_secret: str = "local-dev-customer-token-secret-change-me"
+    rasa_token: str = LOCAL_RASA_TOKEN
+    customer_token_secret: str = LOCAL_CUSTOMER_TOKEN_SECRET
     mongodb_db: str = "contact_center"
     processes: dict[str, Process] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)

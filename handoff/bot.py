@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, TypedDict
 
@@ -48,7 +47,7 @@ class RasaBot:
                 if resp.status != 200:
                     raise BotUnavailable(f"Rasa answered HTTP {resp.status}")
                 payload: Any = await resp.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as err:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
             raise BotUnavailable(f"Rasa call failed: {err!r}") from err
         if not isinstance(payload, list) or not payload:
             raise BotUnavailable("Rasa answered no message")

@@ -123,9 +123,7 @@ async def remember_customer(
     await db.conversations.update_one({"_id": conversation_id}, {"$set": fields})
 
 
-async def hand_off(
-    db: Database, conversation_id: str, *, reason: HandoffReason, actor: str, now: datetime
-) -> bool:
+async def hand_off(db: Database, conversation_id: str, *, reason: HandoffReason, actor: str, now: datetime) -> bool:
     """Move a conversation from the bot to the operator queue.
 
     Returns:

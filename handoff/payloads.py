@@ -10,7 +10,17 @@ _PAYLOAD_RE = re.compile(r"^/(?P<intent>[a-z_]{1,40})(?P<entities>\{.*\})?$", re
 
 # Intents that our buttons carry, and the entity values each button may set.
 _BUTTON_INTENTS = frozenset(
-    {"affirm", "deny", "request_operator", "check_balance", "recent_transactions", "block_card", "inform", "greet", "help"}
+    {
+        "affirm",
+        "deny",
+        "request_operator",
+        "check_balance",
+        "recent_transactions",
+        "block_card",
+        "inform",
+        "greet",
+        "help",
+    }
 )
 _ENTITY_PATTERNS: dict[str, re.Pattern[str]] = {
     "card_last4": re.compile(r"^\d{4}$"),

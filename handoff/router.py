@@ -66,7 +66,9 @@ class Router:
             or DEFAULT_LANGUAGE
         )
         customer_id = message.identity.customer_id if message.identity else None
-        await conversations.remember_customer(self.db, conversation.id, language=language, customer_id=customer_id, now=now)
+        await conversations.remember_customer(
+            self.db, conversation.id, language=language, customer_id=customer_id, now=now
+        )
 
         masked = mask_sensitive(text)
         await transcript.append(

@@ -106,7 +106,11 @@ async def append_reply(db: Database, conversation_id: str, reply: Reply, now: da
     )
 
 
-async def messages_after(db: Database, conversation_id: str, after_seq: int = 0, limit: int = 500) -> list[StoredMessage]:
+async def messages_after(
+    db: Database, conversation_id: str, after_seq: int = 0, limit: int = 500
+) -> list[StoredMessage]:
     """Messages with a sequence number above `after_seq`, oldest first (for history and catch-up)."""
-    cursor = db.messages.find({"conversation_id": conversation_id, "seq": {"$gt": after_seq}}).sort("seq", 1).limit(limit)
+    cursor = (
+        db.messages.find({"conversation_id": conversation_id, "seq": {"$gt": after_seq}}).sort("seq", 1).limit(limit)
+    )
     return [StoredMessage.from_document(doc) async for doc in cursor]

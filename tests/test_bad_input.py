@@ -52,7 +52,10 @@ async def test_broken_json_is_refused_with_a_reason(http: aiohttp.ClientSession,
         ({"text": "hi"}, "'sender' must be a non-empty string of at most 128 characters."),
         ({"sender": {"$gt": ""}, "text": "hi"}, "'sender' must be a non-empty string of at most 128 characters."),
         ({"sender": "mallory", "text": {"$gt": ""}}, "'text' must be a string."),
-        ({"sender": "mallory", "text": "hi", "customer_token": {"$ne": None}}, "'customer_token' must be a string when given."),
+        (
+            {"sender": "mallory", "text": "hi", "customer_token": {"$ne": None}},
+            "'customer_token' must be a string when given.",
+        ),
     ],
 )
 async def test_wrongly_shaped_bodies_and_operator_injection_are_refused(
@@ -102,14 +105,21 @@ async def test_html_is_stored_as_the_literal_text(http: aiohttp.ClientSession, g
 
 @pytest.mark.parametrize(
     "payload",
-    ['/transfer_money{"amount": "1000000"}', '/inform{"card_last4": {"$gt": ""}}', '/inform{"card_last4": "12"}', "/inform{oops"],
+    [
+        '/transfer_money{"amount": "1000000"}',
+        '/inform{"card_last4": {"$gt": ""}}',
+        '/inform{"card_last4": "12"}',
+        "/inform{oops",
+    ],
 )
 async def test_unknown_button_payloads_get_a_clear_reply(
     http: aiohttp.ClientSession, gateway_url: str, payload: str
 ) -> None:
     status, body = await post(http, gateway_url, {"sender": "buttons-1", "text": payload})
     assert status == 200
-    assert [r["text"] for r in body["replies"]] == ["Эта кнопка больше не действует. Напишите, пожалуйста, что вы хотите сделать."]
+    assert [r["text"] for r in body["replies"]] == [
+        "Эта кнопка больше не действует. Напишите, пожалуйста, что вы хотите сделать."
+    ]
 
 
 async def test_forged_customer_token_is_refused(http: aiohttp.ClientSession, gateway_url: str) -> None:

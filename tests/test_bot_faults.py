@@ -16,7 +16,8 @@ from core.stack import Stack, free_port
 
 PATH = "/api/channels/rest/messages"
 BOT_UNAVAILABLE_RU = (
-    "Извините, у нас техническая проблема. Соединяю вас с оператором — ваше сообщение сохранено, повторять его не нужно."
+    "Извините, у нас техническая проблема. Соединяю вас с оператором — ваше сообщение сохранено, "
+    "повторять его не нужно."
 )
 # The customer must hear something within 5 s whatever the bot does (issue 2).
 _CUSTOMER_PATIENCE = aiohttp.ClientTimeout(total=5)
@@ -112,7 +113,9 @@ async def test_messages_after_the_handoff_wait_for_the_operator(
 ) -> None:
     await say(http, gateway_without_rasa, "fault-after", "привет")
     turn = await say(http, gateway_without_rasa, "fault-after", "вы тут?")
-    assert [r["text"] for r in turn["replies"]] == ["Ваше сообщение передано оператору. Пожалуйста, оставайтесь в чате."]
+    assert [r["text"] for r in turn["replies"]] == [
+        "Ваше сообщение передано оператору. Пожалуйста, оставайтесь в чате."
+    ]
     _, texts = await conversation_doc(stack, turn["conversation_id"])
     assert texts[0] == "привет" and texts[2] == "вы тут?"
 
