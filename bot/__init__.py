@@ -1,0 +1,1 @@
+"""Rasa-side code of the bank assistant (the gateway input channel)."""
