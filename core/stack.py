@@ -88,8 +88,9 @@ def _descendants(pid: int) -> list[int]:
 def _spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    log = log_path.open("wb")
-    popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    # The child keeps its own copy of the descriptor; ours is closed at once (no ResourceWarning).
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     return Process(name=name, popen=popen, log_path=log_path)
 
 

@@ -1,4 +1,10 @@
-"""Conversations: the closed set of states and the stored transitions between them."""
+"""Conversations: the closed set of states and the stored transitions between them.
+
+Each change of state is one named transition (`hand_off`, `assign`, `transfer`,
+`return_to_bot`, `close`): a single conditional update that stores who, when and
+why, followed by its event on the bus. A transition whose precondition no longer
+holds (someone else moved the conversation first) changes nothing and returns None.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from core.db import Database, Document
+from handoff import claims, events
+from handoff.bus import EventBus
+from handoff.events import Event
 
 
 class ConversationState(StrEnum):
@@ -29,6 +38,9 @@ class HandoffReason(StrEnum):
     COMPLAINT = "complaint"
     BOT_UNAVAILABLE = "bot_unavailable"
     BLOCK_CARD_UNVERIFIED = "block_card_unverified"
+    NLU_FALLBACK = "nlu_fallback"
+    KB_NO_ANSWER = "kb_no_answer"
+    KB_ESCALATE = "kb_escalate"
     OTHER = "other"
 
     @classmethod
@@ -40,9 +52,41 @@ class HandoffReason(StrEnum):
             return cls.OTHER
 
 
+# A transition's write is retried this often when a concurrent write on FerretDB overwrote it.
+_WRITE_ATTEMPTS = 5
+# Complaints and customers the bot failed wait less: they are already unhappy.
+_URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE})
+URGENT_PRIORITY = 0
+NORMAL_PRIORITY = 1
+# Reasons that need a skill; other conversations go to any operator speaking the language.
+_REASON_TEAMS: dict[HandoffReason, str] = {HandoffReason.BLOCK_CARD_UNVERIFIED: "cards"}
+
+
+def priority_of(reason: HandoffReason) -> int:
+    """Queue priority of a reason: lower is served first."""
+    return URGENT_PRIORITY if reason in _URGENT_REASONS else NORMAL_PRIORITY
+
+
+def team_of(reason: HandoffReason) -> str | None:
+    """The team (operator skill) a reason needs, if any."""
+    return _REASON_TEAMS.get(reason)
+
+
+class Resolution(StrEnum):
+    """How an operator closed a conversation (reports count these)."""
+
+    RESOLVED = "resolved"
+    CARD_BLOCKED = "card_blocked"
+    INFORMATION_GIVEN = "information_given"
+    COMPLAINT_REGISTERED = "complaint_registered"
+    CALLBACK_ARRANGED = "callback_arranged"
+    NO_RESPONSE = "no_response"
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Conversation:
-    """A conversation as the router needs it."""
+    """A conversation as the router, the queue and the console need it."""
 
     id: str
     channel: str
@@ -51,11 +95,22 @@ class Conversation:
     language: str | None
     customer_id: str | None
     handoff_reason: str | None
+    created_at: datetime | None = None
+    queued_at: datetime | None = None
+    priority: int = NORMAL_PRIORITY
+    team: str | None = None
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    # What the gateway waits for from the customer: "callback_phone", "message", "rating", "comment".
+    awaiting: str | None = None
+    fallbacks_in_row: int = 0
+    resolution: str | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Conversation:
         """Build from a stored document."""
         handoff: dict[str, Any] = doc.get("handoff") or {}
+        assignee: dict[str, Any] = doc.get("assignee") or {}
         return cls(
             id=doc["_id"],
             channel=doc["channel"],
@@ -64,16 +119,47 @@ class Conversation:
             language=doc.get("language"),
             customer_id=doc.get("customer_id"),
             handoff_reason=handoff.get("reason"),
+            created_at=doc.get("created_at"),
+            queued_at=doc.get("queued_at"),
+            priority=int(doc.get("priority", NORMAL_PRIORITY)),
+            team=doc.get("team"),
+            assignee_id=assignee.get("id"),
+            assignee_name=assignee.get("name"),
+            awaiting=doc.get("awaiting"),
+            fallbacks_in_row=int(doc.get("fallbacks_in_row", 0)),
+            resolution=doc.get("resolution"),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize for the console."""
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "state": self.state.value,
+            "language": self.language,
+            "customer_id": self.customer_id,
+            "handoff_reason": self.handoff_reason,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "queued_at": self.queued_at.isoformat() if self.queued_at else None,
+            "priority": self.priority,
+            "team": self.team,
+            "assignee_id": self.assignee_id,
+            "assignee_name": self.assignee_name,
+            "resolution": self.resolution,
+        }
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Create the indexes the routing queries rely on."""
+    """Create the indexes the routing, queue and history queries rely on."""
     await db.conversations.create_index([("state", 1), ("updated_at", 1)])
     await db.conversations.create_index([("customer_id", 1), ("created_at", -1)])
+    await db.conversations.create_index([("state", 1), ("priority", 1), ("queued_at", 1)])
+    await db.conversations.create_index([("assignee.id", 1), ("state", 1)])
 
 
-async def open_conversation(db: Database, channel: str, channel_user_id: str, now: datetime) -> Conversation:
+async def open_conversation(
+    db: Database, channel: str, channel_user_id: str, now: datetime, bus: EventBus | None = None
+) -> Conversation:
     """Return the customer's open conversation on this channel, creating it if there is none.
 
     The pointer document is claimed with one upsert, so concurrent first messages
@@ -87,30 +173,46 @@ async def open_conversation(db: Database, channel: str, channel_user_id: str, no
         return_document=ReturnDocument.AFTER,
     )
     assert pointer is not None  # noqa: S101 -- an upsert with AFTER always returns the document
-    doc = await db.conversations.find_one_and_update(
+    fresh: Document = {
+        "channel": channel,
+        "channel_user_id": channel_user_id,
+        "state": ConversationState.BOT.value,
+        "created_at": now,
+        "updated_at": now,
+        "last_seq": 0,
+        "transitions": [],
+    }
+    # BEFORE tells us whether this call created the conversation: exactly one caller sees None.
+    before = await db.conversations.find_one_and_update(
         {"_id": pointer["conversation_id"]},
-        {
-            "$setOnInsert": {
-                "channel": channel,
-                "channel_user_id": channel_user_id,
-                "state": ConversationState.BOT.value,
-                "created_at": now,
-                "updated_at": now,
-                "last_seq": 0,
-                "transitions": [],
-            }
-        },
+        {"$setOnInsert": fresh},
         upsert=True,
-        return_document=ReturnDocument.AFTER,
+        return_document=ReturnDocument.BEFORE,
     )
-    assert doc is not None  # noqa: S101
-    return Conversation.from_document(doc)
+    if before is not None:
+        return Conversation.from_document(before)
+    conversation = Conversation.from_document({"_id": pointer["conversation_id"], **fresh})
+    if bus is not None:
+        await bus.emit(Event(events.CONVERSATION_CREATED, conversation.id, "customer", now, {"channel": channel}))
+    return conversation
+
+
+async def release_pointer(db: Database, conversation: Conversation) -> None:
+    """Forget the customer's open conversation so their next message starts a new one."""
+    await db.channel_users.delete_one(
+        {"_id": f"{conversation.channel}:{conversation.channel_user_id}", "conversation_id": conversation.id}
+    )
 
 
 async def get_conversation(db: Database, conversation_id: str) -> Conversation | None:
     """Load a conversation by id."""
     doc = await db.conversations.find_one({"_id": conversation_id})
     return Conversation.from_document(doc) if doc else None
+
+
+async def get_document(db: Database, conversation_id: str) -> Document | None:
+    """Load the stored document of a conversation (transitions, slots snapshot) for the console."""
+    return await db.conversations.find_one({"_id": conversation_id})
 
 
 async def remember_customer(
@@ -123,30 +225,404 @@ async def remember_customer(
     await db.conversations.update_one({"_id": conversation_id}, {"$set": fields})
 
 
-async def hand_off(db: Database, conversation_id: str, *, reason: HandoffReason, actor: str, now: datetime) -> bool:
-    """Move a conversation from the bot to the operator queue.
+async def set_awaiting(db: Database, conversation_id: str, awaiting: str | None) -> None:
+    """Remember what the gateway expects next from the customer (phone number, rating...)."""
+    update = {"$set": {"awaiting": awaiting}} if awaiting else {"$unset": {"awaiting": ""}}
+    await db.conversations.update_one({"_id": conversation_id}, update)
+
+
+async def count_fallback(db: Database, conversation: Conversation, *, fallback: bool) -> int:
+    """Count bot turns that did not understand, in a row; any understood turn resets the count.
 
     Returns:
-        True if this call made the transition, False if it had already left the bot.
+        The number of fallbacks in a row after this turn.
     """
-    result = await db.conversations.update_one(
-        {"_id": conversation_id, "state": ConversationState.BOT.value},
-        {
-            "$set": {
-                "state": ConversationState.QUEUED.value,
-                "handoff": {"reason": reason.value, "at": now, "actor": actor},
-                "queued_at": now,
-                "updated_at": now,
-            },
-            "$push": {
-                "transitions": {
-                    "from": ConversationState.BOT.value,
-                    "to": ConversationState.QUEUED.value,
-                    "at": now,
-                    "actor": actor,
-                    "reason": reason.value,
-                }
-            },
+    in_row = conversation.fallbacks_in_row + 1 if fallback else 0
+    if in_row != conversation.fallbacks_in_row:
+        # Only the customer's own turn writes this field, one turn at a time.
+        await db.conversations.update_one({"_id": conversation.id}, {"$set": {"fallbacks_in_row": in_row}})
+    return in_row
+
+
+def _transition_record(
+    from_states: tuple[ConversationState, ...], to_state: ConversationState, actor: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "from": "|".join(s.value for s in from_states),
+        "to": to_state.value,
+        "at": now,
+        "actor": actor,
+        "reason": reason,
+    }
+
+
+async def _transition(
+    db: Database,
+    conversation_id: str,
+    *,
+    extra_filter: dict[str, Any] | None = None,
+    from_states: tuple[ConversationState, ...],
+    to_state: ConversationState,
+    actor: str,
+    reason: str,
+    now: datetime,
+    set_fields: dict[str, Any] | None = None,
+    unset_fields: tuple[str, ...] = (),
+) -> Conversation | None:
+    """Make one transition happen once: check the precondition, claim the version, then write.
+
+    The claim (a unique insert of conversation id + version, see handoff/claims.py)
+    is what makes the transition atomic on every MongoDB-compatible server; on
+    MongoDB the version filter of the update would suffice on its own.
+    """
+    current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
+    if current is None or current["state"] not in {s.value for s in from_states}:
+        return None
+    version = int(current.get("version", 0))
+    record = _transition_record(from_states, to_state, actor, reason, now)
+    if not await claims.claim(db.transition_claims, f"{conversation_id}:{version}", {"at": now, **record}):
+        return None
+    update: dict[str, Any] = {
+        "$set": {"state": to_state.value, "updated_at": now, "version": version + 1, **(set_fields or {})},
+        "$push": {"transitions": record},
+    }
+    if unset_fields:
+        update["$unset"] = dict.fromkeys(unset_fields, "")
+    for _ in range(_WRITE_ATTEMPTS):
+        doc = await db.conversations.find_one_and_update(
+            {"_id": conversation_id, "version": {"$in": [version, None]} if version == 0 else version},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await db.conversations.find_one({"_id": conversation_id})
+        # A concurrent write to another field can overwrite ours on FerretDB; write again until it sticks.
+        if doc is not None and doc.get("version") == version + 1 and doc["state"] == to_state.value:
+            return Conversation.from_document(doc)
+    raise RuntimeError(f"Conversation {conversation_id}: transition to {to_state} did not persist")
+
+
+async def hand_off(
+    db: Database,
+    bus: EventBus,
+    conversation_id: str,
+    *,
+    reason: HandoffReason,
+    actor: str,
+    now: datetime,
+    team: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> Conversation | None:
+    """Move a conversation from the bot to the operator queue (`conversation.bot_handoff`).
+
+    Args:
+        db: The platform database.
+        bus: Where the event goes.
+        conversation_id: The conversation.
+        reason: Why it leaves the bot; sets its priority.
+        actor: Who decided: "bot", "gateway" or "customer".
+        now: Transition time.
+        team: The skill needed, when the reason or the bot asks for one.
+        context: A snapshot the operator sees (the bot's payload beside the reason).
+
+    Returns:
+        The queued conversation, or None if it had already left the bot.
+    """
+    team = team or team_of(reason)
+    conversation = await _transition(
+        db,
+        conversation_id,
+        from_states=(ConversationState.BOT,),
+        to_state=ConversationState.QUEUED,
+        actor=actor,
+        reason=reason.value,
+        now=now,
+        set_fields={
+            "handoff": {"reason": reason.value, "at": now, "actor": actor, "context": context or {}},
+            "queued_at": now,
+            "priority": priority_of(reason),
+            "team": team,
+            "fallbacks_in_row": 0,
         },
     )
-    return result.modified_count == 1
+    if conversation is not None:
+        await bus.emit(
+            Event(
+                events.CONVERSATION_BOT_HANDOFF,
+                conversation_id,
+                actor,
+                now,
+                {
+                    "reason": reason.value,
+                    "priority": conversation.priority,
+                    "language": conversation.language,
+                    "team": team,
+                    "channel": conversation.channel,
+                },
+            )
+        )
+    return conversation
+
+
+async def assign(
+    db: Database,
+    bus: EventBus,
+    conversation_id: str,
+    *,
+    operator_id: str,
+    operator_name: str,
+    actor: str,
+    how: str,
+    now: datetime,
+) -> Conversation | None:
+    """Give a queued conversation to one operator (`conversation.assigned`).
+
+    This is the one atomic update that decides ownership: of any number of
+    concurrent callers, exactly one finds the conversation still queued.
+
+    Returns:
+        The assigned conversation, or None if it was no longer queued.
+    """
+    conversation = await _transition(
+        db,
+        conversation_id,
+        from_states=(ConversationState.QUEUED,),
+        to_state=ConversationState.ASSIGNED,
+        actor=actor,
+        reason=how,
+        now=now,
+        set_fields={"assignee": {"id": operator_id, "name": operator_name, "at": now}, "assigned_at": now},
+    )
+    if conversation is not None:
+        waited = (now - conversation.queued_at).total_seconds() if conversation.queued_at else 0.0
+        await bus.emit(
+            Event(
+                events.CONVERSATION_ASSIGNED,
+                conversation_id,
+                actor,
+                now,
+                {
+                    "operator_id": operator_id,
+                    "operator_name": operator_name,
+                    "how": how,
+                    "waited_seconds": waited,
+                    "language": conversation.language,
+                    "team": conversation.team,
+                },
+            )
+        )
+    return conversation
+
+
+async def transfer(
+    db: Database,
+    bus: EventBus,
+    conversation_id: str,
+    *,
+    from_operator_id: str,
+    to_operator: tuple[str, str] | None,
+    to_team: str | None,
+    note: str,
+    actor: str,
+    now: datetime,
+) -> Conversation | None:
+    """Hand an assigned conversation to another operator or back to a team's queue.
+
+    Args:
+        db: The platform database.
+        bus: Where `conversation.transferred` goes.
+        conversation_id: The conversation.
+        from_operator_id: Its current owner; the transfer fails if someone else owns it.
+        to_operator: (id, display name) of the new owner, whose capacity the caller reserved.
+        to_team: The team whose queue it joins when no operator is named.
+        note: The handover note the next operator reads.
+        actor: Who transfers.
+        now: Transition time.
+
+    Returns:
+        The conversation after the transfer, or None if the caller no longer owned it.
+    """
+    set_fields: dict[str, Any]
+    if to_operator is not None:
+        to_state = ConversationState.ASSIGNED
+        set_fields = {"assignee": {"id": to_operator[0], "name": to_operator[1], "at": now}, "assigned_at": now}
+        unset: tuple[str, ...] = ()
+    else:
+        to_state = ConversationState.QUEUED
+        # Back in the queue it keeps its place: queued_at stays, so it does not wait twice.
+        set_fields = {"team": to_team}
+        unset = ("assignee",)
+    conversation = await _transition(
+        db,
+        conversation_id,
+        extra_filter={"assignee.id": from_operator_id},
+        from_states=(ConversationState.ASSIGNED,),
+        to_state=to_state,
+        actor=actor,
+        reason="transfer",
+        now=now,
+        set_fields=set_fields,
+        unset_fields=unset,
+    )
+    if conversation is not None:
+        await bus.emit(
+            Event(
+                events.CONVERSATION_TRANSFERRED,
+                conversation_id,
+                actor,
+                now,
+                {
+                    "from_operator_id": from_operator_id,
+                    "to_operator_id": to_operator[0] if to_operator else None,
+                    "to_operator_name": to_operator[1] if to_operator else None,
+                    "to_team": to_team,
+                    "note": note,
+                    "language": conversation.language,
+                    "state": conversation.state.value,
+                },
+            )
+        )
+    return conversation
+
+
+async def return_to_bot(
+    db: Database, bus: EventBus, conversation_id: str, *, operator_id: str, actor: str, now: datetime
+) -> Conversation | None:
+    """Give an assigned conversation back to the bot (`conversation.returned_to_bot`).
+
+    Returns:
+        The conversation, now with the bot, or None if the operator no longer owned it.
+    """
+    conversation = await _transition(
+        db,
+        conversation_id,
+        extra_filter={"assignee.id": operator_id},
+        from_states=(ConversationState.ASSIGNED,),
+        to_state=ConversationState.BOT,
+        actor=actor,
+        reason="returned_to_bot",
+        now=now,
+        set_fields={"fallbacks_in_row": 0, "returned_at": now},
+        unset_fields=("assignee", "handoff", "queued_at", "awaiting"),
+    )
+    if conversation is not None:
+        await bus.emit(
+            Event(
+                events.CONVERSATION_RETURNED_TO_BOT,
+                conversation_id,
+                actor,
+                now,
+                {"operator_id": operator_id, "language": conversation.language},
+            )
+        )
+    return conversation
+
+
+async def close(
+    db: Database,
+    bus: EventBus,
+    conversation_id: str,
+    *,
+    resolution: Resolution,
+    operator_id: str | None,
+    actor: str,
+    now: datetime,
+) -> Conversation | None:
+    """Close a conversation with a resolution code and ask the customer for a rating.
+
+    Args:
+        db: The platform database.
+        bus: Where `conversation.closed` goes.
+        conversation_id: The conversation.
+        resolution: The resolution code reports count.
+        operator_id: The owner closing it; None lets the gateway close a queued one.
+        actor: Who closes.
+        now: Transition time.
+
+    Returns:
+        The closed conversation, or None if it was not open for this caller.
+    """
+    if operator_id is not None:
+        extra: dict[str, Any] = {"assignee.id": operator_id}
+        from_states: tuple[ConversationState, ...] = (ConversationState.ASSIGNED,)
+    else:
+        extra = {}
+        from_states = (ConversationState.QUEUED, ConversationState.ASSIGNED, ConversationState.BOT)
+    before = await db.conversations.find_one({"_id": conversation_id}, projection={"assigned_at": 1})
+    conversation = await _transition(
+        db,
+        conversation_id,
+        extra_filter=extra,
+        from_states=from_states,
+        to_state=ConversationState.CLOSED,
+        actor=actor,
+        reason=resolution.value,
+        now=now,
+        set_fields={"resolution": resolution.value, "closed_at": now, "awaiting": "rating"},
+    )
+    if conversation is not None:
+        assigned_at = (before or {}).get("assigned_at")
+        handle = (now - assigned_at).total_seconds() if isinstance(assigned_at, datetime) else None
+        await bus.emit(
+            Event(
+                events.CONVERSATION_CLOSED,
+                conversation_id,
+                actor,
+                now,
+                {
+                    "resolution": resolution.value,
+                    "operator_id": operator_id or conversation.assignee_id,
+                    "handle_seconds": handle,
+                    "language": conversation.language,
+                },
+            )
+        )
+    return conversation
+
+
+async def store_rating(db: Database, bus: EventBus, conversation_id: str, *, score: int, now: datetime) -> bool:
+    """Store the customer's 1-5 rating of a closed conversation, once (the rating's id is the conversation's).
+
+    Returns:
+        True if stored; False when the conversation already has a rating.
+    """
+    if not await claims.claim(db.ratings, conversation_id, {"score": score, "at": now}):
+        return False
+    await set_awaiting(db, conversation_id, "comment")
+    await bus.emit(Event(events.RATING_CREATED, conversation_id, "customer", now, {"score": score}))
+    return True
+
+
+async def store_rating_comment(db: Database, conversation_id: str, *, comment: str, now: datetime) -> None:
+    """Store the comment that follows a rating."""
+    await db.ratings.update_one({"_id": conversation_id}, {"$set": {"comment": comment, "comment_at": now}})
+    await set_awaiting(db, conversation_id, None)
+
+
+async def get_rating(db: Database, conversation_id: str) -> Document | None:
+    """The customer's rating and comment of a conversation, if given."""
+    return await db.ratings.find_one({"_id": conversation_id})
+
+
+async def list_by_state(
+    db: Database, state: ConversationState, *, assignee_id: str | None = None, limit: int = 200
+) -> list[Conversation]:
+    """Conversations in one state, oldest first (optionally one operator's)."""
+    query: dict[str, Any] = {"state": state.value}
+    if assignee_id is not None:
+        query["assignee.id"] = assignee_id
+    cursor = db.conversations.find(query).sort("created_at", 1).limit(limit)
+    return [Conversation.from_document(doc) async for doc in cursor]
+
+
+async def earlier_conversations(db: Database, customer_id: str, *, exclude_id: str, limit: int = 10) -> list[Document]:
+    """The customer's earlier conversations, newest first, for the operator's context."""
+    cursor = (
+        db.conversations.find(
+            {"customer_id": customer_id, "_id": {"$ne": exclude_id}},
+            projection={"channel": 1, "state": 1, "created_at": 1, "closed_at": 1, "resolution": 1, "handoff": 1},
+        )
+        .sort("created_at", -1)
+        .limit(limit)
+    )
+    return [doc async for doc in cursor]

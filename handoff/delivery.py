@@ -31,6 +31,19 @@ class DeliveryRegistry:
 
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
 
+    def can_reach(self, conversation: Conversation) -> bool:
+        """Whether this process can push to the customer now.
+
+        A deliverer that holds connections (web chat websockets) may answer for
+        itself with a `can_reach(conversation)` method; with several gateway
+        processes only the one holding the socket should claim the message.
+        """
+        deliverer = self.deliverers.get(conversation.channel)
+        if deliverer is None:
+            return False
+        check = getattr(deliverer, "can_reach", None)
+        return bool(check(conversation)) if callable(check) else True
+
     def register(self, channel: str, deliverer: Deliverer) -> None:
         """Make `deliverer` the one for `channel`."""
         self.deliverers[channel] = deliverer

@@ -1,7 +1,85 @@
-"""Event names, in dotted noun.past_verb form, shared by emitters and listeners."""
+"""Event names, in dotted noun.past_verb form, shared by emitters and listeners, and the event itself."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
 CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_BOT_HANDOFF = "conversation.bot_handoff"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_TRANSFERRED = "conversation.transferred"
+CONVERSATION_RETURNED_TO_BOT = "conversation.returned_to_bot"
+CONVERSATION_CLOSED = "conversation.closed"
 MESSAGE_CREATED = "message.created"
+MESSAGE_DELIVERED = "message.delivered"
+NOTE_CREATED = "note.created"
+CUSTOMER_TYPED = "customer.typed"
+OPERATOR_STATUS_CHANGED = "operator.status_changed"
+RATING_CREATED = "rating.created"
+CALLBACK_REQUESTED = "callback.requested"
+
+# Ephemeral events are published live but never stored (typing indicators).
+EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED})
+
+
+class EventDict(TypedDict):
+    """An event on the wire (Redis pub/sub, console websocket)."""
+
+    id: str  # unique id; listeners use it to stay idempotent
+    seq: int | None  # global order of stored events, None for ephemeral ones; consoles catch up by it
+    name: str  # one of the constants above
+    conversation_id: str | None  # the conversation the event concerns, if any
+    actor: str  # "bot", "gateway", "customer", "operator:<id>", "system"
+    at: str  # ISO 8601 time in UTC
+    data: dict[str, Any]  # event-specific fields (reason, operator_id, message seq and text, ...)
+    origin: str  # id of the gateway process that emitted it
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a conversation, an operator or the queue."""
+
+    name: str
+    conversation_id: str | None
+    actor: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    seq: int | None = None
+    origin: str = ""
+
+    def to_dict(self) -> EventDict:
+        """Serialize for the wire."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "name": self.name,
+            "conversation_id": self.conversation_id,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "data": self.data,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: EventDict) -> Event:
+        """Parse what `to_dict` produced (on another gateway process)."""
+        at = datetime.fromisoformat(raw["at"])
+        return cls(
+            name=raw["name"],
+            conversation_id=raw["conversation_id"],
+            actor=raw["actor"],
+            at=at if at.tzinfo else at.replace(tzinfo=UTC),
+            data=dict(raw["data"]),
+            id=raw["id"],
+            seq=raw["seq"],
+            origin=raw["origin"],
+        )
+
+
+def handler_name(event_name: str) -> str:
+    """The listener method for an event: `conversation.bot_handoff` -> `conversation_bot_handoff`."""
+    return event_name.replace(".", "_")

@@ -12,6 +12,19 @@ class Notice(StrEnum):
     BOT_UNAVAILABLE = "bot_unavailable"
     WITH_OPERATOR = "with_operator"
     UNKNOWN_BUTTON = "unknown_button"
+    QUEUE_POSITION = "queue_position"
+    OPERATOR_JOINED = "operator_joined"
+    NO_OPERATOR = "no_operator"
+    OUT_OF_HOURS = "out_of_hours"
+    ASK_CALLBACK_PHONE = "ask_callback_phone"
+    BAD_PHONE = "bad_phone"
+    CALLBACK_CREATED = "callback_created"
+    ASK_LEFT_MESSAGE = "ask_left_message"
+    MESSAGE_LEFT = "message_left"
+    TRANSFERRED = "transferred"
+    ASK_RATING = "ask_rating"
+    ASK_COMMENT = "ask_comment"
+    THANKS_FOR_RATING = "thanks_for_rating"
 
 
 _TEXTS: dict[Notice, dict[str, str]] = {
@@ -36,10 +49,68 @@ _TEXTS: dict[Notice, dict[str, str]] = {
         "ru": "Эта кнопка больше не действует. Напишите, пожалуйста, что вы хотите сделать.",
         "en": "That button is no longer valid. Please type what you would like to do.",
     },
+    Notice.QUEUE_POSITION: {
+        "ru": "Соединяю вас с оператором. Ваш номер в очереди: {position}.",
+        "en": "Connecting you to an operator. Your position in the queue: {position}.",
+    },
+    Notice.OPERATOR_JOINED: {
+        "ru": "К чату подключился оператор {name}.",
+        "en": "{name}, an operator, has joined the chat.",
+    },
+    Notice.NO_OPERATOR: {
+        "ru": "Сейчас все операторы заняты или не в сети. Вы можете оставить сообщение "
+        "или заказать обратный звонок — мы свяжемся с вами.",
+        "en": "No operator is available right now. You can leave a message or request a callback "
+        "and we will get back to you.",
+    },
+    Notice.OUT_OF_HOURS: {
+        "ru": "Операторы работают с {opens} до {closes} (МСК). Вы можете оставить сообщение "
+        "или заказать обратный звонок.",
+        "en": "Operators work from {opens} to {closes} (Moscow time). You can leave a message or request a callback.",
+    },
+    Notice.ASK_CALLBACK_PHONE: {
+        "ru": "Напишите номер телефона, по которому вам перезвонить.",
+        "en": "Please type the phone number we should call you back on.",
+    },
+    Notice.BAD_PHONE: {
+        "ru": "Не похоже на номер телефона. Напишите, пожалуйста, номер, например +7 900 123-45-67.",
+        "en": "That does not look like a phone number. Please type one, e.g. +7 900 123-45-67.",
+    },
+    Notice.CALLBACK_CREATED: {
+        "ru": "Спасибо! Оператор перезвонит вам по номеру {phone}.",
+        "en": "Thank you! An operator will call you back on {phone}.",
+    },
+    Notice.ASK_LEFT_MESSAGE: {
+        "ru": "Напишите ваше сообщение одним текстом — оператор ответит, как только освободится.",
+        "en": "Please write your message in one go; an operator will answer as soon as possible.",
+    },
+    Notice.MESSAGE_LEFT: {
+        "ru": "Спасибо, ваше сообщение сохранено. Оператор ответит вам здесь.",
+        "en": "Thank you, your message is saved. An operator will answer you here.",
+    },
+    Notice.TRANSFERRED: {
+        "ru": "Передаю ваш вопрос коллеге. Повторять ничего не нужно.",
+        "en": "I am passing your question to a colleague. You will not need to repeat anything.",
+    },
+    Notice.ASK_RATING: {
+        "ru": "Оператор завершил разговор. Оцените, пожалуйста, нашу помощь от 1 до 5.",
+        "en": "The operator has closed the conversation. Please rate our help from 1 to 5.",
+    },
+    Notice.ASK_COMMENT: {
+        "ru": "Спасибо за оценку! Хотите добавить комментарий? Просто напишите его.",
+        "en": "Thank you for the rating! Would you like to add a comment? Just type it.",
+    },
+    Notice.THANKS_FOR_RATING: {
+        "ru": "Спасибо за отзыв! Если появятся вопросы — пишите.",
+        "en": "Thank you for the feedback! Write to us any time.",
+    },
 }
 
 
-def notice_text(notice: Notice, language: str) -> str:
-    """The notice in the conversation's language (Russian when unknown)."""
+def notice_text(notice: Notice, language: str | None, **values: object) -> str:
+    """The notice in the conversation's language (Russian when unknown), with its values filled in."""
     texts = _TEXTS[notice]
-    return texts.get(language, texts["ru"])
+    text = texts.get(language or "ru", texts["ru"])
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text

@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.db import Database
 from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
 from core.masking import mask_sensitive
-from core.messages import InboundMessage, Reply, Turn
-from handoff import conversations, transcript
+from core.messages import Button, InboundMessage, Reply, Turn
+from handoff import callbacks, conversations, events, operators, outbox, queue, transcript
 from handoff.bot import BotMetadata, BotUnavailable, RasaBot
+from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
+from handoff.delivery import DeliveryRegistry
+from handoff.desk import parse_rating
+from handoff.events import Event
+from handoff.hours import WorkingHours
 from handoff.notices import Notice, notice_text
 from handoff.payloads import is_known_payload, is_payload
 
@@ -22,6 +27,19 @@ logger = logging.getLogger(__name__)
 
 # Control characters other than tab and newline come from binary garbage; they are dropped.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+# The phone line sends the key pressed; 0 is "operator" as on every bank's hotline.
+VOICE_CHANNEL = "voice"
+DTMF_OPERATOR = "0"
+# The bot marks "did not understand" replies (utter_default, a KB miss) with this custom key.
+FALLBACK_MARKER = "fallback"
+# Two misunderstandings in a row and the customer gets a person instead of a third one.
+FALLBACKS_BEFORE_OPERATOR = 2
+_GATEWAY_MARKERS = frozenset({"handoff", FALLBACK_MARKER})
+_BUTTON_TITLES = {
+    "ru": ("Оставить сообщение", "Заказать обратный звонок"),
+    "en": ("Leave a message", "Request a callback"),
+}
 
 
 class InvalidMessage(ValueError):
@@ -41,13 +59,26 @@ class Router:
     """Channel -> router -> bot or operator -> channel.
 
     Every message is stored (masked) before anything else happens, so a failing
-    bot never loses what the customer wrote.
+    bot never loses what the customer wrote. While a conversation is queued or
+    with an operator, customer messages are stored and published to the
+    operator side, never sent to Rasa.
     """
 
     db: Database
     bot: RasaBot
     max_message_chars: int
     clock: Callable[[], datetime] = _utcnow
+    bus: EventBus | None = None
+    # Channels that can push (web chat, Telegram); the others get pending messages on their next turn.
+    delivery: DeliveryRegistry = field(default_factory=DeliveryRegistry)
+    hours: WorkingHours | None = None
+
+    @property
+    def events(self) -> EventBus:
+        """The bus; a router without one publishes nowhere but still stores events."""
+        if self.bus is None:
+            self.bus = EventBus(self.db)
+        return self.bus
 
     async def handle(self, message: InboundMessage) -> Turn:
         """Route one inbound message and return the replies for the customer's channel."""
@@ -58,7 +89,15 @@ class Router:
         ):
             raise DuplicateMessage(message.channel_message_id)
 
-        conversation = await conversations.open_conversation(self.db, message.channel, message.channel_user_id, now)
+        conversation = await conversations.open_conversation(
+            self.db, message.channel, message.channel_user_id, now, self.events
+        )
+        if conversation.state is ConversationState.CLOSED and not _answers_closing(conversation, text):
+            # A new question after a closed conversation starts a new one.
+            await conversations.release_pointer(self.db, conversation)
+            conversation = await conversations.open_conversation(
+                self.db, message.channel, message.channel_user_id, now, self.events
+            )
         language = (
             parse_language(message.language_hint)
             or detect_language(text)
@@ -66,12 +105,14 @@ class Router:
             or DEFAULT_LANGUAGE
         )
         customer_id = message.identity.customer_id if message.identity else None
-        await conversations.remember_customer(
-            self.db, conversation.id, language=language, customer_id=customer_id, now=now
-        )
+        if language != conversation.language or (customer_id and customer_id != conversation.customer_id):
+            # Written only on change: fewer writes racing the operator side's transitions.
+            await conversations.remember_customer(
+                self.db, conversation.id, language=language, customer_id=customer_id, now=now
+            )
 
         masked = mask_sensitive(text)
-        await transcript.append(
+        stored = await transcript.append(
             self.db,
             conversation.id,
             author="customer",
@@ -85,8 +126,18 @@ class Router:
             replies.append(Reply(text=notice_text(Notice.SENSITIVE_DATA, language), author="system"))
 
         state = conversation.state
-        if state is not ConversationState.BOT:
-            replies.append(Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system"))
+        if state is ConversationState.CLOSED:
+            replies.extend(await self._after_closing(conversation, masked.text, language, now))
+        elif state is not ConversationState.BOT:
+            await self.events.emit(
+                Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
+            )
+            replies.extend(await self._while_with_operators(conversation, masked.text, language, now))
+        elif message.channel == VOICE_CHANNEL and masked.text == DTMF_OPERATOR:
+            replies.extend(
+                await self._escalate(conversation, HandoffReason.CUSTOMER_REQUEST, "customer", language, now)
+            )
+            state = ConversationState.QUEUED
         elif is_payload(masked.text) and not is_known_payload(masked.text):
             replies.append(Reply(text=notice_text(Notice.UNKNOWN_BUTTON, language), author="system"))
         else:
@@ -99,34 +150,152 @@ class Router:
             }
             bot_replies, state = await self._ask_bot(conversation, masked.text, metadata, now)
             replies.extend(bot_replies)
+            if state is ConversationState.QUEUED:
+                # The escalating message itself belongs to the operator's view.
+                await self.events.emit(
+                    Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
+                )
 
+        pending: list[Reply] = []
+        if not self.delivery.can_reach(conversation):
+            pending = await outbox.collect_pending(self.db, conversation.id)
         for reply in replies:
             await transcript.append_reply(self.db, conversation.id, reply, self.clock())
-        return Turn(conversation_id=conversation.id, replies=tuple(replies), state=state.value)
+        return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
 
     async def _ask_bot(
         self, conversation: Conversation, text: str, metadata: BotMetadata, now: datetime
     ) -> tuple[list[Reply], ConversationState]:
+        language = metadata["language"]
         try:
             replies = await self.bot.send(conversation.id, text, metadata)
         except BotUnavailable as err:
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
-            await conversations.hand_off(
-                self.db, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
+            queued = await conversations.hand_off(
+                self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
             )
-            notice = Reply(text=notice_text(Notice.BOT_UNAVAILABLE, metadata["language"]), author="system")
+            # The notice already says an operator is coming; the queue facts ride along as data and buttons.
+            offer = await self._offer(queued, language, now) if queued else None
+            notice = Reply(
+                text=notice_text(Notice.BOT_UNAVAILABLE, language),
+                buttons=offer.buttons if offer else (),
+                custom={"queue": {"position": await queue.position(self.db, queued)}} if queued else {},
+                author="system",
+            )
             return [notice], ConversationState.QUEUED
 
         state = ConversationState.BOT
+        escalation: tuple[HandoffReason, str | None, dict[str, object]] | None = None
+        fallback = False
         for reply in replies:
             handoff = reply.custom.get("handoff")
             if isinstance(handoff, dict):
-                reason = HandoffReason.parse(handoff.get("reason"))
-                await conversations.hand_off(self.db, conversation.id, reason=reason, actor="bot", now=now)
-                state = ConversationState.QUEUED
-        # A custom payload with only a handoff marker is for us, not for the customer.
-        visible = [r for r in replies if r.text or r.buttons or set(r.custom) - {"handoff"}]
+                team = handoff.get("team")
+                escalation = (
+                    HandoffReason.parse(handoff.get("reason")),
+                    team if isinstance(team, str) else None,
+                    dict(handoff),
+                )
+            if reply.custom.get(FALLBACK_MARKER) is True:
+                fallback = True
+        # A custom payload with only our markers is for us, not for the customer.
+        visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
+        if escalation is None:
+            in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback)
+            if in_row >= FALLBACKS_BEFORE_OPERATOR:
+                escalation = (HandoffReason.NLU_FALLBACK, None, {"fallbacks_in_row": in_row})
+        if escalation is not None:
+            reason, team, context = escalation
+            visible.extend(await self._escalate(conversation, reason, "bot", language, now, team=team, context=context))
+            state = ConversationState.QUEUED
         return visible, state
+
+    async def _escalate(
+        self,
+        conversation: Conversation,
+        reason: HandoffReason,
+        actor: str,
+        language: str,
+        now: datetime,
+        *,
+        team: str | None = None,
+        context: dict[str, object] | None = None,
+    ) -> list[Reply]:
+        """Queue the conversation and tell the customer their position, or offer a message or callback."""
+        queued = await conversations.hand_off(
+            self.db, self.events, conversation.id, reason=reason, actor=actor, now=now, team=team, context=context
+        )
+        if queued is None:
+            return []
+        offer = await self._offer(queued, language, now)
+        if offer is not None:
+            return [offer]
+        position = await queue.position(self.db, queued)
+        return [
+            Reply(
+                text=notice_text(Notice.QUEUE_POSITION, language, position=position),
+                custom={"queue": {"position": position}},
+                author="system",
+            )
+        ]
+
+    async def _offer(self, conversation: Conversation, language: str, now: datetime) -> Reply | None:
+        """No operator can take it now: offer to leave a message or request a callback."""
+        titles = _BUTTON_TITLES.get(language, _BUTTON_TITLES["ru"])
+        buttons = (
+            Button(title=titles[0], payload=callbacks.LEAVE_MESSAGE_PAYLOAD),
+            Button(title=titles[1], payload=callbacks.REQUEST_CALLBACK_PAYLOAD),
+        )
+        if self.hours is not None and not self.hours.is_open(now):
+            opens, closes = self.hours.describe()
+            text = notice_text(Notice.OUT_OF_HOURS, language, opens=opens, closes=closes)
+            return Reply(text=text, buttons=buttons, author="system")
+        if await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
+            return Reply(text=notice_text(Notice.NO_OPERATOR, language), buttons=buttons, author="system")
+        return None
+
+    async def _while_with_operators(
+        self, conversation: Conversation, text: str, language: str, now: datetime
+    ) -> list[Reply]:
+        """Queued or assigned: the message is for the operator; the gateway handles message/callback requests."""
+        if text == callbacks.REQUEST_CALLBACK_PAYLOAD:
+            await conversations.set_awaiting(self.db, conversation.id, "callback_phone")
+            return [Reply(text=notice_text(Notice.ASK_CALLBACK_PHONE, language), author="system")]
+        if text == callbacks.LEAVE_MESSAGE_PAYLOAD:
+            await conversations.set_awaiting(self.db, conversation.id, "message")
+            return [Reply(text=notice_text(Notice.ASK_LEFT_MESSAGE, language), author="system")]
+        if conversation.awaiting == "callback_phone":
+            phone = callbacks.parse_phone(text)
+            if phone is None:
+                return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
+            await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
+        if conversation.awaiting == "message":
+            await callbacks.create_task(self.db, self.events, conversation, kind="message", text=text, now=now)
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(Notice.MESSAGE_LEFT, language), author="system")]
+        if conversation.state is ConversationState.QUEUED:
+            return [Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system")]
+        return []
+
+    async def _after_closing(self, conversation: Conversation, text: str, language: str, now: datetime) -> list[Reply]:
+        """The customer rates a closed conversation, then may add a comment."""
+        if conversation.awaiting == "rating":
+            score = parse_rating(text)
+            if score is not None:
+                await conversations.store_rating(self.db, self.events, conversation.id, score=score, now=now)
+                return [Reply(text=notice_text(Notice.ASK_COMMENT, language), author="system")]
+        await conversations.store_rating_comment(self.db, conversation.id, comment=text, now=now)
+        await conversations.release_pointer(self.db, conversation)
+        return [Reply(text=notice_text(Notice.THANKS_FOR_RATING, language), author="system")]
+
+
+def _answers_closing(conversation: Conversation, text: str) -> bool:
+    """Whether a message to a closed conversation is its rating or the comment after it."""
+    if conversation.awaiting == "rating":
+        return parse_rating(text) is not None
+    return conversation.awaiting == "comment"
 
 
 def clean_text(text: str, max_chars: int) -> str:

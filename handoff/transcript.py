@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
 from core.messages import Button, Reply
+from handoff import claims
 
 
 @dataclass(frozen=True)
@@ -76,34 +76,71 @@ async def append(
     custom: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> StoredMessage:
-    """Append one message; the sequence number comes from one atomic increment."""
-    counter = await db.conversations.find_one_and_update(
-        {"_id": conversation_id},
-        {"$inc": {"last_seq": 1}, "$set": {"updated_at": now}},
-        projection={"last_seq": 1},
-        return_document=ReturnDocument.AFTER,
-    )
-    if counter is None:
+    """Append one message; its sequence number is claimed by a unique insert (see handoff/claims.py)."""
+    if await db.conversations.count_documents({"_id": conversation_id}, limit=1) == 0:
         raise LookupError(f"conversation {conversation_id} does not exist")
-    doc: Document = {
-        "conversation_id": conversation_id,
-        "seq": counter["last_seq"],
-        "author": author,
-        "text": text,
-        "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
-        "custom": custom or {},
-        "at": now,
-        **(extra or {}),
-    }
-    await db.messages.insert_one(doc)
+
+    def build(seq: int) -> Document:
+        return {
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "author": author,
+            "text": text,
+            "buttons": [{"title": b.title, "payload": b.payload} for b in buttons],
+            "custom": custom or {},
+            "at": now,
+            **(extra or {}),
+        }
+
+    doc = await claims.insert_next(db.messages, {"conversation_id": conversation_id}, build)
     return StoredMessage.from_document(doc)
 
 
 async def append_reply(db: Database, conversation_id: str, reply: Reply, now: datetime) -> StoredMessage:
-    """Store an outgoing reply."""
+    """Store an outgoing reply that travels back in the response to the customer's own request."""
     return await append(
-        db, conversation_id, author=reply.author, text=reply.text, buttons=reply.buttons, custom=reply.custom, now=now
+        db,
+        conversation_id,
+        author=reply.author,
+        text=reply.text,
+        buttons=reply.buttons,
+        custom=reply.custom,
+        now=now,
+        extra={"delivery": "delivered"},
     )
+
+
+async def pending_outbound(db: Database, conversation_id: str) -> list[int]:
+    """Sequence numbers of outbound messages not yet delivered, oldest first."""
+    cursor = db.messages.find({"conversation_id": conversation_id, "delivery": "pending"}, projection={"seq": 1}).sort(
+        "seq", 1
+    )
+    return [int(doc["seq"]) async for doc in cursor]
+
+
+async def claim_delivery(db: Database, conversation_id: str, seq: int) -> Document | None:
+    """Claim the delivery of a pending message (one caller wins); None if it is not pending or already claimed."""
+    doc = await db.messages.find_one({"conversation_id": conversation_id, "seq": seq, "delivery": "pending"})
+    if doc is None:
+        return None
+    attempt = int(doc.get("delivery_attempt", 0))
+    if not await claims.claim(db.delivery_claims, f"{conversation_id}:{seq}:{attempt}"):
+        return None
+    return doc
+
+
+async def set_delivery(db: Database, conversation_id: str, seq: int, status: str) -> None:
+    """Record the delivery status of a message: "delivered", or "pending" again after a failed push."""
+    update: dict[str, Any] = {"$set": {"delivery": status}}
+    if status == "pending":
+        update["$inc"] = {"delivery_attempt": 1}
+    await db.messages.update_one({"conversation_id": conversation_id, "seq": seq}, update)
+
+
+async def all_messages(db: Database, conversation_id: str, limit: int = 2000) -> list[Document]:
+    """Every stored message of a conversation with all its fields (the operator's transcript)."""
+    cursor = db.messages.find({"conversation_id": conversation_id}).sort("seq", 1).limit(limit)
+    return [doc async for doc in cursor]
 
 
 async def messages_after(

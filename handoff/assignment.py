@@ -1,0 +1,195 @@
+"""The assignment service: automatic least-loaded assignment with capacity, manual take, and transfer.
+
+Ownership is decided by one atomic transition of the conversation
+(`conversations.assign`); capacity by claiming one of the operator's capacity
+units (`operators.reserve_slot`). A unit reserved for a conversation that
+someone else won is given back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.db import Database
+from handoff import conversations, operators, queue
+from handoff.bus import EventBus
+from handoff.conversations import Conversation, ConversationState
+from handoff.events import Event
+from handoff.operators import Operator, OperatorStatus
+
+logger = logging.getLogger(__name__)
+
+
+class AssignmentError(Exception):
+    """A take or transfer could not happen; the message is shown to the operator."""
+
+
+class AlreadyTaken(AssignmentError):
+    """Another operator owns the conversation, or it left the queue."""
+
+
+class CapacityReached(AssignmentError):
+    """The operator already carries as many conversations as allowed."""
+
+
+class UnknownOperator(AssignmentError):
+    """No operator with that id."""
+
+
+@dataclass
+class AssignmentService:
+    """Decides who serves which queued conversation."""
+
+    db: Database
+    bus: EventBus
+    clock: Callable[[], datetime]
+    # Off: conversations wait for a manual take (useful for supervised teams and for tests).
+    auto_assign: bool = True
+
+    async def take(self, operator_id: str, conversation_id: str) -> Conversation:
+        """Manual take by an operator from the queue.
+
+        Raises:
+            UnknownOperator: no such operator.
+            CapacityReached: the operator is full.
+            AlreadyTaken: someone else was first, or the conversation is not queued.
+        """
+        operator = await operators.get_operator(self.db, operator_id)
+        if operator is None:
+            raise UnknownOperator(f"Operator {operator_id} does not exist.")
+        current = await conversations.get_conversation(self.db, conversation_id)
+        if current is None or current.state is not ConversationState.QUEUED:
+            raise AlreadyTaken("This conversation has already been taken.")
+        assigned = await self._claim(operator, conversation_id, how="take", actor=f"operator:{operator_id}")
+        if assigned is None:
+            raise AlreadyTaken("This conversation has already been taken.")
+        return assigned
+
+    async def _claim(self, operator: Operator, conversation_id: str, *, how: str, actor: str) -> Conversation | None:
+        now = self.clock()
+        if not await operators.reserve_slot(self.db, operator, now=now, holder=conversation_id):
+            if how == "take":
+                raise CapacityReached(
+                    f"You already have {operator.capacity} conversations; close one before taking another."
+                )
+            return None
+        assigned = await conversations.assign(
+            self.db,
+            self.bus,
+            conversation_id,
+            operator_id=operator.id,
+            operator_name=operator.display_name,
+            actor=actor,
+            how=how,
+            now=now,
+        )
+        if assigned is None:
+            await operators.release_slot(self.db, operator.id, conversation_id)
+        return assigned
+
+    async def assign_automatically(self, conversation_id: str) -> Conversation | None:
+        """Give a queued conversation to the least-loaded online operator who may serve it."""
+        conversation = await conversations.get_conversation(self.db, conversation_id)
+        if conversation is None or conversation.state is not ConversationState.QUEUED:
+            return None
+        for operator in await operators.least_loaded(self.db, language=conversation.language, team=conversation.team):
+            assigned = await self._claim(operator, conversation_id, how="auto", actor="system")
+            if assigned is not None:
+                return assigned
+            still = await conversations.get_conversation(self.db, conversation_id)
+            if still is None or still.state is not ConversationState.QUEUED:
+                return None
+        return None
+
+    async def fill_operator(self, operator_id: str) -> list[Conversation]:
+        """Give an operator who just became free the conversations waiting for them, up to capacity."""
+        taken: list[Conversation] = []
+        while True:
+            operator = await operators.get_operator(self.db, operator_id)
+            if operator is None or operator.status is not OperatorStatus.ONLINE:
+                return taken
+            if operator.active >= operator.capacity:
+                return taken
+            candidate = await queue.next_for(self.db, operator)
+            if candidate is None:
+                return taken
+            assigned = await self._claim(operator, candidate.id, how="auto", actor="system")
+            if assigned is None:
+                full = await operators.get_operator(self.db, operator_id)
+                if full is None or full.active >= full.capacity:
+                    return taken
+                continue
+            taken.append(assigned)
+
+    async def release(self, operator_id: str, conversation_id: str) -> None:
+        """An operator finished a conversation: free its unit and, if automatic, give them the next one."""
+        await operators.release_slot(self.db, operator_id, conversation_id)
+        if self.auto_assign:
+            await self.fill_operator(operator_id)
+
+    async def transfer(
+        self,
+        conversation_id: str,
+        *,
+        from_operator_id: str,
+        to_operator_id: str | None,
+        to_team: str | None,
+        note: str,
+    ) -> Conversation:
+        """Move an operator's conversation to a colleague or back to a team's queue, with a note.
+
+        Raises:
+            UnknownOperator: the named colleague does not exist.
+            CapacityReached: the colleague is full.
+            AlreadyTaken: the caller does not own the conversation (any more).
+        """
+        target: tuple[str, str] | None = None
+        if to_operator_id is not None:
+            colleague = await operators.get_operator(self.db, to_operator_id)
+            if colleague is None:
+                raise UnknownOperator(f"Operator {to_operator_id} does not exist.")
+            if not await operators.reserve_slot(self.db, colleague, now=self.clock(), holder=conversation_id):
+                raise CapacityReached(f"{colleague.display_name} has no free capacity.")
+            target = (colleague.id, colleague.display_name)
+        moved = await conversations.transfer(
+            self.db,
+            self.bus,
+            conversation_id,
+            from_operator_id=from_operator_id,
+            to_operator=target,
+            to_team=to_team,
+            note=note,
+            actor=f"operator:{from_operator_id}",
+            now=self.clock(),
+        )
+        if moved is None:
+            if target is not None:
+                await operators.release_slot(self.db, target[0], conversation_id)
+            raise AlreadyTaken("You no longer own this conversation.")
+        await self.release(from_operator_id, conversation_id)
+        if moved.state is ConversationState.QUEUED and self.auto_assign:
+            await self.assign_automatically(conversation_id)
+        return moved
+
+
+class AutoAssignListener:
+    """Runs automatic assignment when the queue or an operator's availability changes.
+
+    Subscribed local-only: the process that emitted the event does the work once.
+    """
+
+    def __init__(self, service: AssignmentService) -> None:
+        self._service = service
+
+    async def conversation_bot_handoff(self, event: Event) -> None:
+        """A conversation joined the queue: find it an operator."""
+        if self._service.auto_assign and event.conversation_id:
+            await self._service.assign_automatically(event.conversation_id)
+
+    async def operator_status_changed(self, event: Event) -> None:
+        """An operator came online: give them waiting conversations."""
+        if self._service.auto_assign and event.data.get("status") == OperatorStatus.ONLINE.value:
+            await self._service.fill_operator(str(event.data["operator_id"]))

@@ -1,0 +1,102 @@
+"""Callback tasks: when no operator can talk now, the customer leaves a message or a phone number."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from core.db import Database, Document
+from handoff import events
+from handoff.bus import EventBus
+from handoff.conversations import Conversation
+from handoff.events import Event
+
+# Buttons the gateway itself offers (never sent to Rasa).
+LEAVE_MESSAGE_PAYLOAD = "/leave_message"
+REQUEST_CALLBACK_PAYLOAD = "/request_callback"
+
+_PHONE_RE = re.compile(r"^\+?[\d\s()\-]{10,20}$")
+# Russian and international numbers have 10 to 15 digits.
+_MIN_PHONE_DIGITS = 10
+_MAX_PHONE_DIGITS = 15
+
+
+def parse_phone(text: str) -> str | None:
+    """Normalise a typed phone number to +digits, or None when it is not one."""
+    if not _PHONE_RE.match(text.strip()):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if not _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
+        return None
+    if len(digits) == 11 and digits.startswith("8"):  # 8 900 ... is the domestic form of +7 900 ...
+        digits = "7" + digits[1:]
+    return "+" + digits
+
+
+async def create_task(
+    db: Database,
+    bus: EventBus,
+    conversation: Conversation,
+    *,
+    kind: str,
+    now: datetime,
+    phone: str | None = None,
+    text: str | None = None,
+) -> str:
+    """Store a callback task ("callback" with a phone, or "message" with the customer's text).
+
+    Returns:
+        The task id.
+    """
+    task_id = uuid.uuid4().hex
+    await db.callback_tasks.insert_one(
+        {
+            "_id": task_id,
+            "conversation_id": conversation.id,
+            "kind": kind,
+            "phone": phone,
+            "text": text,
+            "language": conversation.language,
+            "customer_id": conversation.customer_id,
+            "status": "open",
+            "created_at": now,
+        }
+    )
+    await bus.emit(
+        Event(
+            events.CALLBACK_REQUESTED,
+            conversation.id,
+            "customer",
+            now,
+            {"task_id": task_id, "kind": kind, "phone": phone, "text": text, "language": conversation.language},
+        )
+    )
+    return task_id
+
+
+async def open_tasks(db: Database, limit: int = 200) -> list[dict[str, Any]]:
+    """Open callback tasks, oldest first, for the console."""
+    cursor = db.callback_tasks.find({"status": "open"}).sort("created_at", 1).limit(limit)
+    return [_task_dict(doc) async for doc in cursor]
+
+
+async def complete_task(db: Database, task_id: str, *, operator_id: str, now: datetime) -> bool:
+    """Mark a task done by an operator; False if it was not open."""
+    result = await db.callback_tasks.update_one(
+        {"_id": task_id, "status": "open"}, {"$set": {"status": "done", "done_by": operator_id, "done_at": now}}
+    )
+    return result.modified_count == 1
+
+
+def _task_dict(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "conversation_id": doc["conversation_id"],
+        "kind": doc["kind"],
+        "phone": doc.get("phone"),
+        "text": doc.get("text"),
+        "language": doc.get("language"),
+        "created_at": doc["created_at"].isoformat(),
+    }

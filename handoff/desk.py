@@ -1,0 +1,211 @@
+"""What an operator does with a conversation: reply, note, canned answer, transfer, return to bot, close."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.db import Database
+from core.messages import Button, Reply
+from handoff import canned, conversations, events, outbox
+from handoff.assignment import AlreadyTaken, AssignmentService
+from handoff.bot import BotMetadata, BotUnavailable, RasaBot
+from handoff.bus import EventBus
+from handoff.conversations import Conversation, ConversationState, Resolution
+from handoff.events import Event
+from handoff.notices import Notice, notice_text
+from handoff.transcript import StoredMessage
+
+logger = logging.getLogger(__name__)
+
+# Buttons of the rating request; the router accepts these payloads while a closed conversation waits for a rating.
+RATE_PAYLOAD_PREFIX = "/rate_"
+_RATING_SCORES = range(1, 6)
+
+
+class NotYours(AlreadyTaken):
+    """The operator does not own the conversation (any more)."""
+
+
+@dataclass
+class Desk:
+    """The operator's actions; every one checks ownership and goes through a transition or the outbox."""
+
+    db: Database
+    bus: EventBus
+    assignment: AssignmentService
+    bot: RasaBot
+    clock: Callable[[], datetime]
+
+    async def _owned(self, operator_id: str, conversation_id: str) -> Conversation:
+        conversation = await conversations.get_conversation(self.db, conversation_id)
+        if (
+            conversation is None
+            or conversation.state is not ConversationState.ASSIGNED
+            or conversation.assignee_id != operator_id
+        ):
+            raise NotYours("This conversation is not assigned to you.")
+        return conversation
+
+    async def reply(self, operator_id: str, conversation_id: str, text: str) -> StoredMessage:
+        """Send the operator's text to the customer."""
+        conversation = await self._owned(operator_id, conversation_id)
+        return await outbox.send_to_customer(
+            self.db,
+            self.bus,
+            conversation,
+            Reply(text=text, author="operator"),
+            actor=f"operator:{operator_id}",
+            now=self.clock(),
+            operator_id=operator_id,
+            operator_name=conversation.assignee_name,
+        )
+
+    async def add_note(self, operator_id: str, conversation_id: str, text: str) -> dict[str, Any]:
+        """A private note for colleagues: stored beside the transcript, never sent to the customer."""
+        conversation = await self._owned(operator_id, conversation_id)
+        now = self.clock()
+        note = {"conversation_id": conversation.id, "operator_id": operator_id, "text": text, "at": now}
+        await self.db.notes.insert_one(dict(note))
+        await self.bus.emit(
+            Event(
+                events.NOTE_CREATED,
+                conversation.id,
+                f"operator:{operator_id}",
+                now,
+                {"operator_id": operator_id, "text": text},
+            )
+        )
+        return {"operator_id": operator_id, "text": text, "at": now.isoformat()}
+
+    async def render_canned(
+        self, operator_id: str, conversation_id: str, template: str, variables: dict[str, str]
+    ) -> str:
+        """Fill a canned response for this conversation (the operator may edit it before sending)."""
+        conversation = await self._owned(operator_id, conversation_id)
+        return canned.render(template, {"operator": conversation.assignee_name or "", **variables})
+
+    async def transfer(
+        self,
+        operator_id: str,
+        conversation_id: str,
+        *,
+        to_operator_id: str | None,
+        to_team: str | None,
+        note: str,
+    ) -> Conversation:
+        """Pass the conversation on with a note; the customer is told they need not repeat anything."""
+        conversation = await self._owned(operator_id, conversation_id)
+        moved = await self.assignment.transfer(
+            conversation.id, from_operator_id=operator_id, to_operator_id=to_operator_id, to_team=to_team, note=note
+        )
+        if note:
+            await self.db.notes.insert_one(
+                {
+                    "conversation_id": conversation.id,
+                    "operator_id": operator_id,
+                    "text": note,
+                    "at": self.clock(),
+                    "kind": "transfer",
+                }
+            )
+        return moved
+
+    async def return_to_bot(self, operator_id: str, conversation_id: str) -> Conversation:
+        """Hand the conversation back to the bot, which greets the customer and carries on."""
+        conversation = await self._owned(operator_id, conversation_id)
+        returned = await conversations.return_to_bot(
+            self.db,
+            self.bus,
+            conversation.id,
+            operator_id=operator_id,
+            actor=f"operator:{operator_id}",
+            now=self.clock(),
+        )
+        if returned is None:
+            raise NotYours("This conversation is not assigned to you.")
+        await self.assignment.release(operator_id, conversation_id)
+        metadata: BotMetadata = {
+            "channel": returned.channel,
+            "language": returned.language or "ru",
+            "customer_id": returned.customer_id,
+            "identity_method": "customer_token" if returned.customer_id else None,
+            "redacted": [],
+        }
+        try:
+            replies = await self.bot.send(returned.id, "/greet", metadata)
+        except BotUnavailable as err:
+            logger.error("The bot could not greet conversation %s back: %s", returned.id, err)
+            return returned
+        for reply in replies:
+            if reply.text or reply.buttons:
+                await outbox.send_to_customer(self.db, self.bus, returned, reply, actor="bot", now=self.clock())
+        return returned
+
+    async def close(self, operator_id: str, conversation_id: str, resolution: Resolution) -> Conversation:
+        """Close with a resolution code; the customer is asked to rate the conversation."""
+        conversation = await self._owned(operator_id, conversation_id)
+        closed = await conversations.close(
+            self.db,
+            self.bus,
+            conversation.id,
+            resolution=resolution,
+            operator_id=operator_id,
+            actor=f"operator:{operator_id}",
+            now=self.clock(),
+        )
+        if closed is None:
+            raise NotYours("This conversation is not assigned to you.")
+        await self.assignment.release(operator_id, conversation_id)
+        return closed
+
+
+def rating_buttons() -> tuple[Button, ...]:
+    """The 1-5 buttons of the rating request."""
+    return tuple(Button(title=str(score), payload=f"{RATE_PAYLOAD_PREFIX}{score}") for score in _RATING_SCORES)
+
+
+def parse_rating(text: str) -> int | None:
+    """A score from a rating button or a typed digit 1-5, else None."""
+    raw = text.strip().removeprefix(RATE_PAYLOAD_PREFIX)
+    if raw.isdigit() and int(raw) in _RATING_SCORES:
+        return int(raw)
+    return None
+
+
+class CustomerNoticeListener:
+    """Tells the customer what happens on the operator side: joined, transferred, closed.
+
+    Subscribed local-only, so each notice is stored and sent once.
+    """
+
+    def __init__(self, db: Database, bus: EventBus, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+
+    async def _send(self, conversation_id: str | None, notice: Notice, **values: object) -> None:
+        if conversation_id is None:
+            return
+        conversation = await conversations.get_conversation(self._db, conversation_id)
+        if conversation is None:
+            return
+        buttons = rating_buttons() if notice is Notice.ASK_RATING else ()
+        reply = Reply(text=notice_text(notice, conversation.language, **values), buttons=buttons, author="system")
+        await outbox.send_to_customer(self._db, self._bus, conversation, reply, actor="system", now=self._clock())
+
+    async def conversation_assigned(self, event: Event) -> None:
+        """An operator joined: say who."""
+        await self._send(event.conversation_id, Notice.OPERATOR_JOINED, name=event.data.get("operator_name", ""))
+
+    async def conversation_transferred(self, event: Event) -> None:
+        """Passed to a colleague: the customer need not repeat anything."""
+        await self._send(event.conversation_id, Notice.TRANSFERRED)
+
+    async def conversation_closed(self, event: Event) -> None:
+        """Closed by an operator: ask for a rating."""
+        if str(event.actor).startswith("operator:"):
+            await self._send(event.conversation_id, Notice.ASK_RATING)

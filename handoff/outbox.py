@@ -1,0 +1,110 @@
+"""Messages to the customer outside their own turn (operator replies, queue notices), and their delivery.
+
+The sender stores the message as pending and emits `message.created`; the
+delivery listener, running in every gateway process, pushes it through the
+channel's deliverer when that process holds the customer's connection. Channels
+that cannot push get pending messages with the reply to their next message.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from core.db import Database
+from core.messages import Reply
+from handoff import events, transcript
+from handoff.bus import EventBus
+from handoff.conversations import Conversation, get_conversation
+from handoff.delivery import DeliveryRegistry
+from handoff.events import Event
+from handoff.transcript import StoredMessage
+
+logger = logging.getLogger(__name__)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+# Authors whose messages go to the customer; "note" never does.
+OUTBOUND_AUTHORS = frozenset({"bot", "operator", "system"})
+
+
+def message_event_data(message: StoredMessage, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `message.created` carries: enough for a console to show the message without a query."""
+    return {**message.to_dict(), **(extra or {})}
+
+
+async def send_to_customer(
+    db: Database,
+    bus: EventBus,
+    conversation: Conversation,
+    reply: Reply,
+    *,
+    actor: str,
+    now: datetime,
+    operator_id: str | None = None,
+    operator_name: str | None = None,
+) -> StoredMessage:
+    """Store an outbound message as pending and announce it; delivery happens in the listener."""
+    extra: dict[str, Any] = {"delivery": PENDING}
+    if operator_id is not None:
+        extra |= {"operator_id": operator_id, "operator_name": operator_name}
+    message = await transcript.append(
+        db,
+        conversation.id,
+        author=reply.author,
+        text=reply.text,
+        buttons=reply.buttons,
+        custom=reply.custom,
+        now=now,
+        extra=extra,
+    )
+    await bus.emit(
+        Event(
+            events.MESSAGE_CREATED,
+            conversation.id,
+            actor,
+            now,
+            message_event_data(message, {"operator_id": operator_id, "operator_name": operator_name}),
+        )
+    )
+    return message
+
+
+class DeliveryListener:
+    """Pushes outbound messages to customers whose connection lives in this process."""
+
+    def __init__(self, db: Database, registry: DeliveryRegistry) -> None:
+        self._db = db
+        self._registry = registry
+
+    async def message_created(self, event: Event) -> None:
+        """Deliver a pending outbound message if this process can reach the customer."""
+        data = event.data
+        if event.conversation_id is None or data.get("author") not in OUTBOUND_AUTHORS:
+            return
+        conversation = await get_conversation(self._db, event.conversation_id)
+        if conversation is None or not self._registry.can_reach(conversation):
+            return
+        seq = int(data["seq"])
+        # Claim first, so that with several processes (or a retry) a message is pushed once.
+        doc = await transcript.claim_delivery(self._db, conversation.id, seq)
+        if doc is None:
+            return
+        if await self._registry.deliver(conversation, StoredMessage.from_document(doc)):
+            await transcript.set_delivery(self._db, conversation.id, seq, DELIVERED)
+        else:
+            await transcript.set_delivery(self._db, conversation.id, seq, PENDING)
+
+
+async def collect_pending(db: Database, conversation_id: str) -> list[Reply]:
+    """Claim the outbound messages still pending for a channel that cannot push, oldest first."""
+    replies: list[Reply] = []
+    for seq in await transcript.pending_outbound(db, conversation_id):
+        doc = await transcript.claim_delivery(db, conversation_id, seq)
+        if doc is None:
+            continue
+        await transcript.set_delivery(db, conversation_id, seq, DELIVERED)
+        message = StoredMessage.from_document(doc)
+        replies.append(Reply(text=message.text, buttons=message.buttons, custom=message.custom, author=message.author))
+    return replies
