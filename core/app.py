@@ -12,13 +12,14 @@ from connectors.rest import RestChannel
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
-from core.keys import DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.middlewares import setup_middlewares
 from core.settings import Settings
 from handoff import conversations, transcript
 from handoff.bot import RasaBot
 from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
+from handoff.setup import bus_context, setup_handoff, working_hours
 
 
 async def mongo_context(app: web.Application) -> AsyncIterator[None]:
@@ -43,7 +44,14 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession()
     app[HTTP_SESSION_KEY] = session
     bot = RasaBot(session, settings.rasa_url, settings.rasa_token, settings.bot_timeout_seconds)
-    app[ROUTER_KEY] = Router(db=app[DB_KEY], bot=bot, max_message_chars=settings.max_message_chars)
+    app[ROUTER_KEY] = Router(
+        db=app[DB_KEY],
+        bot=bot,
+        max_message_chars=settings.max_message_chars,
+        bus=app[BUS_KEY],
+        delivery=app[DELIVERY_KEY],
+        hours=working_hours(settings),
+    )
     yield
     await session.close()
 
@@ -66,7 +74,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[DELIVERY_KEY] = DeliveryRegistry()
     app.cleanup_ctx.append(mongo_context)
+    app.cleanup_ctx.append(bus_context)
     app.cleanup_ctx.append(router_context)
+    setup_handoff(app)
     setup_routes(app)
     setup_middlewares(app)
     return app

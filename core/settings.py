@@ -71,6 +71,16 @@ class Settings:
     max_message_chars: int = 4000
     demo_sign_in: bool = True
     banking_backend: str = "demo"
+    # Live events between gateway processes go over Redis pub/sub when more than one process runs.
+    gateway_processes: int = 1
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Off: queued conversations wait for an operator to take them.
+    handoff_auto_assign: bool = True
+    # Operators' daily hours ("HH:MM-HH:MM", in operator_timezone); outside them customers get a callback offer.
+    operator_hours: str = "00:00-24:00"
+    operator_timezone: str = "Europe/Moscow"
+    # Demo staff accounts (operators and a supervisor) with documented passwords; local runs only.
+    demo_staff: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -95,4 +105,10 @@ class Settings:
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4000),
             demo_sign_in=_env_bool("DEMO_SIGN_IN", local),
             banking_backend=os.environ.get("BANKING_BACKEND", "demo"),
+            gateway_processes=_env_int("GATEWAY_PROCESSES", 1),
+            redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            handoff_auto_assign=_env_bool("HANDOFF_AUTO_ASSIGN", True),
+            operator_hours=os.environ.get("OPERATOR_HOURS", "00:00-24:00"),
+            operator_timezone=os.environ.get("OPERATOR_TIMEZONE", "Europe/Moscow"),
+            demo_staff=_env_bool("DEMO_STAFF", local),
         )

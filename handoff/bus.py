@@ -28,7 +28,11 @@ REDIS_CHANNEL = "contact-center:events"
 
 
 class Listener(Protocol):
-    """Any object; the bus calls its method named after the event (`conversation_closed`) if it has one."""
+    """Any object with handler methods.
+
+    The bus calls the method named after the event (`conversation_closed`) if
+    there is one, else `any_event` (the console hub forwards everything).
+    """
 
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -40,7 +44,14 @@ class _Subscription:
     # Local-only listeners (reporting, auto-assignment) act once, in the process that emitted the event.
     local_only: bool
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    # Events queued or being handled; drain() waits for zero.
+    pending: int = 0
     worker: asyncio.Task[None] | None = None
+
+
+def _handler(listener: object, event_name: str) -> Handler | None:
+    found = getattr(listener, handler_name(event_name), None) or getattr(listener, "any_event", None)
+    return cast(Handler, found) if found is not None else None
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -198,24 +209,28 @@ class EventBus:
         for subscription in self._subscriptions:
             if remote and subscription.local_only:
                 continue
-            if getattr(subscription.listener, handler_name(event.name), None) is not None:
+            if _handler(subscription.listener, event.name) is not None:
+                subscription.pending += 1
                 subscription.queue.put_nowait(event)
 
     async def _work(self, subscription: _Subscription) -> None:
         while True:
             event = await subscription.queue.get()
             try:
-                handler = cast(Handler, getattr(subscription.listener, handler_name(event.name)))
-                await handler(event)
+                handler = _handler(subscription.listener, event.name)
+                if handler is not None:
+                    await handler(event)
             except Exception:
                 logger.exception("Listener %s failed on %s", type(subscription.listener).__name__, event.name)
             finally:
+                subscription.pending -= 1
                 subscription.queue.task_done()
 
     async def drain(self) -> None:
-        """Wait until every listener has handled every event dispatched so far (tests, shutdown)."""
-        for subscription in self._subscriptions:
-            await subscription.queue.join()
+        """Wait until every listener has handled every event, including events listeners emitted meanwhile."""
+        # Polling, because counts change in many workers and listeners may emit while we wait.
+        while any(s.pending for s in self._subscriptions):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Finish pending work, stop the workers and the transport."""

@@ -1,0 +1,132 @@
+"""Staff accounts and sessions: argon2 password hashes, server-side sessions, CSRF tokens, roles.
+
+Written for the operator console (issue 4) because the knowledge-base editor's
+version (issue 3) had not landed yet; it is generic so both can share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.db import Database
+
+SESSION_COOKIE = "cc_staff"
+CSRF_HEADER = "X-CSRF-Token"
+# A working shift plus a margin; after that staff sign in again.
+SESSION_TTL_SECONDS = 12 * 3600
+
+_hasher = PasswordHasher()
+# Verifying against this keeps unknown logins as slow as wrong passwords (no user enumeration by timing).
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class Role(StrEnum):
+    """What a staff member may do."""
+
+    CONTENT_EDITOR = "content_editor"
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A signed-in staff member."""
+
+    login: str
+    display_name: str
+    roles: frozenset[Role]
+
+    def has(self, *roles: Role) -> bool:
+        """Whether the user holds any of the roles."""
+        return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A server-side session: the cookie carries only its random id."""
+
+    token: str
+    csrf: str
+    user: StaffUser
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Sessions expire by their own time."""
+    await db.staff_sessions.create_index([("expires_at", 1)])
+
+
+async def save_staff(db: Database, login: str, password: str, *, display_name: str, roles: tuple[Role, ...]) -> None:
+    """Create or update a staff account with an argon2 hash of the password."""
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    await db.staff.update_one(
+        {"_id": login},
+        {"$set": {"display_name": display_name, "roles": [r.value for r in roles], "password_hash": password_hash}},
+        upsert=True,
+    )
+
+
+async def ensure_staff(db: Database, login: str, password: str, *, display_name: str, roles: tuple[Role, ...]) -> None:
+    """Create the account only if it does not exist (demo seeding never resets a changed password)."""
+    if await db.staff.count_documents({"_id": login}, limit=1) == 0:
+        await save_staff(db, login, password, display_name=display_name, roles=roles)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate(db: Database, login: str, password: str) -> StaffUser | None:
+    """Check a login and password; None when either is wrong (the caller says nothing more)."""
+    doc = await db.staff.find_one({"_id": login})
+    ok = await asyncio.to_thread(_verify, doc["password_hash"] if doc else _DUMMY_HASH, password)
+    if not doc or not ok:
+        return None
+    return StaffUser(login=login, display_name=doc["display_name"], roles=frozenset(Role(r) for r in doc["roles"]))
+
+
+async def start_session(db: Database, user: StaffUser, *, now: datetime) -> StaffSession:
+    """Open a session for a signed-in user."""
+    session = StaffSession(token=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), user=user)
+    await db.staff_sessions.insert_one(
+        {
+            "_id": session.token,
+            "csrf": session.csrf,
+            "login": user.login,
+            "expires_at": now + timedelta(seconds=SESSION_TTL_SECONDS),
+        }
+    )
+    return session
+
+
+async def load_session(db: Database, token: str, *, now: datetime) -> StaffSession | None:
+    """The live session for a cookie value, or None."""
+    doc = await db.staff_sessions.find_one({"_id": token})
+    if doc is None or doc["expires_at"] <= now:
+        return None
+    staff = await db.staff.find_one({"_id": doc["login"]})
+    if staff is None:
+        return None
+    user = StaffUser(
+        login=staff["_id"], display_name=staff["display_name"], roles=frozenset(Role(r) for r in staff["roles"])
+    )
+    return StaffSession(token=token, csrf=doc["csrf"], user=user)
+
+
+async def end_session(db: Database, token: str) -> None:
+    """Sign out."""
+    await db.staff_sessions.delete_one({"_id": token})
+
+
+def csrf_matches(session: StaffSession, presented: str | None) -> bool:
+    """Constant-time check of the CSRF token a state-changing request presents."""
+    return presented is not None and secrets.compare_digest(session.csrf, presented)

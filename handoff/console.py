@@ -1,0 +1,385 @@
+"""The operator console and supervisor view over HTTP: pages, JSON API, live websocket, CSV export."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core import staff
+from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
+from core.staff import Role, StaffSession
+from handoff import callbacks, canned, context, conversations, operators, queue, reporting
+from handoff.assignment import AssignmentError
+from handoff.bus import last_event_seq
+from handoff.conversations import ConversationState, Resolution
+from handoff.desk import NotYours
+from handoff.operators import OperatorStatus
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Operator texts are short chat messages; a limit stops accidental pastes of whole documents.
+_MAX_OPERATOR_TEXT_CHARS = 4000
+
+
+def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def _session(request: web.Request, *roles: Role) -> StaffSession:
+    """The signed-in staff member with one of `roles`; state-changing requests must carry the CSRF token."""
+    token = request.cookies.get(staff.SESSION_COOKIE)
+    session = await staff.load_session(request.app[DB_KEY], token, now=datetime.now(UTC)) if token else None
+    if session is None:
+        raise _json_error(web.HTTPUnauthorized, "Sign in first.")
+    if roles and not session.user.has(*roles):
+        raise _json_error(web.HTTPForbidden, "Your role does not allow this.")
+    if request.method not in {"GET", "HEAD"} and not staff.csrf_matches(
+        session, request.headers.get(staff.CSRF_HEADER)
+    ):
+        raise _json_error(web.HTTPForbidden, "Missing or wrong CSRF token; reload the console.")
+    return session
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise _json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
+    if not isinstance(body, dict):
+        raise _json_error(web.HTTPBadRequest, "Body must be a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > _MAX_OPERATOR_TEXT_CHARS:
+        raise _json_error(
+            web.HTTPBadRequest, f"'{key}' must be a non-empty text of at most {_MAX_OPERATOR_TEXT_CHARS}."
+        )
+    return value.strip()
+
+
+async def console_page(request: web.Request) -> web.FileResponse:
+    """The console's single page (it signs in through the API)."""
+    return web.FileResponse(STATIC_DIR / "console.html", headers=_PAGE_HEADERS)
+
+
+async def supervisor_page(request: web.Request) -> web.FileResponse:
+    """The supervisor's single page."""
+    return web.FileResponse(STATIC_DIR / "supervisor.html", headers=_PAGE_HEADERS)
+
+
+# No inline script is allowed to run, so even an escaping bug could not execute customer text.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "connect-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """Check login and password, open a session (HttpOnly cookie) and return the CSRF token."""
+    body = await _body(request)
+    login, password = body.get("login"), body.get("password")
+    if not isinstance(login, str) or not isinstance(password, str):
+        raise _json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
+    db = request.app[DB_KEY]
+    user = await staff.authenticate(db, login, password)
+    if user is None or not user.has(Role.OPERATOR, Role.SUPERVISOR):
+        return web.json_response({"error": "Wrong login or password."}, status=401)
+    session = await staff.start_session(db, user, now=datetime.now(UTC))
+    response = web.json_response(await _me(request, session))
+    response.set_cookie(
+        staff.SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SETTINGS_KEY].env != "local",
+        max_age=staff.SESSION_TTL_SECONDS,
+        path="/",
+    )
+    return response
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """End the session."""
+    session = await _session(request)
+    await staff.end_session(request.app[DB_KEY], session.token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(staff.SESSION_COOKIE, path="/")
+    return response
+
+
+async def _me(request: web.Request, session: StaffSession) -> dict[str, Any]:
+    operator = await operators.get_operator(request.app[DB_KEY], session.user.login)
+    return {
+        "login": session.user.login,
+        "display_name": session.user.display_name,
+        "roles": sorted(r.value for r in session.user.roles),
+        "csrf": session.csrf,
+        "operator": operator.to_dict() if operator else None,
+    }
+
+
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in, their operator profile and the CSRF token."""
+    return web.json_response(await _me(request, await _session(request)))
+
+
+async def set_status(request: web.Request) -> web.Response:
+    """Online / away / offline."""
+    session = await _session(request, Role.OPERATOR)
+    body = await _body(request)
+    try:
+        status = OperatorStatus(str(body.get("status")))
+    except ValueError as err:
+        raise _json_error(web.HTTPBadRequest, "'status' must be online, away or offline.") from err
+    services = request.app[HANDOFF_KEY]
+    operator = await operators.set_status(
+        request.app[DB_KEY], services.bus, session.user.login, status, now=services.clock()
+    )
+    if operator is None:
+        raise _json_error(web.HTTPNotFound, "You have no operator profile; ask a supervisor.")
+    return web.json_response(operator.to_dict())
+
+
+async def queue_view(request: web.Request) -> web.Response:
+    """The queue this operator may serve, my conversations, and open callback tasks."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    db = request.app[DB_KEY]
+    operator = await operators.get_operator(db, session.user.login)
+    waiting = await queue.waiting_for(db, operator) if operator else await queue.waiting(db)
+    mine = await conversations.list_by_state(db, ConversationState.ASSIGNED, assignee_id=session.user.login)
+    return web.json_response(
+        {
+            "queue": [c.to_dict() for c in waiting],
+            "mine": [c.to_dict() for c in mine],
+            "callbacks": await callbacks.open_tasks(db),
+            "last_event_seq": await _last_seq(request),
+        }
+    )
+
+
+async def _last_seq(request: web.Request) -> int:
+    return await last_event_seq(request.app[DB_KEY])
+
+
+async def conversation_view(request: web.Request) -> web.Response:
+    """The full context of one conversation."""
+    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    services = request.app[HANDOFF_KEY]
+    found = await context.build_context(
+        request.app[DB_KEY],
+        request.match_info["conversation_id"],
+        tracker_client=services.tracker_client,
+        profile_source=services.profile_source,
+        kb_search=services.kb_search,
+    )
+    if found is None:
+        raise _json_error(web.HTTPNotFound, "No such conversation.")
+    return web.json_response(found)
+
+
+async def take(request: web.Request) -> web.Response:
+    """Take a conversation from the queue; 409 "already taken" if someone was first."""
+    session = await _session(request, Role.OPERATOR)
+    services = request.app[HANDOFF_KEY]
+    try:
+        taken = await services.assignment.take(session.user.login, request.match_info["conversation_id"])
+    except AssignmentError as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(taken.to_dict())
+
+
+async def reply(request: web.Request) -> web.Response:
+    """Send a reply to the customer."""
+    session = await _session(request, Role.OPERATOR)
+    text = _text(await _body(request), "text")
+    try:
+        message = await request.app[HANDOFF_KEY].desk.reply(
+            session.user.login, request.match_info["conversation_id"], text
+        )
+    except NotYours as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(message.to_dict())
+
+
+async def note(request: web.Request) -> web.Response:
+    """Add a private note (never sent to the customer)."""
+    session = await _session(request, Role.OPERATOR)
+    text = _text(await _body(request), "text")
+    try:
+        stored = await request.app[HANDOFF_KEY].desk.add_note(
+            session.user.login, request.match_info["conversation_id"], text
+        )
+    except NotYours as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(stored)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Transfer to a colleague (`to_operator_id`) or a team queue (`to_team`) with a note."""
+    session = await _session(request, Role.OPERATOR)
+    body = await _body(request)
+    to_operator, to_team = body.get("to_operator_id"), body.get("to_team")
+    if not isinstance(to_operator, str | None) or not isinstance(to_team, str | None) or not (to_operator or to_team):
+        raise _json_error(web.HTTPBadRequest, "Give 'to_operator_id' or 'to_team'.")
+    note_text = _text(body, "note", required=False)
+    try:
+        moved = await request.app[HANDOFF_KEY].desk.transfer(
+            session.user.login,
+            request.match_info["conversation_id"],
+            to_operator_id=to_operator or None,
+            to_team=to_team or None,
+            note=note_text,
+        )
+    except AssignmentError as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(moved.to_dict())
+
+
+async def return_to_bot(request: web.Request) -> web.Response:
+    """Give the conversation back to the bot."""
+    session = await _session(request, Role.OPERATOR)
+    try:
+        returned = await request.app[HANDOFF_KEY].desk.return_to_bot(
+            session.user.login, request.match_info["conversation_id"]
+        )
+    except NotYours as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(returned.to_dict())
+
+
+async def close(request: web.Request) -> web.Response:
+    """Close with a resolution code."""
+    session = await _session(request, Role.OPERATOR)
+    body = await _body(request)
+    try:
+        resolution = Resolution(str(body.get("resolution")))
+    except ValueError as err:
+        codes = ", ".join(r.value for r in Resolution)
+        raise _json_error(web.HTTPBadRequest, f"'resolution' must be one of: {codes}.") from err
+    try:
+        closed = await request.app[HANDOFF_KEY].desk.close(
+            session.user.login, request.match_info["conversation_id"], resolution
+        )
+    except NotYours as err:
+        return web.json_response({"error": str(err)}, status=409)
+    return web.json_response(closed.to_dict())
+
+
+async def canned_list(request: web.Request) -> web.Response:
+    """Canned responses for a language."""
+    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    language = request.query.get("language")
+    return web.json_response({"canned": await canned.list_for(request.app[DB_KEY], language)})
+
+
+async def operators_list(request: web.Request) -> web.Response:
+    """Colleagues (for transfers) with status and load."""
+    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    return web.json_response({"operators": [o.to_dict() for o in await operators.list_operators(request.app[DB_KEY])]})
+
+
+async def callback_done(request: web.Request) -> web.Response:
+    """Mark a callback task as done."""
+    session = await _session(request, Role.OPERATOR)
+    done = await callbacks.complete_task(
+        request.app[DB_KEY], request.match_info["task_id"], operator_id=session.user.login, now=datetime.now(UTC)
+    )
+    return web.json_response({"done": done})
+
+
+async def live_socket(request: web.Request) -> web.WebSocketResponse:
+    """The console's live feed; `?after=<seq>` replays what was missed while disconnected."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        # Browsers send cookies with cross-site websocket handshakes; the origin check is the CSRF defence here.
+        raise _json_error(web.HTTPForbidden, "Cross-origin console connections are refused.")
+    after_raw = request.query.get("after")
+    after = int(after_raw) if after_raw and after_raw.isdigit() else None
+    socket = web.WebSocketResponse(heartbeat=20)
+    await socket.prepare(request)
+    await request.app[HANDOFF_KEY].hub.serve(socket, session.user.login, after)
+    return socket
+
+
+async def supervisor_live(request: web.Request) -> web.Response:
+    """Queue length and oldest wait per language/team, operators with status and load."""
+    await _session(request, Role.SUPERVISOR)
+    db = request.app[DB_KEY]
+    now = datetime.now(UTC)
+    return web.json_response(
+        {
+            "at": now.isoformat(),
+            "queues": [f.to_dict() for f in await queue.live_figures(db, now)],
+            "operators": [o.to_dict() for o in await operators.list_operators(db)],
+        }
+    )
+
+
+def _period(request: web.Request) -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    try:
+        start = datetime.fromisoformat(request.query["from"]) if "from" in request.query else now - timedelta(days=1)
+        end = datetime.fromisoformat(request.query["to"]) if "to" in request.query else now + timedelta(seconds=1)
+    except ValueError as err:
+        raise _json_error(
+            web.HTTPBadRequest, "'from' and 'to' must be ISO 8601 times, e.g. 2026-03-01T00:00:00+03:00."
+        ) from err
+    return (start if start.tzinfo else start.replace(tzinfo=UTC)), (end if end.tzinfo else end.replace(tzinfo=UTC))
+
+
+async def supervisor_figures(request: web.Request) -> web.Response:
+    """Figures for `?from=&to=` (default: the last 24 hours) as JSON."""
+    await _session(request, Role.SUPERVISOR)
+    start, end = _period(request)
+    return web.json_response((await reporting.figures(request.app[DB_KEY], start, end)).to_dict())
+
+
+async def supervisor_figures_csv(request: web.Request) -> web.Response:
+    """The same figures as a CSV download."""
+    await _session(request, Role.SUPERVISOR)
+    start, end = _period(request)
+    figures = await reporting.figures(request.app[DB_KEY], start, end)
+    return web.Response(
+        text=figures.to_csv(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="figures.csv"'},
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    """Every route of the console and the supervisor view, named."""
+    add = app.router
+    add.add_get("/console", console_page, name="console_page")
+    add.add_get("/supervisor", supervisor_page, name="supervisor_page")
+    add.add_static("/console/static", STATIC_DIR, name="console_static")
+    add.add_post("/api/console/sign-in", sign_in, name="console_sign_in")
+    add.add_post("/api/console/sign-out", sign_out, name="console_sign_out")
+    add.add_get("/api/console/me", me, name="console_me")
+    add.add_post("/api/console/status", set_status, name="console_status")
+    add.add_get("/api/console/queue", queue_view, name="console_queue")
+    add.add_get("/api/console/operators", operators_list, name="console_operators")
+    add.add_get("/api/console/canned", canned_list, name="console_canned")
+    add.add_get("/api/console/live", live_socket, name="console_live")
+    add.add_post("/api/console/callbacks/{task_id}/done", callback_done, name="console_callback_done")
+    base = "/api/console/conversations/{conversation_id}"
+    add.add_get(base, conversation_view, name="console_conversation")
+    add.add_post(base + "/take", take, name="console_take")
+    add.add_post(base + "/reply", reply, name="console_reply")
+    add.add_post(base + "/notes", note, name="console_note")
+    add.add_post(base + "/transfer", transfer, name="console_transfer")
+    add.add_post(base + "/return-to-bot", return_to_bot, name="console_return_to_bot")
+    add.add_post(base + "/close", close, name="console_close")
+    add.add_get("/api/supervisor/live", supervisor_live, name="supervisor_live")
+    add.add_get("/api/supervisor/figures", supervisor_figures, name="supervisor_figures")
+    add.add_get("/api/supervisor/figures.csv", supervisor_figures_csv, name="supervisor_figures_csv")

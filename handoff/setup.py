@@ -1,0 +1,181 @@
+"""Wiring of the handoff side into the gateway: event bus, services, listeners, routes."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from core import staff
+from core.db import Database
+from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.settings import Settings
+from core.staff import Role
+from handoff import bus as bus_module
+from handoff import canned, console, operators, reporting
+from handoff.assignment import AssignmentService, AutoAssignListener
+from handoff.bus import EventBus, RedisTransport
+from handoff.context import KbSearch, ProfileSource, TrackerClient
+from handoff.desk import CustomerNoticeListener, Desk
+from handoff.hours import WorkingHours
+from handoff.hub import ConsoleHub
+from handoff.outbox import DeliveryListener
+from handoff.reporting import ReportingListener
+from handoff.services import HandoffServices
+
+logger = logging.getLogger(__name__)
+
+# Documented demo accounts for local runs (README, "Operator console"); never created elsewhere.
+DEMO_STAFF_PASSWORD = "local-dev-staff-password"  # noqa: S105 -- documented local default
+_DEMO_OPERATORS: list[dict[str, Any]] = [
+    {"login": "olga", "display_name": "Ольга", "languages": ("ru",), "skills": ("cards",), "capacity": 3},
+    {"login": "kate", "display_name": "Kate", "languages": ("ru", "en"), "skills": ("cards", "loans"), "capacity": 3},
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def working_hours(settings: Settings) -> WorkingHours | None:
+    """The configured hours, or None when operators work around the clock."""
+    hours = WorkingHours.parse(settings.operator_hours, settings.operator_timezone)
+    return None if hours.closes is None and hours.opens.hour == 0 and hours.opens.minute == 0 else hours
+
+
+async def bus_context(app: web.Application) -> AsyncIterator[None]:
+    """Own the event bus; over Redis when more than one gateway process is configured."""
+    settings = app[SETTINGS_KEY]
+    transport = RedisTransport(settings.redis_url) if settings.gateway_processes > 1 else None
+    bus = EventBus(app[DB_KEY], transport=transport)
+    await bus_module.ensure_indexes(app[DB_KEY])
+    await bus.start()
+    app[BUS_KEY] = bus
+    yield
+    await bus.close()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def banking_profile_source(settings: Settings, db: Database) -> ProfileSource | None:
+    """The customer profile from the bank backend (core/banking.py), if that module is installed."""
+    try:
+        banking = importlib.import_module("core.banking")
+    except ImportError:
+        logger.warning("core.banking is not available; the console shows no customer profile")
+        return None
+    backend = banking.create_banking_backend(settings, db)
+
+    async def profile(customer_id: str) -> dict[str, Any] | None:
+        customer = await backend.get_customer(customer_id)
+        if customer is None:
+            return None
+        return {
+            "customer": _plain(customer),
+            "cards": _plain(await backend.list_cards(customer_id)),
+            "accounts": _plain(await backend.list_accounts(customer_id)),
+        }
+
+    return profile
+
+
+def kb_search_source(db: Database) -> KbSearch | None:
+    """KB suggestions, when the knowledge base exposes `knowledge_base.suggest(db, text, language)`."""
+    try:
+        module = importlib.import_module("knowledge_base")
+    except ImportError:
+        return None
+    suggest = getattr(module, "suggest", None)
+    if suggest is None:
+        return None
+
+    async def search(text: str, language: str) -> list[dict[str, Any]]:
+        found = await suggest(db, text, language)
+        return [_plain(item) for item in found]
+
+    return search
+
+
+async def seed_demo_staff(db: Database) -> None:
+    """Demo operators and a supervisor (local runs only)."""
+    for spec in _DEMO_OPERATORS:
+        await staff.ensure_staff(
+            db, spec["login"], DEMO_STAFF_PASSWORD, display_name=spec["display_name"], roles=(Role.OPERATOR,)
+        )
+        if await operators.get_operator(db, spec["login"]) is None:
+            await operators.save_operator(
+                db,
+                spec["login"],
+                display_name=spec["display_name"],
+                languages=spec["languages"],
+                skills=spec["skills"],
+                capacity=spec["capacity"],
+            )
+    await staff.ensure_staff(
+        db, "sveta", DEMO_STAFF_PASSWORD, display_name="Светлана", roles=(Role.SUPERVISOR, Role.OPERATOR)
+    )
+    if await operators.get_operator(db, "sveta") is None:
+        await operators.save_operator(db, "sveta", display_name="Светлана", languages=("ru", "en"), skills=("cards",))
+
+
+async def handoff_context(app: web.Application) -> AsyncIterator[None]:
+    """Build the assignment service, the operator desk and the console hub, and subscribe the listeners."""
+    settings, db, bus = app[SETTINGS_KEY], app[DB_KEY], app[BUS_KEY]
+    await operators.ensure_indexes(db)
+    await reporting.ensure_indexes(db)
+    await staff.ensure_indexes(db)
+    await canned.seed_defaults(db)
+    if settings.demo_staff:
+        await seed_demo_staff(db)
+    router = app[ROUTER_KEY]
+    assignment = AssignmentService(db, bus, _utcnow, auto_assign=settings.handoff_auto_assign)
+    hub = ConsoleHub(db)
+    services = HandoffServices(
+        bus=bus,
+        assignment=assignment,
+        desk=Desk(db, bus, assignment, router.bot, _utcnow),
+        hub=hub,
+        tracker_client=TrackerClient(app[HTTP_SESSION_KEY], settings.rasa_url, settings.rasa_token),
+        profile_source=banking_profile_source(settings, db),
+        kb_search=kb_search_source(db),
+        clock=_utcnow,
+    )
+    # Local-only listeners act once, where the event happened; the others run in every process.
+    bus.subscribe(AutoAssignListener(assignment), local_only=True)
+    bus.subscribe(CustomerNoticeListener(db, bus, _utcnow), local_only=True)
+    bus.subscribe(ReportingListener(db), local_only=True)
+    bus.subscribe(DeliveryListener(db, app[DELIVERY_KEY]))
+    bus.subscribe(hub)
+    app[HANDOFF_KEY] = services
+    yield
+
+
+async def close_consoles(app: web.Application) -> None:
+    """Close console websockets on shutdown so requests can drain."""
+    if HANDOFF_KEY in app:
+        await app[HANDOFF_KEY].hub.close_all()
+
+
+def setup_handoff(app: web.Application) -> None:
+    """Add the handoff's cleanup contexts (after the router's), its shutdown hook and routes."""
+    app.cleanup_ctx.append(handoff_context)
+    app.on_shutdown.append(close_consoles)
+    console.setup_routes(app)
