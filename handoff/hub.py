@@ -29,7 +29,7 @@ CATCH_UP_OVERLAP_EVENTS = 200
 _MAX_BACKLOG_EVENTS = 5000
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: clients live in a set
 class _Client:
     socket: web.WebSocketResponse
     login: str

@@ -1,0 +1,141 @@
+"""Two gateways sharing one database talk over Redis pub/sub: the customer on one, the operator's console on the other.
+
+Both gateways are the real app from the factory with GATEWAY_PROCESSES=2, each
+with its own event bus; the only path between their live events is Debian's
+redis-server, started here on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from core.app import create_app
+from core.keys import DELIVERY_KEY
+from core.settings import Settings
+from core.stack import free_port
+from handoff.conversations import Conversation
+from handoff.setup import DEMO_STAFF_PASSWORD
+from handoff.transcript import StoredMessage
+
+from .handoff_support import ferretdb
+from .test_handoff_stories import REST, ScriptedRasa, rasa
+
+__all__ = ["ferretdb", "rasa"]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is missing: ./scripts/setup installs Debian's redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import socket
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class PushChannel:
+    """A channel that can push, like the web chat: it records what reaches the customer."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def deliver(self, conversation: Conversation, message: StoredMessage) -> None:
+        await self.received.put(message.text)
+
+
+@pytest.fixture
+async def two_gateways(
+    ferretdb: str, rasa: tuple[ScriptedRasa, str], redis_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], TestClient[web.Request, web.Application]]]:
+    settings = replace(
+        Settings(),
+        mongodb_uri=ferretdb,
+        mongodb_db=f"two_{uuid.uuid4().hex[:8]}",
+        rasa_url=rasa[1],
+        gateway_processes=2,
+        redis_url=redis_url,
+        handoff_auto_assign=False,
+    )
+    customer_side = await aiohttp_client(create_app(settings))
+    operator_side = await aiohttp_client(create_app(settings))
+    yield customer_side, operator_side
+
+
+async def next_event(socket: aiohttp.ClientWebSocketResponse, name: str) -> dict[str, Any]:
+    while True:
+        message = await asyncio.wait_for(socket.receive(), timeout=10)
+        data = json.loads(message.data)
+        if data.get("type") == "event" and data["event"]["name"] == name:
+            event: dict[str, Any] = data["event"]
+            return event
+
+
+async def test_customer_on_one_gateway_and_operator_on_the_other(
+    two_gateways: tuple[TestClient[web.Request, web.Application], TestClient[web.Request, web.Application]],
+) -> None:
+    customer_side, operator_side = two_gateways
+    push = PushChannel()
+    customer_side.app[DELIVERY_KEY].register("rest", push)
+
+    base = str(operator_side.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.post(
+            base + "/api/console/sign-in", json={"login": "olga", "password": DEMO_STAFF_PASSWORD}
+        ) as r:
+            csrf = (await r.json())["csrf"]
+        async with browser.ws_connect(base + "/api/console/live?after=0") as console:
+            resp = await customer_side.post(REST, json={"sender": "two-gw", "text": "оператора"})
+            conversation_id = (await resp.json())["conversation_id"]
+            handoff = await next_event(console, "conversation.bot_handoff")
+            assert handoff["conversation_id"] == conversation_id
+
+            async with browser.post(
+                f"{base}/api/console/conversations/{conversation_id}/take", headers={"X-CSRF-Token": csrf}
+            ) as r:
+                assert r.status == 200
+            assert await asyncio.wait_for(push.received.get(), 10) == "К чату подключился оператор Ольга."
+
+            await customer_side.post(REST, json={"sender": "two-gw", "text": "у меня вопрос по карте"})
+            seen = []
+            while not seen or seen[-1] != ("customer", "у меня вопрос по карте"):
+                message = await next_event(console, "message.created")
+                seen.append((message["data"]["author"], message["data"]["text"]))
+            assert seen[0] == ("customer", "оператора"), "the escalating message reaches the console too"
+
+            async with browser.post(
+                f"{base}/api/console/conversations/{conversation_id}/reply",
+                json={"text": "Слушаю вас"},
+                headers={"X-CSRF-Token": csrf},
+            ) as r:
+                assert r.status == 200
+            assert await asyncio.wait_for(push.received.get(), 10) == "Слушаю вас"
