@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 from core.db import Database, Document
@@ -62,7 +65,13 @@ async def ensure_indexes(db: Database) -> None:
 
 
 async def store_event(db: Database, event: Event) -> Event:
-    """Give the event the next global sequence number (a unique insert) and store it."""
+    """Give the event a unique sequence number and store it.
+
+    The number is the emission time in microseconds (bumped on a collision), so
+    events are ordered by time across processes without a shared counter that
+    every writer would contend for; consoles catch up from a time overlap
+    (see handoff/hub.py).
+    """
 
     def build(seq: int) -> Document:
         return {
@@ -76,8 +85,13 @@ async def store_event(db: Database, event: Event) -> Event:
             "origin": event.origin,
         }
 
-    doc = await claims.insert_next(db.events, {}, build)
+    start = event.seq if event.seq is not None else max(_micros(event.at), time.time_ns() // 1000)
+    doc = await claims.insert_unique(db.events, start, build)
     return event_from_document(doc)
+
+
+def _micros(at: datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
 
 
 def event_from_document(doc: Document) -> Event:
@@ -190,9 +204,12 @@ class EventBus:
             id=event.id,
             origin=self.origin,
         )
-        if event.name not in EPHEMERAL_EVENTS:
-            event = await store_event(self.db, event)
+        event = dataclasses.replace(event, seq=max(_micros(event.at), time.time_ns() // 1000))
+        # Consoles in this process see the event before it is stored: the store is the slow part under load.
         self._dispatch(event, remote=False)
+        if event.name not in EPHEMERAL_EVENTS:
+            # A collision bumps the stored seq by a microsecond; consoles deduplicate by id, not by seq.
+            event = await store_event(self.db, event)
         if self._transport is not None:
             try:
                 await self._transport.publish(event)

@@ -58,3 +58,23 @@ async def insert_next(
             continue
         return doc
     raise RuntimeError(f"No free {field} in {collection.name} after {_MAX_SEQUENCE_ATTEMPTS} attempts; check its index")
+
+
+async def insert_unique(
+    collection: AsyncCollection[Document], start: int, build: Callable[[int], Document], *, field: str = "seq"
+) -> Document:
+    """Insert the document built for `start`, or the next free number above it, under a unique index on `field`.
+
+    Unlike `insert_next` nobody reads the current maximum first, so writers that
+    start from different numbers (timestamps) never queue behind each other.
+    """
+    seq = start
+    for _ in range(_MAX_SEQUENCE_ATTEMPTS):
+        doc = build(seq)
+        try:
+            await collection.insert_one(doc)
+        except DuplicateKeyError:
+            seq += 1
+            continue
+        return doc
+    raise RuntimeError(f"No free {field} in {collection.name} after {_MAX_SEQUENCE_ATTEMPTS} attempts; check its index")

@@ -23,8 +23,8 @@ from handoff.events import Event
 
 logger = logging.getLogger(__name__)
 
-# How far before `after` a reconnecting console is replayed (see the module docstring).
-CATCH_UP_OVERLAP_EVENTS = 200
+# How far before `after` a reconnecting console is replayed (see the module docstring); event seqs are microseconds.
+CATCH_UP_OVERLAP_MICROSECONDS = 10_000_000
 # A console that falls this far behind is disconnected; it reconnects and catches up from the log.
 _MAX_BACKLOG_EVENTS = 5000
 
@@ -64,7 +64,7 @@ class ConsoleHub:
         sent: set[str] = set()
         try:
             if after is not None:
-                for event in await events_after(self._db, max(0, after - CATCH_UP_OVERLAP_EVENTS), limit=20000):
+                for event in await events_after(self._db, max(0, after - CATCH_UP_OVERLAP_MICROSECONDS), limit=20000):
                     await socket.send_str(json.dumps({"type": "event", "event": event.to_dict(), "replay": True}))
                     sent.add(event.id)
             await socket.send_str(json.dumps({"type": "ready"}))

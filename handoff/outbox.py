@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from core.db import Database
-from core.messages import Reply
-from handoff import events, transcript
+from core.messages import Button, Reply
+from handoff import claims, events, transcript
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, get_conversation
 from handoff.delivery import DeliveryRegistry
@@ -87,14 +87,21 @@ class DeliveryListener:
         if conversation is None or not self._registry.can_reach(conversation):
             return
         seq = int(data["seq"])
-        # Claim first, so that with several processes (or a retry) a message is pushed once.
-        doc = await transcript.claim_delivery(self._db, conversation.id, seq)
-        if doc is None:
+        # Claim first, so that with several processes (or a pull on the next turn) a message goes out once;
+        # ":0" is the claim id transcript.claim_delivery uses for a first attempt.
+        if not await claims.claim(self._db.delivery_claims, f"{conversation.id}:{seq}:0"):
             return
-        if await self._registry.deliver(conversation, StoredMessage.from_document(doc)):
-            await transcript.set_delivery(self._db, conversation.id, seq, DELIVERED)
-        else:
-            await transcript.set_delivery(self._db, conversation.id, seq, PENDING)
+        message = StoredMessage(
+            conversation_id=conversation.id,
+            seq=seq,
+            author=str(data["author"]),
+            text=str(data.get("text", "")),
+            buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons") or []),
+            custom=dict(data.get("custom") or {}),
+            at=event.at,
+        )
+        delivered = await self._registry.deliver(conversation, message)
+        await transcript.set_delivery(self._db, conversation.id, seq, DELIVERED if delivered else PENDING)
 
 
 async def collect_pending(db: Database, conversation_id: str) -> list[Reply]:

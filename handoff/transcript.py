@@ -76,9 +76,10 @@ async def append(
     custom: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> StoredMessage:
-    """Append one message; its sequence number is claimed by a unique insert (see handoff/claims.py)."""
-    if await db.conversations.count_documents({"_id": conversation_id}, limit=1) == 0:
-        raise LookupError(f"conversation {conversation_id} does not exist")
+    """Append one message; its sequence number is claimed by a unique insert (see handoff/claims.py).
+
+    Callers pass the id of a conversation they just loaded or opened.
+    """
 
     def build(seq: int) -> Document:
         return {
