@@ -197,6 +197,12 @@ async def open_conversation(
     return conversation
 
 
+async def find_open(db: Database, channel: str, channel_user_id: str) -> Conversation | None:
+    """The customer's open conversation on a channel, without creating one."""
+    pointer = await db.channel_users.find_one({"_id": f"{channel}:{channel_user_id}"})
+    return await get_conversation(db, pointer["conversation_id"]) if pointer else None
+
+
 async def release_pointer(db: Database, conversation: Conversation) -> None:
     """Forget the customer's open conversation so their next message starts a new one."""
     await db.channel_users.delete_one(

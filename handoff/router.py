@@ -163,6 +163,15 @@ class Router:
             await transcript.append_reply(self.db, conversation.id, reply, self.clock())
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
 
+    async def customer_typing(self, channel: str, channel_user_id: str) -> None:
+        """Tell the operator side the customer is typing (channels with a typing signal call this).
+
+        Only conversations with operators publish it; the event is ephemeral, never stored.
+        """
+        conversation = await conversations.find_open(self.db, channel, channel_user_id)
+        if conversation is not None and conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+            await self.events.emit(Event(events.CUSTOMER_TYPED, conversation.id, "customer", self.clock()))
+
     async def _ask_bot(
         self, conversation: Conversation, text: str, metadata: BotMetadata, now: datetime
     ) -> tuple[list[Reply], ConversationState]:
