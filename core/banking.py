@@ -1,0 +1,423 @@
+"""The bank backend the assistant reads and acts on: an async interface and its MongoDB demo implementation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
+
+from core.db import Database, Document
+from core.masking import mask_pan
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CURRENCY = "RUB"
+# The bank's dates are Moscow dates; Moscow has kept UTC+3 all year since 2014, so a fixed
+# offset is exact and needs no time zone database.
+BANK_TIMEZONE = timezone(timedelta(hours=3), "MSK")
+# Money is stored as integer kopecks: FerretDB 1.24 drops the connection on a Decimal128 value,
+# and strings would not sort or sum. Decimal is used everywhere above the repository functions.
+_KOPECKS_PER_RUBLE = 100
+
+
+class ProductType(StrEnum):
+    """What a customer may ask about (the `product_type` entity of the assistant)."""
+
+    CARD = "card"
+    ACCOUNT = "account"
+    CREDIT_CARD = "credit_card"
+
+
+class CardKind(StrEnum):
+    """Debit cards spend own money; credit cards spend a credit limit."""
+
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class CardStatus(StrEnum):
+    """A card either works or is blocked; the demo has no unblocking."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+class AccountKind(StrEnum):
+    """Accounts that are not card accounts."""
+
+    CURRENT = "current"
+    SAVINGS = "savings"
+
+
+class BlockStatus(StrEnum):
+    """Outcome of a block request; also written to the audit log."""
+
+    BLOCKED = "blocked"
+    ALREADY_BLOCKED = "already_blocked"
+    NOT_FOUND = "not_found"
+
+
+class BankingError(RuntimeError):
+    """The backend cannot answer (database down); callers apologise to the customer and log."""
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A bank customer as the assistant needs them."""
+
+    customer_id: str
+    full_name: str
+    # The language the customer chose in the bank's apps: "ru" or "en".
+    language: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """A current or savings account; the number is kept only as its last four digits."""
+
+    account_id: str
+    customer_id: str
+    last4: str
+    kind: AccountKind
+    product_name: str
+    balance: Decimal
+    currency: str = CURRENCY
+
+    @property
+    def masked_number(self) -> str:
+        """The account number as the customer may see it: '•••• 4417'."""
+        return mask_pan(self.last4)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A payment card; the full card number is never stored, only its last four digits."""
+
+    card_id: str
+    customer_id: str
+    last4: str
+    payment_system: str
+    product_name: str
+    kind: CardKind
+    status: CardStatus
+    # Debit cards: money on the card account. Credit cards: None (see credit_limit/available).
+    balance: Decimal | None = None
+    credit_limit: Decimal | None = None
+    available: Decimal | None = None
+    currency: str = CURRENCY
+
+    @property
+    def masked_number(self) -> str:
+        """'•••• 1234'."""
+        return mask_pan(self.last4)
+
+    @property
+    def display_name(self) -> str:
+        """'Visa •••• 1234': what buttons and messages show."""
+        return f"{self.payment_system} {self.masked_number}"
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the card can still be used (and blocked)."""
+        return self.status is CardStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A booked card or account operation; negative amounts are spending."""
+
+    transaction_id: str
+    customer_id: str
+    booked_at: datetime
+    merchant: str
+    amount: Decimal
+    currency: str = CURRENCY
+    card_last4: str | None = None
+    account_last4: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What a block request did; `card` is the card after the request, None when not found."""
+
+    status: BlockStatus
+    card: Card | None = None
+
+
+class BankingBackend(Protocol):
+    """What the assistant and the operator console may ask of the bank's core systems."""
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None when the id is unknown."""
+        ...
+
+    async def list_accounts(self, customer_id: str) -> list[Account]:
+        """The customer's accounts, in a stable order."""
+        ...
+
+    async def list_cards(self, customer_id: str) -> list[Card]:
+        """The customer's cards, blocked ones included, in a stable order."""
+        ...
+
+    async def recent_transactions(
+        self, customer_id: str, limit: int = 5, card_last4: str | None = None
+    ) -> list[Transaction]:
+        """The newest transactions first, optionally of one card."""
+        ...
+
+    async def block_card(
+        self, customer_id: str, card_last4: str, *, actor: str, channel: str, conversation_id: str
+    ) -> BlockResult:
+        """Block one of the customer's cards; calling it again changes nothing and says so."""
+        ...
+
+
+def to_kopecks(amount: Decimal) -> int:
+    """Decimal rubles to integer kopecks; refuses fractions of a kopeck rather than rounding money."""
+    kopecks = amount * _KOPECKS_PER_RUBLE
+    if kopecks != kopecks.to_integral_value():
+        raise ValueError(f"{amount} has fractions of a kopeck; amounts must have at most two decimal places")
+    return int(kopecks)
+
+
+def from_kopecks(kopecks: int) -> Decimal:
+    """Integer kopecks to Decimal rubles with exactly two decimal places."""
+    return Decimal(kopecks).scaleb(-2)
+
+
+def _optional_amount(doc: Document, field: str) -> Decimal | None:
+    value = doc.get(field)
+    return None if value is None else from_kopecks(int(value))
+
+
+def customer_from_document(doc: Document) -> Customer:
+    """Map a bank_customers document."""
+    return Customer(customer_id=doc["_id"], full_name=doc["full_name"], language=doc.get("language", "ru"))
+
+
+def account_from_document(doc: Document) -> Account:
+    """Map a bank_accounts document."""
+    return Account(
+        account_id=doc["_id"],
+        customer_id=doc["customer_id"],
+        last4=doc["last4"],
+        kind=AccountKind(doc["kind"]),
+        product_name=doc["product_name"],
+        balance=from_kopecks(int(doc["balance_kopecks"])),
+        currency=doc.get("currency", CURRENCY),
+    )
+
+
+def card_from_document(doc: Document) -> Card:
+    """Map a bank_cards document."""
+    return Card(
+        card_id=doc["_id"],
+        customer_id=doc["customer_id"],
+        last4=doc["last4"],
+        payment_system=doc["payment_system"],
+        product_name=doc["product_name"],
+        kind=CardKind(doc["kind"]),
+        status=CardStatus(doc["status"]),
+        balance=_optional_amount(doc, "balance_kopecks"),
+        credit_limit=_optional_amount(doc, "credit_limit_kopecks"),
+        available=_optional_amount(doc, "available_kopecks"),
+        currency=doc.get("currency", CURRENCY),
+    )
+
+
+def transaction_from_document(doc: Document) -> Transaction:
+    """Map a bank_transactions document."""
+    return Transaction(
+        transaction_id=doc["_id"],
+        customer_id=doc["customer_id"],
+        booked_at=doc["booked_at"],
+        merchant=doc["merchant"],
+        amount=from_kopecks(int(doc["amount_kopecks"])),
+        currency=doc.get("currency", CURRENCY),
+        card_last4=doc.get("card_last4"),
+        account_last4=doc.get("account_last4"),
+    )
+
+
+# --- Repository functions: the only code that builds queries. Each takes its collection. ---------
+
+
+async def find_customer(customers: AsyncCollection[Document], customer_id: str) -> Document | None:
+    """The customer document by id."""
+    return await customers.find_one({"_id": customer_id})
+
+
+async def find_accounts(accounts: AsyncCollection[Document], customer_id: str) -> list[Document]:
+    """A customer's account documents, in the order they were opened (stable ids sort that way)."""
+    return await accounts.find({"customer_id": customer_id}).sort("_id", ASCENDING).to_list()
+
+
+async def find_cards(cards: AsyncCollection[Document], customer_id: str) -> list[Document]:
+    """A customer's card documents, in a stable order."""
+    return await cards.find({"customer_id": customer_id}).sort("_id", ASCENDING).to_list()
+
+
+async def find_card_by_last4(cards: AsyncCollection[Document], customer_id: str, last4: str) -> Document | None:
+    """One of the customer's cards by its last four digits; an active one wins if two share them."""
+    found = await cards.find({"customer_id": customer_id, "last4": last4}).sort("_id", ASCENDING).to_list()
+    active = [doc for doc in found if doc["status"] == CardStatus.ACTIVE.value]
+    candidates = active or found
+    return candidates[0] if candidates else None
+
+
+async def find_recent_transactions(
+    transactions: AsyncCollection[Document], customer_id: str, limit: int, card_last4: str | None
+) -> list[Document]:
+    """Newest first; the id breaks ties between operations booked at the same second."""
+    query: dict[str, Any] = {"customer_id": customer_id}
+    if card_last4 is not None:
+        query["card_last4"] = card_last4
+    cursor = transactions.find(query).sort([("booked_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+    return await cursor.to_list()
+
+
+async def mark_card_blocked(cards: AsyncCollection[Document], card_id: str, *, actor: str, now: datetime) -> bool:
+    """Block the card if it is active; True only for the call that changed it.
+
+    The status condition makes a repeated request a no-op on every MongoDB-compatible
+    server. On MongoDB it is also race-free; FerretDB 1.24 applies conditional updates
+    as read-modify-write (see handoff/claims.py), so two simultaneous requests may
+    both report "blocked" there. The card ends blocked either way; only the audit
+    log could show two "blocked" entries, which is acceptable for the demo backend.
+    """
+    result = await cards.update_one(
+        {"_id": card_id, "status": CardStatus.ACTIVE.value},
+        {"$set": {"status": CardStatus.BLOCKED.value, "blocked_at": now, "blocked_by": actor}},
+    )
+    return result.modified_count == 1
+
+
+async def insert_audit_record(audit_log: AsyncCollection[Document], record: Document) -> None:
+    """Append one record to the audit log (never updated, never deleted by the application)."""
+    await audit_log.insert_one(record)
+
+
+async def find_audit_records(audit_log: AsyncCollection[Document], customer_id: str) -> list[Document]:
+    """A customer's audit records, oldest first (for the console and for tests)."""
+    return await audit_log.find({"customer_id": customer_id}).sort([("at", ASCENDING), ("_id", ASCENDING)]).to_list()
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Indexes for the queries above."""
+    await db.bank_accounts.create_index([("customer_id", ASCENDING)])
+    await db.bank_cards.create_index([("customer_id", ASCENDING), ("last4", ASCENDING)])
+    await db.bank_transactions.create_index([("customer_id", ASCENDING), ("booked_at", DESCENDING)])
+    await db.audit_log.create_index([("customer_id", ASCENDING), ("at", ASCENDING)])
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def _backend_errors(operation: str) -> Iterator[None]:
+    """Translate driver errors into BankingError so callers need not know the storage."""
+    try:
+        yield
+    except PyMongoError as err:
+        raise BankingError(f"The demo bank could not {operation}: {err}; check that MongoDB/FerretDB is up") from err
+
+
+class MongoBankingBackend:
+    """The demo bank on MongoDB/FerretDB, seeded by core.demo_data.seed_demo_bank.
+
+    Collections: bank_customers, bank_accounts, bank_cards, bank_transactions, audit_log.
+    """
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None when the id is unknown."""
+        with _backend_errors("load the customer"):
+            doc = await find_customer(self._db.bank_customers, customer_id)
+        return None if doc is None else customer_from_document(doc)
+
+    async def list_accounts(self, customer_id: str) -> list[Account]:
+        """The customer's accounts."""
+        with _backend_errors("list accounts"):
+            docs = await find_accounts(self._db.bank_accounts, customer_id)
+        return [account_from_document(doc) for doc in docs]
+
+    async def list_cards(self, customer_id: str) -> list[Card]:
+        """The customer's cards, blocked ones included."""
+        with _backend_errors("list cards"):
+            docs = await find_cards(self._db.bank_cards, customer_id)
+        return [card_from_document(doc) for doc in docs]
+
+    async def recent_transactions(
+        self, customer_id: str, limit: int = 5, card_last4: str | None = None
+    ) -> list[Transaction]:
+        """The newest transactions first, optionally of one card."""
+        with _backend_errors("load transactions"):
+            docs = await find_recent_transactions(self._db.bank_transactions, customer_id, limit, card_last4)
+        return [transaction_from_document(doc) for doc in docs]
+
+    async def block_card(
+        self, customer_id: str, card_last4: str, *, actor: str, channel: str, conversation_id: str
+    ) -> BlockResult:
+        """Block the customer's card with these last four digits, once, and record every attempt.
+
+        Args:
+            customer_id: The verified customer; cards of other customers are "not_found".
+            card_last4: The card's last four digits.
+            actor: Who asked: "bot", or an operator's login.
+            channel: The channel the request came from ("webchat", "telegram", ...).
+            conversation_id: The conversation, so the audit record leads back to the transcript.
+
+        Returns:
+            "blocked" for the request that blocked it, "already_blocked" for repeats,
+            "not_found" when the customer has no such card.
+        """
+        now = self._clock()
+        with _backend_errors("block the card"):
+            doc = await find_card_by_last4(self._db.bank_cards, customer_id, card_last4)
+            if doc is None:
+                status = BlockStatus.NOT_FOUND
+            elif await mark_card_blocked(self._db.bank_cards, doc["_id"], actor=actor, now=now):
+                status = BlockStatus.BLOCKED
+            else:
+                status = BlockStatus.ALREADY_BLOCKED
+            await insert_audit_record(
+                self._db.audit_log,
+                {
+                    "action": "card.block",
+                    "actor": actor,
+                    "at": now,
+                    "channel": channel,
+                    "conversation_id": conversation_id,
+                    "customer_id": customer_id,
+                    "card_last4": card_last4,
+                    "result": status.value,
+                },
+            )
+            fresh = None if doc is None else await find_card_by_last4(self._db.bank_cards, customer_id, card_last4)
+        logger.info("Card block for customer %s, card %s: %s (actor %s)", customer_id, card_last4, status, actor)
+        return BlockResult(status=status, card=None if fresh is None else card_from_document(fresh))
+
+
+def create_banking_backend(settings: Settings, db: Database) -> BankingBackend:
+    """The backend named by `settings.banking_backend`; only "demo" exists so far.
+
+    Raises:
+        ValueError: for any other name, so a misconfigured process fails at start.
+    """
+    if settings.banking_backend == "demo":
+        return MongoBankingBackend(db)
+    raise ValueError(f"Unknown BANKING_BACKEND {settings.banking_backend!r}; the only backend available is 'demo'.")
