@@ -1,0 +1,67 @@
+"""action_handoff: tell the customer an operator is coming and tell the gateway why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import language_of, verified_customer_id
+from actions.texts import text
+
+# Reasons the gateway knows (handoff.conversations.HandoffReason); it maps anything else to "other".
+CUSTOMER_REQUEST = "customer_request"
+COMPLAINT = "complaint"
+BLOCK_CARD_UNVERIFIED = "block_card_unverified"
+NLU_FALLBACK = "nlu_fallback"
+
+_REASON_BY_INTENT = {"request_operator": CUSTOMER_REQUEST, "complaint": COMPLAINT, "nlu_fallback": NLU_FALLBACK}
+
+
+def _intent_of(parse_data: Any) -> str | None:
+    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _previous_user_intent(tracker: Tracker) -> str | None:
+    """The intent of the customer's message before the latest one."""
+    user_events = [e for e in reversed(tracker.events) if e.get("event") == "user"]
+    return _intent_of(user_events[1].get("parse_data")) if len(user_events) > 1 else None
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    """Why the conversation goes to a person; the gateway routes and prioritises by it.
+
+    An unverified customer who asked to block a card (and was offered an operator
+    by utter_block_card_sign_in) goes to the cards team even when their next message
+    is "operator": that is what the operator must do first.
+    """
+    unverified = verified_customer_id(tracker) is None
+    intent = _intent_of(tracker.latest_message)
+    if intent == "block_card" and unverified:
+        return BLOCK_CARD_UNVERIFIED
+    if intent == "request_operator" and unverified and _previous_user_intent(tracker) == "block_card":
+        return BLOCK_CARD_UNVERIFIED
+    if intent in _REASON_BY_INTENT:
+        return _REASON_BY_INTENT[intent]
+    slot_reason = tracker.get_slot("handoff_reason")
+    return slot_reason if isinstance(slot_reason, str) and slot_reason else CUSTOMER_REQUEST
+
+
+class ActionHandoff(Action):
+    """Say that an operator is being connected and send {"handoff": {"reason": ...}} to the gateway."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """The text first, so channels that ignore custom payloads still tell the customer what happens."""
+        reason = handoff_reason(tracker)
+        dispatcher.utter_message(text=text(language_of(tracker), "handoff_connecting"))
+        dispatcher.utter_message(json_message={"handoff": {"reason": reason}})
+        return [SlotSet("handoff_reason", None)] if tracker.get_slot("handoff_reason") is not None else []
