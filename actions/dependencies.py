@@ -20,7 +20,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient
 
@@ -61,6 +61,19 @@ class MongoBackends:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMongoClient[Document]] = (
             weakref.WeakKeyDictionary()
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle only the settings factory: Sanic pickles the registered actions into its worker process.
+
+        Clients belong to one process and one loop; the worker's copy opens its own.
+        """
+        return {"settings_factory": self._settings_factory}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild with no clients (see __getstate__)."""
+        self._settings_factory = state["settings_factory"]
+        self._settings = None
+        self._clients = weakref.WeakKeyDictionary()
 
     def _current_settings(self) -> Settings:
         if self._settings is None:
