@@ -248,6 +248,11 @@ class EventBus:
         # Polling, because counts change in many workers and listeners may emit while we wait.
         while any(s.pending for s in self._subscriptions):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+        for subscription in self._subscriptions:
+            # Listeners that fan work out to their own tasks (delivery) finish it too.
+            listener_drain = getattr(subscription.listener, "drain", None)
+            if callable(listener_drain):
+                await listener_drain()
 
     async def close(self) -> None:
         """Finish pending work, stop the workers and the transport."""

@@ -8,6 +8,8 @@ that cannot push get pending messages with the reply to their next message.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -72,17 +74,45 @@ async def send_to_customer(
 
 
 class DeliveryListener:
-    """Pushes outbound messages to customers whose connection lives in this process."""
+    """Pushes outbound messages to customers whose connection lives in this process.
+
+    Deliveries to different conversations run concurrently (one slow customer
+    connection must not hold up the others); within a conversation they stay in order.
+    """
 
     def __init__(self, db: Database, registry: DeliveryRegistry) -> None:
         self._db = db
         self._registry = registry
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def message_created(self, event: Event) -> None:
-        """Deliver a pending outbound message if this process can reach the customer."""
-        data = event.data
-        if event.conversation_id is None or data.get("author") not in OUTBOUND_AUTHORS:
+        """Queue delivery of a pending outbound message behind earlier ones of the same conversation."""
+        if event.conversation_id is None or event.data.get("author") not in OUTBOUND_AUTHORS:
             return
+        conversation_id = event.conversation_id
+        task = asyncio.create_task(self._after(self._tails.get(conversation_id), event))
+        self._tails[conversation_id] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._forget(conversation_id, done))
+
+    def _forget(self, conversation_id: str, task: asyncio.Task[None]) -> None:
+        if self._tails.get(conversation_id) is task:
+            del self._tails[conversation_id]
+
+    async def _after(self, previous: asyncio.Task[None] | None, event: Event) -> None:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(previous)
+        try:
+            await self._deliver(event)
+        except Exception:
+            logger.exception("Delivery of message %s in %s failed", event.data.get("seq"), event.conversation_id)
+
+    async def _deliver(self, event: Event) -> None:
+        data = event.data
+        assert event.conversation_id is not None  # noqa: S101 -- checked in message_created
         conversation = await get_conversation(self._db, event.conversation_id)
         if conversation is None or not self._registry.can_reach(conversation):
             return
@@ -102,6 +132,11 @@ class DeliveryListener:
         )
         delivered = await self._registry.deliver(conversation, message)
         await transcript.set_delivery(self._db, conversation.id, seq, DELIVERED if delivered else PENDING)
+
+    async def drain(self) -> None:
+        """Wait for deliveries in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 async def collect_pending(db: Database, conversation_id: str) -> list[Reply]:
