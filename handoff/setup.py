@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from core import staff
+from core.banking import create_banking_backend
 from core.db import Database
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.settings import Settings
@@ -75,23 +76,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def banking_profile_source(settings: Settings, db: Database) -> ProfileSource | None:
-    """The customer profile from the bank backend (core/banking.py), if that module is installed."""
-    try:
-        banking = importlib.import_module("core.banking")
-    except ImportError:
-        logger.warning("core.banking is not available; the console shows no customer profile")
-        return None
-    backend = banking.create_banking_backend(settings, db)
+def banking_profile_source(settings: Settings, db: Database) -> ProfileSource:
+    """The customer profile from the bank backend; cards and accounts only by their last four digits."""
+    backend = create_banking_backend(settings, db)
 
     async def profile(customer_id: str) -> dict[str, Any] | None:
         customer = await backend.get_customer(customer_id)
         if customer is None:
             return None
+        cards = await backend.list_cards(customer_id)
+        accounts = await backend.list_accounts(customer_id)
         return {
-            "customer": _plain(customer),
-            "cards": _plain(await backend.list_cards(customer_id)),
-            "accounts": _plain(await backend.list_accounts(customer_id)),
+            "customer": {"id": customer.customer_id, "full_name": customer.full_name, "language": customer.language},
+            "cards": [
+                {
+                    "card": card.display_name,
+                    "product": card.product_name,
+                    "kind": card.kind.value,
+                    "status": card.status.value,
+                    "balance": _plain(card.balance),
+                    "credit_limit": _plain(card.credit_limit),
+                    "available": _plain(card.available),
+                }
+                for card in cards
+            ],
+            "accounts": [
+                {"account": account.masked_number, "product": account.product_name, "balance": _plain(account.balance)}
+                for account in accounts
+            ],
         }
 
     return profile

@@ -10,6 +10,8 @@ real trained bot.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -21,6 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from core.app import create_app
+from core.identity import mint_customer_token
 from core.keys import BUS_KEY, DB_KEY
 from core.settings import Settings
 from core.staff import Role, save_staff
@@ -365,3 +368,35 @@ async def test_only_supervisors_see_the_figures(gateway: TestClient[web.Request,
     await olga.signs_in()
     async with olga.session.get(olga.base + "/api/supervisor/figures") as resp:
         assert resp.status == 403
+
+
+async def test_the_operator_sees_a_verified_customers_masked_profile_and_history(
+    gateway: TestClient[web.Request, web.Application],
+) -> None:
+    token = mint_customer_token("demo-ivan", Settings().customer_token_secret)
+
+    async def ivan_says(text: str) -> dict[str, Any]:
+        resp = await gateway.post(REST, json={"sender": "ivan-verified", "text": text, "customer_token": token})
+        body: dict[str, Any] = await resp.json()
+        return body
+
+    earlier = (await ivan_says("баланс"))["conversation_id"]
+    olga = Operator(gateway, "olga")
+    await olga.signs_in()
+    await olga.goes_online()
+    await ivan_says("оператора")
+    await settle(gateway)
+    await olga.conversation(earlier, "close", {"resolution": "resolved"})
+    await settle(gateway)
+    await ivan_says("5")
+    await ivan_says("спасибо")
+    now = (await ivan_says("оператора"))["conversation_id"]
+    await settle(gateway)
+
+    context = await olga.conversation(now)
+    profile = context["profile"]
+    assert profile["customer"]["full_name"] == "Иван Петров"
+    assert profile["cards"] and all(re.fullmatch(r"\S+ •••• \d{4}", c["card"]) for c in profile["cards"])
+    assert not re.search(r"\d{12,}", json.dumps(profile, ensure_ascii=False)), "no full card or account numbers"
+    assert [c["id"] for c in context["earlier_conversations"]] == [earlier]
+    assert context["earlier_conversations"][0]["resolution"] == "resolved"

@@ -146,7 +146,7 @@ async function openConversation(id) {
   $("notes").replaceChildren(...ctx.notes.map((n) => el("li", n.operator_id + ": " + n.text)));
   const canned = await api("GET", "/api/console/canned?language=" + encodeURIComponent(ctx.conversation.language || "ru"));
   state.canned = canned.canned;
-  const name = (ctx.profile && ctx.profile.customer && (ctx.profile.customer.first_name || ctx.profile.customer.name)) || "";
+  const name = (ctx.profile && ctx.profile.customer && ctx.profile.customer.full_name.split(" ")[0]) || "";
   $("canned").replaceChildren(el("option", "Canned response…"), ...state.canned.map((c) => {
     const opt = el("option", c.title); opt.value = c.text.replaceAll("{name}", name).replaceAll("{operator}", state.me.display_name); return opt;
   }));
