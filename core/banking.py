@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -28,6 +29,8 @@ BANK_TIMEZONE = timezone(timedelta(hours=3), "MSK")
 # Money is stored as integer kopecks: FerretDB 1.24 drops the connection on a Decimal128 value,
 # and strings would not sort or sum. Decimal is used everywhere above the repository functions.
 _KOPECKS_PER_RUBLE = 100
+# Russian mobile and landline numbers: 10 digits after the country code 7 (a leading 8 is the domestic prefix).
+_RU_NATIONAL_DIGITS = 10
 
 
 class ProductType(StrEnum):
@@ -161,6 +164,10 @@ class BankingBackend(Protocol):
         """The customer, or None when the id is unknown."""
         ...
 
+    async def find_customer_by_phone(self, phone: str) -> Customer | None:
+        """The customer whose registered phone number this is (Telegram contact, caller id), or None."""
+        ...
+
     async def list_accounts(self, customer_id: str) -> list[Account]:
         """The customer's accounts, in a stable order."""
         ...
@@ -193,6 +200,20 @@ def to_kopecks(amount: Decimal) -> int:
 def from_kopecks(kopecks: int) -> Decimal:
     """Integer kopecks to Decimal rubles with exactly two decimal places."""
     return Decimal(kopecks).scaleb(-2)
+
+
+def normalize_phone(phone: str) -> str | None:
+    """A phone number as the bank stores it, E.164 ("+79160000001"), or None when it is not one.
+
+    Telegram sends contacts without "+" ("79160000001"), caller ids arrive as "+7916..." or,
+    from domestic trunks, "8916..."; all of them must find the same customer.
+    """
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == _RU_NATIONAL_DIGITS + 1 and digits[0] == "8":
+        digits = "7" + digits[1:]
+    if not 10 <= len(digits) <= 15:  # E.164 allows at most 15 digits
+        return None
+    return "+" + digits
 
 
 def _optional_amount(doc: Document, field: str) -> Decimal | None:
@@ -257,6 +278,11 @@ async def find_customer(customers: AsyncCollection[Document], customer_id: str) 
     return await customers.find_one({"_id": customer_id})
 
 
+async def find_customer_by_phone_number(customers: AsyncCollection[Document], phone: str) -> Document | None:
+    """The customer document with this E.164 phone number."""
+    return await customers.find_one({"phone": phone})
+
+
 async def find_accounts(accounts: AsyncCollection[Document], customer_id: str) -> list[Document]:
     """A customer's account documents, in the order they were opened (stable ids sort that way)."""
     return await accounts.find({"customer_id": customer_id}).sort("_id", ASCENDING).to_list()
@@ -314,6 +340,7 @@ async def find_audit_records(audit_log: AsyncCollection[Document], customer_id: 
 
 async def ensure_indexes(db: Database) -> None:
     """Indexes for the queries above."""
+    await db.bank_customers.create_index([("phone", ASCENDING)])
     await db.bank_accounts.create_index([("customer_id", ASCENDING)])
     await db.bank_cards.create_index([("customer_id", ASCENDING), ("last4", ASCENDING)])
     await db.bank_transactions.create_index([("customer_id", ASCENDING), ("booked_at", DESCENDING)])
@@ -347,6 +374,15 @@ class MongoBankingBackend:
         """The customer, or None when the id is unknown."""
         with _backend_errors("load the customer"):
             doc = await find_customer(self._db.bank_customers, customer_id)
+        return None if doc is None else customer_from_document(doc)
+
+    async def find_customer_by_phone(self, phone: str) -> Customer | None:
+        """The customer registered with this phone number in any common notation, or None."""
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return None
+        with _backend_errors("look up the phone number"):
+            doc = await find_customer_by_phone_number(self._db.bank_customers, normalized)
         return None if doc is None else customer_from_document(doc)
 
     async def list_accounts(self, customer_id: str) -> list[Account]:

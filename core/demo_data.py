@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 DEMO_BASE_DATE = date(2026, 11, 25)
 
 _CUSTOMERS: list[Document] = [
-    {"_id": "demo-ivan", "full_name": "Иван Петров", "language": "ru"},
-    {"_id": "demo-anna", "full_name": "Анна Смирнова", "language": "ru"},
-    {"_id": "demo-john", "full_name": "John Smith", "language": "en"},
+    # Phones are E.164 (core.banking.normalize_phone); Telegram contacts and caller ids find customers by them.
+    {"_id": "demo-ivan", "full_name": "Иван Петров", "language": "ru", "phone": "+79160000001"},
+    {"_id": "demo-anna", "full_name": "Анна Смирнова", "language": "ru", "phone": "+79160000002"},
+    {"_id": "demo-john", "full_name": "John Smith", "language": "en", "phone": "+79160000003"},
 ]
 
 
