@@ -1,0 +1,718 @@
+// Demo-Bank customer web chat. Plain JS, no build step.
+//
+// Every message text is put on the page with textContent, never innerHTML:
+// whatever a customer, the bot or an operator writes shows as text.
+//
+// Delivery: a typed message goes into an outbox in localStorage under a random
+// client id and stays there until the server acks it, so it survives a dropped
+// network and a reload; after a reconnect the outbox is sent again and the
+// server drops the copies it already handled. Stored messages carry a seq:
+// the page shows each (conversation, seq) once and, on reconnect, asks for
+// everything after the last seq it has.
+(function () {
+  "use strict";
+
+  var BASE = document.body.dataset.base || "/chat";
+  var KEYS = {
+    visitor: "bankchat.visitor_id",
+    lang: "bankchat.language",
+    token: "bankchat.customer_token",
+    name: "bankchat.customer_name",
+    outbox: "bankchat.outbox",
+    guest: "bankchat.guest_chosen"
+  };
+  // Reconnect delays grow to this cap, with jitter so a restarted server is not hit by every page at once.
+  var RECONNECT_MAX_MS = 10000;
+  // A socket that answered no ping for this long is dead even if the browser has not noticed.
+  var PING_EVERY_MS = 15000;
+  var PONG_TIMEOUT_MS = 10000;
+  // The operator console shows "customer is typing"; one signal per this many ms is enough.
+  var TYPING_SIGNAL_MS = 3000;
+
+  var TEXTS = {
+    ru: {
+      title: "Демо-Банк",
+      subtitle: "Онлайн-чат поддержки",
+      welcome: "Здравствуйте! Я виртуальный помощник Демо-Банка. Спросите про баланс, операции или блокировку карты.",
+      placeholder: "Напишите сообщение…",
+      inputLabel: "Сообщение",
+      send: "Отправить",
+      typing: "Ассистент печатает",
+      signIn: "Войти",
+      signOut: "Выйти",
+      guestWho: "Вы: гость",
+      signedIn: "Вы вошли в интернет-банк",
+      signedInAs: "Вы: {name}",
+      demoHint: "Только для локального стенда: войдите как тестовый клиент, чтобы бот видел ваши карты и счета. Настоящий банк делает это на своём сайте.",
+      guest: "Продолжить как гость",
+      signInAgain: "Сессия входа истекла или недействительна. Пожалуйста, войдите снова — пока вы в чате как гость.",
+      signInFailed: "Не удалось войти. Попробуйте ещё раз.",
+      newConversation: "Начат новый разговор.",
+      author_bot: "Ассистент",
+      author_operator: "Оператор",
+      author_system: "Демо-Банк",
+      sending: "Отправляется…",
+      waitingNetwork: "Ждёт сети — отправится автоматически",
+      notSent: "Не отправлено: {error}",
+      status_connecting: "Подключение…",
+      status_online: "В сети",
+      status_reconnecting: "Связь потеряна, переподключаемся…",
+      status_offline: "Нет сети. Сообщения отправятся, когда связь восстановится."
+    },
+    en: {
+      title: "Demo-Bank",
+      subtitle: "Online support chat",
+      welcome: "Hello! I'm Demo-Bank's virtual assistant. Ask me about your balance, transactions or blocking a card.",
+      placeholder: "Type a message…",
+      inputLabel: "Message",
+      send: "Send",
+      typing: "Assistant is typing",
+      signIn: "Sign in",
+      signOut: "Sign out",
+      guestWho: "You: guest",
+      signedIn: "You are signed in to online banking",
+      signedInAs: "You: {name}",
+      demoHint: "Local runs only: sign in as a test customer so the bot can see your cards and accounts. The real bank does this on its own website.",
+      guest: "Continue as guest",
+      signInAgain: "Your sign-in has expired or is not valid. Please sign in again — meanwhile you are chatting as a guest.",
+      signInFailed: "Sign-in failed. Please try again.",
+      newConversation: "A new conversation has started.",
+      author_bot: "Assistant",
+      author_operator: "Operator",
+      author_system: "Demo-Bank",
+      sending: "Sending…",
+      waitingNetwork: "Waiting for the network — will be sent automatically",
+      notSent: "Not sent: {error}",
+      status_connecting: "Connecting…",
+      status_online: "Online",
+      status_reconnecting: "Connection lost, reconnecting…",
+      status_offline: "You're offline. Messages will be sent when you're back online."
+    }
+  };
+
+  // ---- storage (private mode and full quotas make localStorage throw) ------------------------------
+
+  function load(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function save(key, value) {
+    try {
+      if (value === null || value === undefined) window.localStorage.removeItem(key);
+      else window.localStorage.setItem(key, value);
+    } catch (e) { /* the page still works, it just forgets on reload */ }
+  }
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function initialLanguage() {
+    var saved = load(KEYS.lang);
+    if (saved === "ru" || saved === "en") return saved;
+    var nav = (navigator.language || "").toLowerCase();
+    return nav.indexOf("en") === 0 ? "en" : "ru";
+  }
+
+  function loadOutbox() {
+    try {
+      var parsed = JSON.parse(load(KEYS.outbox) || "[]");
+      return Array.isArray(parsed) ? parsed.filter(function (e) { return e && typeof e.id === "string" && typeof e.text === "string"; }) : [];
+    } catch (e) { return []; }
+  }
+
+  // ---- state -------------------------------------------------------------------------------------
+
+  var state = {
+    lang: initialLanguage(),
+    visitorId: load(KEYS.visitor),
+    token: load(KEYS.token),
+    name: load(KEYS.name),
+    verified: false,
+    demo: { on: false, customers: [] },
+    ws: null,
+    ready: false,
+    conversationId: null,
+    lastSeq: 0,
+    seen: new Set(),
+    payloadTitles: new Map(),
+    outbox: loadOutbox(),
+    inflight: new Set(),
+    attempt: 0,
+    reconnectTimer: null,
+    pingTimer: null,
+    lastPong: 0,
+    lastTypingSignal: 0,
+    statusKey: "status_connecting"
+  };
+  if (!state.visitorId) {
+    state.visitorId = newId();
+    save(KEYS.visitor, state.visitorId);
+  }
+
+  var el = {};
+  ["messages", "stored", "pending", "typing", "composer", "input", "status", "notice", "notice-text", "notice-close",
+    "identity-who", "sign-in-open", "sign-out", "demo-panel", "demo-list", "guest", "welcome"].forEach(function (id) {
+    el[id] = document.getElementById(id);
+  });
+
+  function t(key, vars) {
+    var text = (TEXTS[state.lang] && TEXTS[state.lang][key]) || TEXTS.ru[key] || key;
+    Object.keys(vars || {}).forEach(function (name) { text = text.split("{" + name + "}").join(vars[name]); });
+    return text;
+  }
+
+  // ---- language ----------------------------------------------------------------------------------
+
+  function applyLanguage(lang) {
+    state.lang = lang === "en" ? "en" : "ru";
+    save(KEYS.lang, state.lang);
+    document.documentElement.lang = state.lang;
+    document.title = t("title") + " — " + (state.lang === "en" ? "chat" : "чат");
+    document.querySelectorAll("[data-i18n]").forEach(function (node) { node.textContent = t(node.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (node) {
+      node.placeholder = t(node.dataset.i18nPlaceholder);
+    });
+    document.querySelectorAll("[data-i18n-aria]").forEach(function (node) {
+      node.setAttribute("aria-label", t(node.dataset.i18nAria));
+    });
+    document.querySelectorAll(".lang__btn").forEach(function (btn) {
+      btn.setAttribute("aria-pressed", String(btn.dataset.lang === state.lang));
+    });
+    document.querySelectorAll(".msg__label[data-author]").forEach(function (node) {
+      node.textContent = t("author_" + node.dataset.author);
+    });
+    document.querySelectorAll(".msg--pending").forEach(function (node) { setPendingMeta(node); });
+    renderIdentity();
+    setStatus(state.statusKey);
+  }
+
+  // ---- identity and the demo sign-in -------------------------------------------------------------
+
+  function renderIdentity() {
+    var who = el["identity-who"];
+    if (state.token) {
+      who.textContent = state.name ? t("signedInAs", { name: state.name }) : t("signedIn");
+      who.classList.add("verified");
+    } else {
+      who.textContent = t("guestWho");
+      who.classList.remove("verified");
+    }
+    el["sign-in-open"].hidden = !!state.token || !state.demo.on;
+    el["sign-out"].hidden = !state.token;
+  }
+
+  function showNotice(text) {
+    el["notice-text"].textContent = text;
+    el.notice.hidden = false;
+  }
+
+  function renderDemoPanel() {
+    var list = el["demo-list"];
+    list.replaceChildren();
+    state.demo.customers.forEach(function (customer) {
+      var item = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "demo__customer";
+      button.dataset.customerId = customer.id;
+      var avatar = document.createElement("span");
+      avatar.className = "demo__avatar";
+      avatar.textContent = String(customer.name || "?").charAt(0);
+      var label = document.createElement("span");
+      var name = document.createElement("strong");
+      name.textContent = customer.name;
+      var id = document.createElement("span");
+      id.className = "demo__id";
+      id.textContent = customer.id;
+      label.append(name, id);
+      button.append(avatar, label);
+      button.addEventListener("click", function () { demoSignIn(customer.id); });
+      item.append(button);
+      list.append(item);
+    });
+  }
+
+  function openDemoPanel(open) {
+    el["demo-panel"].hidden = !open;
+  }
+
+  function demoSignIn(customerId) {
+    fetch(BASE + "/demo-sign-in", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ customer_id: customerId })
+    }).then(function (resp) {
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      return resp.json();
+    }).then(function (body) {
+      setToken(body.customer_token, body.name);
+      openDemoPanel(false);
+      el.notice.hidden = true;
+    }).catch(function () {
+      showNotice(t("signInFailed"));
+    });
+  }
+
+  function setToken(token, name) {
+    state.token = token || null;
+    state.name = token ? (name || null) : null;
+    save(KEYS.token, state.token);
+    save(KEYS.name, state.name);
+    renderIdentity();
+    reconnectNow();
+  }
+
+  function signOut() {
+    // The next person at this computer must not see the signed-in customer's conversation.
+    state.token = null;
+    state.name = null;
+    save(KEYS.token, null);
+    save(KEYS.name, null);
+    startOver();
+    renderIdentity();
+    reconnectNow();
+  }
+
+  function startOver() {
+    state.visitorId = newId();
+    save(KEYS.visitor, state.visitorId);
+    state.outbox = [];
+    persistOutbox();
+    state.inflight.clear();
+    state.conversationId = null;
+    state.lastSeq = 0;
+    state.seen.clear();
+    state.payloadTitles.clear();
+    el.stored.replaceChildren();
+    el.pending.replaceChildren();
+    el.typing.hidden = true;
+  }
+
+  // ---- connection --------------------------------------------------------------------------------
+
+  function setStatus(key) {
+    state.statusKey = key;
+    el.status.textContent = t(key);
+    el.status.dataset.state = key.replace("status_", "").replace("reconnecting", "connecting");
+  }
+
+  function socketUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + BASE + "/ws";
+  }
+
+  function connect() {
+    if (state.ws && (state.ws.readyState === WebSocket.OPEN || state.ws.readyState === WebSocket.CONNECTING)) return;
+    clearTimeout(state.reconnectTimer);
+    if (!navigator.onLine) {
+      setStatus("status_offline");
+      return;
+    }
+    setStatus(state.attempt ? "status_reconnecting" : "status_connecting");
+    var ws = new WebSocket(socketUrl());
+    state.ws = ws;
+    ws.addEventListener("open", function () {
+      if (state.ws !== ws) return;
+      state.lastPong = Date.now();
+      sendHello();
+    });
+    ws.addEventListener("message", function (event) {
+      if (state.ws !== ws) return;
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && typeof frame.type === "string") onFrame(frame);
+    });
+    ws.addEventListener("close", function () {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      state.ready = false;
+      state.inflight.clear();
+      el.typing.hidden = true;
+      refreshPendingMeta();
+      scheduleReconnect();
+    });
+  }
+
+  function sendHello() {
+    sendFrame({
+      type: "hello",
+      visitor_id: state.visitorId,
+      customer_token: state.token,
+      last_seq: state.lastSeq,
+      conversation_id: state.conversationId,
+      language: state.lang
+    });
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(state.reconnectTimer);
+    if (!navigator.onLine) {
+      setStatus("status_offline");
+      return;
+    }
+    setStatus("status_reconnecting");
+    var delay = Math.min(RECONNECT_MAX_MS, 500 * Math.pow(2, state.attempt));
+    state.attempt += 1;
+    state.reconnectTimer = setTimeout(connect, delay / 2 + Math.random() * delay / 2);
+  }
+
+  function reconnectNow() {
+    clearTimeout(state.reconnectTimer);
+    state.attempt = 0;
+    var old = state.ws;
+    state.ws = null;
+    state.ready = false;
+    state.inflight.clear();
+    if (old) old.close(1000, "reconnect");
+    connect();
+  }
+
+  function sendFrame(frame) {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function heartbeat() {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - state.lastPong > PING_EVERY_MS + PONG_TIMEOUT_MS) {
+      state.ws.close(4000, "no pong");
+      return;
+    }
+    sendFrame({ type: "ping" });
+  }
+
+  // ---- frames from the server --------------------------------------------------------------------
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "ready": onReady(frame); break;
+      case "history":
+        (frame.messages || []).forEach(function (m) { render(frame.conversation_id || state.conversationId, m); });
+        state.ready = true;
+        state.attempt = 0;
+        setStatus("status_online");
+        flushOutbox();
+        break;
+      case "message":
+        render(frame.conversation_id || state.conversationId, frame.message || {});
+        break;
+      case "typing": el.typing.hidden = !frame.on; if (frame.on) scrollDown(true); break;
+      case "ack": settle(frame.id, null); break;
+      case "error": onError(frame); break;
+      case "pong": state.lastPong = Date.now(); break;
+      default: break;
+    }
+  }
+
+  function onReady(frame) {
+    state.lastPong = Date.now();
+    state.verified = !!frame.verified;
+    var id = frame.conversation_id || null;
+    if (id !== state.conversationId) {
+      if (state.conversationId && id) addSystemLine(t("newConversation"));
+      state.conversationId = id;
+      state.lastSeq = 0;
+    }
+    renderIdentity();
+  }
+
+  function onError(frame) {
+    if (frame.code === "invalid_token") {
+      state.token = null;
+      state.name = null;
+      save(KEYS.token, null);
+      save(KEYS.name, null);
+      renderIdentity();
+      showNotice(t("signInAgain"));
+      if (state.demo.on) openDemoPanel(true);
+      return;
+    }
+    if (frame.code === "conversation_locked") {
+      // The stored conversation is a signed-in customer's; carry on as a guest in a new one.
+      var keep = state.outbox.slice();
+      startOver();
+      state.outbox = keep;
+      persistOutbox();
+      keep.forEach(renderPending);
+      sendHello();
+      return;
+    }
+    if (frame.id) {
+      settle(frame.id, frame.error || "error");
+      return;
+    }
+    if (window.console) window.console.warn("web chat:", frame.code, frame.error);
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------------
+
+  function segment(conversationId) {
+    var key = conversationId || "none";
+    var found = Array.prototype.find.call(el.stored.children, function (node) { return node.dataset.conversation === key; });
+    if (found) return found;
+    var created = document.createElement("div");
+    created.className = "segment";
+    created.dataset.conversation = key;
+    el.stored.append(created);
+    return created;
+  }
+
+  function isPayload(text) { return typeof text === "string" && text.charAt(0) === "/"; }
+
+  function bubble(kind, author, text) {
+    var wrap = document.createElement("div");
+    wrap.className = "msg " + (author === "customer" ? "msg--out" : "msg--in msg--" + author) + (kind ? " " + kind : "");
+    if (author !== "customer") {
+      var label = document.createElement("div");
+      label.className = "msg__label";
+      label.dataset.author = author;
+      label.textContent = t("author_" + author);
+      wrap.append(label);
+    }
+    var body = document.createElement("div");
+    body.className = "msg__bubble";
+    body.textContent = text;
+    wrap.append(body);
+    return wrap;
+  }
+
+  function timeOf(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleTimeString(state.lang === "en" ? "en-GB" : "ru-RU", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function render(conversationId, m) {
+    if (typeof m.seq !== "number") return;
+    var key = (conversationId || "none") + ":" + m.seq;
+    if (state.seen.has(key)) return;
+    state.seen.add(key);
+    if (conversationId === state.conversationId) state.lastSeq = Math.max(state.lastSeq, m.seq);
+
+    var author = ["customer", "bot", "operator", "system"].indexOf(m.author) >= 0 ? m.author : "system";
+    var text = String(m.text || "");
+    if (author === "customer" && isPayload(text) && state.payloadTitles.has(text)) text = state.payloadTitles.get(text);
+    var node = bubble("", author, text);
+    node.dataset.seq = String(m.seq);
+    if (!m.text && author !== "customer") node.querySelector(".msg__bubble").hidden = true;
+
+    var buttons = Array.isArray(m.buttons) ? m.buttons : [];
+    if (buttons.length) {
+      var row = document.createElement("div");
+      row.className = "msg__buttons";
+      buttons.forEach(function (b) {
+        if (!b || typeof b.title !== "string" || typeof b.payload !== "string") return;
+        state.payloadTitles.set(b.payload, b.title);
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "choice";
+        button.textContent = b.title;
+        button.addEventListener("click", function () {
+          disableChoices();
+          send(b.payload, b.title);
+        });
+        row.append(button);
+      });
+      node.append(row);
+    }
+    var meta = document.createElement("div");
+    meta.className = "msg__meta";
+    meta.textContent = timeOf(m.at);
+    node.append(meta);
+
+    var target = segment(conversationId);
+    var before = null;
+    for (var i = target.children.length - 1; i >= 0; i -= 1) {
+      var child = target.children[i];
+      if (Number(child.dataset.seq) > m.seq) before = child; else break;
+    }
+    target.insertBefore(node, before);
+    if (author === "customer") {
+      // Choices offered before the customer's next message are answered or moot.
+      Array.prototype.forEach.call(target.children, function (child) {
+        if (Number(child.dataset.seq) < m.seq) child.querySelectorAll(".choice").forEach(function (b) { b.disabled = true; });
+      });
+    } else {
+      el.typing.hidden = true;
+    }
+    el.welcome.hidden = true;
+    scrollDown(author === "customer");
+  }
+
+  function addSystemLine(text) {
+    var line = document.createElement("p");
+    line.className = "welcome";
+    line.textContent = text;
+    el.stored.append(line);
+  }
+
+  function disableChoices() {
+    document.querySelectorAll(".choice").forEach(function (b) { b.disabled = true; });
+  }
+
+  function scrollDown(force) {
+    var box = el.messages;
+    var nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    if (force || nearBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  // ---- sending and the outbox --------------------------------------------------------------------
+
+  function persistOutbox() { save(KEYS.outbox, JSON.stringify(state.outbox)); }
+
+  function pendingNode(id) {
+    return Array.prototype.find.call(el.pending.children, function (node) { return node.dataset.id === id; });
+  }
+
+  function setPendingMeta(node) {
+    var meta = node.querySelector(".msg__meta");
+    if (meta && !node.classList.contains("msg--failed")) {
+      meta.textContent = state.ready && navigator.onLine ? t("sending") : t("waitingNetwork");
+    }
+  }
+
+  function refreshPendingMeta() {
+    Array.prototype.forEach.call(el.pending.children, setPendingMeta);
+  }
+
+  function renderPending(entry) {
+    var node = bubble("msg--pending", "customer", entry.title || entry.text);
+    node.dataset.id = entry.id;
+    var meta = document.createElement("div");
+    meta.className = "msg__meta";
+    node.append(meta);
+    setPendingMeta(node);
+    el.pending.append(node);
+    el.welcome.hidden = true;
+    scrollDown(true);
+  }
+
+  function send(text, title) {
+    var entry = { id: newId(), text: text, title: title || null };
+    state.outbox.push(entry);
+    persistOutbox();
+    renderPending(entry);
+    transmit(entry);
+  }
+
+  function transmit(entry) {
+    if (!state.ready || state.inflight.has(entry.id)) return;
+    if (sendFrame({ type: "message", id: entry.id, text: entry.text })) state.inflight.add(entry.id);
+  }
+
+  function flushOutbox() {
+    refreshPendingMeta();
+    state.outbox.forEach(transmit);
+  }
+
+  // The server acked (the echo came before the ack) or refused the message: it leaves the outbox.
+  function settle(id, error) {
+    state.inflight.delete(id);
+    state.outbox = state.outbox.filter(function (entry) { return entry.id !== id; });
+    persistOutbox();
+    var node = pendingNode(id);
+    if (!node) return;
+    if (error === null) {
+      node.remove();
+      return;
+    }
+    node.classList.remove("msg--pending");
+    node.classList.add("msg--failed");
+    node.querySelector(".msg__meta").textContent = t("notSent", { error: error });
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------------
+
+  el.composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = el.input.value.trim();
+    if (!text) return;
+    el.input.value = "";
+    el.input.style.height = "";
+    send(text, null);
+    el.input.focus();
+  });
+  el.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      el.composer.requestSubmit();
+    }
+  });
+  el.input.addEventListener("input", function () {
+    el.input.style.height = "";
+    el.input.style.height = Math.min(el.input.scrollHeight, 120) + "px";
+    if (state.ready && Date.now() - state.lastTypingSignal > TYPING_SIGNAL_MS) {
+      state.lastTypingSignal = Date.now();
+      sendFrame({ type: "typing" });
+    }
+  });
+  document.querySelectorAll(".lang__btn").forEach(function (btn) {
+    btn.addEventListener("click", function () { applyLanguage(btn.dataset.lang); });
+  });
+  el["notice-close"].addEventListener("click", function () { el.notice.hidden = true; });
+  el["sign-in-open"].addEventListener("click", function () { openDemoPanel(true); });
+  el["sign-out"].addEventListener("click", signOut);
+  el.guest.addEventListener("click", function () {
+    save(KEYS.guest, "1");
+    openDemoPanel(false);
+    el.input.focus();
+  });
+  window.addEventListener("offline", function () {
+    // Close at once: a socket on a dead network can look open for a long time.
+    setStatus("status_offline");
+    var old = state.ws;
+    state.ws = null;
+    state.ready = false;
+    state.inflight.clear();
+    el.typing.hidden = true;
+    if (old) old.close(1000, "offline");
+    refreshPendingMeta();
+  });
+  window.addEventListener("online", function () { reconnectNow(); });
+
+  // A token from the embedding site arrives in the fragment (never the query string: fragments stay
+  // out of server logs and Referer headers); it is removed from the address bar at once.
+  function tokenFromFragment() {
+    if (!location.hash) return null;
+    var params = new URLSearchParams(location.hash.slice(1));
+    var token = params.get("customer_token");
+    if (token) history.replaceState(null, "", location.pathname + location.search);
+    return token;
+  }
+
+  var fragmentToken = tokenFromFragment();
+  if (fragmentToken) {
+    state.token = fragmentToken;
+    state.name = null;
+    save(KEYS.token, state.token);
+    save(KEYS.name, null);
+  }
+
+  window.BankChat = {
+    // Called by the embedding site: init({customerToken, language}).
+    init: function (options) {
+      var opts = options || {};
+      if (opts.language === "ru" || opts.language === "en") applyLanguage(opts.language);
+      if (typeof opts.customerToken === "string" && opts.customerToken) {
+        el.notice.hidden = true;
+        openDemoPanel(false);
+        setToken(opts.customerToken, typeof opts.customerName === "string" ? opts.customerName : null);
+      }
+    }
+  };
+
+  applyLanguage(state.lang);
+  state.outbox.forEach(renderPending);
+  fetch(BASE + "/config").then(function (resp) { return resp.json(); }).then(function (config) {
+    state.demo.on = !!config.demo_sign_in;
+    state.demo.customers = Array.isArray(config.demo_customers) ? config.demo_customers : [];
+    renderDemoPanel();
+    renderIdentity();
+    if (state.demo.on && !state.token && !load(KEYS.guest)) openDemoPanel(true);
+  }).catch(function () { /* no demo sign-in then */ });
+  state.pingTimer = setInterval(heartbeat, PING_EVERY_MS);
+  connect();
+})();

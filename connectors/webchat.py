@@ -1,0 +1,492 @@
+"""The customer web chat: the page, its websocket and the demo sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from core.identity import CustomerIdentity, InvalidCustomerToken, mint_customer_token, verify_customer_token
+from core.keys import DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
+from core.messages import InboundMessage
+from handoff import conversations, outbox, transcript
+from handoff.conversations import Conversation
+from handoff.router import DuplicateMessage, InvalidMessage
+from handoff.transcript import StoredMessage
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+STATIC_DIR = Path(__file__).parent / "static" / "webchat"
+
+# The demo customers core/demo_data.py seeds; only these can be signed in without the bank's website.
+DEMO_CUSTOMERS: dict[str, str] = {
+    "demo-ivan": "Иван Петров",
+    "demo-anna": "Анна Смирнова",
+    "demo-john": "John Smith",
+}
+
+# A message may be 4000 characters (Settings.max_message_chars); escaped as JSON \uXXXX that is 24 KB.
+# Bigger frames are not chat messages: aiohttp closes the socket with 1009 (message too big).
+_MAX_FRAME_BYTES = 64 * 1024
+_MAX_TOKEN_CHARS = 4096
+# crypto.randomUUID() is 36 characters; the bound keeps pointer and claim ids small.
+_VISITOR_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CONVERSATION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Pings keep idle sockets alive through proxies and reveal dead ones within this many seconds.
+_HEARTBEAT_SECONDS = 20.0
+
+# No inline script or style may run, so even an escaping bug could not execute customer text.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+ErrorCode = Literal[
+    "invalid_frame", "invalid_message", "invalid_token", "conversation_locked", "hello_first", "server_error"
+]
+
+
+class HelloFrame(TypedDict, total=False):
+    """Client -> server, first frame on every connection."""
+
+    type: Literal["hello"]
+    visitor_id: str  # random id the page keeps in localStorage; the channel user id
+    customer_token: str | None  # signed token from the bank's website or the demo sign-in
+    last_seq: int  # the highest transcript seq the page already shows (0 on a fresh page)
+    conversation_id: str | None  # the conversation last_seq belongs to; another one means "send everything"
+    language: Literal["ru", "en"]  # the page's UI language
+
+
+class MessageFrame(TypedDict):
+    """Client -> server, one customer message (resent with the same id after a reconnect)."""
+
+    type: Literal["message"]
+    id: str  # client message id; with the visitor id it makes the router's channel message id
+    text: str  # typed text or a button payload
+
+
+class ErrorFrame(TypedDict):
+    """Server -> client: a frame or message was refused; the socket stays open."""
+
+    type: Literal["error"]
+    id: str | None  # the client message id the error is about, if any
+    error: str  # what went wrong, in English, for the developer console
+    code: ErrorCode  # what the page should do about it
+
+
+class FrameError(ValueError):
+    """A client frame cannot be accepted; becomes an error frame."""
+
+    def __init__(self, error: str, *, code: ErrorCode = "invalid_frame", message_id: str | None = None) -> None:
+        super().__init__(error)
+        self.code = code
+        self.message_id = message_id
+
+
+@dataclass(eq=False)  # identity semantics: connections live in sets
+class Connection:
+    """One open web chat socket and what it has been sent."""
+
+    socket: web.WebSocketResponse
+    visitor_id: str | None = None
+    identity: CustomerIdentity | None = None
+    conversation_id: str | None = None
+    ui_language: str = DEFAULT_LANGUAGE
+    # Whether the conversation already has a language, so the UI language must not override it.
+    language_known: bool = False
+    # Highest seq sent by catch-up, and every seq sent by any path (deliveries can run ahead of catch-up).
+    cursor: int = 0
+    sent: set[int] = field(default_factory=set)
+    # Deliveries, catch-ups and replies run in different tasks; one frame at a time, catch-ups one at a time.
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    catch_up_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, frame: dict[str, Any]) -> bool:
+        """Send one JSON frame; False when the socket is gone (the page catches up after reconnecting)."""
+        if self.socket.closed:
+            return False
+        try:
+            async with self.send_lock:
+                await self.socket.send_str(json.dumps(frame, ensure_ascii=False, default=str))
+        except (ConnectionResetError, RuntimeError):
+            return False
+        return True
+
+    async def send_error(self, error: FrameError) -> None:
+        """Tell the page what was refused and why."""
+        frame: ErrorFrame = {"type": "error", "id": error.message_id, "error": str(error), "code": error.code}
+        await self.send(dict(frame))
+
+
+def message_frame(conversation_id: str, message: StoredMessage) -> dict[str, Any]:
+    """A stored message as the page receives it."""
+    return {"type": "message", "conversation_id": conversation_id, "message": message.to_dict()}
+
+
+def _parse_frame(raw: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(raw)
+    except ValueError as err:
+        raise FrameError("Frame is not valid JSON.") from err
+    if not isinstance(frame, dict):
+        raise FrameError('Frame must be a JSON object with a "type".')
+    if not isinstance(frame.get("type"), str):
+        raise FrameError('Frame needs a string "type": hello, message, typing or ping.')
+    return frame
+
+
+def parse_hello(frame: dict[str, Any]) -> HelloFrame:
+    """Check a hello frame's fields.
+
+    Raises:
+        FrameError: naming the field that is wrong.
+    """
+    visitor_id, token = frame.get("visitor_id"), frame.get("customer_token")
+    last_seq, conversation_id = frame.get("last_seq", 0), frame.get("conversation_id")
+    language = frame.get("language", DEFAULT_LANGUAGE)
+    if not isinstance(visitor_id, str) or not _VISITOR_ID_RE.match(visitor_id):
+        raise FrameError("'visitor_id' must be 8-64 letters, digits, '-' or '_' (crypto.randomUUID() fits).")
+    if token is not None and (not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS):
+        raise FrameError("'customer_token' must be a string or null.")
+    if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
+        raise FrameError("'last_seq' must be a non-negative integer.")
+    if conversation_id is not None and (
+        not isinstance(conversation_id, str) or not _CONVERSATION_ID_RE.match(conversation_id)
+    ):
+        raise FrameError("'conversation_id' must be a conversation id from a ready frame, or null.")
+    parsed = parse_language(language) if isinstance(language, str) else None
+    if parsed is None:
+        raise FrameError('\'language\' must be "ru" or "en".')
+    return {
+        "type": "hello",
+        "visitor_id": visitor_id,
+        "customer_token": token or None,
+        "last_seq": last_seq,
+        "conversation_id": conversation_id,
+        "language": parsed,
+    }
+
+
+def parse_message(frame: dict[str, Any]) -> MessageFrame:
+    """Check a message frame's fields (the router checks the text's length and content).
+
+    Raises:
+        FrameError: naming the field that is wrong.
+    """
+    message_id, text = frame.get("id"), frame.get("text")
+    if not isinstance(message_id, str) or not _CLIENT_ID_RE.match(message_id):
+        raise FrameError("'id' must be 1-64 letters, digits, '-' or '_'.")
+    if not isinstance(text, str):
+        raise FrameError("'text' must be a string.", message_id=message_id)
+    return {"type": "message", "id": message_id, "text": text}
+
+
+class WebChatChannel:
+    """GET /chat (page), GET /chat/ws (websocket), GET /chat/config, POST /chat/demo-sign-in.
+
+    Every stored message reaches the page as a `message` frame with its seq: the
+    customer's own echo and the bot's replies after each turn, operator messages
+    through the delivery registry. The page drops seqs it has and asks for
+    everything after its last one when it reconnects, so a dropped network
+    neither loses nor repeats messages.
+    """
+
+    def __init__(self) -> None:
+        self._connections: set[Connection] = set()
+        self._by_conversation: dict[str, set[Connection]] = {}
+        self._page = ""
+
+    def register(self, app: web.Application, path: str) -> None:
+        """Add the channel's routes, register it for operator deliveries and close its sockets on shutdown."""
+        base = path.rstrip("/")
+        # The page is tiny; it is read once and told where the channel lives.
+        self._page = (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace("__BASE__", base)
+        add = app.router
+        add.add_get(base, self.page, name="webchat_page")
+        add.add_get(f"{base}/ws", self.websocket, name="webchat_ws")
+        add.add_get(f"{base}/config", self.config, name="webchat_config")
+        add.add_post(f"{base}/demo-sign-in", self.demo_sign_in, name="webchat_demo_sign_in")
+        add.add_static(f"{base}/static", STATIC_DIR, name="webchat_static")
+        app[DELIVERY_KEY].register(CHANNEL, self)
+        app.on_shutdown.append(self._on_shutdown)
+
+    async def close(self) -> None:
+        """Close every open socket; pages reconnect to another process or after the restart."""
+        for connection in list(self._connections):
+            await connection.socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        await self.close()
+
+    # -- delivery (operator replies, queue notices) ---------------------------------------------------
+
+    def can_reach(self, conversation: Conversation) -> bool:
+        """Whether a page of this conversation is connected to this process."""
+        return bool(self._by_conversation.get(conversation.id))
+
+    async def deliver(self, conversation: Conversation, message: StoredMessage) -> None:
+        """Push a message to every page of the conversation.
+
+        Raises:
+            ConnectionError: when no page took it, so it stays pending for the next catch-up.
+        """
+        delivered = False
+        for connection in list(self._by_conversation.get(conversation.id, ())):
+            if await connection.send(message_frame(conversation.id, message)):
+                connection.sent.add(message.seq)
+                delivered = True
+        if not delivered:
+            raise ConnectionError(f"no open web chat socket for conversation {conversation.id}")
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The chat page."""
+        return web.Response(text=self._page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)
+
+    async def config(self, request: web.Request) -> web.Response:
+        """What the page offers: the demo sign-in exists only in local runs."""
+        demo = request.app[SETTINGS_KEY].demo_sign_in
+        customers = [{"id": key, "name": name} for key, name in DEMO_CUSTOMERS.items()] if demo else []
+        return web.json_response({"demo_sign_in": demo, "demo_customers": customers})
+
+    async def demo_sign_in(self, request: web.Request) -> web.Response:
+        """Mint a customer token for a demo customer, as the bank's website would after a real sign-in."""
+        settings = request.app[SETTINGS_KEY]
+        if not settings.demo_sign_in:
+            return web.json_response({"error": "Demo sign-in is off (set DEMO_SIGN_IN=1 in local runs)."}, status=403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "Body is not valid JSON."}, status=400)
+        customer_id = body.get("customer_id") if isinstance(body, dict) else None
+        if not isinstance(customer_id, str) or customer_id not in DEMO_CUSTOMERS:
+            return web.json_response({"error": "Only the demo customers can sign in here."}, status=403)
+        token = mint_customer_token(customer_id, settings.customer_token_secret)
+        logger.info("Demo sign-in as %s", customer_id)
+        return web.json_response(
+            {"customer_token": token, "customer_id": customer_id, "name": DEMO_CUSTOMERS[customer_id]}
+        )
+
+    # -- websocket ------------------------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """One page's socket: hello, then messages; every frame is checked and a bad one is answered, not fatal.
+
+        No Origin check: the page carries no cookies, so a foreign site gains nothing it could not get
+        by opening the socket itself; identity rides in the hello as a signed token.
+        """
+        socket = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=_MAX_FRAME_BYTES)
+        await socket.prepare(request)
+        connection = Connection(socket=socket)
+        self._connections.add(connection)
+        try:
+            async for frame in socket:
+                if frame.type == WSMsgType.TEXT:
+                    await self._on_frame(request.app, connection, frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    await connection.send_error(FrameError("Send JSON text frames, not binary ones."))
+                elif frame.type == WSMsgType.ERROR:
+                    logger.info("Web chat socket error: %s", socket.exception())
+        finally:
+            self._forget(connection)
+        return socket
+
+    def _attach(self, connection: Connection, conversation_id: str) -> None:
+        if connection.conversation_id is not None:
+            self._detach(connection)
+        connection.conversation_id = conversation_id
+        connection.cursor = 0
+        connection.sent = set()
+        self._by_conversation.setdefault(conversation_id, set()).add(connection)
+
+    def _detach(self, connection: Connection) -> None:
+        if connection.conversation_id is None:
+            return
+        peers = self._by_conversation.get(connection.conversation_id)
+        if peers is not None:
+            peers.discard(connection)
+            if not peers:
+                del self._by_conversation[connection.conversation_id]
+        connection.conversation_id = None
+
+    def _forget(self, connection: Connection) -> None:
+        self._detach(connection)
+        self._connections.discard(connection)
+
+    async def _on_frame(self, app: web.Application, connection: Connection, raw: str) -> None:
+        try:
+            frame = _parse_frame(raw)
+            kind = frame["type"]
+            if kind == "hello":
+                await self._hello(app, connection, parse_hello(frame))
+            elif kind == "message":
+                await self._message(app, connection, parse_message(frame))
+            elif kind == "typing":
+                if connection.visitor_id is not None:
+                    await app[ROUTER_KEY].customer_typing(CHANNEL, connection.visitor_id)
+            elif kind == "ping":
+                await connection.send({"type": "pong"})
+            else:
+                raise FrameError(f"Unknown frame type {kind[:32]!r}: use hello, message, typing or ping.")
+        except FrameError as err:
+            await connection.send_error(err)
+        except Exception:
+            # The socket outlives any one frame: log it, tell the page, keep reading.
+            logger.exception("Web chat frame failed")
+            await connection.send_error(FrameError("The server could not handle that frame.", code="server_error"))
+
+    async def _hello(self, app: web.Application, connection: Connection, hello: HelloFrame) -> None:
+        if connection.visitor_id is not None:
+            raise FrameError("This socket already said hello; open a new one to change identity.")
+        identity: CustomerIdentity | None = None
+        token = hello.get("customer_token")
+        if token:
+            try:
+                identity = verify_customer_token(token, app[SETTINGS_KEY].customer_token_secret)
+            except InvalidCustomerToken as err:
+                # The page drops the token, asks to sign in again and goes on as a guest.
+                await connection.send_error(FrameError(str(err), code="invalid_token"))
+        # Found, not opened: a page view without a message is no conversation (reports count conversations).
+        conversation = await conversations.find_open(app[DB_KEY], CHANNEL, hello["visitor_id"])
+        if (
+            conversation is not None
+            and conversation.customer_id is not None
+            and (identity is None or identity.customer_id != conversation.customer_id)
+        ):
+            # A verified customer's transcript (balances, cards) is shown to that customer only,
+            # not to whoever later holds the browser's visitor id without the token.
+            raise FrameError(
+                "This conversation belongs to a signed-in customer; start a new one with a new visitor_id.",
+                code="conversation_locked",
+            )
+        connection.visitor_id = hello["visitor_id"]
+        connection.identity = identity
+        connection.ui_language = hello.get("language", DEFAULT_LANGUAGE)
+        connection.language_known = conversation is not None and conversation.language is not None
+        if conversation is not None:
+            self._attach(connection, conversation.id)
+        await connection.send(
+            {
+                "type": "ready",
+                "conversation_id": conversation.id if conversation else None,
+                "verified": identity is not None,
+            }
+        )
+        if conversation is None:
+            await connection.send({"type": "history", "conversation_id": None, "messages": []})
+            return
+        same = hello.get("conversation_id") in (None, conversation.id)
+        after = hello.get("last_seq", 0) if same else 0
+        await self._catch_up(app, connection, after=after, as_history=True)
+
+    async def _message(self, app: web.Application, connection: Connection, frame: MessageFrame) -> None:
+        if connection.visitor_id is None:
+            raise FrameError("Send a hello frame first.", code="hello_first", message_id=frame["id"])
+        text = frame["text"]
+        message = InboundMessage(
+            channel=CHANNEL,
+            channel_user_id=connection.visitor_id,
+            text=text,
+            identity=connection.identity,
+            language_hint=self._language_hint(connection, text),
+            channel_message_id=f"{connection.visitor_id}:{frame['id']}",
+        )
+        await self._typing(connection, on=True)
+        try:
+            turn = await app[ROUTER_KEY].handle(message)
+        except DuplicateMessage:
+            # A resend after a reconnect: the first copy was handled; its replies reach the page by catch-up.
+            await connection.send({"type": "ack", "id": frame["id"], "duplicate": True})
+            return
+        except InvalidMessage as err:
+            raise FrameError(str(err), code="invalid_message", message_id=frame["id"]) from err
+        finally:
+            await self._typing(connection, on=False)
+        connection.language_known = True
+        if turn.conversation_id != connection.conversation_id:
+            # The first message opened the conversation, or the last one was closed and this message
+            # opened a new one (its seqs start again at 1).
+            self._attach(connection, turn.conversation_id)
+            await connection.send(
+                {"type": "ready", "conversation_id": turn.conversation_id, "verified": connection.identity is not None}
+            )
+        # Other pages of the same visitor (tabs, a socket that replaced a dropped one) see the turn too.
+        for peer in list(self._by_conversation.get(turn.conversation_id, ())):
+            await self._catch_up(app, peer, after=peer.cursor)
+        await connection.send({"type": "ack", "id": frame["id"]})
+
+    @staticmethod
+    def _language_hint(connection: Connection, text: str) -> str | None:
+        """The UI language, only where the text itself cannot tell.
+
+        The contract decides the language per message, so a customer with a Russian
+        page who writes in English is answered in English. The UI language only
+        breaks the tie when the first message of a conversation has no letters
+        (a button payload, card digits, an emoji); afterwards the conversation's
+        remembered language wins, as on every other channel.
+        """
+        if connection.language_known or detect_language(text) is not None:
+            return None
+        return connection.ui_language
+
+    async def _typing(self, connection: Connection, *, on: bool) -> None:
+        peers = self._by_conversation.get(connection.conversation_id or "", set())
+        for peer in {connection, *peers}:
+            await peer.send({"type": "typing", "on": on})
+
+    async def _catch_up(
+        self, app: web.Application, connection: Connection, *, after: int, as_history: bool = False
+    ) -> None:
+        """Send what the page lacks after `after`, as one history frame (on hello) or message frames."""
+        conversation_id = connection.conversation_id
+        if conversation_id is None:
+            return
+        db = app[DB_KEY]
+        async with connection.catch_up_lock:
+            fresh = [
+                m
+                for m in await transcript.messages_after(db, conversation_id, max(after, connection.cursor))
+                if m.seq not in connection.sent
+            ]
+            if as_history:
+                ok = await connection.send(
+                    {
+                        "type": "history",
+                        "conversation_id": conversation_id,
+                        "messages": [m.to_dict() for m in fresh],
+                    }
+                )
+            else:
+                ok = True
+                for stored in fresh:
+                    ok = ok and await connection.send(message_frame(conversation_id, stored))
+            if not ok:
+                return
+            connection.sent.update(m.seq for m in fresh)
+            if fresh:
+                connection.cursor = max(connection.cursor, fresh[-1].seq)
+        if as_history:
+            await self._mark_delivered(app, conversation_id, {m.seq for m in fresh})
+
+    @staticmethod
+    async def _mark_delivered(app: web.Application, conversation_id: str, seqs: set[int]) -> None:
+        """Operator messages that waited while the page was away went out with the history."""
+        db = app[DB_KEY]
+        for seq in await transcript.pending_outbound(db, conversation_id):
+            if seq in seqs and await transcript.claim_delivery(db, conversation_id, seq) is not None:
+                await transcript.set_delivery(db, conversation_id, seq, outbox.DELIVERED)
