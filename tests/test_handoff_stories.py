@@ -3,8 +3,8 @@
 The gateway is the real app from the factory on a private FerretDB. Rasa is a
 scripted stand-in HTTP server speaking Rasa's REST reply format, so these
 stories can drive escalation by request, by two fallbacks and by failure
-deterministically; tests/test_handoff_live.py repeats the main story with the
-real trained bot.
+deterministically (the bot's own handoff rules are covered by the Rasa test
+stories in bot/tests).
 """
 
 from __future__ import annotations
