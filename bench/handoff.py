@@ -212,9 +212,9 @@ async def main(load_seconds: float) -> None:
             while len(owners) < CUSTOMERS and time.perf_counter() < deadline:
                 for cid in conversation_ids:
                     doc = await db.conversations.find_one({"_id": cid})
-                    login = ((doc or {}).get("assignee") or {}).get("id")
+                    owner: str | None = ((doc or {}).get("assignee") or {}).get("id")
                     for console in consoles:
-                        if console.login == login:
+                        if console.login == owner:
                             owners[cid] = console
                 await asyncio.sleep(0.5)
             print(f"assigned_automatically={len(owners)}/{CUSTOMERS}")

@@ -1,8 +1,7 @@
 """The operator console in headless Chromium: a real conversation from the queue to the rating.
 
-The customer talks through the REST channel (the web chat is another issue's
-work; once it lands, the customer side of this story moves into a second
-browser context there). The supervisor watches in a second browser context.
+Two stories: a REST customer with the operator and a supervisor in two browser
+contexts, and a web-chat customer and an operator, each in their own context.
 """
 
 from __future__ import annotations
@@ -122,3 +121,49 @@ async def test_operator_serves_a_customer_in_the_browser_console(
     await expect(supervisor.locator("#figures tr", has_text="rating_avg")).to_contain_text("4")
     await operator_context.close()
     await supervisor_context.close()
+
+
+async def test_web_chat_customer_and_console_operator_carry_a_conversation_to_close(
+    gateway: TestClient[web.Request, web.Application], browser: Browser
+) -> None:
+    base = str(gateway.make_url("")).rstrip("/")
+    customer_context = await browser.new_context()
+    operator_context = await browser.new_context()
+    console = await operator_context.new_page()
+    await sign_in(console, base, "kate")
+    await console.select_option("#status", "online")
+    await gateway.app[BUS_KEY].drain()
+
+    chat = await customer_context.new_page()
+    await chat.goto(base + "/chat")
+    guest = chat.locator("#guest")
+    if await guest.is_visible():
+        await guest.click()
+
+    async def customer_types(text: str) -> None:
+        await chat.fill("#input", text)
+        await chat.click("#send")
+
+    await customer_types("оператора")
+    await expect(chat.locator("#messages")).to_contain_text("К чату подключился оператор Kate.")
+    mine = console.locator("#mine li a")
+    await expect(mine).to_have_count(1)
+    await mine.first.click()
+    await customer_types("Где мой перевод?")
+    await expect(console.locator("#transcript li.customer .text").last).to_have_text("Где мой перевод?")
+
+    await console.fill("#reply-text", "Перевод зачислен сегодня в 12:40.")
+    await console.click("#send-reply")
+    await expect(chat.locator("#messages")).to_contain_text("Перевод зачислен сегодня в 12:40.")
+    await console.fill("#reply-text", "проверено по выписке")
+    await console.click("#add-note")
+    await console.select_option("#resolution", "information_given")
+    await console.click("#close")
+    await expect(chat.locator("#messages")).to_contain_text("Оцените, пожалуйста, нашу помощь от 1 до 5.")
+    await chat.locator("#messages button", has_text="5").last.click()
+    await expect(chat.locator("#messages")).to_contain_text("Спасибо за оценку!")
+    assert "проверено по выписке" not in await chat.locator("#messages").inner_text()
+    rating = await gateway.app[DB_KEY].ratings.find_one({})
+    assert rating is not None and rating["score"] == 5
+    await customer_context.close()
+    await operator_context.close()
