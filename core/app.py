@@ -9,6 +9,8 @@ from aiohttp import web
 from connectors.webchat import WebChatChannel
 
 from connectors.rest import RestChannel
+from connectors.telegram import setup_telegram
+from connectors.voice.setup import setup_voice
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
@@ -65,6 +67,8 @@ def setup_routes(app: web.Application) -> None:
     """Every route of the gateway, named."""
     app.router.add_get("/health", health, name="health")
     RestChannel().register(app, "/api/channels/rest/messages")
+    setup_telegram(app, "/telegram/webhook")
+    setup_voice(app, "/voice/twiml")
     WebChatChannel().register(app, "/chat")
 
 

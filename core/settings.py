@@ -81,6 +81,36 @@ class Settings:
     operator_timezone: str = "Europe/Moscow"
     # Demo staff accounts (operators and a supervisor) with documented passwords; local runs only.
     demo_staff: bool = True
+    # Telegram (connectors/telegram.py) runs only when a bot token is set; "webhook" or "polling".
+    telegram_bot_token: str = ""
+    telegram_mode: str = "webhook"
+    # Public HTTPS URL of /telegram/webhook; setWebhook is called at start when it is set.
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    # A custom Bot API server ("http://host:port"); empty means api.telegram.org.
+    telegram_api_base: str = ""
+    # The TwiML voice webhook refuses every request (503) until the gateway account's auth token is set.
+    twiml_auth_token: str = ""
+    # Base URL the voice gateway calls (signatures cover the full URL); empty: as the request arrived.
+    twiml_public_url: str = ""
+    voice_language: str = "ru"
+    # Transfer to operators: "enqueue" (<Enqueue> queue_name / TaskRouter workflow) or "sip" (<Dial><Sip>).
+    voice_transfer: str = "enqueue"
+    voice_queue_name: str = "bank-operators"
+    voice_workflow_sid: str = ""
+    voice_sip_uri: str = ""
+    # Calls are ended after this long, whatever happens: a stuck loop must not cost an hour of line time.
+    voice_max_call_seconds: int = 900
+    # The Asterisk FastAGI server starts only when a port is set.
+    fastagi_port: int | None = None
+    fastagi_host: str = "127.0.0.1"
+    # Channel variable the dialplan's speech engine fills; optional app that runs the recognizer first.
+    fastagi_speech_variable: str = "RECOGNIZED_TEXT"
+    fastagi_speech_app: str = ""
+    # Synthesized prompts are written here and must be readable by Asterisk under the same path.
+    fastagi_sounds_dir: str = "var/voice-prompts"
+    # Recorded sounds for the line's fixed prompts: "greeting=bank/greeting,transfer=bank/transfer".
+    fastagi_recordings: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -111,4 +141,27 @@ class Settings:
             operator_hours=os.environ.get("OPERATOR_HOURS", "00:00-24:00"),
             operator_timezone=os.environ.get("OPERATOR_TIMEZONE", "Europe/Moscow"),
             demo_staff=_env_bool("DEMO_STAFF", local),
+            telegram_bot_token=os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+            telegram_mode=os.environ.get("TELEGRAM_MODE", "webhook"),
+            telegram_webhook_url=os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
+            telegram_webhook_secret=(
+                required_env("TELEGRAM_WEBHOOK_SECRET")
+                if os.environ.get("TELEGRAM_BOT_TOKEN") and os.environ.get("TELEGRAM_MODE", "webhook") == "webhook"
+                else ""
+            ),
+            telegram_api_base=os.environ.get("TELEGRAM_API_BASE", "").rstrip("/"),
+            twiml_auth_token=os.environ.get("TWIML_AUTH_TOKEN", ""),
+            twiml_public_url=os.environ.get("TWIML_PUBLIC_URL", ""),
+            voice_language=os.environ.get("VOICE_LANGUAGE", "ru"),
+            voice_transfer=os.environ.get("VOICE_TRANSFER", "enqueue"),
+            voice_queue_name=os.environ.get("VOICE_QUEUE_NAME", "bank-operators"),
+            voice_workflow_sid=os.environ.get("VOICE_WORKFLOW_SID", ""),
+            voice_sip_uri=os.environ.get("VOICE_SIP_URI", ""),
+            voice_max_call_seconds=_env_int("VOICE_MAX_CALL_SECONDS", 900),
+            fastagi_port=_env_int("FASTAGI_PORT", 0) or None,
+            fastagi_host=os.environ.get("FASTAGI_HOST", "127.0.0.1"),
+            fastagi_speech_variable=os.environ.get("FASTAGI_SPEECH_VARIABLE", "RECOGNIZED_TEXT"),
+            fastagi_speech_app=os.environ.get("FASTAGI_SPEECH_APP", ""),
+            fastagi_sounds_dir=os.environ.get("FASTAGI_SOUNDS_DIR", "var/voice-prompts"),
+            fastagi_recordings=os.environ.get("FASTAGI_RECORDINGS", ""),
         )

@@ -1,0 +1,59 @@
+"""Call state of the phone channel in MongoDB: webhook gateways are stateless between a call's requests."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.db import Database, Document
+
+
+@dataclass
+class CallState:
+    """Everything the voice session remembers between two turns of one call."""
+
+    call_id: str  # "<gateway>:<its call id>", e.g. "twiml:CA123...", "agi:1700000000.42"
+    caller: str | None  # the caller's number as the gateway reported it
+    language: str
+    started_at: datetime
+    conversation_id: str | None = None
+    # Missed turns in a row; each reprompt is more directive than the last.
+    no_input: int = 0
+    no_match: int = 0
+    # After two misses the call switches to keys only.
+    dtmf_only: bool = False
+    # Payloads of the buttons just read out: key 1 sends the first.
+    menu: list[str] = field(default_factory=list)
+    last_prompt: str = ""
+    # Customer the caller number belongs to, and whether the caller proved it with the last four card digits.
+    candidate_customer_id: str | None = None
+    verified: bool = False
+    # The sensitive request held while the caller enters the digits.
+    held_text: str | None = None
+    verify_attempts: int = 0
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    def to_document(self) -> Document:
+        """The stored form."""
+        doc = asdict(self)
+        doc["_id"] = doc.pop("call_id")
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Document) -> CallState:
+        """Build from the stored form."""
+        fields: dict[str, Any] = {k: v for k, v in doc.items() if k != "_id"}
+        return cls(call_id=doc["_id"], **fields)
+
+
+async def load_call(db: Database, call_id: str) -> CallState | None:
+    """The call's state, or None for a call the gateway never saw."""
+    doc = await db.voice_calls.find_one({"_id": call_id})
+    return None if doc is None else CallState.from_document(doc)
+
+
+async def save_call(db: Database, state: CallState) -> None:
+    """Store the state after a turn (the whole document: one call has one turn at a time)."""
+    await db.voice_calls.replace_one({"_id": state.call_id}, state.to_document(), upsert=True)

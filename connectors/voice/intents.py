@@ -1,0 +1,67 @@
+"""Which requests need the caller to prove who they are, asked of Rasa's NLU before the bot answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Protocol, TypedDict
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+# Requests that read or change the customer's money: a caller number alone is not enough for them.
+SENSITIVE_INTENTS = frozenset({"check_balance", "recent_transactions", "block_card"})
+_PAYLOAD_INTENT_RE = re.compile(r"^/(?P<intent>[a-z_]+)")
+# The parse must not become dead air: past this the request is treated as not sensitive and the bot decides.
+_PARSE_TIMEOUT_SECONDS = 1.5
+
+
+class ParsedIntent(TypedDict):
+    """The part of Rasa's `POST /model/parse` answer we read."""
+
+    name: str  # the intent, e.g. "check_balance"
+    confidence: float  # 0..1
+
+
+class IntentParser(Protocol):
+    """Names the intent of a caller's words."""
+
+    async def intent_of(self, text: str) -> str | None:
+        """The intent name, or None when it cannot be told."""
+        ...
+
+
+class RasaIntentParser:
+    """Rasa's HTTP API (`POST /model/parse`, enabled by `--enable-api`) on the gateway's shared session."""
+
+    def __init__(self, session: aiohttp.ClientSession, rasa_url: str, token: str) -> None:
+        self._session = session
+        self._url = f"{rasa_url}/model/parse"
+        self._token = token
+
+    async def intent_of(self, text: str) -> str | None:
+        """The intent Rasa's NLU gives the text; None when Rasa cannot answer in time."""
+        try:
+            async with self._session.post(
+                self._url,
+                params={"token": self._token},
+                json={"text": text},
+                timeout=aiohttp.ClientTimeout(total=_PARSE_TIMEOUT_SECONDS),
+            ) as resp:
+                if resp.status != 200:
+                    logger.warning("Rasa /model/parse answered %s", resp.status)
+                    return None
+                body = await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            logger.warning("Rasa /model/parse failed: %s", err)
+            return None
+        intent: ParsedIntent | None = body.get("intent") if isinstance(body, dict) else None
+        return intent["name"] if intent and isinstance(intent.get("name"), str) else None
+
+
+async def is_sensitive(text: str, parser: IntentParser) -> bool:
+    """Whether a request needs a verified caller; button payloads name their intent themselves."""
+    match = _PAYLOAD_INTENT_RE.match(text)
+    intent = match.group("intent") if match else await parser.intent_of(text)
+    return intent in SENSITIVE_INTENTS
