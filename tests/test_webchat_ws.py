@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from core.app import create_app
 from core.settings import Settings
 from core.stack import Stack
+from handoff.setup import DEMO_STAFF_PASSWORD
 
 WS_PATH = "/chat/ws"
 FRAME_TIMEOUT_SECONDS = 15
@@ -366,3 +367,79 @@ async def test_the_page_is_served_with_a_strict_content_security_policy(
         assert resp.status == 200
         script = await resp.text()
     assert not re.search(r"\.innerHTML\s*=|insertAdjacentHTML|outerHTML\s*=|document\.write", script)
+
+
+class Operator:
+    """An operator using the console's JSON API, as the console page does."""
+
+    def __init__(self, http: aiohttp.ClientSession, gateway_url: str) -> None:
+        self.http, self.base, self.csrf = http, gateway_url, ""
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with self.http.post(self.base + path, json=body, headers={"X-CSRF-Token": self.csrf}) as resp:
+            return resp.status, await resp.json()
+
+    async def signs_in(self, login: str) -> None:
+        status, body = await self.post("/api/console/sign-in", {"login": login, "password": DEMO_STAFF_PASSWORD})
+        assert status == 200, body
+        self.csrf = body["csrf"]
+
+
+async def test_an_operators_replies_reach_the_page_live_and_after_a_reconnect(
+    open_page: Callable[..., Any], gateway_url: str
+) -> None:
+    page = await open_page()
+    await page.hello()
+    await page.say("Привет")
+    handoff = await page.say("позови оператора")
+    assert any(m["author"] == "system" for m in messages(handoff)), bot_texts(handoff)
+    conversation_id = page.conversation_id
+    assert conversation_id is not None
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as console:
+        olga = Operator(console, gateway_url)
+        await olga.signs_in("olga")
+        assert (await olga.post("/api/console/status", {"status": "online"}))[0] == 200
+        try:
+            # Auto-assignment may have given it to her already; then taking it again is a 409.
+            status, _ = await olga.post(f"/api/console/conversations/{conversation_id}/take", {})
+            assert status in {200, 409}
+
+            status, _ = await olga.post(f"/api/console/conversations/{conversation_id}/reply", {"text": "Я на связи."})
+            assert status == 200
+            live = await page.frame()
+            while live["type"] != "message" or live["message"]["author"] != "operator":
+                live = await page.frame()
+            assert live["message"]["text"] == "Я на связи." and live["conversation_id"] == conversation_id
+            seen = live["message"]["seq"]
+            await page.socket.close()
+
+            # The page is away (network drop); the operator writes on; the reconnect brings it.
+            status, _ = await olga.post(f"/api/console/conversations/{conversation_id}/reply", {"text": "Вы тут?"})
+            assert status == 200
+            back = await open_page(page.visitor_id)
+            _, missed, _ = await back.hello(last_seq=seen, conversation_id=conversation_id)
+            assert [(m["author"], m["text"]) for m in missed] == [("operator", "Вы тут?")]
+
+            status, _ = await olga.post(
+                f"/api/console/conversations/{conversation_id}/close", {"resolution": "information_given"}
+            )
+            assert status == 200
+        finally:
+            await olga.post("/api/console/status", {"status": "offline"})
+
+
+async def test_open_pages_are_told_the_server_is_going_away_on_shutdown(stack: Stack, aiohttp_client: Any) -> None:
+    settings = replace(
+        Settings(), mongodb_uri=stack.mongodb_uri, mongodb_db=f"webchat_{uuid.uuid4().hex[:8]}", rasa_url=stack.rasa_url
+    )
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    socket = await client.ws_connect(WS_PATH)
+    page = Page(socket, str(uuid.uuid4()))
+    await page.hello()
+
+    await client.server.close()
+    closing = await socket.receive(timeout=FRAME_TIMEOUT_SECONDS)
+    assert closing.type == aiohttp.WSMsgType.CLOSE
+    assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
+    await socket.close()
