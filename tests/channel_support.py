@@ -374,3 +374,20 @@ async def asterisk_call(
         writer.close()
         await writer.wait_closed()
     return commands
+
+
+def channel_settings(mongodb_uri: str, rasa_url: str, **overrides: Any) -> Any:
+    """Gateway settings on a fresh database for one story."""
+    from dataclasses import replace
+    from uuid import uuid4
+
+    from core.settings import Settings
+
+    return replace(
+        Settings(),
+        mongodb_uri=mongodb_uri,
+        mongodb_db=f"channels_{uuid4().hex[:8]}",
+        rasa_url=rasa_url,
+        bot_timeout_seconds=4.0,
+        **overrides,
+    )
