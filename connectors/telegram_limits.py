@@ -71,7 +71,9 @@ class FloodLimiter:
                 bucket = self._chats[chat_id] = _Bucket(1 / self.chat_per_second, self.chat_burst)
                 self._drop_idle(now)
             wait = bucket.reserve(now)
-        return max(wait, self._global.reserve(now + wait) + wait)
+        # The global slot is taken now even when the chat's own limit delays the message: slightly
+        # conservative, but a chat held back for seconds must not push every other chat back too.
+        return max(wait, self._global.reserve(now))
 
     def push_back(self, chat_id: str | None, seconds: float) -> None:
         """Telegram said wait: nothing more goes to that chat (or anywhere) before then."""

@@ -43,6 +43,9 @@ _MARKUP_RE = re.compile(r"[*_`#~>|]+|<[^>]+>")
 _NUMBER_RE = re.compile(r"(?<![\w.,])\d{1,9}(?![\w]|[.,]\d)")
 _BULLET_RE = re.compile(r"^\s*[•\-–—]\s*", re.MULTILINE)
 _WHITESPACE_RE = re.compile(r"[ \t\u00a0\u202f]+")
+# Removed markup and emoji leave spaces before punctuation: "операции :" -> "операции:".
+_SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([,.:;!?)])")
+_SPACE_AFTER_PAREN_RE = re.compile(r"\(\s+")
 _SENTENCE_END = (".", "!", "?", ":", ";")
 _RU_DIGITS = ("ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять")
 _EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -149,6 +152,7 @@ def speak_text(text: str, language: Language) -> str:
     sentences = []
     for line in spoken.splitlines():
         line = _WHITESPACE_RE.sub(" ", line).strip(" ,")
+        line = _SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", _SPACE_AFTER_PAREN_RE.sub("(", line))
         if line:
             sentences.append(line if line.endswith(_SENTENCE_END) else line + ".")
     return " ".join(sentences)

@@ -1,0 +1,143 @@
+"""Phone calls from Asterisk: a scripted Asterisk peer dials the gateway's FastAGI server over TCP."""
+
+from __future__ import annotations
+
+import re
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from core.app import create_app
+from core.keys import DB_KEY
+from core.stack import free_port
+
+from .channel_support import AsteriskScript, ScriptedRasa, asterisk_call, channel_settings
+from .handoff_support import ferretdb
+
+__all__ = ["ferretdb"]
+
+IVAN_PHONE = "+79160000001"
+_FILE_RE = re.compile(r"^(?:STREAM FILE|GET DATA) (?P<file>\S+)")
+
+
+@pytest.fixture
+async def scripted_rasa() -> AsyncIterator[tuple[ScriptedRasa, str]]:
+    rasa = ScriptedRasa()
+    url = await rasa.start()
+    yield rasa, url
+    await rasa.close()
+
+
+@pytest.fixture
+async def pbx(
+    ferretdb: str, scripted_rasa: tuple[ScriptedRasa, str], aiohttp_client: Any, tmp_path: Path
+) -> tuple[TestClient[web.Request, web.Application], int, Path]:
+    """The gateway with its FastAGI server; returns the client, the AGI port and the prompt folder."""
+    port = free_port()
+    sounds = tmp_path / "prompts"
+    settings = channel_settings(
+        ferretdb,
+        scripted_rasa[1],
+        fastagi_port=port,
+        fastagi_sounds_dir=str(sounds),
+        fastagi_recordings="greeting=bank/greeting",
+    )
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    return client, port, sounds
+
+
+async def transcript_texts(client: TestClient[web.Request, web.Application], author: str) -> list[str]:
+    db = client.app[DB_KEY]
+    conversation = await db.conversations.find_one({"channel": "voice"})
+    assert conversation is not None
+    return [
+        m["text"]
+        async for m in db.messages.find({"conversation_id": conversation["_id"], "author": author}).sort("seq", 1)
+    ]
+
+
+async def test_balance_by_voice_over_fastagi(
+    pbx: tuple[TestClient[web.Request, web.Application], int, Path], scripted_rasa: tuple[ScriptedRasa, str]
+) -> None:
+    client, port, sounds = pbx
+    script = AsteriskScript(
+        answers={
+            "GET DATA": ["200 result= (timeout)", "200 result=5678", "200 result= (timeout)"],
+            "GET VARIABLE": ["200 result=1 (какой у меня баланс)"],
+        }
+    )
+    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.1", hang_up_after=9)
+
+    assert commands[0] == 'SET VARIABLE RECOGNIZED_TEXT ""'
+    assert commands[1] == "GET DATA bank/greeting 5000 16", "the greeting is the configured recording"
+    assert commands[2] == "GET VARIABLE RECOGNIZED_TEXT"
+    assert re.fullmatch(r"GET DATA \S+/cc-[0-9a-f]{24} 5000 4", commands[3]), "four card digits, keys only"
+    assert commands[4] == 'SET VARIABLE RECOGNIZED_TEXT ""'
+    assert commands[5].startswith("STREAM FILE ") and commands[5].endswith('"0123456789*#"'), "barge-in allowed"
+    assert (await transcript_texts(client, "bot")) == ["Баланс по картам:\n• Мир •••• 5678: 48\u00a0250,35\u00a0₽"]
+    assert scripted_rasa[0].received[-1]["metadata"]["identity_method"] == "caller_id"
+
+    prompt = Path(_FILE_RE.match(commands[3]).group("file") + ".wav")  # type: ignore[union-attr]
+    assert prompt.parent == sounds.resolve()
+    with wave.open(str(prompt)) as audio:
+        assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (8000, 1, 2)
+        assert audio.getnframes() > 8000, "a spoken sentence lasts more than a second"
+
+
+async def test_a_key_pressed_during_a_prompt_blocks_the_card(
+    pbx: tuple[TestClient[web.Request, web.Application], int, Path],
+) -> None:
+    client, port, _ = pbx
+    script = AsteriskScript(
+        answers={
+            # greeting: silence, then words; card digits; "1" pressed while "thank you" plays; confirm with 1.
+            "GET DATA": ["200 result= (timeout)", "200 result=9012", "200 result= (timeout)", "200 result=1"],
+            "GET VARIABLE": ["200 result=1 (заблокируйте карту)"],
+            "STREAM": ["200 result=49 endpos=3200"],
+        }
+    )
+    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.2", hang_up_after=12)
+
+    assert any(c.startswith("GET DATA silence/1 5000 15") for c in commands), "the rest of the keys after the '1'"
+    assert (await transcript_texts(client, "customer"))[-2:] == ['/inform{"card_last4":"5678"}', "/affirm"]
+    assert (await transcript_texts(client, "bot"))[-1] == "Карта Мир •••• 5678 заблокирована."
+
+
+async def test_no_input_twice_then_the_call_returns_to_the_dialplan_for_the_queue(
+    pbx: tuple[TestClient[web.Request, web.Application], int, Path],
+) -> None:
+    client, port, _ = pbx
+    commands = await asterisk_call(port, AsteriskScript(), caller="+79990001122", uniqueid="1700000000.3")
+
+    conversation = await client.app[DB_KEY].conversations.find_one({"channel": "voice"})
+    assert conversation is not None and conversation["state"] in {"queued", "assigned"}
+    assert commands[-2:] == [
+        f'SET VARIABLE CC_CONVERSATION_ID "{conversation["_id"]}"',
+        'SET VARIABLE CC_NEXT "transfer"',
+    ]
+    assert sum(c.startswith("GET DATA") for c in commands) == 3, "greeting and two reprompts"
+
+
+async def test_the_caller_hangs_up_mid_turn(pbx: tuple[TestClient[web.Request, web.Application], int, Path]) -> None:
+    client, port, _ = pbx
+    commands = await asterisk_call(port, AsteriskScript(), caller=IVAN_PHONE, uniqueid="1700000000.4", hang_up_after=1)
+
+    assert commands[:2] == ['SET VARIABLE RECOGNIZED_TEXT ""', "GET DATA bank/greeting 5000 16"]
+    state = await client.app[DB_KEY].voice_calls.find_one({"_id": "agi:1700000000.4"})
+    assert state is not None and state["end_reason"] == "caller_hangup"
+
+
+async def test_a_dead_channel_answering_511_ends_the_call(
+    pbx: tuple[TestClient[web.Request, web.Application], int, Path],
+) -> None:
+    client, port, _ = pbx
+    script = AsteriskScript(answers={"GET DATA": ["511 Command Not Permitted on a dead channel or intercept routine"]})
+    await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.5")
+
+    state = await client.app[DB_KEY].voice_calls.find_one({"_id": "agi:1700000000.5"})
+    assert state is not None and state["end_reason"] == "caller_hangup"
