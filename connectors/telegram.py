@@ -186,6 +186,7 @@ class TelegramChannel:
         self._db: Database | None = None
         self._backend: BankingBackend | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tails: dict[int | None, asyncio.Task[None]] = {}
         self._polling: asyncio.Task[None] | None = None
 
     # --- wiring -----------------------------------------------------------------------------------------
@@ -249,17 +250,42 @@ class TelegramChannel:
             update = Update.model_validate(json.loads(await request.read()), context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="Body is not a Telegram Update.")
-        task = asyncio.create_task(self._feed(update))
+        # One chat's updates are handled in the order they came (Telegram does not wait for us, we
+        # answer at once); different chats run concurrently.
+        chat = _chat_of(update)
+        task = asyncio.create_task(self._feed(self._tails.get(chat), update))
+        self._tails[chat] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._forget(chat, done))
         return web.Response(status=200)
 
-    async def _feed(self, update: Update) -> None:
+    def _forget(self, chat: int | None, task: asyncio.Task[None]) -> None:
+        if self._tails.get(chat) is task:
+            del self._tails[chat]
+
+    async def _feed(self, previous: asyncio.Task[None] | None, update: Update) -> None:
         assert self.bot is not None and self.dispatcher is not None  # noqa: S101 -- checked by the caller
+        if previous is not None:
+            await asyncio.wait([previous])
         try:
             await self.dispatcher.feed_update(self.bot, update)
         except Exception:
             logger.exception("Telegram update %s failed", update.update_id)
+            await self._apologise(update)
+
+    async def _apologise(self, update: Update) -> None:
+        """A failed update still gets an answer, so the customer is not left waiting in silence."""
+        chat = _chat_of(update)
+        if self.bot is None or chat is None or chat < 0:
+            return
+        user = update.message.from_user if update.message else None
+        try:
+            await self.bot.send_message(
+                chat_id=chat, text=escape(_text("service_error", user.language_code if user else None))
+            )
+        except TelegramAPIError:
+            logger.warning("Could not tell chat %s about the failure", chat)
 
     async def identity(self, chat_id: int) -> CustomerIdentity | None:
         """The bank customer this chat is linked to, if the user shared their own contact."""
@@ -353,8 +379,14 @@ class TelegramChannel:
         """Deliverer for the handoff side: operator replies and notices posted to the chat."""
         if self.bot is None:
             raise RuntimeError("The Telegram bot is not running; the message stays pending.")
+        chat = int(conversation.channel_user_id)
+        # The customer's own turn (e.g. "connecting you") is answered first; a notice pushed while it
+        # is still being handled ("an operator joined") waits for it.
+        tail = self._tails.get(chat)
+        if tail is not None and tail is not asyncio.current_task():
+            await asyncio.wait([tail])
         reply = Reply(text=message.text, buttons=message.buttons, custom=message.custom, author=message.author)
-        await self.send_reply(self.bot, int(conversation.channel_user_id), reply)
+        await self.send_reply(self.bot, chat, reply)
 
 
 async def set_webhook(bot: Bot, config: TelegramConfig) -> None:
@@ -366,6 +398,16 @@ async def set_webhook(bot: Bot, config: TelegramConfig) -> None:
         drop_pending_updates=False,
     )
     logger.info("Telegram webhook set to %s", config.webhook_url)
+
+
+def _chat_of(update: Update) -> int | None:
+    """The chat an update belongs to, for ordering; None for kinds without one."""
+    message = update.message or update.edited_message or update.channel_post
+    if message is not None:
+        return message.chat.id
+    if update.callback_query is not None and isinstance(update.callback_query.message, Message):
+        return update.callback_query.message.chat.id
+    return None
 
 
 def build_dispatcher(channel: TelegramChannel, once: UpdateOnce) -> Dispatcher:
