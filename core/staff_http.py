@@ -1,0 +1,86 @@
+"""Staff sign-in over HTTP, shared by every staff page (KB editor, operator console): session cookie, roles, CSRF."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from core import staff
+from core.db import Database
+from core.staff import Role, StaffSession, StaffUser
+
+
+def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    """An HTTP error whose body is {"error": message}."""
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def require_staff(request: web.Request, db: Database, *roles: Role) -> StaffSession:
+    """The signed-in staff member holding one of `roles`; state-changing requests must carry the CSRF header.
+
+    Raises:
+        web.HTTPUnauthorized: nobody is signed in (or the session expired).
+        web.HTTPForbidden: the role does not allow this, or the CSRF token is missing or wrong.
+    """
+    token = request.cookies.get(staff.SESSION_COOKIE)
+    session = await staff.load_session(db, token, now=datetime.now(UTC)) if token else None
+    if session is None:
+        raise json_error(web.HTTPUnauthorized, "Sign in first.")
+    if roles and not session.user.has(*roles):
+        raise json_error(web.HTTPForbidden, "Your role does not allow this.")
+    if request.method not in {"GET", "HEAD"} and not staff.csrf_matches(
+        session, request.headers.get(staff.CSRF_HEADER)
+    ):
+        raise json_error(web.HTTPForbidden, "Missing or wrong CSRF token; reload the page.")
+    return session
+
+
+def session_payload(session: StaffSession) -> dict[str, object]:
+    """What a page needs after sign-in: who, which roles, and the CSRF token to send back."""
+    return {
+        "login": session.user.login,
+        "display_name": session.user.display_name,
+        "roles": sorted(r.value for r in session.user.roles),
+        "csrf": session.csrf,
+    }
+
+
+async def sign_in(request: web.Request, db: Database, *roles: Role, secure_cookie: bool) -> web.Response:
+    """Check login and password, require one of `roles`, open a session (HttpOnly, SameSite=Strict cookie).
+
+    The same 401 answers a wrong password and a missing role, so the page reveals nothing about accounts.
+    """
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
+    login = body.get("login") if isinstance(body, dict) else None
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(login, str) or not isinstance(password, str):
+        raise json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
+    user: StaffUser | None = await staff.authenticate(db, login, password)
+    if user is None or (roles and not user.has(*roles)):
+        return web.json_response({"error": "Wrong login or password, or no access to this page."}, status=401)
+    session = await staff.start_session(db, user, now=datetime.now(UTC))
+    response = web.json_response(session_payload(session))
+    response.set_cookie(
+        staff.SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookie,
+        max_age=staff.SESSION_TTL_SECONDS,
+        path="/",
+    )
+    return response
+
+
+async def sign_out(request: web.Request, db: Database) -> web.Response:
+    """End the session and clear the cookie."""
+    session = await require_staff(request, db)
+    await staff.end_session(db, session.token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(staff.SESSION_COOKIE, path="/")
+    return response

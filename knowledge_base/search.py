@@ -1,0 +1,191 @@
+"""The FAQ index: embeddings of every question variant, BM25 over Snowball stems and character n-grams, fused.
+
+An article's semantic score is the cosine of its best question variant; its lexical
+scores come from BM25 over all its questions and title (stems) and over character
+n-grams (typos, transliteration, endings). The three are fused as a weighted sum of
+0..1 scores; the weights and the decision thresholds were chosen by bench/kb_search.py
+on development data (leave-one-out over the seed questions, BANKING77 dev rows), and
+the figures in the README come from a separate evaluation set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from knowledge_base.embeddings import Encoder, Matrix
+from knowledge_base.lexical import Bm25
+from knowledge_base.models import LANGUAGES, Article
+from knowledge_base.text import char_ngrams, stems
+
+logger = logging.getLogger(__name__)
+
+# Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
+MAX_QUERY_CHARS = 500
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How much each ranker counts; they need not sum to one (thresholds are on the fused scale)."""
+
+    semantic: float = 0.5
+    stems: float = 0.3
+    chars: float = 0.2
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the bot answers, asks "did you mean", or admits it does not know (fused-score scale)."""
+
+    answer: float = 0.55  # top score at or above: a candidate answer
+    margin: float = 0.06  # ... and this far above the second article: answer outright
+    suggest: float = 0.35  # below this: no match at all
+
+
+class Decision(StrEnum):
+    """What the bot does with a search result."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    MISS = "miss"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked article with its fused score and the parts it came from."""
+
+    id: str
+    title: str
+    score: float
+    semantic: float
+    stems: float
+    chars: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits and the decision the thresholds give."""
+
+    hits: list[Hit]
+    decision: Decision
+
+
+class _LanguageIndex:
+    """Everything searchable in one language."""
+
+    def __init__(self, articles: Sequence[Article], language: str, encoder: Encoder | None) -> None:
+        self.ids = [a.id for a in articles]
+        self.titles = [a.text("title", language) for a in articles]
+        self.language = language
+        texts_per_article = [[a.text("title", language), *a.questions.get(language, [])] for a in articles]
+        self.stems = Bm25([[s for t in texts for s in stems(t, language)] for texts in texts_per_article])
+        self.chars = Bm25([[g for t in texts for g in char_ngrams(t, language)] for texts in texts_per_article])
+        self.vectors: Matrix | None = None
+        self.starts = np.zeros(0, dtype=np.int64)
+        if encoder is not None and articles:
+            variants = [q for texts in texts_per_article for q in texts]
+            counts = [len(texts) for texts in texts_per_article]
+            self.vectors = encoder.encode(variants)
+            self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
+class SearchIndex:
+    """An immutable snapshot of the published articles; build a new one to refresh."""
+
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        encoder: Encoder | None,
+        *,
+        weights: FusionWeights | None = None,
+        thresholds: Thresholds | None = None,
+        version: int = 0,
+    ) -> None:
+        started = time.perf_counter()
+        self.encoder = encoder
+        self.weights = weights or FusionWeights()
+        self.thresholds = thresholds or Thresholds()
+        self.version = version
+        self.articles = {a.id: a for a in articles}
+        self._by_language = {lang: _LanguageIndex(articles, lang, encoder) for lang in LANGUAGES}
+        self.build_seconds = time.perf_counter() - started
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def search(self, query: str, language: str, limit: int = 5) -> list[Hit]:
+        """Articles ranked best first with fused scores in 0..1 (limit at most 50)."""
+        index = self._by_language.get(language) or self._by_language["ru"]
+        semantic, stem_scores, char_scores = self.components(query, language)
+        size = len(index.ids)
+        if size == 0 or not query.strip():
+            return []
+        w = self.weights
+        fused = w.semantic * semantic + w.stems * stem_scores + w.chars * char_scores
+        limit = max(1, min(limit, 50, size))
+        top = np.argpartition(-fused, limit - 1)[:limit] if size > limit else np.arange(size)
+        top = top[np.argsort(-fused[top], kind="stable")]
+        return [
+            Hit(
+                id=index.ids[i],
+                title=index.titles[i],
+                score=round(float(fused[i]), 4),
+                semantic=round(float(semantic[i]), 4),
+                stems=round(float(stem_scores[i]), 4),
+                chars=round(float(char_scores[i]), 4),
+            )
+            for i in top
+            if fused[i] > 0
+        ]
+
+    def components(self, query: str, language: str) -> tuple[Matrix, Matrix, Matrix]:
+        """Per-article semantic, stem and character scores (0..1) in index order; the benchmark tunes on these."""
+        index = self._by_language.get(language) or self._by_language["ru"]
+        query = query[:MAX_QUERY_CHARS].strip()
+        size = len(index.ids)
+        semantic = np.zeros(size, dtype=np.float32)
+        if not query or size == 0:
+            return semantic, semantic.copy(), semantic.copy()
+        if self.encoder is not None and index.vectors is not None:
+            sims = index.vectors @ self.encoder.encode([query])[0]
+            semantic = np.maximum.reduceat(sims, index.starts).clip(0.0, 1.0)
+        stem_scores = _normalised(index.stems, stems(query, index.language), size)
+        char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
+        return semantic, stem_scores, char_scores
+
+    def ids(self, language: str) -> list[str]:
+        """Article ids in the order components() uses."""
+        return (self._by_language.get(language) or self._by_language["ru"]).ids
+
+    def decide(self, hits: Sequence[Hit]) -> Decision:
+        """Answer, ask which one, or admit a miss, by the measured thresholds."""
+        t = self.thresholds
+        if not hits or hits[0].score < t.suggest:
+            return Decision.MISS
+        second = hits[1].score if len(hits) > 1 else 0.0
+        if hits[0].score >= t.answer and hits[0].score - second >= t.margin:
+            return Decision.ANSWER
+        return Decision.CLARIFY
+
+    def query(self, text: str, language: str, limit: int = 5) -> SearchResult:
+        """Search and decide in one call (what the bot and the "try a question" box use)."""
+        hits = self.search(text, language, max(limit, 3))
+        return SearchResult(hits=hits[:limit], decision=self.decide(hits))
+
+
+def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:
+    scores = np.zeros(size, dtype=np.float32)
+    if not tokens:
+        return scores
+    raw = ranker.scores(tokens)
+    if raw:
+        top = ranker.max_score(tokens)
+        keys = np.fromiter(raw.keys(), dtype=np.int64, count=len(raw))
+        values = np.fromiter(raw.values(), dtype=np.float32, count=len(raw))
+        scores[keys] = np.clip(values / top, 0.0, 1.0)
+    return scores

@@ -1,0 +1,112 @@
+"""The knowledge base as a process sees it: the current index, refreshed when the published set changes.
+
+Every process that searches (the gateway for the editor's "try a question" box and the
+operator console, the action server for the bot) holds its own `KnowledgeBase`. Before a
+search it reads the index version counter in MongoDB, at most once per `poll_seconds`,
+and rebuilds when the counter moved: a publish reaches every process within
+poll_seconds plus the rebuild, without a restart or a background task tied to one loop.
+Embeddings are cached by text, so a rebuild after one edit encodes only the new questions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.db import Database
+from knowledge_base import store
+from knowledge_base.embeddings import Encoder, Matrix
+from knowledge_base.search import FusionWeights, SearchIndex, SearchResult, Thresholds
+
+logger = logging.getLogger(__name__)
+
+# Enough for 10,000 articles with several questions each in two languages.
+_EMBEDDING_CACHE_SIZE = 200_000
+
+
+class CachingEncoder:
+    """Remembers embeddings by text, so rebuilding the index re-encodes only what changed."""
+
+    def __init__(self, inner: Encoder, max_items: int = _EMBEDDING_CACHE_SIZE) -> None:
+        self._inner = inner
+        self._cache: OrderedDict[str, Matrix] = OrderedDict()
+        self._max = max_items
+        self.name = inner.name
+
+    def encode(self, texts: list[str]) -> Matrix:
+        """Embed, reusing cached rows; queries are not cached (they rarely repeat and would evict questions)."""
+        if len(texts) == 1:
+            cached = self._cache.get(texts[0])
+            return cached.reshape(1, -1) if cached is not None else self._inner.encode(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self._inner.encode(missing), strict=True):
+                self._cache[text] = vector
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class KbConfig:
+    """How the KB searches; the defaults are the measured ones (README, "Knowledge base figures")."""
+
+    weights: FusionWeights = field(default_factory=FusionWeights)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    # A publish must reach the bot within 5 s; one cheap read per second per process leaves room for the rebuild.
+    poll_seconds: float = 1.0
+
+
+class KnowledgeBase:
+    """One process's view of the published articles."""
+
+    def __init__(self, db: Database, encoder: Encoder | None, config: KbConfig | None = None) -> None:
+        self._db = db
+        self._encoder = CachingEncoder(encoder) if encoder is not None else None
+        self.config = config or KbConfig()
+        self._index = SearchIndex([], self._encoder, weights=self.config.weights, thresholds=self.config.thresholds)
+        self._index_version = -1
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def index(self) -> SearchIndex:
+        """The index in use now."""
+        return self._index
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild if the published set changed since the last build; True when it rebuilt."""
+        async with self._lock:
+            version = await store.index_version(self._db)
+            self._checked_at = time.monotonic()
+            if version == self._index_version and not force:
+                return False
+            articles = await store.published_articles(self._db)
+            # Encoding is CPU work: off the event loop.
+            self._index = await asyncio.to_thread(
+                SearchIndex,
+                articles,
+                self._encoder,
+                weights=self.config.weights,
+                thresholds=self.config.thresholds,
+                version=version,
+            )
+            self._index_version = version
+            logger.info("KB index v%s: %s articles in %.2f s", version, len(articles), self._index.build_seconds)
+            return True
+
+    async def current(self) -> SearchIndex:
+        """The index, refreshed first if the poll interval has passed."""
+        if time.monotonic() - self._checked_at >= self.config.poll_seconds:
+            await self.refresh()
+        return self._index
+
+    async def query(self, text: str, language: str, limit: int = 5) -> SearchResult:
+        """Search the current published articles and decide (answer / clarify / miss)."""
+        index = await self.current()
+        return await asyncio.to_thread(index.query, text, language, limit)

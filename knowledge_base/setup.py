@@ -1,0 +1,60 @@
+"""Wiring of the knowledge base into the gateway: indexes, first seed import, demo editor account, the index, routes."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from core import staff
+from core.db import Database
+from core.keys import DB_KEY, KB_KEY, SETTINGS_KEY
+from core.staff import Role
+from knowledge_base import api, store
+from knowledge_base.config import default_model
+from knowledge_base.embeddings import load_encoder
+from knowledge_base.seed import DEFAULT_SEED, load_seed
+from knowledge_base.service import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+# Documented demo account for local runs (README, "Knowledge base editor"); never created elsewhere.
+DEMO_EDITOR_LOGIN = "editor"
+DEMO_EDITOR_PASSWORD = "local-dev-editor-password"  # noqa: S105 -- documented local default
+
+# The operator console asks `knowledge_base.suggest(db, ...)`; this maps each database to its process's KB.
+RUNNING: weakref.WeakValueDictionary[int, KnowledgeBase] = weakref.WeakValueDictionary()
+
+
+async def seed_if_empty(db: Database) -> None:
+    """Import the shared seed once, into an empty KB (later imports are explicit and update by id)."""
+    if await db.kb_articles.count_documents({}, limit=1) == 0 and DEFAULT_SEED.is_file():
+        counts = await store.import_articles(db, load_seed(), by="seed", now=datetime.now(UTC))
+        logger.info("Imported the KB seed: %s", counts)
+
+
+async def kb_context(app: web.Application) -> AsyncIterator[None]:
+    """Load the embedding model once, build the first index and keep the KB for the app's lifetime."""
+    settings, db = app[SETTINGS_KEY], app[DB_KEY]
+    await store.ensure_indexes(db)
+    await staff.ensure_indexes(db)
+    await seed_if_empty(db)
+    if settings.demo_staff:
+        await staff.ensure_staff(
+            db, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD, display_name="Елена (контент)", roles=(Role.CONTENT_EDITOR,)
+        )
+    kb = KnowledgeBase(db, load_encoder(default_model()))
+    await kb.refresh(force=True)
+    app[KB_KEY] = kb
+    RUNNING[id(db)] = kb
+    yield
+    RUNNING.pop(id(db), None)
+
+
+def setup_knowledge_base(app: web.Application) -> None:
+    """Add the KB's cleanup context (after the MongoDB one) and routes."""
+    app.cleanup_ctx.append(kb_context)
+    api.setup_routes(app)

@@ -1,0 +1,310 @@
+"""MongoDB repository functions for articles, their version history, the index version counter and unanswered questions.
+
+Every function takes the database (or a collection) as its first argument. FerretDB's
+updates are not atomic across documents, so the optimistic version check is an update
+filtered on the expected version: a second save with the same version matches nothing
+and is refused as a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from core.db import Database
+from knowledge_base.models import Article, ArticleStatus, article_from_doc
+from knowledge_base.text import stems
+
+_META_ID = "index"  # one document in kb_meta holds the index version every searching process polls
+
+
+class ArticleNotFound(LookupError):
+    """No article with that id (or that version)."""
+
+
+class VersionConflict(RuntimeError):
+    """Somebody saved the article after the editor loaded it."""
+
+    def __init__(self, article_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"Article '{article_id}' was changed by someone else (you edited version {expected}, "
+            f"it is now at version {current}). Reload it, reapply your change and save again."
+        )
+        self.current = current
+
+
+class ArticleExists(RuntimeError):
+    """An article with that id already exists."""
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One entry of an article's history."""
+
+    version: int
+    at: datetime
+    by: str
+    action: str
+    changed: list[str]
+    status: str
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A customer question the KB could not answer, grouped with similar ones."""
+
+    key: str
+    text: str
+    language: str
+    channel: str
+    conversation_id: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Indexes for history lookups, listing and the unanswered inbox."""
+    await db.kb_article_versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
+    await db.kb_articles.create_index([("status", ASCENDING)])
+    await db.kb_unanswered.create_index([("resolved", ASCENDING), ("last_at", DESCENDING)])
+
+
+async def index_version(db: Database) -> int:
+    """The counter that changes whenever the published set changes."""
+    doc = await db.kb_meta.find_one({"_id": _META_ID})
+    return int(doc["version"]) if doc else 0
+
+
+async def _bump_index_version(db: Database) -> None:
+    await db.kb_meta.update_one({"_id": _META_ID}, {"$inc": {"version": 1}}, upsert=True)
+
+
+async def get_article(db: Database, article_id: str) -> Article:
+    """The current state of one article.
+
+    Raises:
+        ArticleNotFound: when there is none.
+    """
+    doc = await db.kb_articles.find_one({"_id": str(article_id)})
+    if doc is None:
+        raise ArticleNotFound(f"No article '{article_id}'.")
+    return article_from_doc(doc)
+
+
+async def list_articles(
+    db: Database, *, status: ArticleStatus | None = None, tag: str | None = None, text: str | None = None
+) -> list[Article]:
+    """Articles sorted by id, optionally by status, tag and a case-insensitive text in title or questions."""
+    query: dict[str, Any] = {}
+    if status is not None:
+        query["status"] = status.value
+    if tag:
+        query["tags"] = str(tag)
+    articles = [article_from_doc(doc) async for doc in db.kb_articles.find(query).sort("_id", ASCENDING)]
+    if text:
+        # Filtered here, not with $regex: the text is the editor's, and FerretDB's regex support is partial.
+        needle = text.lower()
+        articles = [a for a in articles if needle in (str(a.title) + str(a.questions) + a.id).lower()]
+    return articles
+
+
+async def published_articles(db: Database) -> list[Article]:
+    """What the search indexes."""
+    return await list_articles(db, status=ArticleStatus.PUBLISHED)
+
+
+async def _record_version(db: Database, article: Article, *, action: str, changed: list[str]) -> None:
+    await db.kb_article_versions.insert_one(
+        {
+            "article_id": article.id,
+            "version": article.version,
+            "at": article.updated_at,
+            "by": article.updated_by,
+            "action": action,
+            "changed": changed,
+            "status": article.status.value,
+            "snapshot": article.content(),
+        }
+    )
+
+
+def _changed_fields(before: Article | None, after: Article) -> list[str]:
+    if before is None:
+        return ["created"]
+    old, new = before.content(), after.content()
+    names = [k for k in new if old.get(k) != new.get(k)]
+    if before.status != after.status:
+        names.append("status")
+    return names
+
+
+async def create_article(db: Database, article: Article, *, by: str, now: datetime) -> Article:
+    """Store a new article as version 1.
+
+    Raises:
+        ArticleExists: when the id is taken.
+    """
+    stored = article.with_changes(version=1, updated_by=by, updated_at=now)
+    try:
+        await db.kb_articles.insert_one(stored.to_doc())
+    except DuplicateKeyError as err:
+        raise ArticleExists(f"An article with id '{article.id}' already exists; choose another id.") from err
+    await _record_version(db, stored, action="create", changed=["created"])
+    if stored.status == ArticleStatus.PUBLISHED:
+        await _bump_index_version(db)
+    return stored
+
+
+async def save_article(
+    db: Database,
+    article: Article,
+    *,
+    expected_version: int,
+    by: str,
+    now: datetime,
+    action: str = "edit",
+    status: ArticleStatus | None = None,
+) -> Article:
+    """Save a new version if nobody saved in between.
+
+    Args:
+        db: The database.
+        article: The new content (its status is kept unless `status` is given).
+        expected_version: The version the editor loaded.
+        by: Login of the staff member.
+        now: The time of the change.
+        action: What the history shows (edit, publish, archive, rollback, import).
+        status: A new status, if the action changes it.
+
+    Raises:
+        ArticleNotFound: when the article does not exist.
+        VersionConflict: when the stored version is not the expected one.
+    """
+    before = await get_article(db, article.id)
+    if before.version != expected_version:
+        raise VersionConflict(article.id, expected_version, before.version)
+    stored = article.with_changes(
+        status=status or before.status, version=before.version + 1, updated_by=by, updated_at=now
+    )
+    result = await db.kb_articles.replace_one({"_id": article.id, "version": expected_version}, stored.to_doc())
+    if result.matched_count == 0:
+        raise VersionConflict(article.id, expected_version, (await get_article(db, article.id)).version)
+    try:
+        await _record_version(db, stored, action=action, changed=_changed_fields(before, stored))
+    except DuplicateKeyError as err:
+        # Two saves raced past the filter (FerretDB has no document-level atomicity): the unique
+        # history index lets only one of them record this version; the other is told to reload.
+        raise VersionConflict(article.id, expected_version, stored.version) from err
+    if ArticleStatus.PUBLISHED in (before.status, stored.status):
+        await _bump_index_version(db)
+    return stored
+
+
+async def history(db: Database, article_id: str) -> list[VersionEntry]:
+    """Every version of an article, newest first."""
+    cursor = db.kb_article_versions.find({"article_id": str(article_id)}).sort("version", DESCENDING)
+    return [
+        VersionEntry(
+            version=d["version"], at=d["at"], by=d["by"], action=d["action"], changed=d["changed"], status=d["status"]
+        )
+        async for d in cursor
+    ]
+
+
+async def version_snapshot(db: Database, article_id: str, version: int) -> dict[str, Any]:
+    """The content of one past version (for preview and rollback).
+
+    Raises:
+        ArticleNotFound: when that version does not exist.
+    """
+    doc = await db.kb_article_versions.find_one({"article_id": str(article_id), "version": int(version)})
+    if doc is None:
+        raise ArticleNotFound(f"Article '{article_id}' has no version {version}.")
+    snapshot: dict[str, Any] = doc["snapshot"]
+    return snapshot
+
+
+async def import_articles(
+    db: Database, articles: list[Article], *, by: str, now: datetime, status: ArticleStatus = ArticleStatus.PUBLISHED
+) -> dict[str, int]:
+    """Create new articles and update changed ones by id; unchanged ones are left alone (idempotent).
+
+    Returns:
+        Counts of created, updated and unchanged articles.
+    """
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for article in articles:
+        try:
+            current = await get_article(db, article.id)
+        except ArticleNotFound:
+            await create_article(db, article.with_changes(status=status), by=by, now=now)
+            counts["created"] += 1
+            continue
+        if current.content() == article.content():
+            counts["unchanged"] += 1
+            continue
+        await save_article(db, article, expected_version=current.version, by=by, now=now, action="import")
+        counts["updated"] += 1
+    return counts
+
+
+def _question_key(text: str, language: str) -> str:
+    """Similar questions share a key: the sorted set of their stems ("как закрыть счёт?" = "Закрыть счет как")."""
+    basis = " ".join(sorted(set(stems(text, language)))) or text.strip().lower()
+    return hashlib.sha256(f"{language}:{basis}".encode()).hexdigest()[:24]
+
+
+async def record_unanswered(
+    db: Database, *, text: str, language: str, channel: str, conversation_id: str, now: datetime
+) -> None:
+    """Keep a question the KB could not answer; similar ones increase the count of the first."""
+    key = _question_key(text, language)
+    await db.kb_unanswered.update_one(
+        {"_id": key},
+        {
+            "$setOnInsert": {"text": text[:1000], "language": language, "first_at": now, "resolved": False},
+            "$set": {"last_at": now, "channel": channel, "conversation_id": conversation_id},
+            "$inc": {"count": 1},
+        },
+        upsert=True,
+    )
+
+
+async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]:
+    """Open unanswered questions, most recent first."""
+    cursor = db.kb_unanswered.find({"resolved": False}).sort("last_at", DESCENDING).limit(limit)
+    return [
+        Unanswered(
+            key=d["_id"],
+            text=d["text"],
+            language=d["language"],
+            channel=d.get("channel", ""),
+            conversation_id=d.get("conversation_id", ""),
+            first_at=d["first_at"],
+            last_at=d["last_at"],
+            count=int(d.get("count", 1)),
+        )
+        async for d in cursor
+    ]
+
+
+async def resolve_unanswered(db: Database, key: str, *, by: str, article_id: str, now: datetime) -> None:
+    """Take a question out of the inbox once an article covers it."""
+    await db.kb_unanswered.update_one(
+        {"_id": str(key)}, {"$set": {"resolved": True, "resolved_by": by, "article_id": article_id, "resolved_at": now}}
+    )
+
+
+_SAFE_KEY = re.compile(r"^[0-9a-f]{24}$")
+
+
+def is_unanswered_key(value: str) -> bool:
+    """Whether a string can be an unanswered-question key (URL input check)."""
+    return bool(_SAFE_KEY.match(value))
