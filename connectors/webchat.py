@@ -246,9 +246,13 @@ class WebChatChannel:
         """
         delivered = False
         for connection in list(self._by_conversation.get(conversation.id, ())):
-            if await connection.send(message_frame(conversation.id, message)):
-                connection.sent.add(message.seq)
-                delivered = True
+            # After the connection's history frame, never before it (see _hello).
+            async with connection.catch_up_lock:
+                if message.seq in connection.sent:
+                    delivered = True
+                elif await connection.send(message_frame(conversation.id, message)):
+                    connection.sent.add(message.seq)
+                    delivered = True
         if not delivered:
             raise ConnectionError(f"no open web chat socket for conversation {conversation.id}")
 
@@ -309,6 +313,9 @@ class WebChatChannel:
     def _attach(self, connection: Connection, conversation_id: str) -> None:
         if connection.conversation_id is not None:
             self._detach(connection)
+        if connection not in self._connections:
+            # The socket closed while its message was handled; a closed socket must not claim deliveries.
+            return
         connection.conversation_id = conversation_id
         connection.cursor = 0
         connection.sent = set()
@@ -378,21 +385,25 @@ class WebChatChannel:
         connection.identity = identity
         connection.ui_language = hello.get("language", DEFAULT_LANGUAGE)
         connection.language_known = conversation is not None and conversation.language is not None
-        if conversation is not None:
-            self._attach(connection, conversation.id)
-        await connection.send(
-            {
-                "type": "ready",
-                "conversation_id": conversation.id if conversation else None,
-                "verified": identity is not None,
-            }
-        )
-        if conversation is None:
-            await connection.send({"type": "history", "conversation_id": None, "messages": []})
-            return
-        same = hello.get("conversation_id") in (None, conversation.id)
-        after = hello.get("last_seq", 0) if same else 0
-        await self._catch_up(app, connection, after=after, as_history=True)
+        # Held from attaching to the history frame: a delivery racing the hello waits, so the page
+        # always gets ready, then history, then live messages.
+        async with connection.catch_up_lock:
+            if conversation is not None:
+                self._attach(connection, conversation.id)
+            await connection.send(
+                {
+                    "type": "ready",
+                    "conversation_id": conversation.id if conversation else None,
+                    "verified": identity is not None,
+                }
+            )
+            if conversation is None:
+                await connection.send({"type": "history", "conversation_id": None, "messages": []})
+                return
+            same = hello.get("conversation_id") in (None, conversation.id)
+            after = hello.get("last_seq", 0) if same else 0
+            sent = await self._send_missing(app, connection, after=after, as_history=True)
+        await self._mark_delivered(app, conversation.id, sent)
 
     async def _message(self, app: web.Application, connection: Connection, frame: MessageFrame) -> None:
         if connection.visitor_id is None:
@@ -421,10 +432,15 @@ class WebChatChannel:
         if turn.conversation_id != connection.conversation_id:
             # The first message opened the conversation, or the last one was closed and this message
             # opened a new one (its seqs start again at 1).
-            self._attach(connection, turn.conversation_id)
-            await connection.send(
-                {"type": "ready", "conversation_id": turn.conversation_id, "verified": connection.identity is not None}
-            )
+            async with connection.catch_up_lock:
+                self._attach(connection, turn.conversation_id)
+                await connection.send(
+                    {
+                        "type": "ready",
+                        "conversation_id": turn.conversation_id,
+                        "verified": connection.identity is not None,
+                    }
+                )
         # Other pages of the same visitor (tabs, a socket that replaced a dropped one) see the turn too.
         for peer in list(self._by_conversation.get(turn.conversation_id, ())):
             await self._catch_up(app, peer, after=peer.cursor)
@@ -449,39 +465,37 @@ class WebChatChannel:
         for peer in {connection, *peers}:
             await peer.send({"type": "typing", "on": on})
 
-    async def _catch_up(
-        self, app: web.Application, connection: Connection, *, after: int, as_history: bool = False
-    ) -> None:
-        """Send what the page lacks after `after`, as one history frame (on hello) or message frames."""
+    async def _catch_up(self, app: web.Application, connection: Connection, *, after: int) -> None:
+        """Send the page, as message frames, what it lacks after `after`."""
+        async with connection.catch_up_lock:
+            await self._send_missing(app, connection, after=after, as_history=False)
+
+    @staticmethod
+    async def _send_missing(app: web.Application, connection: Connection, *, after: int, as_history: bool) -> set[int]:
+        """Send stored messages above `after` the page was not sent yet; the caller holds the catch-up lock.
+
+        Returns:
+            The seqs sent (empty when the socket is gone).
+        """
         conversation_id = connection.conversation_id
         if conversation_id is None:
-            return
-        db = app[DB_KEY]
-        async with connection.catch_up_lock:
-            fresh = [
-                m
-                for m in await transcript.messages_after(db, conversation_id, max(after, connection.cursor))
-                if m.seq not in connection.sent
-            ]
-            if as_history:
-                ok = await connection.send(
-                    {
-                        "type": "history",
-                        "conversation_id": conversation_id,
-                        "messages": [m.to_dict() for m in fresh],
-                    }
-                )
-            else:
-                ok = True
-                for stored in fresh:
-                    ok = ok and await connection.send(message_frame(conversation_id, stored))
-            if not ok:
-                return
-            connection.sent.update(m.seq for m in fresh)
-            if fresh:
-                connection.cursor = max(connection.cursor, fresh[-1].seq)
+            return set()
+        found = await transcript.messages_after(app[DB_KEY], conversation_id, max(after, connection.cursor))
+        fresh = [m for m in found if m.seq not in connection.sent]
         if as_history:
-            await self._mark_delivered(app, conversation_id, {m.seq for m in fresh})
+            ok = await connection.send(
+                {"type": "history", "conversation_id": conversation_id, "messages": [m.to_dict() for m in fresh]}
+            )
+        else:
+            ok = True
+            for stored in fresh:
+                ok = ok and await connection.send(message_frame(conversation_id, stored))
+        if not ok:
+            return set()
+        connection.sent.update(m.seq for m in fresh)
+        if fresh:
+            connection.cursor = max(connection.cursor, fresh[-1].seq)
+        return {m.seq for m in fresh}
 
     @staticmethod
     async def _mark_delivered(app: web.Application, conversation_id: str, seqs: set[int]) -> None:
