@@ -52,7 +52,7 @@ def build(out_dir: Path, source: Path | None = None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "0_StaticEmbedding").mkdir(parents=True)
     tokenizer = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token=words[unk]))
-    steps = [normalizers.Lowercase()]
+    steps: list[normalizers.Normalizer] = [normalizers.Lowercase()]
     if not any("ё" in w for w in words):  # navec's news corpus spells е for ё
         steps.append(normalizers.Replace("ё", "е"))
     tokenizer.normalizer = normalizers.Sequence(steps)
@@ -81,9 +81,10 @@ def main() -> None:
     """Command line: build into the given folder."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--source", type=Path, default=None, help="navec .tar (default: the installed natasha's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    print(build(args.out_dir))
+    print(build(args.out_dir, args.source))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ The model is configured by one string (setting `KB_EMBEDDING_MODEL`):
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -48,7 +49,8 @@ class Encoder(Protocol):
 def _normalise(vectors: Matrix) -> Matrix:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32)
+    normalised: Matrix = (vectors / norms).astype(np.float32)
+    return normalised
 
 
 class StaticEncoder:

@@ -63,7 +63,8 @@ def load_seed(path: Path = DEFAULT_SEED) -> list[Article]:
 def to_yaml(articles: list[Article]) -> str:
     """Export in the seed's format (plus status), so an export re-imports as is."""
     items = [{"id": a.id, "status": a.status.value, **a.content()} for a in articles]
-    return yaml.safe_dump({"articles": items}, allow_unicode=True, sort_keys=False, width=120)
+    text: str = yaml.safe_dump({"articles": items}, allow_unicode=True, sort_keys=False, width=120)
+    return text
 
 
 def to_csv(articles: list[Article]) -> str:

@@ -1,0 +1,178 @@
+"""action_answer_faq: answer a question the transactional intents do not cover from the knowledge base.
+
+Confident match: the article's answer in the conversation's language (the short voice answer on
+the phone), then an operator offer when the article is marked `escalate`. Close call: "Did you
+mean" with the top three titles as buttons; a button's payload names the article
+(`/nlu_fallback{"kb_article": "<id>"}`), which this action answers directly. No match: an honest
+"I don't know that yet", the question recorded as unanswered, and an operator offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import channel_of, language_of
+from core import db as core_db
+from core.db import Database
+from core.language import Language
+from core.settings import Settings
+from knowledge_base import store
+from knowledge_base.config import default_model
+from knowledge_base.embeddings import Encoder, load_encoder
+from knowledge_base.models import Article
+from knowledge_base.search import Decision
+from knowledge_base.service import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+OPERATOR_PAYLOAD = "/request_operator"
+_ARTICLE_PAYLOAD = re.compile(r'"kb_article"\s*:\s*"([a-z0-9_\-]{1,64})"')
+
+TEXTS: Final[dict[str, dict[Language, str]]] = {
+    "did_you_mean": {"ru": "Уточните, пожалуйста, что вы имели в виду:", "en": "Did you mean:"},
+    "dont_know": {
+        "ru": "Я пока не знаю ответа на этот вопрос. Передал его коллегам, чтобы добавить ответ. "
+        "Соединить вас с оператором?",
+        "en": "I don't know that yet. I've passed your question on so we can add an answer. "
+        "Shall I connect you to an operator?",
+    },
+    "escalate": {
+        "ru": "Если нужна помощь сотрудника, я соединю вас с оператором.",
+        "en": "If you need a person to help with this, I can connect you to an operator.",
+    },
+    "operator_button": {"ru": "Позвать оператора", "en": "Talk to an operator"},
+}
+
+
+class KbSource(Protocol):
+    """Hands out the knowledge base and its database for the running event loop."""
+
+    def knowledge_base(self) -> tuple[KnowledgeBase, Database]:
+        """The KB and database to use now; called inside a running event loop."""
+        ...
+
+
+class FixedKnowledgeBase:
+    """Always the same KB: what tests pass to the action."""
+
+    def __init__(self, kb: KnowledgeBase, db: Database) -> None:
+        self._pair = (kb, db)
+
+    def knowledge_base(self) -> tuple[KnowledgeBase, Database]:
+        """The KB given at construction."""
+        return self._pair
+
+
+class MongoKnowledgeBases:
+    """One MongoDB client and KB per running loop (a PyMongo async client belongs to its loop); one encoder per process.
+
+    See actions/dependencies.py for why the action server needs a provider like this.
+    """
+
+    def __init__(self, settings_factory: Callable[[], Settings] = Settings.from_env) -> None:
+        self._settings_factory = settings_factory
+        self._encoder: Encoder | None = None
+        self._encoder_loaded = False
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[KnowledgeBase, Database]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle only the settings factory: Sanic pickles registered actions into its worker."""
+        return {"settings_factory": self._settings_factory}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild empty (see __getstate__)."""
+        self.__init__(state["settings_factory"])  # type: ignore[misc]
+
+    def knowledge_base(self) -> tuple[KnowledgeBase, Database]:
+        """This loop's KB, created on first use (the model loads once per process)."""
+        loop = asyncio.get_running_loop()
+        pair = self._per_loop.get(loop)
+        if pair is None:
+            if not self._encoder_loaded:
+                self._encoder = load_encoder(default_model())
+                self._encoder_loaded = True
+            settings = self._settings_factory()
+            db = core_db.database(core_db.connect(settings), settings)
+            pair = (KnowledgeBase(db, self._encoder), db)
+            self._per_loop[loop] = pair
+        return pair
+
+
+# The action server's KB provider (rasa_sdk gives actions no other way to receive dependencies).
+DEFAULT_KNOWLEDGE_BASES = MongoKnowledgeBases()
+
+
+def _requested_article(tracker: Tracker) -> str | None:
+    """The article a "did you mean" button named, if this message is such a button."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity") == "kb_article" and isinstance(entity.get("value"), str):
+            return str(entity["value"])
+    match = _ARTICLE_PAYLOAD.search(tracker.latest_message.get("text") or "")
+    return match.group(1) if match else None
+
+
+def _operator_button(language: Language) -> dict[str, str]:
+    return {"title": TEXTS["operator_button"][language], "payload": OPERATOR_PAYLOAD}
+
+
+def _answer(dispatcher: CollectingDispatcher, article: Article, language: Language, channel: str) -> None:
+    text = article.text("voice_answer", language) if channel == "voice" else ""
+    dispatcher.utter_message(text=text or article.text("answer", language))
+    if article.escalate:
+        dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language)])
+
+
+class ActionAnswerFaq(Action):
+    """Answer from the knowledge base, ask which article was meant, or admit a miss."""
+
+    def __init__(self, source: KbSource = DEFAULT_KNOWLEDGE_BASES) -> None:
+        self._source = source
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """Search the question and reply by the KB's decision."""
+        kb, db = self._source.knowledge_base()
+        language, channel = language_of(tracker), channel_of(tracker)
+        index = await kb.current()
+        requested = _requested_article(tracker)
+        if requested is not None and requested in index.articles:
+            _answer(dispatcher, index.articles[requested], language, channel)
+            return []
+        question = (tracker.latest_message.get("text") or "").strip()
+        result = await kb.query(question, language, 3)
+        if result.decision == Decision.ANSWER:
+            _answer(dispatcher, index.articles[result.hits[0].id], language, channel)
+        elif result.decision == Decision.CLARIFY:
+            buttons = [
+                {"title": h.title, "payload": "/nlu_fallback" + json.dumps({"kb_article": h.id})}
+                for h in result.hits[:3]
+            ]
+            dispatcher.utter_message(text=TEXTS["did_you_mean"][language], buttons=buttons)
+        else:
+            await store.record_unanswered(
+                db,
+                text=question,
+                language=language,
+                channel=channel,
+                conversation_id=tracker.sender_id,
+                now=datetime.now(UTC),
+            )
+            dispatcher.utter_message(text=TEXTS["dont_know"][language], buttons=[_operator_button(language)])
+        return []
