@@ -22,6 +22,7 @@ from handoff.bot import RasaBot
 from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 from handoff.setup import bus_context, setup_handoff, working_hours
+from knowledge_base.setup import setup_knowledge_base
 
 
 async def mongo_context(app: web.Application) -> AsyncIterator[None]:
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(bus_context)
     app.cleanup_ctx.append(router_context)
     setup_handoff(app)
+    setup_knowledge_base(app)
     setup_routes(app)
     setup_middlewares(app)
     return app

@@ -12,6 +12,7 @@ from handoff.bus import EventBus
 from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 from handoff.services import HandoffServices
+from knowledge_base.service import KnowledgeBase
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 MONGO_CLIENT_KEY = web.AppKey("mongo_client", AsyncMongoClient[Document])
@@ -21,3 +22,4 @@ ROUTER_KEY = web.AppKey("router", Router)
 DELIVERY_KEY = web.AppKey("delivery", DeliveryRegistry)
 BUS_KEY = web.AppKey("event_bus", EventBus)
 HANDOFF_KEY = web.AppKey("handoff", HandoffServices)
+KB_KEY = web.AppKey("knowledge_base", KnowledgeBase)
