@@ -134,20 +134,21 @@ def off_topic_share(work: Path, model: Path | None) -> tuple[int, int]:
             ]
         )  # fmt: skip
         model = work / "models" / "nlu.tar.gz"
-    lines = [line.strip() for line in OFF_TOPIC_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    # Labelled out_of_scope only so that Rasa writes every prediction; the label is not scored here.
-    test_file = work / "off_topic.yml"
-    examples = "\n".join(f"      - {line}" for line in lines)  # a literal block: no quoting needed
-    test_file.write_text(
-        f'version: "3.1"\nnlu:\n  - intent: out_of_scope\n    examples: |\n{examples}\n', encoding="utf-8"
+    rasa_python = rasa_executable().parent / "python"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        [str(rasa_python), "-m", "bench.nlu_parse", str(model), str(OFF_TOPIC_FILE)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    out_dir = work / "off_topic"
-    run_rasa(
-        ["test", "nlu", "--model", str(model), "--nlu", str(test_file), "--out", str(out_dir),
-         "--successes", "--no-plot"]
-    )  # fmt: skip
-    predictions = read_predictions(out_dir)
-    rejected = sum(p.predicted in REJECTING_INTENTS for p in predictions)
+    results = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in OFF_TOPIC_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(results) != len(lines):
+        raise RuntimeError(f"expected {len(lines)} predictions, got {len(results)}; see bench/nlu_parse.py")
+    rejected = sum(result["intent"] in REJECTING_INTENTS for result in results)
     return rejected, len(lines)
 
 
