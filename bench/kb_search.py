@@ -19,12 +19,14 @@ import statistics
 import time
 import tracemalloc
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
-from knowledge_base.embeddings import Encoder, load_encoder
+from knowledge_base.embeddings import Encoder, Matrix, load_encoder
 from knowledge_base.models import Article, ArticleStatus
 from knowledge_base.search import FusionWeights, SearchIndex, Thresholds
 from knowledge_base.seed import load_seed
@@ -49,7 +51,7 @@ def evaluate(index: SearchIndex, queries: list[Query], lang: str) -> dict[str, d
     ids = index.ids(lang)
     comps = [index.components(q, lang) for q, _ in queries]
     w = index.weights
-    rankers = {
+    rankers: dict[str, Callable[[tuple[Matrix, Matrix, Matrix]], Matrix]] = {
         "embedding": lambda c: c[0],
         "lexical": lambda c: 0.6 * c[1] + 0.4 * c[2],
         "fusion": lambda c: w.semantic * c[0] + w.stems * c[1] + w.chars * c[2],
@@ -133,7 +135,7 @@ def tune_thresholds(index: SearchIndex, positives: list[Query], lang_of: list[st
         first = hits[0].score if hits else 0.0
         second = hits[1].score if len(hits) > 1 else 0.0
         tops.append((first, first - second, bool(hits) and hits[0].id == expected))
-    neg = sorted((index.search(q, "ru", 1) or [None])[0].score if index.search(q, "ru", 1) else 0.0 for q in negatives)
+    neg = sorted(_top_score(index, q) for q in negatives)
     suggest = round(neg[int(len(neg) * 0.9) - 1] + 0.005, 3)
     best = (0.0, Thresholds(answer=1.0, margin=1.0, suggest=suggest))
     for answer in np.arange(suggest, 1.0, 0.01):
@@ -149,14 +151,19 @@ def tune_thresholds(index: SearchIndex, positives: list[Query], lang_of: list[st
     return t
 
 
+def _top_score(index: SearchIndex, query: str) -> float:
+    hits = index.search(query, "ru", 1)
+    return hits[0].score if hits else 0.0
+
+
 def _print(label: str, figures: dict[str, dict[str, float]]) -> None:
     for ranker, m in figures.items():
         print(f"{label} {ranker}: hit@1={m['hit@1']:.3f} hit@3={m['hit@3']:.3f} mrr={m['mrr']:.3f}")
 
 
-def decisions(index: SearchIndex, eval_set: dict, lang: str) -> None:
+def decisions(index: SearchIndex, eval_set: dict[str, Any], lang: str) -> None:
     """How the thresholds decide on the eval questions (right answer / clarify / miss) and on misses."""
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for item in eval_set[lang]:
         result = index.query(item["q"], lang)
         right = result.hits and result.hits[0].id == item["expected"]

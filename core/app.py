@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from connectors.webchat import WebChatChannel
 
 from connectors.rest import RestChannel
 from connectors.telegram import setup_telegram
 from connectors.voice.setup import setup_voice
+from connectors.webchat import WebChatChannel
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank

@@ -123,7 +123,7 @@ async def test_unknown_button_payloads_get_a_clear_reply(
 
 
 async def test_forged_customer_token_is_refused(http: aiohttp.ClientSession, gateway_url: str) -> None:
-    forged = mint_customer_token("demo-ivan", "not-the-bank-secret")
+    forged = mint_customer_token("demo-ivan", "an-attacker-secret-that-is-not-the-banks-one")
     status, body = await post(http, gateway_url, {"sender": "forger", "text": "баланс", "customer_token": forged})
     assert (status, body) == (401, {"error": "customer_token is not valid"})
 
