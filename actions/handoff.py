@@ -18,6 +18,9 @@ COMPLAINT = "complaint"
 BLOCK_CARD_UNVERIFIED = "block_card_unverified"
 NLU_FALLBACK = "nlu_fallback"
 
+# Reasons the knowledge base's operator buttons may carry; anything else in a payload is ignored.
+_BUTTON_REASONS = frozenset({"kb_escalate", "kb_no_answer"})
+
 _REASON_BY_INTENT = {"request_operator": CUSTOMER_REQUEST, "complaint": COMPLAINT, "nlu_fallback": NLU_FALLBACK}
 
 
@@ -33,6 +36,15 @@ def _previous_user_intent(tracker: Tracker) -> str | None:
     return _intent_of(user_events[1].get("parse_data")) if len(user_events) > 1 else None
 
 
+def _button_reason(tracker: Tracker) -> str | None:
+    """The reason an operator button carries (`/request_operator{"handoff_reason": "kb_escalate"}`)."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity") == "handoff_reason":
+            value = entity.get("value")
+            return value if value in _BUTTON_REASONS else None
+    return None
+
+
 def handoff_reason(tracker: Tracker) -> str:
     """Why the conversation goes to a person; the gateway routes and prioritises by it.
 
@@ -42,6 +54,9 @@ def handoff_reason(tracker: Tracker) -> str:
     """
     unverified = verified_customer_id(tracker) is None
     intent = _intent_of(tracker.latest_message)
+    button_reason = _button_reason(tracker)
+    if intent == "request_operator" and button_reason is not None:
+        return button_reason
     if intent == "block_card" and unverified:
         return BLOCK_CARD_UNVERIFIED
     if intent == "request_operator" and unverified and _previous_user_intent(tracker) == "block_card":

@@ -3,8 +3,10 @@
 Confident match: the article's answer in the conversation's language (the short voice answer on
 the phone), then an operator offer when the article is marked `escalate`. Close call: "Did you
 mean" with the top three titles as buttons; a button's payload names the article
-(`/nlu_fallback{"kb_article": "<id>"}`), which this action answers directly. No match: an honest
-"I don't know that yet", the question recorded as unanswered, and an operator offer.
+(`/faq{"kb_article": "<id>"}`), which this action answers directly. No match: an honest
+"I don't know that yet", the question recorded as unanswered, an operator offer, and a
+`{"fallback": "kb_no_answer"}` marker: the gateway hands the customer to an operator after two
+misses in a row. Operator buttons carry the reason (kb_escalate, kb_no_answer) to action_handoff.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import json
 import logging
 import re
+import threading
+import time
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,14 +34,16 @@ from core.language import Language
 from core.settings import Settings
 from knowledge_base import store
 from knowledge_base.config import default_model
-from knowledge_base.embeddings import Encoder, load_encoder
+from knowledge_base.embeddings import load_encoder
 from knowledge_base.models import Article
-from knowledge_base.search import Decision
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.search import Decision, SearchIndex
+from knowledge_base.seed import load_seed
+from knowledge_base.service import CachingEncoder, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
-OPERATOR_PAYLOAD = "/request_operator"
+KB_ESCALATE = "kb_escalate"
+KB_NO_ANSWER = "kb_no_answer"
 _ARTICLE_PAYLOAD = re.compile(r'"kb_article"\s*:\s*"([a-z0-9_\-]{1,64})"')
 
 TEXTS: Final[dict[str, dict[Language, str]]] = {
@@ -83,8 +89,9 @@ class MongoKnowledgeBases:
 
     def __init__(self, settings_factory: Callable[[], Settings] = Settings.from_env) -> None:
         self._settings_factory = settings_factory
-        self._encoder: Encoder | None = None
+        self._encoder: CachingEncoder | None = None
         self._encoder_loaded = False
+        self._encoder_lock = threading.Lock()
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[KnowledgeBase, Database]] = (
             weakref.WeakKeyDictionary()
         )
@@ -94,20 +101,51 @@ class MongoKnowledgeBases:
         return {"settings_factory": self._settings_factory}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild empty (see __getstate__)."""
+        """Rebuild empty (see __getstate__), and warm up: being unpickled means being in the serving worker.
+
+        Loading the model and embedding every question takes seconds on a small machine;
+        done at the first question, it would outlast the gateway's bot timeout.
+        """
         self.__init__(state["settings_factory"])  # type: ignore[misc]
+        threading.Thread(target=self.warm_up, name="kb-warm-up", daemon=True).start()
+
+    def encoder(self) -> CachingEncoder | None:
+        """The process's encoder with its embedding cache, loaded on first use."""
+        with self._encoder_lock:
+            if not self._encoder_loaded:
+                inner = load_encoder(default_model())
+                self._encoder = CachingEncoder(inner) if inner is not None else None
+                self._encoder_loaded = True
+            return self._encoder
+
+    def warm_up(self) -> None:
+        """Load the model and embed the published questions (the seed's before the first import)."""
+        started = time.monotonic()
+        try:
+            encoder = self.encoder()
+            articles = asyncio.run(self._published_articles()) or load_seed()
+            SearchIndex(articles, encoder)
+        except Exception:  # a cold start only costs time: the first question retries everything
+            logger.exception("Knowledge base warm-up failed; the first question will load it instead.")
+            return
+        logger.info("Knowledge base warm: %s articles in %.1f s", len(articles), time.monotonic() - started)
+
+    async def _published_articles(self) -> list[Article]:
+        settings = self._settings_factory()
+        client = core_db.connect(settings)
+        try:
+            return await store.published_articles(core_db.database(client, settings))
+        finally:
+            await client.close()
 
     def knowledge_base(self) -> tuple[KnowledgeBase, Database]:
         """This loop's KB, created on first use (the model loads once per process)."""
         loop = asyncio.get_running_loop()
         pair = self._per_loop.get(loop)
         if pair is None:
-            if not self._encoder_loaded:
-                self._encoder = load_encoder(default_model())
-                self._encoder_loaded = True
             settings = self._settings_factory()
             db = core_db.database(core_db.connect(settings), settings)
-            pair = (KnowledgeBase(db, self._encoder), db)
+            pair = (KnowledgeBase(db, self.encoder()), db)
             self._per_loop[loop] = pair
         return pair
 
@@ -125,15 +163,16 @@ def _requested_article(tracker: Tracker) -> str | None:
     return match.group(1) if match else None
 
 
-def _operator_button(language: Language) -> dict[str, str]:
-    return {"title": TEXTS["operator_button"][language], "payload": OPERATOR_PAYLOAD}
+def _operator_button(language: Language, reason: str) -> dict[str, str]:
+    payload = "/request_operator" + json.dumps({"handoff_reason": reason})
+    return {"title": TEXTS["operator_button"][language], "payload": payload}
 
 
 def _answer(dispatcher: CollectingDispatcher, article: Article, language: Language, channel: str) -> None:
     text = article.text("voice_answer", language) if channel == "voice" else ""
     dispatcher.utter_message(text=text or article.text("answer", language))
     if article.escalate:
-        dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language)])
+        dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language, KB_ESCALATE)])
 
 
 class ActionAnswerFaq(Action):
@@ -161,8 +200,7 @@ class ActionAnswerFaq(Action):
             _answer(dispatcher, index.articles[result.hits[0].id], language, channel)
         elif result.decision == Decision.CLARIFY:
             buttons = [
-                {"title": h.title, "payload": "/nlu_fallback" + json.dumps({"kb_article": h.id})}
-                for h in result.hits[:3]
+                {"title": h.title, "payload": "/faq" + json.dumps({"kb_article": h.id})} for h in result.hits[:3]
             ]
             dispatcher.utter_message(text=TEXTS["did_you_mean"][language], buttons=buttons)
         else:
@@ -174,5 +212,8 @@ class ActionAnswerFaq(Action):
                 conversation_id=tracker.sender_id,
                 now=datetime.now(UTC),
             )
-            dispatcher.utter_message(text=TEXTS["dont_know"][language], buttons=[_operator_button(language)])
+            dispatcher.utter_message(
+                text=TEXTS["dont_know"][language], buttons=[_operator_button(language, KB_NO_ANSWER)]
+            )
+            dispatcher.utter_message(json_message={"fallback": KB_NO_ANSWER})
         return []

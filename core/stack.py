@@ -182,7 +182,9 @@ class Stack:
         """The rasa_sdk action server (Python 3.11 environment)."""
         port = self.ports.setdefault("actions", free_port())
         args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
-        self.processes["actions"] = proc = _spawn("actions", args, self.env(), self.data_dir / "logs")
+        # rasa_sdk has no --interface flag; Sanic binds to SANIC_HOST (0.0.0.0 by default).
+        env = self.env() | {"SANIC_HOST": "127.0.0.1"}
+        self.processes["actions"] = proc = _spawn("actions", args, env, self.data_dir / "logs")
         _wait(proc, f"http://127.0.0.1:{port}/health", timeout=60)
 
     def start_rasa(self) -> None:

@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
 from handoff import claims, events
@@ -157,6 +159,25 @@ async def ensure_indexes(db: Database) -> None:
     await db.conversations.create_index([("assignee.id", 1), ("state", 1)])
 
 
+async def _upsert(
+    collection: AsyncCollection[Document], doc_id: str, fields: Document, returned: bool
+) -> Document | None:
+    """Insert the document unless it exists; `returned` picks the document before or after.
+
+    Two concurrent upserts of one new _id may both try to insert: the loser gets a
+    duplicate key error (MongoDB retries this itself, FerretDB does not), and a second
+    attempt then finds the winner's document.
+    """
+    try:
+        return await collection.find_one_and_update(
+            {"_id": doc_id}, {"$setOnInsert": fields}, upsert=True, return_document=returned
+        )
+    except DuplicateKeyError:
+        return await collection.find_one_and_update(
+            {"_id": doc_id}, {"$setOnInsert": fields}, upsert=True, return_document=returned
+        )
+
+
 async def open_conversation(
     db: Database, channel: str, channel_user_id: str, now: datetime, bus: EventBus | None = None
 ) -> Conversation:
@@ -166,11 +187,11 @@ async def open_conversation(
     from one customer still share one conversation.
     """
     pointer_id = f"{channel}:{channel_user_id}"
-    pointer = await db.channel_users.find_one_and_update(
-        {"_id": pointer_id},
-        {"$setOnInsert": {"conversation_id": uuid.uuid4().hex, "created_at": now}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
+    pointer = await _upsert(
+        db.channel_users,
+        pointer_id,
+        {"conversation_id": uuid.uuid4().hex, "created_at": now},
+        ReturnDocument.AFTER,
     )
     assert pointer is not None  # noqa: S101 -- an upsert with AFTER always returns the document
     fresh: Document = {
@@ -183,12 +204,7 @@ async def open_conversation(
         "transitions": [],
     }
     # BEFORE tells us whether this call created the conversation: exactly one caller sees None.
-    before = await db.conversations.find_one_and_update(
-        {"_id": pointer["conversation_id"]},
-        {"$setOnInsert": fresh},
-        upsert=True,
-        return_document=ReturnDocument.BEFORE,
-    )
+    before = await _upsert(db.conversations, pointer["conversation_id"], fresh, ReturnDocument.BEFORE)
     if before is not None:
         return Conversation.from_document(before)
     conversation = Conversation.from_document({"_id": pointer["conversation_id"], **fresh})

@@ -20,11 +20,14 @@ _BUTTON_INTENTS = frozenset(
         "inform",
         "greet",
         "help",
+        "faq",
     }
 )
 _ENTITY_PATTERNS: dict[str, re.Pattern[str]] = {
     "card_last4": re.compile(r"^\d{4}$"),
     "product_type": re.compile(r"^(card|account|credit_card)$"),
+    "kb_article": re.compile(r"^[a-z0-9_\-]{1,64}$"),
+    "handoff_reason": re.compile(r"^(kb_escalate|kb_no_answer)$"),
 }
 
 

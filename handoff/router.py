@@ -195,7 +195,7 @@ class Router:
 
         state = ConversationState.BOT
         escalation: tuple[HandoffReason, str | None, dict[str, object]] | None = None
-        fallback = False
+        fallback: HandoffReason | None = None
         for reply in replies:
             handoff = reply.custom.get("handoff")
             if isinstance(handoff, dict):
@@ -205,14 +205,16 @@ class Router:
                     team if isinstance(team, str) else None,
                     dict(handoff),
                 )
-            if reply.custom.get(FALLBACK_MARKER) is True:
-                fallback = True
+            marker = reply.custom.get(FALLBACK_MARKER)
+            if marker:
+                # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
+                fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
-            in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback)
-            if in_row >= FALLBACKS_BEFORE_OPERATOR:
-                escalation = (HandoffReason.NLU_FALLBACK, None, {"fallbacks_in_row": in_row})
+            in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
+            if fallback is not None and in_row >= FALLBACKS_BEFORE_OPERATOR:
+                escalation = (fallback, None, {"fallbacks_in_row": in_row})
         if escalation is not None:
             reason, team, context = escalation
             visible.extend(await self._escalate(conversation, reason, "bot", language, now, team=team, context=context))

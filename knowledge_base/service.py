@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class CachingEncoder:
         self._inner = inner
         self._cache: OrderedDict[str, Matrix] = OrderedDict()
         self._max = max_items
+        # A warm-up thread and the index rebuild (in asyncio.to_thread) may fill the cache at once.
+        self._fill_lock = threading.Lock()
         self.name = inner.name
 
     def encode(self, texts: list[str]) -> Matrix:
@@ -43,13 +46,14 @@ class CachingEncoder:
         if len(texts) == 1:
             cached = self._cache.get(texts[0])
             return cached.reshape(1, -1) if cached is not None else self._inner.encode(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for text, vector in zip(missing, self._inner.encode(missing), strict=True):
-                self._cache[text] = vector
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+        with self._fill_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                for text, vector in zip(missing, self._inner.encode(missing), strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
+            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ class KnowledgeBase:
 
     def __init__(self, db: Database, encoder: Encoder | None, config: KbConfig | None = None) -> None:
         self._db = db
-        self._encoder = CachingEncoder(encoder) if encoder is not None else None
+        # An encoder shared between KnowledgeBase instances keeps one cache for all of them.
+        self._encoder = encoder if encoder is None or isinstance(encoder, CachingEncoder) else CachingEncoder(encoder)
         self.config = config or KbConfig()
         self._index = SearchIndex([], self._encoder, weights=self.config.weights, thresholds=self.config.thresholds)
         self._index_version = -1

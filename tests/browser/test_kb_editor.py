@@ -1,0 +1,219 @@
+"""A content editor rewrites an answer in the knowledge-base editor (headless Chromium); customers get it at once.
+
+Issue 3: an answer published in the editor reaches the bot within 5 seconds, without a restart.
+The stories run against the whole platform (FerretDB, the action server, Rasa with the trained
+model, the gateway); the editor signs in with the demo account that local runs create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+
+from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REST = "/api/channels/rest/messages"
+# A seed article (shared/data/kb_seed.yaml) and one of its Russian questions, which NLU sends to the KB.
+ARTICLE_ID = "card_activation"
+ARTICLE_TITLE = "Активация карты"
+CUSTOMER_QUESTION = "Как активировать новую карту?"
+# What the issue promises: the bot answers with the published text this soon, without a restart.
+PUBLISH_TO_ANSWER_SECONDS = 5.0
+# The first KB question of a session also loads the action server's embedding model.
+FIRST_ANSWER_SECONDS = 90.0
+UI_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def editor_page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    yield page
+    await context.close()
+
+
+@pytest.fixture
+async def seed_article_restored(gateway_url: str) -> AsyncIterator[dict[str, Any]]:
+    """The seed article as it was; afterwards its old content is rolled back and live again.
+
+    The stack is shared by the whole session, and other stories ask the same question.
+    This is bookkeeping through the editor API; the story itself only uses the page.
+    """
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as api:
+        async with api.post(
+            f"{gateway_url}/api/kb/sign-in", json={"login": DEMO_EDITOR_LOGIN, "password": DEMO_EDITOR_PASSWORD}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            csrf = (await resp.json())["csrf"]
+        article_url = f"{gateway_url}/api/kb/articles/{ARTICLE_ID}"
+        async with api.get(article_url) as resp:
+            assert resp.status == 200, await resp.text()
+            before: dict[str, Any] = await resp.json()
+        assert before["status"] == "published", before
+        yield before
+        async with api.get(article_url) as resp:
+            after = await resp.json()
+        if after["version"] != before["version"]:
+            async with api.post(
+                f"{article_url}/rollback",
+                json={"version": after["version"], "to_version": before["version"]},
+                headers={"X-CSRF-Token": csrf},
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+
+
+# --- What the content editor does in the page -------------------------------------------------
+
+
+async def open_the_editor(page: Page, gateway_url: str) -> None:
+    await page.goto(f"{gateway_url}/kb/editor")
+    await expect(page.get_by_role("heading", name="Knowledge base editor")).to_be_visible()
+
+
+async def sign_in(page: Page, login: str, password: str) -> None:
+    await page.get_by_label("Login", exact=True).fill(login)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def find_and_open_article(page: Page, title: str) -> None:
+    await page.get_by_placeholder("Filter by text").fill(title)
+    await page.get_by_role("button", name="Filter", exact=True).click()
+    entry = page.locator("#articles").get_by_role("listitem").filter(has_text=title)
+    await expect(entry).to_have_count(1)
+    await entry.click()
+    await expect(page.locator("#a-id")).to_have_value(ARTICLE_ID)
+
+
+def russian_answer_box(page: Page) -> Locator:
+    return page.get_by_role("group", name="Русский").get_by_label("Answer", exact=True)
+
+
+async def rewrite_the_russian_answer(page: Page, text: str) -> None:
+    box = russian_answer_box(page)
+    await box.click()
+    await box.press("Control+A")
+    await box.press("Delete")
+    await box.press_sequentially(text)
+    await expect(box).to_have_value(text)
+
+
+async def save(page: Page) -> None:
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator("#message")).to_contain_text("Saved version")
+
+
+async def publish(page: Page) -> None:
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.locator("#message")).to_contain_text("Published")
+    await expect(page.locator("#a-status")).to_have_text("published")
+
+
+# --- What a customer does: ask the bot through the REST channel --------------------------------
+
+
+async def customer_asks(http: aiohttp.ClientSession, gateway_url: str, question: str) -> str:
+    """One new customer asks one question; everything the bot wrote back, as one string."""
+    body = {"sender": f"kb-editor-{uuid.uuid4().hex[:12]}", "text": question}
+    async with http.post(gateway_url + REST, json=body) as resp:
+        payload = await resp.json()
+        assert resp.status == 200, payload
+    return "\n".join(reply.get("text") or "" for reply in payload["replies"])
+
+
+async def seconds_until_customers_read(
+    http: aiohttp.ClientSession, gateway_url: str, expected: str, since: float, within: float
+) -> float:
+    """Customers keep asking until one reads `expected`; how long after `since` the answer arrived."""
+    said = ""
+    while time.monotonic() - since < within:
+        said = await customer_asks(http, gateway_url, CUSTOMER_QUESTION)
+        if expected in said:
+            return time.monotonic() - since
+        await asyncio.sleep(0.2)
+    pytest.fail(f"no customer read {expected!r} within {within:.0f} s; the bot last said: {said!r}")
+
+
+# --- Stories -------------------------------------------------------------------------------------
+
+
+async def test_an_editor_publishes_a_new_answer_and_customers_get_it_within_five_seconds(
+    editor_page: Page,
+    gateway_url: str,
+    http: aiohttp.ClientSession,
+    seed_article_restored: dict[str, Any],
+) -> None:
+    """Elena, the content editor, rewrites how to activate a card; the next customer who asks reads it."""
+    page = editor_page
+    old_answer = seed_article_restored["answer"]["ru"]
+    mark = uuid.uuid4().hex[:12]
+    new_answer = f"Новую карту активируют в приложении Демо-Банка: откройте карту и задайте ПИН. Метка {mark}."
+
+    # Before the edit, customers read the seed answer (this also warms up the action server's KB).
+    warm_up = await seconds_until_customers_read(http, gateway_url, old_answer, time.monotonic(), FIRST_ANSWER_SECONDS)
+    print(f"first customer reads the seed answer after {warm_up:.2f} s")
+
+    await open_the_editor(page, gateway_url)
+    await sign_in(page, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD)
+    await expect(page.locator("#me")).to_contain_text(f"({DEMO_EDITOR_LOGIN})")
+    await find_and_open_article(page, ARTICLE_TITLE)
+    await expect(russian_answer_box(page)).to_have_value(old_answer)
+    loaded_version = int(await page.locator("#a-version").inner_text())
+
+    await rewrite_the_russian_answer(page, new_answer)
+    await save(page)
+    published_at = time.monotonic()
+    await publish(page)
+    await expect(page.locator("#a-version")).to_have_text(str(loaded_version + 2))
+    await expect(page.locator("#history tbody tr").first).to_contain_text("publish")
+
+    elapsed = await seconds_until_customers_read(http, gateway_url, new_answer, published_at, PUBLISH_TO_ANSWER_SECONDS)
+    print(f"publish click -> customer reads the new answer: {elapsed:.2f} s")
+
+    # Reloading the editor shows what customers read.
+    await page.reload()
+    await find_and_open_article(page, ARTICLE_TITLE)
+    await expect(russian_answer_box(page)).to_have_value(new_answer)
+
+
+async def test_a_wrong_password_shows_an_error_and_keeps_the_editor_closed(editor_page: Page, gateway_url: str) -> None:
+    """Someone types the editor's login with a wrong password: the page says so and shows no article."""
+    page = editor_page
+    await open_the_editor(page, gateway_url)
+    await sign_in(page, DEMO_EDITOR_LOGIN, "not-the-password")
+
+    await expect(page.locator("#sign-in-error")).to_have_text("Wrong login or password, or no access to this page.")
+    await expect(page.locator("#sign-in").get_by_role("alert")).to_be_visible()
+    await expect(page.locator("#editor")).to_be_hidden()
+    await expect(page.locator("#articles li")).to_have_count(0)
+
+    # No session was opened: a reload still asks to sign in.
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Knowledge base editor")).to_be_visible()
+    await expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    await expect(page.locator("#editor")).to_be_hidden()
