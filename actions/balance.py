@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from decimal import Decimal
 from typing import Any
 
-from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.interfaces import Action, Tracker
-from rasa_sdk.types import DomainDict
+from rasa_sdk.interfaces import Tracker
 
-from actions.conversation import language_of, verified_customer_id
-from actions.dependencies import DEFAULT_BACKENDS, BackendSource
+from actions.customer_question import CustomerQuestionAction, requested_last4
 from actions.formatting import format_amount
 from actions.texts import text
-from core.banking import Account, AccountKind, BankingError, Card, CardKind, ProductType
+from core.banking import Account, AccountKind, BankingBackend, Card, CardKind, ProductType
 from core.language import Language
-
-logger = logging.getLogger(__name__)
-
-_LAST4_RE = re.compile(r"\d{4}")
 
 
 def card_line(card: Card, language: Language) -> str:
@@ -68,49 +58,20 @@ def balance_message(cards: list[Card], accounts: list[Account], product_type: st
     return _section(language, "balance_summary_header", [*debit, *credit, *account_lines], "no_products")
 
 
-def requested_last4(tracker: Tracker) -> str | None:
-    """The card_last4 slot when it holds exactly four digits (payloads can carry anything)."""
-    value = tracker.get_slot("card_last4")
-    return value if isinstance(value, str) and _LAST4_RE.fullmatch(value) else None
-
-
-def reset_question_slots(tracker: Tracker) -> list[EventType]:
-    """Forget the narrowing of this question so the next one starts fresh (and the block form asks anew)."""
-    return [SlotSet(slot, None) for slot in ("product_type", "card_last4") if tracker.get_slot(slot) is not None]
-
-
-class ActionCheckBalance(Action):
+class ActionCheckBalance(CustomerQuestionAction):
     """Tell a verified customer their balances; narrowed by product_type or card_last4."""
-
-    def __init__(self, backends: BackendSource = DEFAULT_BACKENDS) -> None:
-        self._backends = backends
 
     def name(self) -> str:
         """The action's name in the domain."""
         return "action_check_balance"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """Answer with one message; unverified customers get the sign-in text and nothing else."""
-        language = language_of(tracker)
-        customer_id = verified_customer_id(tracker)
-        events = reset_question_slots(tracker)
-        if customer_id is None:
-            dispatcher.utter_message(text=text(language, "sign_in_required"))
-            return events
-        backend = self._backends.backend()
-        try:
-            cards = await backend.list_cards(customer_id)
-            accounts = await backend.list_accounts(customer_id)
-        except BankingError:
-            logger.exception("Balance for %s failed", customer_id)
-            dispatcher.utter_message(text=text(language, "backend_unavailable"))
-            return events
+    async def answer(self, backend: BankingBackend, customer_id: str, tracker: Tracker, language: Language) -> str:
+        """One card when digits were named, else one product type or a summary of every product."""
+        cards = await backend.list_cards(customer_id)
+        accounts = await backend.list_accounts(customer_id)
         last4 = requested_last4(tracker)
         if last4 is not None:
             card = next((c for c in cards if c.last4 == last4), None)
-            message = card_line(card, language) if card else text(language, "card_not_found", last4=last4)
-        else:
-            product_type: Any = tracker.get_slot("product_type")
-            message = balance_message(cards, accounts, product_type, language)
-        dispatcher.utter_message(text=message)
-        return events
+            return card_line(card, language) if card else text(language, "card_not_found", last4=last4)
+        product_type: Any = tracker.get_slot("product_type")
+        return balance_message(cards, accounts, product_type, language)
