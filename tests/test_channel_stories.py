@@ -89,6 +89,24 @@ async def test_anna_hears_her_balance_by_voice(gateway: TestClient[web.Request, 
     assert "₽" not in text and "•" not in text
 
 
+async def test_a_caller_asks_a_question_and_hears_the_short_voice_answer(
+    gateway: TestClient[web.Request, web.Application],
+) -> None:
+    sid = "CA" + uuid.uuid4().hex
+    await call_turn(gateway, "/voice/twiml/incoming", sid, "+79990001122")
+    answer = await call_turn(
+        gateway,
+        "/voice/twiml/gather",
+        sid,
+        "+79990001122",
+        SpeechResult="как активировать новую карту",
+        Confidence="0.9",
+    )
+    text = spoken(answer)
+    assert "задайте ПИН-код в мобильном приложении" in text, text
+    assert "«" not in text  # the written answer's quoted button names are not read out
+
+
 async def test_anna_blocks_her_credit_card_with_the_keypad(gateway: TestClient[web.Request, web.Application]) -> None:
     sid = "CA" + uuid.uuid4().hex
     await call_turn(gateway, "/voice/twiml/incoming", sid, ANNA_PHONE)

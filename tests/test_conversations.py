@@ -265,3 +265,33 @@ async def test_a_question_about_the_bank_is_answered_from_the_knowledge_base(
 ) -> None:
     replies = await customer().says(text)
     assert expected in said(replies).lower()
+
+
+async def test_two_questions_the_knowledge_base_cannot_answer_bring_an_operator(
+    customer: Callable[..., Customer], bank: Database
+) -> None:
+    someone = customer()
+    first = await someone.says("Сколько стоит аренда сейфовой ячейки?")
+    assert "не знаю" in said(first)
+    assert any(b["payload"] == '/request_operator{"handoff_reason": "kb_no_answer"}' for b in buttons(first))
+    second = await someone.says("Вы выдаёте ипотеку на дом на Марсе?")
+    assert "оператор" in said(second).lower(), second
+    conversation = await bank.conversations.find_one({"_id": someone.conversation_id})
+    assert conversation is not None and conversation["state"] == "queued"
+    assert conversation["handoff"]["reason"] == "kb_no_answer"
+    unanswered = [doc["text"] async for doc in bank.kb_unanswered.find({"conversation_id": someone.conversation_id})]
+    assert "Сколько стоит аренда сейфовой ячейки?" in unanswered
+
+
+async def test_an_escalating_article_answers_and_the_operator_button_says_why(
+    customer: Callable[..., Customer], bank: Database
+) -> None:
+    someone = customer()
+    answer = await someone.says("Банкомат не вернул мою карту, что теперь делать?")
+    assert "заблокируйте карту" in said(answer)
+    offer = [b for b in buttons(answer) if b["payload"].startswith("/request_operator")]
+    assert offer, answer
+    await someone.says(offer[0]["payload"])
+    conversation = await bank.conversations.find_one({"_id": someone.conversation_id})
+    assert conversation is not None and conversation["state"] == "queued"
+    assert conversation["handoff"]["reason"] == "kb_escalate"

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from core.stack import Stack
 from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 
 CHROMIUM_ARGS = [
@@ -35,8 +36,10 @@ ARTICLE_TITLE = "Активация карты"
 CUSTOMER_QUESTION = "Как активировать новую карту?"
 # What the issue promises: the bot answers with the published text this soon, without a restart.
 PUBLISH_TO_ANSWER_SECONDS = 5.0
-# The first KB question of a session also loads the action server's embedding model.
-FIRST_ANSWER_SECONDS = 90.0
+# How long the action server may take to load its embedding model and embed the questions.
+WARM_UP_SECONDS = 180.0
+# Before the edit: room for a turn the busy machine answers after the gateway's 4 s bot timeout.
+SEED_ANSWER_SECONDS = 30.0
 UI_TIMEOUT_MS = 15_000
 
 
@@ -85,6 +88,36 @@ async def seed_article_restored(gateway_url: str) -> AsyncIterator[dict[str, Any
                 headers={"X-CSRF-Token": csrf},
             ) as resp:
                 assert resp.status == 200, await resp.text()
+                restored = await resp.json()
+            assert restored["answer"] == before["answer"], restored
+            assert restored["status"] == "published", restored
+
+
+@pytest.fixture
+async def knowledge_base_warmed_up(stack: Stack) -> None:
+    """The action server has answered a KB question once since it started.
+
+    It loads the embedding model and embeds every question in the background at start; a question
+    asked before that is done can outlast the gateway's bot timeout (4 s), and through the gateway
+    that customer would be queued for an operator in the shared stack. So this first question goes
+    to Rasa's gateway channel directly, with the gateway's token, as the gateway would send it.
+    """
+    body = {
+        "sender": f"kb-editor-warm-up-{uuid.uuid4().hex[:12]}",
+        "message": CUSTOMER_QUESTION,
+        "metadata": {"channel": "rest", "language": "ru", "customer_id": None, "identity_method": None, "redacted": []},
+    }
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WARM_UP_SECONDS)) as rasa,
+        rasa.post(
+            f"{stack.rasa_url}/webhooks/gateway/webhook",
+            json=body,
+            headers={"Authorization": f"Bearer {stack.rasa_token}"},
+        ) as resp,
+    ):
+        replies = await resp.json()
+        assert resp.status == 200, replies
+    assert any(reply.get("text") for reply in replies), replies
 
 
 # --- What the content editor does in the page -------------------------------------------------
@@ -149,7 +182,7 @@ async def customer_asks(http: aiohttp.ClientSession, gateway_url: str, question:
 async def seconds_until_customers_read(
     http: aiohttp.ClientSession, gateway_url: str, expected: str, since: float, within: float
 ) -> float:
-    """Customers keep asking until one reads `expected`; how long after `since` the answer arrived."""
+    """Customers keep asking (each a new one) until one reads `expected`; seconds from `since` to that reply."""
     said = ""
     while time.monotonic() - since < within:
         said = await customer_asks(http, gateway_url, CUSTOMER_QUESTION)
@@ -167,6 +200,7 @@ async def test_an_editor_publishes_a_new_answer_and_customers_get_it_within_five
     gateway_url: str,
     http: aiohttp.ClientSession,
     seed_article_restored: dict[str, Any],
+    knowledge_base_warmed_up: None,
 ) -> None:
     """Elena, the content editor, rewrites how to activate a card; the next customer who asks reads it."""
     page = editor_page
@@ -174,9 +208,8 @@ async def test_an_editor_publishes_a_new_answer_and_customers_get_it_within_five
     mark = uuid.uuid4().hex[:12]
     new_answer = f"Новую карту активируют в приложении Демо-Банка: откройте карту и задайте ПИН. Метка {mark}."
 
-    # Before the edit, customers read the seed answer (this also warms up the action server's KB).
-    warm_up = await seconds_until_customers_read(http, gateway_url, old_answer, time.monotonic(), FIRST_ANSWER_SECONDS)
-    print(f"first customer reads the seed answer after {warm_up:.2f} s")
+    # Before the edit, customers read the seed answer.
+    await seconds_until_customers_read(http, gateway_url, old_answer, time.monotonic(), SEED_ANSWER_SECONDS)
 
     await open_the_editor(page, gateway_url)
     await sign_in(page, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD)
@@ -194,6 +227,7 @@ async def test_an_editor_publishes_a_new_answer_and_customers_get_it_within_five
 
     elapsed = await seconds_until_customers_read(http, gateway_url, new_answer, published_at, PUBLISH_TO_ANSWER_SECONDS)
     print(f"publish click -> customer reads the new answer: {elapsed:.2f} s")
+    assert elapsed <= PUBLISH_TO_ANSWER_SECONDS, f"the new answer took {elapsed:.2f} s"
 
     # Reloading the editor shows what customers read.
     await page.reload()
