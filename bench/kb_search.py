@@ -1,6 +1,6 @@
 """Knowledge-base retrieval figures: hit@1, hit@3, MRR per language and ranker, misses, speed.
 
-Usage: python -m bench.kb_search [--model SPEC ...] [--speed] [--tune]
+Usage: python -m bench.kb_search [--model SPEC ...] [--speed [--sizes 32,1000,10000]] [--no-banking77]
 
 Index = the seed's own questions; queries = bench/data/kb_eval.yaml (colloquial paraphrases
 written for this benchmark, not the seed's questions). BANKING77 (../shared/data/banking77,
@@ -190,10 +190,10 @@ def synth(seed: list[Article], n: int, rng: random.Random) -> list[Article]:
     return out
 
 
-def speed(seed: list[Article], encoder: Encoder | None, weights: FusionWeights) -> None:
+def speed(seed: list[Article], encoder: Encoder | None, weights: FusionWeights, sizes: list[int]) -> None:
     rng = random.Random(7)
     queries = [item["q"] for item in yaml.safe_load((DATA / "kb_eval.yaml").read_text())["ru"]]
-    for n in (32, 1000, 10000):
+    for n in sizes:
         articles = synth(seed, n, rng)
         tracemalloc.start()
         started = time.perf_counter()
@@ -217,6 +217,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="embedding model spec(s); default: the configured one")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--no-banking77", action="store_true")
+    parser.add_argument(
+        "--sizes", default="32,1000,10000", help="article counts for --speed (comma-separated; default 32,1000,10000)"
+    )
     args = parser.parse_args()
     from knowledge_base.config import default_model
 
@@ -249,7 +252,7 @@ def main() -> None:
             b_index = SearchIndex(b_articles, encoder, weights=weights)
             _print("banking77 10-shot", evaluate(b_index, b_test, "en"))
         if args.speed:
-            speed(seed, encoder, weights)
+            speed(seed, encoder, weights, [int(n) for n in args.sizes.split(",")])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.stack import Stack
 
 from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, TWIML_TOKEN, FakeBotApi, twilio_signature
-from .test_handoff_stories import Operator, _close_operator_sessions
+from .handoff_support import Operator, _close_operator_sessions
 from .test_telegram_channel import TelegramUser
 
 __all__ = ["_close_operator_sessions"]

@@ -1,7 +1,8 @@
 """Two gateways sharing one database talk over Redis pub/sub: the customer on one, the operator's console on the other.
 
 Both gateways are the real app from the factory with GATEWAY_PROCESSES=2, each
-with its own event bus; the only path between their live events is Debian's
+with its own event bus, on the real platform (the `stack`'s FerretDB, Rasa and
+action server); the only path between their live events is Debian's
 redis-server, started here on a free port.
 """
 
@@ -11,9 +12,7 @@ import asyncio
 import json
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -23,16 +22,14 @@ from aiohttp.test_utils import TestClient
 
 from core.app import create_app
 from core.keys import DELIVERY_KEY
-from core.settings import Settings
-from core.stack import free_port
+from core.stack import Stack, free_port
 from handoff.conversations import Conversation
 from handoff.setup import DEMO_STAFF_PASSWORD
 from handoff.transcript import StoredMessage
 
-from .handoff_support import ferretdb
-from .test_handoff_stories import REST, ScriptedRasa, rasa
+from .handoff_support import REST, gateway_settings
 
-__all__ = ["ferretdb", "rasa"]
+ASK_FOR_OPERATOR = "позовите оператора"
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +72,9 @@ class PushChannel:
 
 @pytest.fixture
 async def two_gateways(
-    ferretdb: str, rasa: tuple[ScriptedRasa, str], redis_url: str, aiohttp_client: Any
+    stack: Stack, redis_url: str, aiohttp_client: Any
 ) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], TestClient[web.Request, web.Application]]]:
-    settings = replace(
-        Settings(),
-        mongodb_uri=ferretdb,
-        mongodb_db=f"two_{uuid.uuid4().hex[:8]}",
-        rasa_url=rasa[1],
-        gateway_processes=2,
-        redis_url=redis_url,
-        handoff_auto_assign=False,
-    )
+    settings = gateway_settings(stack, "two", gateway_processes=2, redis_url=redis_url, handoff_auto_assign=False)
     customer_side = await aiohttp_client(create_app(settings))
     operator_side = await aiohttp_client(create_app(settings))
     yield customer_side, operator_side
@@ -114,7 +103,7 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
         ) as r:
             csrf = (await r.json())["csrf"]
         async with browser.ws_connect(base + "/api/console/live?after=0") as console:
-            resp = await customer_side.post(REST, json={"sender": "two-gw", "text": "оператора"})
+            resp = await customer_side.post(REST, json={"sender": "two-gw", "text": ASK_FOR_OPERATOR})
             conversation_id = (await resp.json())["conversation_id"]
             handoff = await next_event(console, "conversation.bot_handoff")
             assert handoff["conversation_id"] == conversation_id
@@ -130,7 +119,7 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
             while not seen or seen[-1] != ("customer", "у меня вопрос по карте"):
                 message = await next_event(console, "message.created")
                 seen.append((message["data"]["author"], message["data"]["text"]))
-            assert seen[0] == ("customer", "оператора"), "the escalating message reaches the console too"
+            assert seen[0] == ("customer", ASK_FOR_OPERATOR), "the escalating message reaches the console too"
 
             async with browser.post(
                 f"{base}/api/console/conversations/{conversation_id}/reply",

@@ -22,8 +22,7 @@ from core.keys import BUS_KEY, DB_KEY
 from core.settings import Settings
 
 from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, FakeBotApi, ScriptedRasa, Updates
-from .handoff_support import ferretdb
-from .test_handoff_stories import Operator, _close_operator_sessions
+from .handoff_support import Operator, _close_operator_sessions, ferretdb
 
 __all__ = ["_close_operator_sessions", "ferretdb"]
 

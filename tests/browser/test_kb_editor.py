@@ -15,20 +15,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from core.stack import Stack
 from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REST = "/api/channels/rest/messages"
 # A seed article (shared/data/kb_seed.yaml) and one of its Russian questions, which NLU sends to the KB.
 ARTICLE_ID = "card_activation"
@@ -41,14 +32,6 @@ WARM_UP_SECONDS = 180.0
 # Before the edit: room for a turn the busy machine answers after the gateway's 4 s bot timeout.
 SEED_ANSWER_SECONDS = 30.0
 UI_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

@@ -6,31 +6,14 @@ import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The bot answers within its 4 s timeout; the first answer of a fresh Rasa can take a little longer.
 REPLY_TIMEOUT_MS = 20_000
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 
 customer_bubbles = ".msg--out:not(.msg--pending) .msg__bubble"
 assistant_bubbles = ".msg--bot .msg__bubble"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
