@@ -51,10 +51,10 @@ def evaluate(index: SearchIndex, queries: list[Query], lang: str) -> dict[str, d
     ids = index.ids(lang)
     comps = [index.components(q, lang) for q, _ in queries]
     w = index.weights
-    rankers: dict[str, Callable[[tuple[Matrix, Matrix, Matrix]], Matrix]] = {
-        "embedding": lambda c: c[0],
-        "lexical": lambda c: 0.6 * c[1] + 0.4 * c[2],
-        "fusion": lambda c: w.semantic * c[0] + w.stems * c[1] + w.chars * c[2],
+    rankers: dict[str, Callable[[Components], Matrix]] = {
+        "embedding": lambda c: _semantic(c, w.prototype),
+        "lexical": lambda c: 0.6 * c[2] + 0.4 * c[3],
+        "fusion": lambda c: _fused(c, w),
     }
     result: dict[str, dict[str, float]] = {}
     for name, fn in rankers.items():
@@ -74,6 +74,19 @@ def _metrics(scores: list[np.ndarray], expected: list[int]) -> dict[str, float]:
     }
 
 
+Components = tuple[Matrix, Matrix, Matrix, Matrix]
+
+
+def _semantic(c: Components, prototype: float) -> Matrix:
+    blended: Matrix = (1 - prototype) * c[0] + prototype * c[1]
+    return blended
+
+
+def _fused(c: Components, w: FusionWeights) -> Matrix:
+    fused: Matrix = w.semantic * _semantic(c, w.prototype) + w.stems * c[2] + w.chars * c[3]
+    return fused
+
+
 def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> FusionWeights:
     """Grid-search the fusion weights for mean dev hit@1 (ties: higher MRR)."""
     cached = [
@@ -82,21 +95,22 @@ def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> FusionWeights:
     ]
     best: tuple[float, float, FusionWeights] | None = None
     grid = [x / 10 for x in range(11)]
-    for ws, wl in itertools.product(grid, grid):
+    for ws, wl, wp in itertools.product(grid, grid, (0.0, 0.25, 0.5, 0.75, 1.0)):
         wc = round(1 - ws - wl, 2)
         if wc < 0:
             continue
+        weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp)
         hit = mrr = 0.0
         for comps, expected in cached:
-            m = _metrics([ws * c[0] + wl * c[1] + wc * c[2] for c in comps], expected)
+            m = _metrics([_fused(c, weights) for c in comps], expected)
             hit += m["hit@1"] / len(cached)
             mrr += m["mrr"] / len(cached)
         if best is None or (hit, mrr) > (best[0], best[1]):
-            best = (hit, mrr, FusionWeights(semantic=ws, stems=wl, chars=wc))
+            best = (hit, mrr, weights)
     assert best is not None
     print(
         f"tuned weights: semantic={best[2].semantic} stems={best[2].stems} chars={best[2].chars} "
-        f"dev hit@1={best[0]:.3f}"
+        f"prototype={best[2].prototype} dev hit@1={best[0]:.3f}"
     )
     return best[2]
 

@@ -6,7 +6,8 @@ Prints one line per figure:
   language is the language of the file it comes from: ru.yml or en*.yml);
   the share of the 100 off-topic and nonsense inputs in bench/data/off_topic.txt
   (50 ru + 50 en, none of them in the training data) that a model trained on all
-  of bot/data classifies as out_of_scope or nlu_fallback.
+  of bot/data classifies as out_of_scope or nlu_fallback, and end to end: adding
+  those classified faq for which the knowledge base then admits a miss.
 Macro-F1 averages F1 over the intents that occur among that language's examples;
 an nlu_fallback prediction counts as a miss.
 Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.nlu [--model MODEL.tar.gz]`
@@ -124,8 +125,8 @@ def cross_validation(work: Path) -> list[Prediction]:
     return read_predictions(out_dir)
 
 
-def off_topic_share(work: Path, model: Path | None) -> tuple[int, int]:
-    """Count the off-topic inputs the model rejects (out_of_scope or nlu_fallback)."""
+def off_topic_predictions(work: Path, model: Path | None) -> list[tuple[str, str]]:
+    """(text, predicted intent) for each off-topic input."""
     if model is None:
         run_rasa(
             [
@@ -148,32 +149,60 @@ def off_topic_share(work: Path, model: Path | None) -> tuple[int, int]:
     lines = [line for line in OFF_TOPIC_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(results) != len(lines):
         raise RuntimeError(f"expected {len(lines)} predictions, got {len(results)}; see bench/nlu_parse.py")
-    rejected = sum(result["intent"] in REJECTING_INTENTS for result in results)
-    return rejected, len(lines)
+    return [(line.strip(), str(result["intent"])) for line, result in zip(lines, results, strict=True)]
+
+
+def knowledge_base_misses(texts: list[str]) -> int:
+    """How many of these questions the knowledge base (seed articles, configured model) answers with a miss.
+
+    An off-topic question that NLU sends to the FAQ action still ends well when the KB
+    admits it does not know: the customer hears an honest "I don't know that yet".
+    """
+    from knowledge_base.config import default_model
+    from knowledge_base.embeddings import load_encoder
+    from knowledge_base.search import Decision, SearchIndex
+    from knowledge_base.seed import load_seed
+
+    index = SearchIndex(load_seed(), load_encoder(default_model()))
+    return sum(index.query(t, detect_language(t) or "ru").decision == Decision.MISS for t in texts)
+
+
+def print_cross_validation(work: Path) -> None:
+    """Accuracy and macro-F1 per language over every held-out prediction."""
+    languages = example_languages()
+    started = time.perf_counter()
+    predictions = cross_validation(work)
+    cv_seconds = time.perf_counter() - started
+    by_language: dict[str, list[Prediction]] = {"ru": [], "en": []}
+    for p in predictions:
+        # Texts are unique per file; one without letters in neither map is counted as Russian.
+        language = languages.get(p.text) or detect_language(p.text) or "ru"
+        by_language[language].append(p)
+    for language, items in by_language.items():
+        print(f"nlu cv {FOLDS}-fold {language}: intent accuracy {accuracy(items):.3f} (n={len(items)})")
+        print(f"nlu cv {FOLDS}-fold {language}: intent macro-F1 {macro_f1(items):.3f}")
+    print(f"nlu cv {FOLDS}-fold: wall time {cv_seconds:.0f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="trained model for the off-topic part (default: train one)")
+    parser.add_argument("--off-topic-only", action="store_true", help="skip the cross-validation")
     args = parser.parse_args()
-    languages = example_languages()
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
         work = Path(tmp)
-        started = time.perf_counter()
-        predictions = cross_validation(work)
-        cv_seconds = time.perf_counter() - started
-        by_language: dict[str, list[Prediction]] = {"ru": [], "en": []}
-        for p in predictions:
-            # Texts are unique per file; one without letters in neither map is counted as Russian.
-            language = languages.get(p.text) or detect_language(p.text) or "ru"
-            by_language[language].append(p)
-        for language, items in by_language.items():
-            print(f"nlu cv {FOLDS}-fold {language}: intent accuracy {accuracy(items):.3f} (n={len(items)})")
-            print(f"nlu cv {FOLDS}-fold {language}: intent macro-F1 {macro_f1(items):.3f}")
-        print(f"nlu cv {FOLDS}-fold: wall time {cv_seconds:.0f} s")
-        rejected, total = off_topic_share(work, args.model.resolve() if args.model else None)
+        if not args.off_topic_only:
+            print_cross_validation(work)
+        predicted = off_topic_predictions(work, args.model.resolve() if args.model else None)
+        total = len(predicted)
+        rejected = sum(intent in REJECTING_INTENTS for _, intent in predicted)
         print(
             f"off-topic/nonsense rejected (out_of_scope or nlu_fallback): {rejected / total:.2f} ({rejected}/{total})"
+        )
+        missed = knowledge_base_misses([text for text, intent in predicted if intent == "faq"])
+        print(
+            "off-topic/nonsense rejected end to end (also faq that the knowledge base answers with a miss): "
+            f"{(rejected + missed) / total:.2f} ({rejected + missed}/{total})"
         )
 
 
