@@ -2,7 +2,7 @@
 
 Confident match: the article's answer in the conversation's language (the short voice answer on
 the phone), then an operator offer when the article is marked `escalate`. Close call: "Did you
-mean" with the top three titles as buttons; a button's payload names the article
+mean" with the top three titles as buttons and an operator button; an article button's payload names it
 (`/faq{"kb_article": "<id>"}`), which this action answers directly. No match: an honest
 "I don't know that yet", the question recorded as unanswered, an operator offer, and a
 `{"fallback": "kb_no_answer"}` marker: the gateway hands the customer to an operator after two
@@ -202,6 +202,8 @@ class ActionAnswerFaq(Action):
             buttons = [
                 {"title": h.title, "payload": "/faq" + json.dumps({"kb_article": h.id})} for h in result.hits[:3]
             ]
+            # "None of these": a close call may still be a question the KB cannot answer.
+            buttons.append(_operator_button(language, KB_NO_ANSWER))
             dispatcher.utter_message(text=TEXTS["did_you_mean"][language], buttons=buttons)
         else:
             await store.record_unanswered(

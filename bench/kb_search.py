@@ -96,7 +96,7 @@ def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> FusionWeights:
     best: tuple[float, float, FusionWeights] | None = None
     grid = [x / 10 for x in range(11)]
     for ws, wl, wp in itertools.product(grid, grid, (0.0, 0.25, 0.5, 0.75, 1.0)):
-        wc = round(1 - ws - wl, 2)
+        wc = round(1 - ws - wl, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
         if wc < 0:
             continue
         weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp)

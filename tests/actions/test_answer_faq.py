@@ -66,6 +66,15 @@ async def test_an_escalating_article_answers_then_offers_an_operator(action: Act
     assert offer["payload"] == '/request_operator{"handoff_reason": "kb_escalate"}'
 
 
+async def test_a_close_call_offers_three_articles_and_a_person(action: ActionAnswerFaq) -> None:
+    _, dispatcher = await ask(action, "Можно ли оплатить картой парковку на Луне?")
+    assert texts(dispatcher) == ["Уточните, пожалуйста, что вы имели в виду:"]
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert len(payloads) == 4
+    assert all(p.startswith('/faq{"kb_article": ') for p in payloads[:3])
+    assert payloads[3] == '/request_operator{"handoff_reason": "kb_no_answer"}'
+
+
 async def test_a_did_you_mean_button_is_answered_directly(action: ActionAnswerFaq) -> None:
     entities = [{"entity": "kb_article", "value": "cashback"}]
     _, dispatcher = await ask(action, '/faq{"kb_article": "cashback"}', entities=entities)
