@@ -2,9 +2,10 @@
 
 Starts the whole platform on free ports (FerretDB, action server, Rasa, gateway),
 then prints one line per figure:
-  sequential: 200 turns one after another, p50/p95 per turn type and overall;
+  sequential: 200 turns one after another (25 conversations of 8 turns), p50/p95 per turn type and overall;
   concurrent: 20 conversations at once, p50/p95 overall;
-  overhead: gateway p50 / Rasa-direct p50 over the same sequential turns.
+  overhead: gateway p50 / Rasa-direct p50 over the same sequential turns;
+  long conversation: p50 of turns 1-10 and 91-100 of one 100-turn conversation.
 Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.latency`.
 """
 
@@ -35,6 +36,11 @@ TURNS: list[tuple[str, str]] = [
     ("goodbye", "до свидания"),
 ]
 SEQUENTIAL_TURNS = 200
+# A bank chat is a handful of turns; the sequential turns are 25 such conversations, one after another.
+TURNS_PER_CONVERSATION = 8
+# Rasa's tracker store reads and rewrites the whole tracker every turn (on FerretDB/SQLite that
+# costs more as the document grows): one long conversation shows how much.
+LONG_CONVERSATION_TURNS = 100
 CONCURRENT_CONVERSATIONS = 20
 TURNS_PER_CONCURRENT_CONVERSATION = 8
 
@@ -89,8 +95,9 @@ async def run(stack: Stack) -> None:
             await gateway_turn(http, stack, "warmup", text, token)
             await rasa_turn(http, stack, "warmup-direct", text, "demo-ivan")
 
-        gateway_sender, rasa_sender = f"seq-{uuid.uuid4().hex}", f"direct-{uuid.uuid4().hex}"
         for i in range(SEQUENTIAL_TURNS):
+            if i % TURNS_PER_CONVERSATION == 0:
+                gateway_sender, rasa_sender = f"seq-{uuid.uuid4().hex}", f"direct-{uuid.uuid4().hex}"
             kind, text = TURNS[i % len(TURNS)]
             gateway_times[kind].append(await gateway_turn(http, stack, gateway_sender, text, token))
             rasa_times.append(await rasa_turn(http, stack, rasa_sender, text, "demo-ivan"))
@@ -107,6 +114,11 @@ async def run(stack: Stack) -> None:
             for times in await asyncio.gather(*(conversation(n) for n in range(CONCURRENT_CONVERSATIONS)))
             for t in times
         ]
+        long_sender = f"long-{uuid.uuid4().hex}"
+        long_times = [
+            await gateway_turn(http, stack, long_sender, TURNS[i % len(TURNS)][1], token)
+            for i in range(LONG_CONVERSATION_TURNS)
+        ]
 
     all_sequential = [t for times in gateway_times.values() for t in times]
     for kind, times in gateway_times.items():
@@ -118,6 +130,8 @@ async def run(stack: Stack) -> None:
     print(f"latency.rasa_direct.all.p95_ms {percentile(rasa_times, 95):.1f}")
     print(f"latency.concurrent{CONCURRENT_CONVERSATIONS}.all.p50_ms {percentile(concurrent, 50):.1f}")
     print(f"latency.concurrent{CONCURRENT_CONVERSATIONS}.all.p95_ms {percentile(concurrent, 95):.1f}")
+    print(f"latency.long_conversation.turns_1_10.p50_ms {percentile(long_times[:10], 50):.1f}")
+    print(f"latency.long_conversation.turns_91_100.p50_ms {percentile(long_times[-10:], 50):.1f}")
     ratio = statistics.median(all_sequential) / statistics.median(rasa_times)
     print(f"latency.gateway_overhead_ratio_p50 {ratio:.3f}")
 

@@ -30,9 +30,12 @@ _PROCESS_LABELS = {"ferretdb": "ferretdb", "rasa_sdk": "actions", "rasa run": "r
 
 async def first_answer(url: str, deadline: float) -> None:
     async with aiohttp.ClientSession() as http:
+        attempt = 0
         while time.monotonic() < deadline:
+            attempt += 1
+            # A new sender each time: a probe answered while Rasa was still starting is handed to an operator.
             try:
-                async with http.post(url, json={"sender": "ready-probe", "text": "привет"}) as resp:
+                async with http.post(url, json={"sender": f"ready-probe-{attempt}", "text": "привет"}) as resp:
                     if resp.status == 200 and (await resp.json())["state"] == "bot":
                         return
             except aiohttp.ClientError:
