@@ -11,10 +11,11 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
@@ -391,3 +392,12 @@ def channel_settings(mongodb_uri: str, rasa_url: str, **overrides: Any) -> Any:
         bot_timeout_seconds=4.0,
         **overrides,
     )
+
+
+@pytest.fixture
+async def scripted_rasa() -> AsyncIterator[tuple[ScriptedRasa, str]]:
+    """The stand-in Rasa on a free port, for channel tests of rendering and protocol details."""
+    rasa = ScriptedRasa()
+    url = await rasa.start()
+    yield rasa, url
+    await rasa.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,13 @@ from core.app import create_app
 from core.keys import DB_KEY
 from core.stack import free_port
 
-from .channel_support import AsteriskScript, ScriptedRasa, asterisk_call, channel_settings
+from .channel_support import AsteriskScript, ScriptedRasa, asterisk_call, channel_settings, scripted_rasa
 from .handoff_support import ferretdb
 
-__all__ = ["ferretdb"]
+__all__ = ["ferretdb", "scripted_rasa"]
 
 IVAN_PHONE = "+79160000001"
 _FILE_RE = re.compile(r"^(?:STREAM FILE|GET DATA) (?P<file>\S+)")
-
-
-@pytest.fixture
-async def scripted_rasa() -> AsyncIterator[tuple[ScriptedRasa, str]]:
-    rasa = ScriptedRasa()
-    url = await rasa.start()
-    yield rasa, url
-    await rasa.close()
 
 
 @pytest.fixture

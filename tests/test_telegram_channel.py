@@ -21,10 +21,10 @@ from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY
 from core.settings import Settings
 
-from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, FakeBotApi, ScriptedRasa, Updates
+from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, FakeBotApi, ScriptedRasa, Updates, scripted_rasa
 from .handoff_support import Operator, _close_operator_sessions, ferretdb
 
-__all__ = ["_close_operator_sessions", "ferretdb"]
+__all__ = ["_close_operator_sessions", "ferretdb", "scripted_rasa"]
 
 WEBHOOK = "/telegram/webhook"
 IVAN = 700_001  # Ivan's Telegram user id = his private chat id
@@ -35,14 +35,6 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
     api = FakeBotApi()
     yield api
     await api.close()
-
-
-@pytest.fixture
-async def scripted_rasa() -> AsyncIterator[tuple[ScriptedRasa, str]]:
-    rasa = ScriptedRasa()
-    url = await rasa.start()
-    yield rasa, url
-    await rasa.close()
 
 
 @pytest.fixture

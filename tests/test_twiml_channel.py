@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,22 +12,14 @@ from aiohttp.test_utils import TestClient
 from core.app import create_app
 from core.keys import DB_KEY
 
-from .channel_support import TWIML_TOKEN, ScriptedRasa, channel_settings, twilio_signature
+from .channel_support import TWIML_TOKEN, ScriptedRasa, channel_settings, scripted_rasa, twilio_signature
 from .handoff_support import ferretdb
 
-__all__ = ["ferretdb"]
+__all__ = ["ferretdb", "scripted_rasa"]
 
 PUBLIC = "https://bank.example"
 IVAN_PHONE = "+79160000001"
 STRANGER_PHONE = "+79990001122"
-
-
-@pytest.fixture
-async def scripted_rasa() -> AsyncIterator[tuple[ScriptedRasa, str]]:
-    rasa = ScriptedRasa()
-    url = await rasa.start()
-    yield rasa, url
-    await rasa.close()
 
 
 @pytest.fixture
