@@ -8,6 +8,7 @@ the Twilio signing helper, and a scripted Asterisk peer speaking FastAGI over TC
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -44,6 +45,9 @@ class FakeBotApi:
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Event()
         self.server: TestServer | None = None
+        # Updates waiting for a long-polling getUpdates, as Telegram keeps them for a bot without a webhook.
+        self.pending_updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
 
     async def start(self) -> str:
         app = web.Application()
@@ -82,7 +86,24 @@ class FakeBotApi:
             )
         self.calls.append(ApiCall(request.match_info["method"], params))
         self._changed.set()
+        if method == "getupdates":
+            return web.json_response({"ok": True, "result": await self._get_updates(params)})
         return web.json_response({"ok": True, "result": self._result(method, params)})
+
+    def queue_update(self, update: dict[str, Any]) -> None:
+        """An update Telegram holds until the bot's next getUpdates."""
+        self.pending_updates.append(update)
+        self._new_update.set()
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: updates from `offset` on (confirming earlier ones), waiting briefly for new ones."""
+        offset = int(params.get("offset") or 0)
+        self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+        if not self.pending_updates:
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), timeout=min(float(params.get("timeout") or 0), 1.0))
+        return list(self.pending_updates)
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getme":

@@ -250,3 +250,31 @@ async def test_ivan_is_handed_to_an_operator_and_back_to_the_bot(
     await gateway.app[BUS_KEY].drain()
     [back] = await ivan.says("привет")
     assert back["text"] == "Здравствуйте! Я виртуальный помощник Демо-банка.", "the bot answers again"
+
+
+async def test_long_polling_fetches_updates_and_answers_them_in_order(
+    ferretdb: str, bot_api: FakeBotApi, scripted_rasa: tuple[ScriptedRasa, str], aiohttp_client: Any
+) -> None:
+    """Development mode: no webhook; the gateway polls getUpdates and confirms what it handled."""
+    settings = replace(
+        Settings(),
+        mongodb_uri=ferretdb,
+        mongodb_db=f"telegram_{uuid.uuid4().hex[:8]}",
+        rasa_url=scripted_rasa[1],
+        bot_timeout_seconds=2.0,
+        telegram_bot_token=BOT_TOKEN,
+        telegram_mode="polling",
+        telegram_api_base=await bot_api.start(),
+    )
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    updates = Updates()
+    bot_api.queue_update(updates.message(700_001, "привет"))
+    bot_api.queue_update(updates.message(700_001, "спасибо"))
+    await bot_api.wait_for(lambda: len(bot_api.sent(700_001)) >= 2)
+
+    assert "deleteWebhook" in bot_api.methods()
+    polls = [c.params for c in bot_api.calls if c.method == "getUpdates"]
+    assert polls and all(int(p.get("timeout") or 0) > 0 for p in polls)  # long polling, not busy polling
+    await bot_api.wait_for(lambda: not bot_api.pending_updates)  # both confirmed through the next offset
+    assert len(bot_api.sent(700_001)) == 2
+    await client.close()
