@@ -3,7 +3,7 @@
 Usage: python -m bench.kb_search [--model SPEC ...] [--speed [--sizes 32,1000,10000]] [--no-banking77]
 
 Index = the seed's own questions; queries = bench/data/kb_eval.yaml (colloquial paraphrases
-written for this benchmark, not the seed's questions). BANKING77 (../shared/data/banking77,
+written for this benchmark, not the seed's questions). BANKING77 (bench/data/banking77, a copy of shared/data/banking77,
 training split): 10 rows per category indexed, 10 more per category for tuning (dev),
 up to 40 further rows per category for the figures (test). Weights and thresholds are tuned
 on dev data only (seed questions split in halves; BANKING77 dev rows), never on the figures' rows.
@@ -32,7 +32,7 @@ from knowledge_base.search import FusionWeights, SearchIndex, Thresholds
 from knowledge_base.seed import load_seed
 
 DATA = Path(__file__).parent / "data"
-BANKING77 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "banking77" / "train.csv"
+BANKING77 = Path(__file__).resolve().parent / "data" / "banking77" / "train.csv"
 Query = tuple[str, str]  # (text, expected article id)
 
 

@@ -11,8 +11,9 @@ import yaml
 
 from knowledge_base.models import LANGUAGES, Article, ArticleError, article_from_input
 
-# The shared seed next to the repository; the setup imports it once, later imports update by id.
-DEFAULT_SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "kb_seed.yaml"
+# The seed the project was given (a copy of shared/data/kb_seed.yaml, kept in the repository so a
+# clean checkout has it); the setup imports it once, later imports update by id.
+DEFAULT_SEED = Path(__file__).resolve().parent / "data" / "kb_seed.yaml"
 _CSV_FIELDS = ["id", "status", "tags", "escalate"] + [
     f"{name}_{lang}" for name in ("title", "questions", "answer", "voice_answer") for lang in LANGUAGES
 ]
