@@ -37,21 +37,31 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
     await api.close()
 
 
+def telegram_settings(mongodb_uri: str, rasa_url: str, api_base: str, **mode: Any) -> Settings:
+    """A gateway of its own database with the Telegram channel on the local Bot API server."""
+    return replace(
+        Settings(),
+        mongodb_uri=mongodb_uri,
+        mongodb_db=f"telegram_{uuid.uuid4().hex[:8]}",
+        rasa_url=rasa_url,
+        bot_timeout_seconds=2.0,
+        telegram_bot_token=BOT_TOKEN,
+        telegram_api_base=api_base,
+        **mode,
+    )
+
+
 @pytest.fixture
 async def gateway(
     ferretdb: str, bot_api: FakeBotApi, scripted_rasa: tuple[ScriptedRasa, str], aiohttp_client: Any
 ) -> TestClient[web.Request, web.Application]:
-    settings = replace(
-        Settings(),
-        mongodb_uri=ferretdb,
-        mongodb_db=f"telegram_{uuid.uuid4().hex[:8]}",
-        rasa_url=scripted_rasa[1],
-        bot_timeout_seconds=2.0,
-        telegram_bot_token=BOT_TOKEN,
+    settings = telegram_settings(
+        ferretdb,
+        scripted_rasa[1],
+        await bot_api.start(),
         telegram_mode="webhook",
         telegram_webhook_url="https://bank.example/telegram/webhook",
         telegram_webhook_secret=TELEGRAM_SECRET,
-        telegram_api_base=await bot_api.start(),
     )
     client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
     return client
@@ -256,16 +266,7 @@ async def test_long_polling_fetches_updates_and_answers_them_in_order(
     ferretdb: str, bot_api: FakeBotApi, scripted_rasa: tuple[ScriptedRasa, str], aiohttp_client: Any
 ) -> None:
     """Development mode: no webhook; the gateway polls getUpdates and confirms what it handled."""
-    settings = replace(
-        Settings(),
-        mongodb_uri=ferretdb,
-        mongodb_db=f"telegram_{uuid.uuid4().hex[:8]}",
-        rasa_url=scripted_rasa[1],
-        bot_timeout_seconds=2.0,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_mode="polling",
-        telegram_api_base=await bot_api.start(),
-    )
+    settings = telegram_settings(ferretdb, scripted_rasa[1], await bot_api.start(), telegram_mode="polling")
     client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
     updates = Updates()
     bot_api.queue_update(updates.message(700_001, "привет"))
