@@ -2,12 +2,15 @@
 
 Runs `scripts/run` itself (honcho with the Procfile) on free ports with its own
 data folder, measures the seconds until the gateway answers a first chat turn,
-sends 1,000 turns through the REST channel, then prints the RSS of each process.
-Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.resources`.
+sends 1,000 turns through the REST channel (four customers' turns at a time) and
+prints the RSS of each process after every 250 turns, so growth is visible and a cut
+short run still leaves figures. SIGTERM or Ctrl-C stops the platform it started.
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.resources [--turns N]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -24,6 +27,9 @@ from core.stack import ROOT, free_port, tree_rss_kib
 
 TURNS = ["привет", "какой баланс на карте", "последние операции", "hello", "what is my balance", "спасибо"]
 TOTAL_TURNS = 1000
+CHECKPOINT_TURNS = 250
+# Four customers at a time: the run finishes in a quarter of the time, and it is still a light load.
+CONCURRENT_CUSTOMERS = 4
 _READY_TIMEOUT_SECONDS = 300
 _PROCESS_LABELS = {"ferretdb": "ferretdb", "rasa_sdk": "actions", "rasa run": "rasa", "-m core": "gateway"}
 
@@ -44,14 +50,31 @@ async def first_answer(url: str, deadline: float) -> None:
     raise RuntimeError("the platform was not ready in time")
 
 
-async def load(url: str) -> None:
+async def load(url: str, total: int, honcho_pid: int) -> None:
     token = mint_customer_token("demo-anna", LOCAL_CUSTOMER_TOKEN_SECRET)
-    async with aiohttp.ClientSession() as http:
-        for i in range(TOTAL_TURNS):
-            body = {"sender": f"load-{i // 20}", "text": TURNS[i % len(TURNS)], "customer_token": token}
+    done = 0
+
+    async def customer(http: aiohttp.ClientSession, first: int) -> None:
+        nonlocal done
+        # Each customer talks in 20-turn conversations, like the sequential run did.
+        for i in range(first, total, CONCURRENT_CUSTOMERS):
+            body = {"sender": f"load-{i % CONCURRENT_CUSTOMERS}-{i // (20 * CONCURRENT_CUSTOMERS)}"}
+            body |= {"text": TURNS[i % len(TURNS)], "customer_token": token}
             async with http.post(url, json=body) as resp:
                 if resp.status != 200:
                     raise RuntimeError(f"turn {i} failed with HTTP {resp.status}")
+            done += 1
+            if done % CHECKPOINT_TURNS == 0 or done == total:
+                for name, rss in process_rss(honcho_pid).items():
+                    print(f"resources.rss_after_{done}_turns_mib.{name} {rss / 1024:.0f}", flush=True)
+
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(customer(http, first) for first in range(CONCURRENT_CUSTOMERS)))
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # `timeout` and CI send SIGTERM: leave through the `finally` that stops the platform.
+    raise SystemExit(128 + signum)
 
 
 def process_rss(honcho_pid: int) -> dict[str, int]:
@@ -65,6 +88,10 @@ def process_rss(honcho_pid: int) -> dict[str, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=TOTAL_TURNS, help="turns to send (default 1000)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     ports = {name: str(free_port()) for name in ("FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT")}
     with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
         env = os.environ | ports | {"CC_DATA_DIR": tmp}
@@ -81,10 +108,12 @@ def main() -> None:
         url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/channels/rest/messages"
         try:
             asyncio.run(first_answer(url, start + _READY_TIMEOUT_SECONDS))
-            print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}")
-            asyncio.run(load(url))
+            print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}", flush=True)
             for name, rss in process_rss(honcho.pid).items():
-                print(f"resources.rss_after_{TOTAL_TURNS}_turns_mib.{name} {rss / 1024:.0f}")
+                print(f"resources.rss_at_ready_mib.{name} {rss / 1024:.0f}", flush=True)
+            load_started = time.monotonic()
+            asyncio.run(load(url, args.turns, honcho.pid))
+            print(f"resources.turns_per_s {args.turns / (time.monotonic() - load_started):.2f}")
         finally:
             os.killpg(honcho.pid, signal.SIGTERM)
             honcho.wait(timeout=30)

@@ -76,7 +76,7 @@ async def _run(coro: Any) -> Any:
         raise json_error(web.HTTPNotFound, str(err)) from err
     except store.VersionConflict as err:
         raise json_error(web.HTTPConflict, str(err)) from err
-    except store.ArticleExists as err:
+    except (store.ArticleExists, store.NothingPending) as err:
         raise json_error(web.HTTPConflict, str(err)) from err
     except ArticleError as err:
         raise json_error(web.HTTPBadRequest, str(err)) from err
@@ -192,25 +192,40 @@ async def _change_status(request: web.Request, status: ArticleStatus, action: st
     session = await _editor(request)
     body = await _body(request)
     expected = _int(body.get("version"), "version")
-    db = request.app[DB_KEY]
-
-    async def change() -> Article:
-        current = await store.get_article(db, request.match_info["article_id"])
-        return await store.save_article(
-            db, current, expected_version=expected, by=session.user.login, now=_now(), action=action, status=status
-        )
-
-    return web.json_response(_article_json(await _run(change())))
+    changed = store.change_status(
+        request.app[DB_KEY],
+        request.match_info["article_id"],
+        status,
+        expected_version=expected,
+        by=session.user.login,
+        now=_now(),
+        action=action,
+    )
+    return web.json_response(_article_json(await _run(changed)))
 
 
 async def publish(request: web.Request) -> web.Response:
-    """Publish: the bot answers with this text within seconds."""
+    """Publish (pending changes included): the bot answers with this text within seconds."""
     return await _change_status(request, ArticleStatus.PUBLISHED, "publish")
 
 
 async def archive(request: web.Request) -> web.Response:
     """Archive: the bot stops using the article; its history stays."""
     return await _change_status(request, ArticleStatus.ARCHIVED, "archive")
+
+
+async def discard_changes(request: web.Request) -> web.Response:
+    """Drop a published article's unpublished changes; the bot's answer never changed."""
+    session = await _editor(request)
+    body = await _body(request)
+    discarded = store.discard_pending(
+        request.app[DB_KEY],
+        request.match_info["article_id"],
+        expected_version=_int(body.get("version"), "version"),
+        by=session.user.login,
+        now=_now(),
+    )
+    return web.json_response(_article_json(await _run(discarded)))
 
 
 async def article_history(request: web.Request) -> web.Response:
@@ -234,7 +249,10 @@ async def article_version(request: web.Request) -> web.Response:
 
 
 async def rollback(request: web.Request) -> web.Response:
-    """Make an old version's content the newest version (history is never rewritten)."""
+    """Make an old version's content the newest version (history is never rewritten).
+
+    For a published article this is a pending change like any edit: Publish makes it live.
+    """
     session = await _editor(request)
     body = await _body(request)
     expected = _int(body.get("version"), "version")
@@ -270,7 +288,7 @@ async def export(request: web.Request) -> web.Response:
 
 
 async def import_articles(request: web.Request) -> web.Response:
-    """Import YAML or CSV: new ids are created as drafts, existing ones updated by id, unchanged ones skipped."""
+    """Import YAML or CSV: new ids become drafts, changes to existing ones wait for Publish, unchanged are skipped."""
     session = await _editor(request)
     raw = await request.content.read(_MAX_IMPORT_BYTES + 1)
     if len(raw) > _MAX_IMPORT_BYTES:
@@ -284,7 +302,7 @@ async def import_articles(request: web.Request) -> web.Response:
     async def do_import() -> dict[str, int]:
         articles = seed.articles_from_csv(text) if fmt == "csv" else seed.articles_from_yaml(text)
         return await store.import_articles(
-            request.app[DB_KEY], articles, by=session.user.login, now=_now(), status=ArticleStatus.DRAFT
+            request.app[DB_KEY], articles, by=session.user.login, now=_now(), publish=False
         )
 
     return web.json_response(await _run(do_import()))
@@ -320,9 +338,10 @@ async def resolve_unanswered(request: web.Request) -> web.Response:
         article = await store.get_article(db, article_id)
         if isinstance(question, str) and question.strip():
             lang = _lang(body.get("lang", "ru"))
-            questions = dict(article.questions)
+            working = article.working_content()
+            questions = dict(working["questions"])
             questions[lang] = [*questions.get(lang, []), question.strip()]
-            changed = article_from_input(article.content() | {"questions": questions}, article_id=article_id)
+            changed = article_from_input(working | {"questions": questions}, article_id=article_id)
             await store.save_article(
                 db,
                 changed,
@@ -353,6 +372,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_put("/api/kb/articles/{article_id}", update_article, name="kb_article_update")
     add.add_post("/api/kb/articles/{article_id}/publish", publish, name="kb_article_publish")
     add.add_post("/api/kb/articles/{article_id}/archive", archive, name="kb_article_archive")
+    add.add_post("/api/kb/articles/{article_id}/discard", discard_changes, name="kb_article_discard")
     add.add_get("/api/kb/articles/{article_id}/history", article_history, name="kb_article_history")
     add.add_get("/api/kb/articles/{article_id}/versions/{version}", article_version, name="kb_article_version")
     add.add_post("/api/kb/articles/{article_id}/rollback", rollback, name="kb_article_rollback")

@@ -13,6 +13,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 # Long enough for any real FAQ answer, short enough that a paste accident is refused.
 MAX_FIELD_CHARS = 5000
 MAX_QUESTIONS_PER_LANGUAGE = 50
+CONTENT_FIELDS = ("title", "questions", "answer", "voice_answer", "tags", "escalate")
 
 
 class ArticleStatus(StrEnum):
@@ -42,6 +43,9 @@ class Article:
     version: int = 0
     updated_by: str = ""
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Saved edits of a published article that are not live yet: the bot keeps answering with the
+    # published content until the editor presses Publish (None: nothing pending).
+    pending: dict[str, Any] | None = None
 
     def text(self, name: str, language: str) -> str:
         """A per-language text field (title, answer, voice_answer), falling back to the other language."""
@@ -62,12 +66,17 @@ class Article:
             "version": self.version,
             "updated_by": self.updated_by,
             "updated_at": self.updated_at,
+            "pending": self.pending,
         }
 
     def content(self) -> dict[str, Any]:
         """The editable fields only (what a version snapshot and an export hold)."""
         doc = self.to_doc()
-        return {k: doc[k] for k in ("title", "questions", "answer", "voice_answer", "tags", "escalate")}
+        return {k: doc[k] for k in CONTENT_FIELDS}
+
+    def working_content(self) -> dict[str, Any]:
+        """What the editor works on: the pending edit if there is one, else the content."""
+        return self.pending if self.pending is not None else self.content()
 
     def with_changes(self, **changes: Any) -> Article:
         """A copy with some fields replaced."""
@@ -163,4 +172,5 @@ def article_from_doc(doc: dict[str, Any]) -> Article:
         version=int(doc.get("version", 0)),
         updated_by=str(doc.get("updated_by", "")),
         updated_at=updated_at,
+        pending=dict(doc["pending"]) if doc.get("pending") else None,
     )

@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database
-from knowledge_base.models import Article, ArticleStatus, article_from_doc
+from knowledge_base.models import CONTENT_FIELDS, Article, ArticleStatus, article_from_doc
 from knowledge_base.text import stems
 
 _META_ID = "index"  # one document in kb_meta holds the index version every searching process polls
@@ -43,6 +43,10 @@ class ArticleExists(RuntimeError):
     """An article with that id already exists."""
 
 
+class NothingPending(RuntimeError):
+    """Discarding changes of an article that has none."""
+
+
 @dataclass(frozen=True)
 class VersionEntry:
     """One entry of an article's history."""
@@ -53,6 +57,7 @@ class VersionEntry:
     action: str
     changed: list[str]
     status: str
+    pending: bool
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,9 @@ async def _record_version(db: Database, article: Article, *, action: str, change
             "action": action,
             "changed": changed,
             "status": article.status.value,
-            "snapshot": article.content(),
+            # Saved but not live: the bot still answers a published article's previous content.
+            "pending": article.pending is not None,
+            "snapshot": article.working_content(),
         }
     )
 
@@ -138,11 +145,22 @@ async def _record_version(db: Database, article: Article, *, action: str, change
 def _changed_fields(before: Article | None, after: Article) -> list[str]:
     if before is None:
         return ["created"]
-    old, new = before.content(), after.content()
-    names = [k for k in new if old.get(k) != new.get(k)]
+    names = [
+        name
+        for name in CONTENT_FIELDS
+        if before.working_content().get(name) != after.working_content().get(name)
+        or before.content().get(name) != after.content().get(name)
+    ]
     if before.status != after.status:
         names.append("status")
     return names
+
+
+def _is_live_change(before: Article, after: Article) -> bool:
+    """Whether the searched set changes: a status change to or from published, or new live content."""
+    if ArticleStatus.PUBLISHED not in (before.status, after.status):
+        return False
+    return before.status != after.status or before.content() != after.content()
 
 
 async def create_article(db: Database, article: Article, *, by: str, now: datetime) -> Article:
@@ -151,7 +169,7 @@ async def create_article(db: Database, article: Article, *, by: str, now: dateti
     Raises:
         ArticleExists: when the id is taken.
     """
-    stored = article.with_changes(version=1, updated_by=by, updated_at=now)
+    stored = article.with_changes(version=1, updated_by=by, updated_at=now, pending=None)
     try:
         await db.kb_articles.insert_one(stored.to_doc())
     except DuplicateKeyError as err:
@@ -162,49 +180,101 @@ async def create_article(db: Database, article: Article, *, by: str, now: dateti
     return stored
 
 
-async def save_article(
-    db: Database,
-    article: Article,
-    *,
-    expected_version: int,
-    by: str,
-    now: datetime,
-    action: str = "edit",
-    status: ArticleStatus | None = None,
-) -> Article:
-    """Save a new version if nobody saved in between.
-
-    Args:
-        db: The database.
-        article: The new content (its status is kept unless `status` is given).
-        expected_version: The version the editor loaded.
-        by: Login of the staff member.
-        now: The time of the change.
-        action: What the history shows (edit, publish, archive, rollback, import).
-        status: A new status, if the action changes it.
-
-    Raises:
-        ArticleNotFound: when the article does not exist.
-        VersionConflict: when the stored version is not the expected one.
-    """
-    before = await get_article(db, article.id)
+async def _current(db: Database, article_id: str, expected_version: int) -> Article:
+    before = await get_article(db, article_id)
     if before.version != expected_version:
-        raise VersionConflict(article.id, expected_version, before.version)
-    stored = article.with_changes(
-        status=status or before.status, version=before.version + 1, updated_by=by, updated_at=now
-    )
-    result = await db.kb_articles.replace_one({"_id": article.id, "version": expected_version}, stored.to_doc())
+        raise VersionConflict(article_id, expected_version, before.version)
+    return before
+
+
+async def _commit(db: Database, before: Article, after: Article, *, by: str, now: datetime, action: str) -> Article:
+    """Write `after` as the next version if nobody saved since `before` was read, and record it."""
+    stored = after.with_changes(version=before.version + 1, updated_by=by, updated_at=now)
+    result = await db.kb_articles.replace_one({"_id": before.id, "version": before.version}, stored.to_doc())
     if result.matched_count == 0:
-        raise VersionConflict(article.id, expected_version, (await get_article(db, article.id)).version)
+        raise VersionConflict(before.id, before.version, (await get_article(db, before.id)).version)
     try:
         await _record_version(db, stored, action=action, changed=_changed_fields(before, stored))
     except DuplicateKeyError as err:
         # Two saves raced past the filter (FerretDB has no document-level atomicity): the unique
         # history index lets only one of them record this version; the other is told to reload.
-        raise VersionConflict(article.id, expected_version, stored.version) from err
-    if ArticleStatus.PUBLISHED in (before.status, stored.status):
+        raise VersionConflict(before.id, before.version, stored.version) from err
+    if _is_live_change(before, stored):
         await _bump_index_version(db)
     return stored
+
+
+async def save_article(
+    db: Database, article: Article, *, expected_version: int, by: str, now: datetime, action: str = "edit"
+) -> Article:
+    """Save an edit as a new version if nobody saved in between.
+
+    A draft or archived article takes the new content directly. A published one keeps
+    answering customers with its published content: the edit is kept as pending changes
+    until `change_status(..., PUBLISHED)` makes it live (saving the live content back
+    clears them).
+
+    Args:
+        db: The database.
+        article: The new content (its status, version and pending fields are ignored).
+        expected_version: The version the editor loaded.
+        by: Login of the staff member.
+        now: The time of the change.
+        action: What the history shows (edit, rollback, import, ...).
+
+    Raises:
+        ArticleNotFound: when the article does not exist.
+        VersionConflict: when the stored version is not the expected one.
+    """
+    before = await _current(db, article.id, expected_version)
+    content = article.content()
+    if before.status == ArticleStatus.PUBLISHED:
+        after = before.with_changes(pending=None if content == before.content() else content)
+    else:
+        after = before.with_changes(**content, pending=None)
+    return await _commit(db, before, after, by=by, now=now, action=action)
+
+
+async def change_status(
+    db: Database,
+    article_id: str,
+    status: ArticleStatus,
+    *,
+    expected_version: int,
+    by: str,
+    now: datetime,
+    action: str,
+    content: dict[str, Any] | None = None,
+) -> Article:
+    """Publish or archive: the pending changes become the article's content.
+
+    With `content` (the setup's seed import) that content goes live instead and an editor's
+    pending changes stay pending.
+
+    Raises:
+        ArticleNotFound: when the article does not exist.
+        VersionConflict: when the stored version is not the expected one.
+    """
+    before = await _current(db, article_id, expected_version)
+    if content is None:
+        after = before.with_changes(**before.working_content(), status=status, pending=None)
+    else:
+        after = before.with_changes(**content, status=status)
+    return await _commit(db, before, after, by=by, now=now, action=action)
+
+
+async def discard_pending(db: Database, article_id: str, *, expected_version: int, by: str, now: datetime) -> Article:
+    """Drop a published article's unpublished changes (they stay in the history).
+
+    Raises:
+        ArticleNotFound: when the article does not exist.
+        VersionConflict: when the stored version is not the expected one.
+        NothingPending: when there are no pending changes.
+    """
+    before = await _current(db, article_id, expected_version)
+    if before.pending is None:
+        raise NothingPending(f"Article '{article_id}' has no unpublished changes.")
+    return await _commit(db, before, before.with_changes(pending=None), by=by, now=now, action="discard changes")
 
 
 async def history(db: Database, article_id: str) -> list[VersionEntry]:
@@ -212,7 +282,13 @@ async def history(db: Database, article_id: str) -> list[VersionEntry]:
     cursor = db.kb_article_versions.find({"article_id": str(article_id)}).sort("version", DESCENDING)
     return [
         VersionEntry(
-            version=d["version"], at=d["at"], by=d["by"], action=d["action"], changed=d["changed"], status=d["status"]
+            version=d["version"],
+            at=d["at"],
+            by=d["by"],
+            action=d["action"],
+            changed=d["changed"],
+            status=d["status"],
+            pending=bool(d.get("pending", False)),
         )
         async for d in cursor
     ]
@@ -232,9 +308,18 @@ async def version_snapshot(db: Database, article_id: str, version: int) -> dict[
 
 
 async def import_articles(
-    db: Database, articles: list[Article], *, by: str, now: datetime, status: ArticleStatus = ArticleStatus.PUBLISHED
+    db: Database, articles: list[Article], *, by: str, now: datetime, publish: bool = True
 ) -> dict[str, int]:
     """Create new articles and update changed ones by id; unchanged ones are left alone (idempotent).
+
+    Args:
+        db: The database.
+        articles: The imported articles (their status is ignored).
+        by: Who imports.
+        now: The time of the import.
+        publish: True for the setup's seed: new articles are published and changes go live.
+            False for an editor's file: new articles are drafts and changes to published
+            articles wait as pending changes for review.
 
     Returns:
         Counts of created, updated and unchanged articles.
@@ -244,13 +329,27 @@ async def import_articles(
         try:
             current = await get_article(db, article.id)
         except ArticleNotFound:
+            status = ArticleStatus.PUBLISHED if publish else ArticleStatus.DRAFT
             await create_article(db, article.with_changes(status=status), by=by, now=now)
             counts["created"] += 1
             continue
-        if current.content() == article.content():
+        target = current.content() if publish else current.working_content()
+        if target == article.content():
             counts["unchanged"] += 1
             continue
-        await save_article(db, article, expected_version=current.version, by=by, now=now, action="import")
+        if publish:
+            await change_status(
+                db,
+                article.id,
+                current.status,
+                expected_version=current.version,
+                by=by,
+                now=now,
+                action="import",
+                content=article.content(),
+            )
+        else:
+            await save_article(db, article, expected_version=current.version, by=by, now=now, action="import")
         counts["updated"] += 1
     return counts
 

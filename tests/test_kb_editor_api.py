@@ -49,7 +49,9 @@ async def test_editor_story_and_the_rules_around_it(aiohttp_client, kb_settings:
     saved = await client.put("/api/kb/articles/pin_forgotten", json=edited, headers=headers)
     assert saved.status == 200
     saved_body = await saved.json()
-    assert saved_body["answer"]["ru"] == "Новый ПИН задаётся в приложении <b>за минуту</b>."
+    # The article is published: the edit waits for Publish, and customers still get the old answer.
+    assert saved_body["pending"]["answer"]["ru"] == "Новый ПИН задаётся в приложении <b>за минуту</b>."
+    assert saved_body["answer"] == article["answer"] and saved_body["status"] == "published"
 
     # A colleague who loaded the old version is told to reload.
     stale = await client.put("/api/kb/articles/pin_forgotten", json=dict(edited, tags=["x"]), headers=headers)
@@ -57,13 +59,41 @@ async def test_editor_story_and_the_rules_around_it(aiohttp_client, kb_settings:
     assert "Reload" in (await stale.json())["error"]
 
     history = await (await client.get("/api/kb/articles/pin_forgotten/history")).json()
-    assert [h["version"] for h in history["history"]] == [saved_body["version"], article["version"]]
+    assert [(h["version"], h["pending"]) for h in history["history"]] == [
+        (saved_body["version"], True),
+        (article["version"], False),
+    ]
+    # Rolling back to the published version leaves nothing pending.
     rolled = await client.post(
         "/api/kb/articles/pin_forgotten/rollback",
         json={"version": saved_body["version"], "to_version": article["version"]},
         headers=headers,
     )
-    assert (await rolled.json())["answer"] == article["answer"]
+    rolled_body = await rolled.json()
+    assert rolled_body["answer"] == article["answer"] and rolled_body["pending"] is None
+
+    # Another edit, then Discard: the pending text is dropped, the answer never changed.
+    again = await client.put(
+        "/api/kb/articles/pin_forgotten", json=dict(edited, version=rolled_body["version"]), headers=headers
+    )
+    again_body = await again.json()
+    discard_url = "/api/kb/articles/pin_forgotten/discard"
+    discarded = await client.post(discard_url, json={"version": again_body["version"]}, headers=headers)
+    discarded_body = await discarded.json()
+    assert discarded_body["pending"] is None and discarded_body["answer"] == article["answer"]
+    nothing = await client.post(discard_url, json={"version": discarded_body["version"]}, headers=headers)
+    assert nothing.status == 409 and "no unpublished changes" in (await nothing.json())["error"]
+
+    # Edit and publish: now the new answer is the article's answer.
+    final = await client.put(
+        "/api/kb/articles/pin_forgotten", json=dict(edited, version=discarded_body["version"]), headers=headers
+    )
+    published = await client.post(
+        "/api/kb/articles/pin_forgotten/publish", json={"version": (await final.json())["version"]}, headers=headers
+    )
+    published_body = await published.json()
+    assert published_body["answer"]["ru"] == "Новый ПИН задаётся в приложении <b>за минуту</b>."
+    assert published_body["pending"] is None
 
     exported = await client.get("/api/kb/export", params={"format": "csv"})
     assert exported.status == 200 and "pin_forgotten" in await exported.text()

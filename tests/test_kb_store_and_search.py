@@ -36,12 +36,62 @@ async def test_seed_import_is_idempotent_and_updates_by_id(kb_db: Database) -> N
     }
     assert await store.import_articles(kb_db, seed, by="seed", now=NOW) == {"created": 0, "updated": 0, "unchanged": 32}
     changed = seed[0].with_changes(answer={"ru": "Новый ответ", "en": "New answer"})
-    counts = await store.import_articles(kb_db, [changed], by="editor", now=NOW)
+    counts = await store.import_articles(kb_db, [changed], by="seed", now=NOW)
     assert counts == {"created": 0, "updated": 1, "unchanged": 0}
     assert len(await store.list_articles(kb_db)) == 32
     stored = await store.get_article(kb_db, seed[0].id)
-    assert stored.answer["ru"] == "Новый ответ" and stored.version == 2
+    assert stored.answer["ru"] == "Новый ответ" and stored.version == 2 and stored.pending is None
     assert [e.action for e in await store.history(kb_db, seed[0].id)] == ["import", "create"]
+
+
+async def test_an_editor_import_changes_published_articles_only_after_review(kb_db: Database) -> None:
+    seed = load_seed()
+    await store.import_articles(kb_db, seed, by="seed", now=NOW)
+    index_before = await store.index_version(kb_db)
+    changed = seed[0].with_changes(answer={"ru": "Новый ответ", "en": "New answer"})
+    brand_new = seed[1].with_changes(id="new_topic")
+
+    counts = await store.import_articles(kb_db, [changed, brand_new], by="anna", now=NOW, publish=False)
+
+    assert counts == {"created": 1, "updated": 1, "unchanged": 0}
+    stored = await store.get_article(kb_db, seed[0].id)
+    assert stored.answer == seed[0].answer and stored.pending == changed.content()
+    assert (await store.get_article(kb_db, "new_topic")).status == ArticleStatus.DRAFT
+    assert await store.index_version(kb_db) == index_before
+    again = await store.import_articles(kb_db, [changed], by="anna", now=NOW, publish=False)
+    assert again == {"created": 0, "updated": 0, "unchanged": 1}
+
+
+async def test_an_edit_of_a_published_article_goes_live_only_when_published(kb_db: Database, encoder) -> None:  # type: ignore[no-untyped-def]
+    await store.import_articles(kb_db, load_seed(), by="seed", now=NOW)
+    bot_side = KnowledgeBase(kb_db, encoder)
+    await bot_side.refresh()
+    live = await store.get_article(kb_db, "pin_forgotten")
+    edit = live.with_changes(answer={"ru": "Черновик ответа", "en": "Draft answer"})
+
+    saved = await store.save_article(kb_db, edit, expected_version=live.version, by="anna", now=NOW)
+
+    assert saved.answer == live.answer and saved.pending is not None
+    assert saved.pending["answer"]["ru"] == "Черновик ответа"
+    assert not await bot_side.refresh(), "a pending edit must not rebuild the bot's index"
+    assert bot_side.index.articles["pin_forgotten"].answer == live.answer
+
+    published = await store.change_status(
+        kb_db,
+        "pin_forgotten",
+        ArticleStatus.PUBLISHED,
+        expected_version=saved.version,
+        by="olga",
+        now=NOW,
+        action="publish",
+    )
+
+    assert published.answer["ru"] == "Черновик ответа" and published.pending is None
+    assert await bot_side.refresh()
+    assert bot_side.index.articles["pin_forgotten"].answer["ru"] == "Черновик ответа"
+    entries = await store.history(kb_db, "pin_forgotten")
+    assert [(e.action, e.pending, e.by) for e in entries[:2]] == [("publish", False, "olga"), ("edit", True, "anna")]
+    assert entries[0].changed == ["answer"]
 
 
 async def test_a_second_save_of_the_same_version_is_refused_and_nothing_is_lost(kb_db: Database) -> None:
@@ -106,8 +156,8 @@ async def test_a_published_edit_reaches_another_process_view_within_five_seconds
         }
     )
     created = await store.create_article(kb_db, draft, by="anna", now=NOW)
-    await store.save_article(
-        kb_db, created, expected_version=1, by="anna", now=NOW, action="publish", status=ArticleStatus.PUBLISHED
+    await store.change_status(
+        kb_db, created.id, ArticleStatus.PUBLISHED, expected_version=1, by="anna", now=NOW, action="publish"
     )
     started = asyncio.get_running_loop().time()
     while asyncio.get_running_loop().time() - started < 5:

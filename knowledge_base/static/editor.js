@@ -49,27 +49,38 @@ async function loadList() {
   const data = await api("GET", "/api/kb/articles?" + params);
   const list = $("articles"); list.replaceChildren();
   for (const a of data.articles) {
-    const li = el("li", (a.title.ru || a.title.en || a.id) + " ", { "data-id": a.id });
-    li.append(el("small", a.status + " v" + a.version));
-    li.addEventListener("click", () => openArticle(a.id));
+    // A real button per article: reachable and opened by keyboard as well as by mouse.
+    const open = el("button", a.title.ru || a.title.en || a.id, { type: "button", "data-id": a.id });
+    open.addEventListener("click", () => openArticle(a.id));
+    const li = el("li", undefined, { "data-id": a.id });
+    li.append(open, " ", el("small", a.status + " v" + a.version));
+    if (a.pending) li.append(" ", el("small", "· unpublished changes", { class: "changes" }));
     list.append(li);
   }
 }
 $("filter").addEventListener("submit", (ev) => { ev.preventDefault(); loadList(); });
 
 const LANGS = ["ru", "en"];
+// A published article's saved edits wait in `pending`; the form always shows what the editor works on.
 function fill(a) {
   state.current = a;
+  const work = a.pending || a;
   $("article-pane").hidden = false;
   $("a-id").value = a.id || ""; $("a-id").disabled = Boolean(a.version);
   $("a-status").textContent = a.status || "new"; $("a-version").textContent = a.version || 0;
-  $("a-tags").value = (a.tags || []).join(", "); $("a-escalate").checked = Boolean(a.escalate);
+  $("a-tags").value = (work.tags || []).join(", "); $("a-escalate").checked = Boolean(work.escalate);
   for (const l of LANGS) {
-    $("a-title-" + l).value = (a.title || {})[l] || "";
-    $("a-questions-" + l).value = ((a.questions || {})[l] || []).join("\n");
-    $("a-answer-" + l).value = (a.answer || {})[l] || "";
-    $("a-voice-" + l).value = (a.voice_answer || {})[l] || "";
+    $("a-title-" + l).value = (work.title || {})[l] || "";
+    $("a-questions-" + l).value = ((work.questions || {})[l] || []).join("\n");
+    $("a-answer-" + l).value = (work.answer || {})[l] || "";
+    $("a-voice-" + l).value = (work.voice_answer || {})[l] || "";
   }
+  const pending = Boolean(a.pending);
+  $("pending-note").hidden = !pending; $("discard").hidden = !pending;
+  $("publish").textContent = pending ? "Publish changes" : "Publish";
+  $("publish").disabled = a.status === "published" && !pending;
+  const live = $("live-text"); live.replaceChildren();
+  if (pending) for (const l of LANGS) live.append(el("h4", (a.title || {})[l] || ""), el("p", (a.answer || {})[l] || ""));
   $("preview").hidden = true;
 }
 
@@ -97,6 +108,7 @@ async function loadHistory(id) {
     const tr = el("tr");
     for (const v of [h.version, new Date(h.at).toLocaleString(), h.by, h.action, h.changed.join(", ")]) tr.append(el("td", String(v)));
     const td = el("td");
+    if (h.pending) tr.cells[3].textContent += " (unpublished)";
     if (h.version !== state.current.version) {
       const b = el("button", "Roll back to v" + h.version, { "data-version": h.version });
       b.addEventListener("click", () => rollback(h.version));
@@ -110,7 +122,9 @@ async function rollback(version) {
   try {
     fill(await api("POST", "/api/kb/articles/" + encodeURIComponent(state.current.id) + "/rollback",
       { version: state.current.version, to_version: version }));
-    say("Rolled back to the content of version " + version + ". Publish to make it live.", true);
+    const current = state.current;
+    say("Rolled back to the content of version " + version + "." +
+      (current.pending ? " Publish the changes to make it live." : current.status === "published" ? " This is the published text." : ""), true);
     await loadHistory(state.current.id); loadList();
   } catch (e) { say(e.message); }
 }
@@ -123,7 +137,9 @@ $("save").addEventListener("click", async () => {
     const saved = state.current && state.current.version
       ? await api("PUT", "/api/kb/articles/" + encodeURIComponent(state.current.id), body)
       : await api("POST", "/api/kb/articles", body);
-    fill(saved); say("Saved version " + saved.version + (saved.status === "published" ? " (live)." : "."), true);
+    fill(saved);
+    say(saved.pending ? "Saved version " + saved.version + " as unpublished changes: customers still get the published text until you publish."
+      : "Saved version " + saved.version + ".", true);
     await loadHistory(saved.id); loadList();
   } catch (e) { say(e.message); }
 });
@@ -131,12 +147,15 @@ $("save").addEventListener("click", async () => {
 async function setStatus(action) {
   try {
     const a = await api("POST", "/api/kb/articles/" + encodeURIComponent(state.current.id) + "/" + action, { version: state.current.version });
-    fill(a); say(action === "publish" ? "Published: the bot uses it within seconds." : "Archived.", true);
+    fill(a);
+    say({ publish: "Published: the bot uses it within seconds.", archive: "Archived.",
+      discard: "Changes discarded: the published text stays." }[action], true);
     await loadHistory(a.id); loadList();
   } catch (e) { say(e.message); }
 }
 $("publish").addEventListener("click", () => setStatus("publish"));
 $("archive").addEventListener("click", () => setStatus("archive"));
+$("discard").addEventListener("click", () => setStatus("discard"));
 
 $("preview-button").addEventListener("click", () => {
   const b = collect(); const p = $("preview"); p.replaceChildren();
@@ -153,8 +172,12 @@ $("try-form").addEventListener("submit", async (ev) => {
   $("try-decision").textContent = "Bot would: " + data.decision;
   const list = $("try-results"); list.replaceChildren();
   for (const h of data.results) {
-    list.append(el("li", h.title + " — " + h.score.toFixed(3) + " (semantic " + h.semantic.toFixed(2) +
-      ", stems " + h.stems.toFixed(2) + ", chars " + h.chars.toFixed(2) + ")", { "data-id": h.id }));
+    const open = el("button", h.title, { type: "button" });
+    open.addEventListener("click", () => openArticle(h.id));
+    const li = el("li", undefined, { "data-id": h.id });
+    li.append(open, " — " + h.score.toFixed(3) + " (semantic " + h.semantic.toFixed(2) +
+      ", stems " + h.stems.toFixed(2) + ", chars " + h.chars.toFixed(2) + ")");
+    list.append(li);
   }
 });
 
@@ -176,7 +199,7 @@ async function loadUnanswered() {
         await api("POST", "/api/kb/unanswered/" + u.key + "/resolve",
           { article_id: state.current.id, add_question: u.text, lang: u.language, version: state.current.version });
         await openArticle(state.current.id); loadUnanswered();
-        say("Question added; publish to make it live.", true);
+        say(state.current.pending ? "Question added as an unpublished change; publish to make it live." : "Question added.", true);
       } catch (e) { say(e.message); }
     });
     li.append(" ", create, " ", add); list.append(li);
