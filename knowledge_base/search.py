@@ -91,7 +91,7 @@ class _LanguageIndex:
         self.ids = [a.id for a in articles]
         self.titles = [a.text("title", language) for a in articles]
         self.language = language
-        texts_per_article = [[a.text("title", language), *a.questions.get(language, [])] for a in articles]
+        texts_per_article = [_texts(a, language) for a in articles]
         self.stems = Bm25([[s for t in texts for s in stems(t, language)] for texts in texts_per_article])
         self.chars = Bm25([[g for t in texts for g in char_ngrams(t, language)] for texts in texts_per_article])
         self.vectors: Matrix | None = None
@@ -195,6 +195,16 @@ class SearchIndex:
         """Search and decide in one call (what the bot and the "try a question" box use)."""
         hits = self.search(text, language, max(limit, 3))
         return SearchResult(hits=hits[:limit], decision=self.decide(hits))
+
+
+def _texts(article: Article, language: str) -> list[str]:
+    """What is searched of an article in one language: its title and every question variant."""
+    return [article.text("title", language), *article.questions.get(language, [])]
+
+
+def texts_to_embed(articles: Sequence[Article]) -> list[str]:
+    """Every text an index of these articles embeds (with repeats), so a caller can fetch stored vectors first."""
+    return [t for lang in LANGUAGES for a in articles for t in _texts(a, lang)]
 
 
 def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:

@@ -5,7 +5,9 @@ operator console, the action server for the bot) holds its own `KnowledgeBase`. 
 search it reads the index version counter in MongoDB, at most once per `poll_seconds`,
 and rebuilds when the counter moved: a publish reaches every process within
 poll_seconds plus the rebuild, without a restart or a background task tied to one loop.
-Embeddings are cached by text, so a rebuild after one edit encodes only the new questions.
+Embeddings are cached by text, so a rebuild after one edit encodes only the new questions, and
+persisted in MongoDB (knowledge_base/vectors.py), so a process start or a second process loads what
+any process embedded before instead of encoding it again.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from pymongo.errors import PyMongoError
 
 from core.db import Database
-from knowledge_base import store
+from knowledge_base import store, vectors
 from knowledge_base.embeddings import Encoder, Matrix
-from knowledge_base.search import FusionWeights, SearchIndex, SearchResult, Thresholds
+from knowledge_base.models import Article
+from knowledge_base.search import FusionWeights, SearchIndex, SearchResult, Thresholds, texts_to_embed
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +44,10 @@ class CachingEncoder:
         self._max = max_items
         # A warm-up thread and the index rebuild (in asyncio.to_thread) may fill the cache at once.
         self._fill_lock = threading.Lock()
+        # Vectors computed here and not yet handed to the persistent store (take_new).
+        self._new: dict[str, Matrix] = {}
         self.name = inner.name
+        self.encoded_texts = 0  # how many texts went to the model (not queries): the tests and bench count it
 
     def encode(self, texts: list[str]) -> Matrix:
         """Embed, reusing cached rows; queries are not cached (they rarely repeat and would evict questions)."""
@@ -51,9 +59,28 @@ class CachingEncoder:
             if missing:
                 for text, vector in zip(missing, self._inner.encode(missing), strict=True):
                     self._cache[text] = vector
+                    self._new[text] = vector
+                self.encoded_texts += len(missing)
                 while len(self._cache) > self._max:
                     self._cache.popitem(last=False)
             return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """The texts (each once) that encode() would send to the model now."""
+        return [t for t in dict.fromkeys(texts) if t not in self._cache]
+
+    def remember(self, loaded: Mapping[str, Matrix]) -> None:
+        """Add vectors computed earlier (by any process, read from the store); they are not new."""
+        with self._fill_lock:
+            self._cache.update(loaded)
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+
+    def take_new(self) -> dict[str, Matrix]:
+        """The vectors computed since the last call, for the persistent store."""
+        with self._fill_lock:
+            new, self._new = self._new, {}
+        return new
 
 
 @dataclass(frozen=True)
@@ -72,7 +99,9 @@ class KnowledgeBase:
     def __init__(self, db: Database, encoder: Encoder | None, config: KbConfig | None = None) -> None:
         self._db = db
         # An encoder shared between KnowledgeBase instances keeps one cache for all of them.
-        self._encoder = encoder if encoder is None or isinstance(encoder, CachingEncoder) else CachingEncoder(encoder)
+        self._encoder: CachingEncoder | None = (
+            encoder if encoder is None or isinstance(encoder, CachingEncoder) else CachingEncoder(encoder)
+        )
         self.config = config or KbConfig()
         self._index = SearchIndex([], self._encoder, weights=self.config.weights, thresholds=self.config.thresholds)
         self._index_version = -1
@@ -92,6 +121,7 @@ class KnowledgeBase:
             if version == self._index_version and not force:
                 return False
             articles = await store.published_articles(self._db)
+            loaded = await self._load_stored_vectors(articles)
             # Encoding is CPU work: off the event loop.
             self._index = await asyncio.to_thread(
                 SearchIndex,
@@ -102,8 +132,45 @@ class KnowledgeBase:
                 version=version,
             )
             self._index_version = version
-            logger.info("KB index v%s: %s articles in %.2f s", version, len(articles), self._index.build_seconds)
+            stored = await self._store_new_vectors()
+            logger.info(
+                "KB index v%s: %s articles in %.2f s (%s stored vectors loaded, %s texts embedded and stored)",
+                version,
+                len(articles),
+                self._index.build_seconds,
+                loaded,
+                stored,
+            )
             return True
+
+    async def _load_stored_vectors(self, articles: list[Article]) -> int:
+        """Fill the encoder's cache with the persisted vectors of the texts it lacks; how many were found."""
+        if self._encoder is None:
+            return 0
+        missing = self._encoder.missing(texts_to_embed(articles))
+        if not missing:
+            return 0
+        try:
+            found = await vectors.load_vectors(self._db, self._encoder.name, missing)
+        except PyMongoError:
+            # The index can still be built by encoding; slower, not wrong.
+            logger.exception("Could not load stored KB embeddings; encoding instead")
+            return 0
+        self._encoder.remember(found)
+        return len(found)
+
+    async def _store_new_vectors(self) -> int:
+        """Persist what this process had to encode, so no process encodes it again; how many."""
+        if self._encoder is None:
+            return 0
+        new = self._encoder.take_new()
+        if not new:
+            return 0
+        try:
+            await vectors.store_vectors(self._db, self._encoder.name, new)
+        except PyMongoError:
+            logger.exception("Could not store %s KB embeddings; the next process start will encode them", len(new))
+        return len(new)
 
     async def current(self) -> SearchIndex:
         """The index, refreshed first if the poll interval has passed."""
