@@ -211,10 +211,6 @@ def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:
     scores = np.zeros(size, dtype=np.float32)
     if not tokens:
         return scores
-    raw = ranker.scores(tokens)
-    if raw:
-        top = ranker.max_score(tokens)
-        keys = np.fromiter(raw.keys(), dtype=np.int64, count=len(raw))
-        values = np.fromiter(raw.values(), dtype=np.float32, count=len(raw))
-        scores[keys] = np.clip(values / top, 0.0, 1.0)
-    return scores
+    # float64 sums rounded to float32, then divided: the same steps the per-document version took.
+    normalised: Matrix = np.clip(ranker.dense_scores(tokens).astype(np.float32) / ranker.max_score(tokens), 0.0, 1.0)
+    return normalised
