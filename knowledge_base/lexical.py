@@ -65,8 +65,8 @@ class Bm25:
         if not docs:
             return np.zeros(self.size, dtype=np.float64)
         # bincount adds each document's contributions in array order, i.e. token by token as a loop would.
-        summed: Scores = np.bincount(np.concatenate(docs), weights=np.concatenate(contributions), minlength=self.size)
-        return summed
+        summed = np.bincount(np.concatenate(docs), weights=np.concatenate(contributions), minlength=self.size)
+        return summed.astype(np.float64, copy=False)
 
     def scores(self, query: Sequence[str]) -> dict[int, float]:
         """Scores of the documents that share at least one token with the query (others score 0)."""
