@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,11 +18,10 @@ from aiohttp.test_utils import TestClient
 
 from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY
-from core.settings import Settings
 from core.stack import Stack
 
 from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, TWIML_TOKEN, FakeBotApi, twilio_signature
-from .handoff_support import Operator, _close_operator_sessions
+from .handoff_support import Operator, _close_operator_sessions, gateway_settings
 from .test_telegram_channel import TelegramUser
 
 __all__ = ["_close_operator_sessions"]
@@ -42,13 +40,9 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 async def gateway(stack: Stack, bot_api: FakeBotApi, aiohttp_client: Any) -> TestClient[web.Request, web.Application]:
-    settings = replace(
-        Settings(),
-        mongodb_uri=stack.mongodb_uri,
-        # A database of its own for conversations; the action server reads the stack's demo bank, seeded alike.
-        mongodb_db=f"stories_{uuid.uuid4().hex[:8]}",
-        rasa_url=stack.rasa_url,
-        rasa_token=stack.rasa_token,
+    settings = gateway_settings(
+        stack,
+        "stories",
         telegram_bot_token=BOT_TOKEN,
         telegram_webhook_secret=TELEGRAM_SECRET,
         telegram_api_base=await bot_api.start(),
