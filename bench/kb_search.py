@@ -1,6 +1,6 @@
 """Knowledge-base retrieval figures: hit@1, hit@3, MRR per language and ranker, misses, speed.
 
-Usage: python -m bench.kb_search [--model SPEC ...] [--speed [--sizes 32,1000,10000]] [--no-banking77]
+Usage: python -m bench.kb_search [--model SPEC ...] [--speed | --speed-only [--sizes 32,1000,10000]] [--no-banking77]
 
 Index = the seed's own questions; queries = bench/data/kb_eval.yaml (colloquial paraphrases
 written for this benchmark, not the seed's questions). BANKING77 (bench/data/banking77, a copy of shared/data/banking77,
@@ -15,9 +15,6 @@ import argparse
 import csv
 import itertools
 import random
-import statistics
-import time
-import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from knowledge_base.embeddings import Encoder, Matrix, load_encoder
+from bench import kb_speed
+from knowledge_base.embeddings import Matrix, load_encoder
 from knowledge_base.models import Article, ArticleStatus
 from knowledge_base.search import FusionWeights, SearchIndex, Thresholds
 from knowledge_base.seed import load_seed
@@ -193,43 +191,11 @@ def decisions(index: SearchIndex, eval_set: dict[str, Any], lang: str) -> None:
     )
 
 
-def synth(seed: list[Article], n: int, rng: random.Random) -> list[Article]:
-    """n articles: the seed plus variants with shuffled, suffixed questions (realistic token statistics)."""
-    out = list(seed)
-    words = [w for a in seed for q in a.questions["ru"] for w in q.split()]
-    while len(out) < n:
-        base = seed[len(out) % len(seed)]
-        qs = {k: [" ".join(rng.sample(words, 3)) + " " + q for q in v] for k, v in base.questions.items()}
-        out.append(base.with_changes(id=f"{base.id}_{len(out)}", questions=qs))
-    return out
-
-
-def speed(seed: list[Article], encoder: Encoder | None, weights: FusionWeights, sizes: list[int]) -> None:
-    rng = random.Random(7)
-    queries = [item["q"] for item in yaml.safe_load((DATA / "kb_eval.yaml").read_text())["ru"]]
-    for n in sizes:
-        articles = synth(seed, n, rng)
-        tracemalloc.start()
-        started = time.perf_counter()
-        index = SearchIndex(articles, encoder, weights=weights)
-        build = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        lat = []
-        for q in queries * 2:
-            t = time.perf_counter()
-            index.search(q, "ru", 5)
-            lat.append((time.perf_counter() - t) * 1000)
-        lat.sort()
-        p95 = lat[int(len(lat) * 0.95) - 1]
-        print(f"speed {n} articles: search p50={statistics.median(lat):.1f} ms p95={p95:.1f} ms")
-        print(f"speed {n} articles: index build={build:.1f} s peak python memory={peak / 2**20:.0f} MiB")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", help="embedding model spec(s); default: the configured one")
-    parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--speed", action="store_true", help="also the speed figures (bench/kb_speed.py)")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed figures")
     parser.add_argument("--no-banking77", action="store_true")
     parser.add_argument(
         "--sizes", default="32,1000,10000", help="article counts for --speed (comma-separated; default 32,1000,10000)"
@@ -241,6 +207,12 @@ def main() -> None:
     eval_set = yaml.safe_load((DATA / "kb_eval.yaml").read_text())
     rng = random.Random(42)
     b_articles, b_dev, b_test = banking77(rng)
+    sizes = [int(n) for n in args.sizes.split(",")]
+    if args.speed_only:
+        for spec in args.model or [default_model()]:
+            print(f"== model {spec}")
+            kb_speed.run(spec, sizes)
+        return
     for spec in args.model or [default_model()]:
         encoder = load_encoder(spec)
         print(f"== model {spec}")
@@ -266,7 +238,7 @@ def main() -> None:
             b_index = SearchIndex(b_articles, encoder, weights=weights)
             _print("banking77 10-shot", evaluate(b_index, b_test, "en"))
         if args.speed:
-            speed(seed, encoder, weights, [int(n) for n in args.sizes.split(",")])
+            kb_speed.run(spec, sizes)
 
 
 if __name__ == "__main__":
