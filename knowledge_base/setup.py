@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from knowledge_base import api, store
 from knowledge_base.config import default_model
 from knowledge_base.embeddings import load_encoder
 from knowledge_base.seed import DEFAULT_SEED, load_seed
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import CachingEncoder, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,17 @@ DEMO_EDITOR_PASSWORD = "local-dev-editor-password"  # noqa: S105 -- documented l
 
 # The operator console asks `knowledge_base.suggest(db, ...)`; this maps each database to its process's KB.
 RUNNING: weakref.WeakValueDictionary[int, KnowledgeBase] = weakref.WeakValueDictionary()
+
+
+@functools.cache
+def process_encoder(spec: str) -> CachingEncoder | None:
+    """The model loaded once per process, with one embedding cache for every app the process builds.
+
+    A gateway process builds one app; the test suite builds dozens, and each would load the
+    model and embed the seed again.
+    """
+    encoder = load_encoder(spec)
+    return CachingEncoder(encoder) if encoder is not None else None
 
 
 async def seed_if_empty(db: Database) -> None:
@@ -46,7 +58,7 @@ async def kb_context(app: web.Application) -> AsyncIterator[None]:
         await staff.ensure_staff(
             db, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD, display_name="Елена (контент)", roles=(Role.CONTENT_EDITOR,)
         )
-    kb = KnowledgeBase(db, load_encoder(default_model()))
+    kb = KnowledgeBase(db, process_encoder(default_model()))
     await kb.refresh(force=True)
     app[KB_KEY] = kb
     RUNNING[id(db)] = kb
