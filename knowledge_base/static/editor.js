@@ -2,7 +2,312 @@
 // never innerHTML, so HTML in them is shown, not run (and the page's CSP forbids inline scripts anyway).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { csrf: "", current: null };
+const state = { csrf: "", current: null, articles: [], history: [], tried: null, unanswered: [] };
+
+// --- UI language: Russian first, English second ------------------------------------------------
+// The page's texts, keyed. editor.html carries the keys (data-i18n for text, data-i18n-placeholder and
+// data-i18n-aria-label for attributes); the code below takes the rest from here through t().
+// Article content and customer questions are never translated: they keep their own lang.
+const MESSAGES = {
+  ru: {
+    "page.title": "Редактор базы знаний — Демо-Банк",
+    "uiLang.group": "Язык интерфейса",
+    "signIn.heading": "Редактор базы знаний",
+    "signIn.login": "Логин",
+    "signIn.password": "Пароль",
+    "signIn.submit": "Войти",
+    "header.title": "База знаний",
+    "header.signOut": "Выйти",
+    "filter.text": "Поиск по тексту",
+    "filter.status": "Статус",
+    "filter.anyStatus": "любой статус",
+    "filter.tag": "Тег",
+    "filter.tagPlaceholder": "тег",
+    "filter.submit": "Найти",
+    "status.new": "новая",
+    "status.draft": "черновик",
+    "status.published": "опубликована",
+    "status.archived": "в архиве",
+    "list.new": "Новая статья",
+    "list.label": "Статьи",
+    "list.pending": "· неопубликованные изменения",
+    "list.version": "{status}, версия {version}",
+    "io.heading": "Импорт и экспорт",
+    "io.exportYaml": "Экспорт YAML",
+    "io.exportCsv": "Экспорт CSV",
+    "io.file": "Файл (YAML или CSV; изменения опубликованных статей ждут публикации)",
+    "io.submit": "Импортировать",
+    "io.result": "Создано: {created}, обновлено: {updated}, без изменений: {unchanged}.",
+    "article.heading": "Статья",
+    "article.status": "статус",
+    "article.version": "версия",
+    "article.id": "Id (a-z, 0-9, _ и -; потом не меняется)",
+    "article.tags": "Теги (через запятую)",
+    "article.escalate": "после ответа предложить оператора (escalate)",
+    "pending.title": "Неопубликованные изменения.",
+    "pending.before": " Клиенты пока получают опубликованный текст ниже; нажмите ",
+    "pending.publish": "Опубликовать изменения",
+    "pending.middle": ", чтобы правки увидели клиенты, или ",
+    "pending.discard": "Отменить изменения",
+    "pending.after": ", чтобы их отбросить.",
+    "pending.live": "Опубликованный текст",
+    "content.ru": "Русский",
+    "content.en": "Английский",
+    "field.title": "Заголовок",
+    "field.questions": "Вопросы (по одному в строке)",
+    "field.answer": "Ответ",
+    "field.voice": "Голосовой ответ",
+    "button.save": "Сохранить",
+    "button.preview": "Предпросмотр",
+    "button.publish": "Опубликовать",
+    "button.publishChanges": "Опубликовать изменения",
+    "button.discard": "Отменить изменения",
+    "button.archive": "В архив",
+    "history.heading": "История",
+    "history.version": "верс.",
+    "history.when": "когда",
+    "history.who": "кто",
+    "history.action": "действие",
+    "history.changed": "что изменено",
+    "history.unpublished": " (не опубликовано)",
+    "history.rollback": "Вернуть версию {version}",
+    "action.create": "создание",
+    "action.edit": "правка",
+    "action.publish": "публикация",
+    "action.archive": "в архив",
+    "action.discard changes": "отмена изменений",
+    "action.import": "импорт",
+    "action.add question from inbox": "вопрос из входящих",
+    "action.rollback": "возврат к версии {version}",
+    "changed.created": "создана",
+    "changed.title": "заголовок",
+    "changed.questions": "вопросы",
+    "changed.answer": "ответ",
+    "changed.voice_answer": "голосовой ответ",
+    "changed.tags": "теги",
+    "changed.escalate": "escalate",
+    "changed.status": "статус",
+    "said.rolledBack": "Восстановлено содержимое версии {version}.",
+    "said.rolledBackPending": " Опубликуйте изменения, чтобы его увидели клиенты.",
+    "said.rolledBackLive": " Это опубликованный текст.",
+    "said.savedPending": "Версия {version} сохранена как неопубликованные изменения: клиенты получают опубликованный текст, пока вы не опубликуете.",
+    "said.saved": "Версия {version} сохранена.",
+    "said.publish": "Опубликовано: бот отвечает этим текстом через несколько секунд.",
+    "said.archive": "Статья в архиве.",
+    "said.discard": "Изменения отменены: остаётся опубликованный текст.",
+    "said.openFirst": "Сначала откройте статью.",
+    "said.addedPending": "Вопрос добавлен как неопубликованное изменение; опубликуйте, чтобы он заработал.",
+    "said.added": "Вопрос добавлен.",
+    "preview.noTitle": "({lang}: без заголовка)",
+    "try.heading": "Проверить вопрос",
+    "try.placeholder": "Как спросил бы клиент…",
+    "try.question": "Вопрос, как его задал бы клиент",
+    "try.language": "Язык вопроса",
+    "try.submit": "Проверить",
+    "try.decision": "Бот: {decision}",
+    "decision.answer": "ответит статьёй",
+    "decision.clarify": "переспросит (уточнение)",
+    "decision.miss": "не найдёт ответа",
+    "try.scores": " — {score} (смысл {semantic}, основы слов {stems}, символы {chars})",
+    "unanswered.heading": "Вопросы без ответа",
+    "unanswered.new": "Новая статья",
+    "unanswered.add": "Добавить в открытую статью",
+  },
+  en: {
+    "page.title": "Knowledge base editor — Demo-Bank",
+    "uiLang.group": "Interface language",
+    "signIn.heading": "Knowledge base editor",
+    "signIn.login": "Login",
+    "signIn.password": "Password",
+    "signIn.submit": "Sign in",
+    "header.title": "Knowledge base",
+    "header.signOut": "Sign out",
+    "filter.text": "Filter by text",
+    "filter.status": "Status",
+    "filter.anyStatus": "any status",
+    "filter.tag": "Tag",
+    "filter.tagPlaceholder": "tag",
+    "filter.submit": "Filter",
+    "status.new": "new",
+    "status.draft": "draft",
+    "status.published": "published",
+    "status.archived": "archived",
+    "list.new": "New article",
+    "list.label": "Articles",
+    "list.pending": "· unpublished changes",
+    "list.version": "{status} v{version}",
+    "io.heading": "Import / export",
+    "io.exportYaml": "Export YAML",
+    "io.exportCsv": "Export CSV",
+    "io.file": "File (YAML or CSV; changes to published articles wait for Publish)",
+    "io.submit": "Import",
+    "io.result": "Created {created}, updated {updated}, unchanged {unchanged}.",
+    "article.heading": "Article",
+    "article.status": "status",
+    "article.version": "version",
+    "article.id": "Id (a-z, 0-9, _ and -; cannot change later)",
+    "article.tags": "Tags (comma separated)",
+    "article.escalate": "offer an operator after answering (escalate)",
+    "pending.title": "Unpublished changes.",
+    "pending.before": " Customers still get the published text below; press ",
+    "pending.publish": "Publish changes",
+    "pending.middle": " to make your edits live or ",
+    "pending.discard": "Discard changes",
+    "pending.after": " to drop them.",
+    "pending.live": "Published text",
+    "content.ru": "Russian",
+    "content.en": "English",
+    "field.title": "Title",
+    "field.questions": "Questions (one per line)",
+    "field.answer": "Answer",
+    "field.voice": "Voice answer",
+    "button.save": "Save",
+    "button.preview": "Preview",
+    "button.publish": "Publish",
+    "button.publishChanges": "Publish changes",
+    "button.discard": "Discard changes",
+    "button.archive": "Archive",
+    "history.heading": "History",
+    "history.version": "v",
+    "history.when": "when",
+    "history.who": "who",
+    "history.action": "action",
+    "history.changed": "changed",
+    "history.unpublished": " (unpublished)",
+    "history.rollback": "Roll back to v{version}",
+    "action.create": "create",
+    "action.edit": "edit",
+    "action.publish": "publish",
+    "action.archive": "archive",
+    "action.discard changes": "discard changes",
+    "action.import": "import",
+    "action.add question from inbox": "add question from inbox",
+    "action.rollback": "rollback to v{version}",
+    "changed.created": "created",
+    "changed.title": "title",
+    "changed.questions": "questions",
+    "changed.answer": "answer",
+    "changed.voice_answer": "voice_answer",
+    "changed.tags": "tags",
+    "changed.escalate": "escalate",
+    "changed.status": "status",
+    "said.rolledBack": "Rolled back to the content of version {version}.",
+    "said.rolledBackPending": " Publish the changes to make it live.",
+    "said.rolledBackLive": " This is the published text.",
+    "said.savedPending": "Saved version {version} as unpublished changes: customers still get the published text until you publish.",
+    "said.saved": "Saved version {version}.",
+    "said.publish": "Published: the bot uses it within seconds.",
+    "said.archive": "Archived.",
+    "said.discard": "Changes discarded: the published text stays.",
+    "said.openFirst": "Open an article first.",
+    "said.addedPending": "Question added as an unpublished change; publish to make it live.",
+    "said.added": "Question added.",
+    "preview.noTitle": "({lang}: no title)",
+    "try.heading": "Try a question",
+    "try.placeholder": "As a customer would ask…",
+    "try.question": "Question as a customer would ask it",
+    "try.language": "Question language",
+    "try.submit": "Try",
+    "try.decision": "Bot would: {decision}",
+    "decision.answer": "answer",
+    "decision.clarify": "clarify",
+    "decision.miss": "miss",
+    "try.scores": " — {score} (semantic {semantic}, stems {stems}, chars {chars})",
+    "unanswered.heading": "Unanswered questions",
+    "unanswered.new": "New article",
+    "unanswered.add": "Add to open article",
+  },
+};
+
+// The API answers in English (other clients and the tests read those texts). The ones this page shows
+// most get a Russian wording; any other server text is shown as it came, marked lang="en".
+const SERVER_TEXTS_RU = [
+  [/^Wrong login or password, or no access to this page\.$/,
+    () => "Неверный логин или пароль, или нет доступа к этой странице."],
+  [/^Article '(.*)' was changed by someone else \(you edited version (\d+), it is now at version (\d+)\)\. Reload it, reapply your change and save again\.$/s,
+    (m) => `Статью «${m[1]}» уже изменил кто-то другой (вы правили версию ${m[2]}, сейчас она в версии ${m[3]}). ` +
+      "Откройте её заново, повторите правку и сохраните ещё раз."],
+  [/^Article '(.*)' has no unpublished changes\.$/s, (m) => `У статьи «${m[1]}» нет неопубликованных изменений.`],
+  [/^An article with id '(.*)' already exists; choose another id\.$/s, (m) => `Статья с id «${m[1]}» уже есть; выберите другой id.`],
+  [/^Sign in first\.$/, () => "Сначала войдите."],
+  [/^Missing or wrong CSRF token; reload the page\.$/, () => "Страница устарела: обновите её."],
+];
+// A 400 is a validation error (the article's fields, the import file): a Russian prefix, the server's detail as-is.
+const VALIDATION_PREFIX_RU = "Ошибка в данных: ";
+
+const UI_LANGUAGES = Object.keys(MESSAGES);
+const UI_LANGUAGE_KEY = "kb-editor.ui-language";
+
+function storedLanguage() {
+  try { return localStorage.getItem(UI_LANGUAGE_KEY); } catch (e) { return null; }
+}
+
+// The editor's own choice, else the first of the browser's preferred languages the page has, else Russian.
+function initialLanguage() {
+  const saved = storedLanguage();
+  if (UI_LANGUAGES.includes(saved)) return saved;
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (UI_LANGUAGES.includes(base)) return base;
+  }
+  return "ru";
+}
+
+let uiLanguage = initialLanguage();
+
+function t(key, params) {
+  const text = MESSAGES[uiLanguage][key] ?? MESSAGES.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
+}
+const has = (key) => key in MESSAGES[uiLanguage];
+const number = (x, digits) => x.toLocaleString(uiLanguage, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+// A server error in the UI language: [text, lang of the text].
+function serverText(err) {
+  const text = err.message;
+  if (uiLanguage !== "ru") return [text, "en"];
+  for (const [pattern, say] of SERVER_TEXTS_RU) {
+    const m = pattern.exec(text);
+    if (m) return [say(m), "ru"];
+  }
+  return err.status === 400 ? [VALIDATION_PREFIX_RU, "ru", text] : [text, "en"];
+}
+
+// Texts the page wrote (banners, results) are kept as functions, so a language switch rewrites them at once.
+const shown = new Map();
+function show(id, render) {
+  shown.set(id, render);
+  paint(id);
+}
+function paint(id) {
+  const node = $(id);
+  const out = shown.get(id)();
+  const [text, lang, english] = Array.isArray(out) ? out : [out, uiLanguage];
+  node.replaceChildren(text);
+  if (english !== undefined) node.append(el("span", english, { lang: "en" }));
+  if (lang === uiLanguage) node.removeAttribute("lang"); else node.setAttribute("lang", lang);
+}
+
+function applyLanguage() {
+  document.documentElement.lang = uiLanguage;
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+  for (const b of document.querySelectorAll("[data-ui-lang]")) b.setAttribute("aria-pressed", String(b.dataset.uiLang === uiLanguage));
+  for (const id of shown.keys()) paint(id);
+  if (state.current) paintArticleState();
+  renderList(); renderHistory(); renderTried(); renderUnanswered();
+}
+
+for (const b of document.querySelectorAll("[data-ui-lang]")) {
+  b.addEventListener("click", () => {
+    uiLanguage = b.dataset.uiLang;
+    try { localStorage.setItem(UI_LANGUAGE_KEY, uiLanguage); } catch (e) { /* private mode: this page only */ }
+    applyLanguage();
+  });
+}
+
+// --- The API -------------------------------------------------------------------------------------
 
 async function api(method, path, body, raw) {
   const headers = {};
@@ -12,7 +317,11 @@ async function api(method, path, body, raw) {
     body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)) });
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401) { showSignIn(); }
-  if (!resp.ok) throw new Error(data.error || ("HTTP " + resp.status));
+  if (!resp.ok) {
+    const err = new Error(data.error || ("HTTP " + resp.status));
+    err.status = resp.status;
+    throw err;
+  }
   return data;
 }
 
@@ -23,7 +332,10 @@ function el(tag, text, attrs) {
   return node;
 }
 
-function say(text, ok) { const m = $("message"); m.textContent = text; m.className = ok ? "banner ok" : "banner"; }
+// The article banner: a message key (with its parameters) or a server error.
+function say(render, ok) { $("message").className = ok ? "banner ok" : "banner"; show("message", render); }
+function sayKey(key, params) { say(() => t(key, params), true); }
+function sayError(err) { say(() => serverText(err), false); }
 function showSignIn() { $("editor").hidden = true; $("sign-in").hidden = false; }
 
 async function start() {
@@ -34,27 +346,46 @@ function signedIn(me) {
   state.csrf = me.csrf;
   $("me").textContent = me.display_name + " (" + me.login + ")";
   $("sign-in").hidden = true; $("editor").hidden = false;
+  show("sign-in-error", () => "");
   loadList(); loadUnanswered();
 }
 
 $("sign-in-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try { signedIn(await api("POST", "/api/kb/sign-in", { login: $("login").value, password: $("password").value })); }
-  catch (e) { $("sign-in-error").textContent = e.message; }
+  catch (e) { show("sign-in-error", () => serverText(e)); }
 });
 $("sign-out").addEventListener("click", async () => { await api("POST", "/api/kb/sign-out", {}); showSignIn(); });
 
+const statusWord = (status) => t("status." + (status || "new"));
+const titleLang = (a) => (a.title.ru ? "ru" : a.title.en ? "en" : null);
+
+// The list is aria-busy while a request for it is out; an answer to an older request (the unfiltered list
+// asked for at sign-in, say, coming after the filtered one) is dropped.
+let listRequests = 0;
 async function loadList() {
+  const mine = ++listRequests;
   const params = new URLSearchParams({ q: $("filter-q").value, status: $("filter-status").value, tag: $("filter-tag").value });
-  const data = await api("GET", "/api/kb/articles?" + params);
+  $("articles").setAttribute("aria-busy", "true");
+  try {
+    const data = await api("GET", "/api/kb/articles?" + params);
+    if (mine === listRequests) { state.articles = data.articles; renderList(); }
+  } finally {
+    if (mine === listRequests) $("articles").setAttribute("aria-busy", "false");
+  }
+}
+
+function renderList() {
   const list = $("articles"); list.replaceChildren();
-  for (const a of data.articles) {
+  for (const a of state.articles) {
     // A real button per article: reachable and opened by keyboard as well as by mouse.
-    const open = el("button", a.title.ru || a.title.en || a.id, { type: "button", "data-id": a.id });
+    const lang = titleLang(a);
+    const open = el("button", lang ? a.title[lang] : a.id, { type: "button", "data-id": a.id });
+    if (lang) open.lang = lang;
     open.addEventListener("click", () => openArticle(a.id));
     const li = el("li", undefined, { "data-id": a.id });
-    li.append(open, " ", el("small", a.status + " v" + a.version));
-    if (a.pending) li.append(" ", el("small", "· unpublished changes", { class: "changes" }));
+    li.append(open, " ", el("small", t("list.version", { status: statusWord(a.status), version: a.version })));
+    if (a.pending) li.append(" ", el("small", t("list.pending"), { class: "changes" }));
     list.append(li);
   }
 }
@@ -67,7 +398,7 @@ function fill(a) {
   const work = a.pending || a;
   $("article-pane").hidden = false;
   $("a-id").value = a.id || ""; $("a-id").disabled = Boolean(a.version);
-  $("a-status").textContent = a.status || "new"; $("a-version").textContent = a.version || 0;
+  $("a-version").textContent = a.version || 0;
   $("a-tags").value = (work.tags || []).join(", "); $("a-escalate").checked = Boolean(work.escalate);
   for (const l of LANGS) {
     $("a-title-" + l).value = (work.title || {})[l] || "";
@@ -77,11 +408,22 @@ function fill(a) {
   }
   const pending = Boolean(a.pending);
   $("pending-note").hidden = !pending; $("discard").hidden = !pending;
-  $("publish").textContent = pending ? "Publish changes" : "Publish";
   $("publish").disabled = a.status === "published" && !pending;
   const live = $("live-text"); live.replaceChildren();
-  if (pending) for (const l of LANGS) live.append(el("h4", (a.title || {})[l] || ""), el("p", (a.answer || {})[l] || ""));
+  if (pending) {
+    for (const l of LANGS) live.append(el("h4", (a.title || {})[l] || "", { lang: l }), el("p", (a.answer || {})[l] || "", { lang: l }));
+  }
+  paintArticleState();
   $("preview").hidden = true;
+}
+
+// The words about the open article that depend on the UI language (the form's values do not).
+function paintArticleState() {
+  const a = state.current;
+  $("a-status").textContent = statusWord(a.status);
+  const publish = $("publish");
+  publish.dataset.i18n = a.pending ? "button.publishChanges" : "button.publish";
+  publish.textContent = t(publish.dataset.i18n);
 }
 
 function collect() {
@@ -97,20 +439,32 @@ function collect() {
 }
 
 async function openArticle(id) {
-  try { fill(await api("GET", "/api/kb/articles/" + encodeURIComponent(id))); say(""); await loadHistory(id); }
-  catch (e) { say(e.message); }
+  try { fill(await api("GET", "/api/kb/articles/" + encodeURIComponent(id))); say(() => ""); await loadHistory(id); }
+  catch (e) { sayError(e); }
 }
 
 async function loadHistory(id) {
-  const data = await api("GET", "/api/kb/articles/" + encodeURIComponent(id) + "/history");
+  state.history = (await api("GET", "/api/kb/articles/" + encodeURIComponent(id) + "/history")).history;
+  renderHistory();
+}
+
+function actionWord(action) {
+  const rollback = /^rollback to v(\d+)$/.exec(action);
+  if (rollback) return t("action.rollback", { version: rollback[1] });
+  return has("action." + action) ? t("action." + action) : action;
+}
+
+function renderHistory() {
   const body = $("history").tBodies[0]; body.replaceChildren();
-  for (const h of data.history) {
+  for (const h of state.history) {
     const tr = el("tr");
-    for (const v of [h.version, new Date(h.at).toLocaleString(), h.by, h.action, h.changed.join(", ")]) tr.append(el("td", String(v)));
+    const changed = h.changed.map((c) => (has("changed." + c) ? t("changed." + c) : c)).join(", ");
+    const when = new Date(h.at).toLocaleString(uiLanguage);
+    for (const v of [h.version, when, h.by, actionWord(h.action), changed]) tr.append(el("td", String(v)));
     const td = el("td");
-    if (h.pending) tr.cells[3].textContent += " (unpublished)";
-    if (h.version !== state.current.version) {
-      const b = el("button", "Roll back to v" + h.version, { "data-version": h.version });
+    if (h.pending) tr.cells[3].textContent += t("history.unpublished");
+    if (state.current && h.version !== state.current.version) {
+      const b = el("button", t("history.rollback", { version: h.version }), { "data-version": h.version });
       b.addEventListener("click", () => rollback(h.version));
       td.append(b);
     }
@@ -123,13 +477,15 @@ async function rollback(version) {
     fill(await api("POST", "/api/kb/articles/" + encodeURIComponent(state.current.id) + "/rollback",
       { version: state.current.version, to_version: version }));
     const current = state.current;
-    say("Rolled back to the content of version " + version + "." +
-      (current.pending ? " Publish the changes to make it live." : current.status === "published" ? " This is the published text." : ""), true);
+    const tail = current.pending ? "said.rolledBackPending" : current.status === "published" ? "said.rolledBackLive" : null;
+    say(() => t("said.rolledBack", { version }) + (tail ? t(tail) : ""), true);
     await loadHistory(state.current.id); loadList();
-  } catch (e) { say(e.message); }
+  } catch (e) { sayError(e); }
 }
 
-$("new-article").addEventListener("click", () => { fill({ status: "", version: 0 }); $("history").tBodies[0].replaceChildren(); say(""); });
+$("new-article").addEventListener("click", () => {
+  fill({ status: "", version: 0 }); state.history = []; renderHistory(); say(() => "");
+});
 
 $("save").addEventListener("click", async () => {
   const body = collect();
@@ -138,20 +494,18 @@ $("save").addEventListener("click", async () => {
       ? await api("PUT", "/api/kb/articles/" + encodeURIComponent(state.current.id), body)
       : await api("POST", "/api/kb/articles", body);
     fill(saved);
-    say(saved.pending ? "Saved version " + saved.version + " as unpublished changes: customers still get the published text until you publish."
-      : "Saved version " + saved.version + ".", true);
+    sayKey(saved.pending ? "said.savedPending" : "said.saved", { version: saved.version });
     await loadHistory(saved.id); loadList();
-  } catch (e) { say(e.message); }
+  } catch (e) { sayError(e); }
 });
 
 async function setStatus(action) {
   try {
     const a = await api("POST", "/api/kb/articles/" + encodeURIComponent(state.current.id) + "/" + action, { version: state.current.version });
     fill(a);
-    say({ publish: "Published: the bot uses it within seconds.", archive: "Archived.",
-      discard: "Changes discarded: the published text stays." }[action], true);
+    sayKey("said." + action);
     await loadHistory(a.id); loadList();
-  } catch (e) { say(e.message); }
+  } catch (e) { sayError(e); }
 }
 $("publish").addEventListener("click", () => setStatus("publish"));
 $("archive").addEventListener("click", () => setStatus("archive"));
@@ -160,47 +514,61 @@ $("discard").addEventListener("click", () => setStatus("discard"));
 $("preview-button").addEventListener("click", () => {
   const b = collect(); const p = $("preview"); p.replaceChildren();
   for (const l of LANGS) {
-    p.append(el("h4", b.title[l] || "(" + l + ": no title)"), el("p", b.answer[l]), el("p", "🔊 " + (b.voice_answer[l] || "—")));
+    const title = b.title[l] ? el("h4", b.title[l], { lang: l }) : el("h4", t("preview.noTitle", { lang: l }));
+    p.append(title, el("p", b.answer[l], { lang: l }), el("p", "🔊 " + (b.voice_answer[l] || "—"), { lang: l }));
   }
   p.hidden = false;
 });
 
+$("try-lang").addEventListener("change", () => { $("try-q").lang = $("try-lang").value; });
 $("try-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const params = new URLSearchParams({ q: $("try-q").value, lang: $("try-lang").value });
-  const data = await api("GET", "/api/kb/try?" + params);
-  $("try-decision").textContent = "Bot would: " + data.decision;
-  const list = $("try-results"); list.replaceChildren();
-  for (const h of data.results) {
-    const open = el("button", h.title, { type: "button" });
-    open.addEventListener("click", () => openArticle(h.id));
-    const li = el("li", undefined, { "data-id": h.id });
-    li.append(open, " — " + h.score.toFixed(3) + " (semantic " + h.semantic.toFixed(2) +
-      ", stems " + h.stems.toFixed(2) + ", chars " + h.chars.toFixed(2) + ")");
-    list.append(li);
-  }
+  state.tried = await api("GET", "/api/kb/try?" + params);
+  state.tried.lang = $("try-lang").value;
+  renderTried();
 });
 
+function renderTried() {
+  const data = state.tried;
+  if (!data) return;
+  const decision = has("decision." + data.decision) ? t("decision." + data.decision) : data.decision;
+  $("try-decision").textContent = t("try.decision", { decision });
+  const list = $("try-results"); list.replaceChildren();
+  for (const h of data.results) {
+    const open = el("button", h.title, { type: "button", lang: data.lang });
+    open.addEventListener("click", () => openArticle(h.id));
+    const li = el("li", undefined, { "data-id": h.id });
+    li.append(open, t("try.scores", { score: number(h.score, 3), semantic: number(h.semantic, 2),
+      stems: number(h.stems, 2), chars: number(h.chars, 2) }));
+    list.append(li);
+  }
+}
+
 async function loadUnanswered() {
-  const data = await api("GET", "/api/kb/unanswered");
+  state.unanswered = (await api("GET", "/api/kb/unanswered")).unanswered;
+  renderUnanswered();
+}
+
+function renderUnanswered() {
   const list = $("unanswered"); list.replaceChildren();
-  for (const u of data.unanswered) {
-    const li = el("li", u.text + " ", { "data-key": u.key });
-    li.append(el("small", "×" + u.count + " · " + u.language + " · " + u.channel));
-    const create = el("button", "New article");
+  for (const u of state.unanswered) {
+    const li = el("li", undefined, { "data-key": u.key });
+    li.append(el("span", u.text, { lang: u.language }), " ", el("small", "×" + u.count + " · " + u.language + " · " + u.channel));
+    const create = el("button", t("unanswered.new"));
     create.addEventListener("click", () => {
       const q = {}; q[u.language] = [u.text];
       fill({ status: "", version: 0, questions: q }); state.fromUnanswered = u;
     });
-    const add = el("button", "Add to open article");
+    const add = el("button", t("unanswered.add"));
     add.addEventListener("click", async () => {
-      if (!state.current || !state.current.version) { say("Open an article first."); return; }
+      if (!state.current || !state.current.version) { say(() => t("said.openFirst"), false); return; }
       try {
         await api("POST", "/api/kb/unanswered/" + u.key + "/resolve",
           { article_id: state.current.id, add_question: u.text, lang: u.language, version: state.current.version });
         await openArticle(state.current.id); loadUnanswered();
-        say(state.current.pending ? "Question added as an unpublished change; publish to make it live." : "Question added.", true);
-      } catch (e) { say(e.message); }
+        sayKey(state.current.pending ? "said.addedPending" : "said.added");
+      } catch (e) { sayError(e); }
     });
     li.append(" ", create, " ", add); list.append(li);
   }
@@ -212,9 +580,10 @@ $("import-form").addEventListener("submit", async (ev) => {
   const fmt = file.name.endsWith(".csv") ? "csv" : "yaml";
   try {
     const r = await api("POST", "/api/kb/import?format=" + fmt, await file.text(), true);
-    $("import-result").textContent = "Created " + r.created + ", updated " + r.updated + ", unchanged " + r.unchanged + ".";
+    show("import-result", () => t("io.result", r));
     loadList();
-  } catch (e) { $("import-result").textContent = e.message; }
+  } catch (e) { show("import-result", () => serverText(e)); }
 });
 
+applyLanguage();
 start();

@@ -4,6 +4,8 @@ Issue 3: an answer published in the editor reaches the bot within 5 seconds, wit
 a saved edit of a published article waits for Publish (customers keep the published text).
 The stories run against the whole platform (FerretDB, the action server, Rasa with the trained
 model, the gateway); the editor signs in with the demo account that local runs create.
+The page speaks Russian first: the browser is a ru-RU one, so the stories read Russian names;
+one story switches the page to English.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -35,13 +38,29 @@ SEED_ANSWER_SECONDS = 30.0
 UI_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture
-async def editor_page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 1000})
+@asynccontextmanager
+async def page_in(browser: Browser, locale: str) -> AsyncIterator[Page]:
+    """A page of a fresh browser context (own cookies and localStorage) whose preferred language is `locale`."""
+    context = await browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
-    yield page
-    await context.close()
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def editor_page(browser: Browser) -> AsyncIterator[Page]:
+    """The content editor's browser: a Russian one, like the bank's content staff use."""
+    async with page_in(browser, "ru-RU") as page:
+        yield page
+
+
+@pytest.fixture
+async def english_browser_page(browser: Browser) -> AsyncIterator[Page]:
+    async with page_in(browser, "en-US") as page:
+        yield page
 
 
 @pytest.fixture
@@ -115,27 +134,39 @@ async def knowledge_base_warmed_up(stack: Stack) -> None:
 
 async def open_the_editor(page: Page, gateway_url: str) -> None:
     await page.goto(f"{gateway_url}/kb/editor")
-    await expect(page.get_by_role("heading", name="Knowledge base editor")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Редактор базы знаний")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "ru")
 
 
 async def sign_in(page: Page, login: str, password: str) -> None:
-    await page.get_by_label("Login", exact=True).fill(login)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Логин", exact=True).fill(login)
+    await page.get_by_label("Пароль", exact=True).fill(password)
+    await page.get_by_role("button", name="Войти").click()
 
 
 async def find_and_open_article(page: Page, title: str) -> None:
-    await page.get_by_label("Filter by text").fill(title)
-    await page.get_by_role("button", name="Filter", exact=True).click()
-    entry = page.get_by_role("list", name="Articles").get_by_role("button", name=title)
+    await page.get_by_label("Поиск по тексту").fill(title)
+    await page.get_by_role("button", name="Найти", exact=True).click()
+    articles = page.get_by_role("list", name="Статьи")
+    # Wait for the filtered list: a button of the list shown before it would be gone by the time Enter is pressed.
+    await expect(articles).to_have_attribute("aria-busy", "false")
+    entry = articles.get_by_role("button", name=title)
     await expect(entry).to_have_count(1)
     await entry.focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#a-id")).to_have_value(ARTICLE_ID)
 
 
+async def switch_the_page_to(page: Page, button_name: str) -> None:
+    """Press RU or EN from the keyboard (focus it, Enter), as a keyboard user would."""
+    switch = page.locator("#ui-lang").get_by_role("button", name=button_name, exact=True)
+    await switch.focus()
+    await page.keyboard.press("Enter")
+    await expect(switch).to_have_attribute("aria-pressed", "true")
+
+
 def russian_answer_box(page: Page) -> Locator:
-    return page.get_by_role("group", name="Русский").get_by_label("Answer", exact=True)
+    return page.get_by_role("group", name="Русский").get_by_label("Ответ", exact=True)
 
 
 async def rewrite_the_russian_answer(page: Page, text: str) -> None:
@@ -148,15 +179,15 @@ async def rewrite_the_russian_answer(page: Page, text: str) -> None:
 
 
 async def save_as_unpublished_changes(page: Page) -> None:
-    await page.get_by_role("button", name="Save", exact=True).click()
-    await expect(page.locator("#message")).to_contain_text("as unpublished changes")
-    await expect(page.get_by_role("status").filter(has_text="Unpublished changes")).to_be_visible()
+    await page.get_by_role("button", name="Сохранить", exact=True).click()
+    await expect(page.locator("#message")).to_contain_text("как неопубликованные изменения")
+    await expect(page.get_by_role("status").filter(has_text="Неопубликованные изменения")).to_be_visible()
 
 
 async def publish_the_changes(page: Page) -> None:
-    await page.get_by_role("button", name="Publish changes", exact=True).click()
-    await expect(page.locator("#message")).to_contain_text("Published")
-    await expect(page.locator("#a-status")).to_have_text("published")
+    await page.get_by_role("button", name="Опубликовать изменения", exact=True).click()
+    await expect(page.locator("#message")).to_contain_text("Опубликовано")
+    await expect(page.locator("#a-status")).to_have_text("опубликована")
 
 
 # --- What a customer does: ask the bot through the REST channel --------------------------------
@@ -220,7 +251,7 @@ async def test_an_editor_publishes_a_new_answer_and_customers_get_it_within_five
     await publish_the_changes(page)
     await expect(page.locator("#pending-note")).to_be_hidden()
     await expect(page.locator("#a-version")).to_have_text(str(loaded_version + 2))
-    await expect(page.locator("#history tbody tr").first).to_contain_text("publish")
+    await expect(page.locator("#history tbody tr").first).to_contain_text("публикация")
 
     elapsed = await seconds_until_customers_read(http, gateway_url, new_answer, published_at, PUBLISH_TO_ANSWER_SECONDS)
     print(f"publish click -> customer reads the new answer: {elapsed:.2f} s")
@@ -238,13 +269,53 @@ async def test_a_wrong_password_shows_an_error_and_keeps_the_editor_closed(edito
     await open_the_editor(page, gateway_url)
     await sign_in(page, DEMO_EDITOR_LOGIN, "not-the-password")
 
-    await expect(page.locator("#sign-in-error")).to_have_text("Wrong login or password, or no access to this page.")
+    # The server says it in English; the Russian page says it in Russian.
+    wrong = "Неверный логин или пароль, или нет доступа к этой странице."
+    await expect(page.locator("#sign-in-error")).to_have_text(wrong)
     await expect(page.locator("#sign-in").get_by_role("alert")).to_be_visible()
     await expect(page.locator("#editor")).to_be_hidden()
     await expect(page.locator("#articles li")).to_have_count(0)
 
     # No session was opened: a reload still asks to sign in.
     await page.reload()
-    await expect(page.get_by_role("heading", name="Knowledge base editor")).to_be_visible()
-    await expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    await expect(page.get_by_role("heading", name="Редактор базы знаний")).to_be_visible()
+    await expect(page.get_by_label("Пароль", exact=True)).to_be_visible()
     await expect(page.locator("#editor")).to_be_hidden()
+
+
+async def test_an_editor_switches_the_page_to_english_and_it_stays_english_after_a_reload(
+    editor_page: Page, gateway_url: str
+) -> None:
+    """Mark, an editor who reads English better, presses EN: the page is English at once, and after a reload."""
+    page = editor_page
+    await open_the_editor(page, gateway_url)
+    await sign_in(page, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD)
+    await find_and_open_article(page, ARTICLE_TITLE)
+    await expect(page.locator("#a-status")).to_have_text("опубликована")
+
+    await switch_the_page_to(page, "EN")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("#ui-lang").get_by_role("button", name="RU")).to_have_attribute("aria-pressed", "false")
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
+    await expect(page.locator("#a-status")).to_have_text("published")
+    await expect(page.locator("#history thead")).to_contain_text("when")
+    # The article itself is not translated: its Russian answer stays Russian, marked so.
+    answer = page.get_by_role("group", name="Russian").get_by_label("Answer", exact=True)
+    await expect(answer).to_have_attribute("lang", "ru")
+
+    await page.reload()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("list", name="Articles").get_by_role("button", name=ARTICLE_TITLE)).to_be_visible()
+    await expect(page.get_by_role("button", name="New article", exact=True)).to_be_visible()
+
+
+async def test_an_english_browser_gets_the_page_in_english(english_browser_page: Page, gateway_url: str) -> None:
+    """A browser that prefers English opens the editor in English, no switch needed."""
+    page = english_browser_page
+    await page.goto(f"{gateway_url}/kb/editor")
+    await expect(page.get_by_role("heading", name="Knowledge base editor")).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await expect(page.locator("#ui-lang").get_by_role("button", name="EN")).to_have_attribute("aria-pressed", "true")
