@@ -315,6 +315,9 @@ def print_decisions(label: str, probes: Probes, w: FusionWeights, t: Thresholds)
 # tests/test_kb_store_and_search.py, tests/test_conversations.py): printed per configuration.
 # The prototype configuration of 2026-11-26 (README): the hit@1 dev optimum with BANKING77 in the dev data.
 PROTOTYPE = FusionWeights(semantic=0.9, stems=0.1, chars=0.0, prototype=0.75)
+# The default until 2026-11-26: no prototype, thresholds tuned on off-topic questions only.
+FORMER_WEIGHTS = FusionWeights(semantic=0.8, stems=0.0, chars=0.2, prototype=0.0)
+FORMER_THRESHOLDS = Thresholds(answer=0.706, margin=0.07, suggest=0.706)
 
 STORY_CHECKS = [
     ("Как активировать новую карту?", "ru", "answer"),
@@ -378,11 +381,11 @@ def compare_configurations(
     def tuned(w: FusionWeights) -> Thresholds:
         return tune_thresholds(w, dev_known, dev_unknown, dev_off)[1]
 
-    default = FusionWeights()
     retuned_weights, retuned_thresholds = tune_for_decisions(dev_known, dev_unknown, dev_off, dev_hit1)
     configurations = [
-        ("default weights, shipped thresholds", default, Thresholds()),
-        ("default weights, thresholds tuned with unknown questions", default, tuned(default)),
+        ("the shipped defaults (knowledge_base/search.py)", FusionWeights(), Thresholds()),
+        ("former default (to 2026-11-26), its thresholds", FORMER_WEIGHTS, FORMER_THRESHOLDS),
+        ("former default weights, thresholds tuned with unknown questions", FORMER_WEIGHTS, tuned(FORMER_WEIGHTS)),
         ("prototype 0.9/0.1 stems/0.75, thresholds tuned with unknown questions", PROTOTYPE, tuned(PROTOTYPE)),
         ("hit@1 dev optimum, thresholds tuned with unknown questions", hit1_optimum, tuned(hit1_optimum)),
         ("weights and thresholds tuned together for decisions", retuned_weights, retuned_thresholds),
