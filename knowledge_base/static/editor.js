@@ -439,7 +439,10 @@ function collect() {
 }
 
 async function openArticle(id) {
-  try { fill(await api("GET", "/api/kb/articles/" + encodeURIComponent(id))); say(() => ""); await loadHistory(id); }
+  try {
+    fill(await api("GET", "/api/kb/articles/" + encodeURIComponent(id))); state.fromUnanswered = null;
+    say(() => ""); await loadHistory(id);
+  }
   catch (e) { sayError(e); }
 }
 
@@ -484,7 +487,7 @@ async function rollback(version) {
 }
 
 $("new-article").addEventListener("click", () => {
-  fill({ status: "", version: 0 }); state.history = []; renderHistory(); say(() => "");
+  fill({ status: "", version: 0 }); state.fromUnanswered = null; state.history = []; renderHistory(); say(() => "");
 });
 
 $("save").addEventListener("click", async () => {
@@ -493,9 +496,13 @@ $("save").addEventListener("click", async () => {
     const saved = state.current && state.current.version
       ? await api("PUT", "/api/kb/articles/" + encodeURIComponent(state.current.id), body)
       : await api("POST", "/api/kb/articles", body);
+    // An article created from an inbox question answers it: take the question out of the inbox.
+    const from = state.fromUnanswered; state.fromUnanswered = null;
+    if (from) await api("POST", "/api/kb/unanswered/" + from.key + "/resolve", { article_id: saved.id });
     fill(saved);
     sayKey(saved.pending ? "said.savedPending" : "said.saved", { version: saved.version });
     await loadHistory(saved.id); loadList();
+    if (from) loadUnanswered();
   } catch (e) { sayError(e); }
 });
 

@@ -29,6 +29,10 @@ REST = "/api/channels/rest/messages"
 ARTICLE_ID = "card_activation"
 ARTICLE_TITLE = "Активация карты"
 CUSTOMER_QUESTION = "Как активировать новую карту?"
+# A question no seed article answers (the bot admits it and records it for content staff); the
+# story's article for it gets an id of its own.
+UNKNOWN_QUESTION = "Сколько стоит аренда сейфовой ячейки на полгода?"
+INBOX_ARTICLE_ID = "safe_deposit_box_story"
 # What the issue promises: the bot answers with the published text this soon, without a restart.
 PUBLISH_TO_ANSWER_SECONDS = 5.0
 # How long the action server may take to load its embedding model and embed the questions.
@@ -100,6 +104,26 @@ async def seed_article_restored(gateway_url: str) -> AsyncIterator[dict[str, Any
                     restored = await resp.json()
             assert restored["answer"] == before["answer"], restored
             assert restored["status"] == "published", restored
+
+
+@pytest.fixture
+async def inbox_article_archived_afterwards(gateway_url: str) -> AsyncIterator[None]:
+    """Afterwards the article the story creates is archived: other stories expect its question to be a miss."""
+    yield
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as api:
+        async with api.post(
+            f"{gateway_url}/api/kb/sign-in", json={"login": DEMO_EDITOR_LOGIN, "password": DEMO_EDITOR_PASSWORD}
+        ) as resp:
+            csrf = (await resp.json())["csrf"]
+        article_url = f"{gateway_url}/api/kb/articles/{INBOX_ARTICLE_ID}"
+        async with api.get(article_url) as resp:
+            if resp.status == 404:
+                return
+            article = await resp.json()
+        async with api.post(
+            f"{article_url}/archive", json={"version": article["version"]}, headers={"X-CSRF-Token": csrf}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
 
 
 @pytest.fixture
@@ -203,12 +227,17 @@ async def customer_asks(http: aiohttp.ClientSession, gateway_url: str, question:
 
 
 async def seconds_until_customers_read(
-    http: aiohttp.ClientSession, gateway_url: str, expected: str, since: float, within: float
+    http: aiohttp.ClientSession,
+    gateway_url: str,
+    expected: str,
+    since: float,
+    within: float,
+    question: str = CUSTOMER_QUESTION,
 ) -> float:
     """Customers keep asking (each a new one) until one reads `expected`; seconds from `since` to that reply."""
     said = ""
     while time.monotonic() - since < within:
-        said = await customer_asks(http, gateway_url, CUSTOMER_QUESTION)
+        said = await customer_asks(http, gateway_url, question)
         if expected in said:
             return time.monotonic() - since
         await asyncio.sleep(0.2)
@@ -319,3 +348,42 @@ async def test_an_english_browser_gets_the_page_in_english(english_browser_page:
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     await expect(page.locator("#ui-lang").get_by_role("button", name="EN")).to_have_attribute("aria-pressed", "true")
+
+
+async def test_a_question_the_bot_could_not_answer_becomes_an_article_from_the_inbox(
+    editor_page: Page,
+    gateway_url: str,
+    http: aiohttp.ClientSession,
+    knowledge_base_warmed_up: None,
+    inbox_article_archived_afterwards: None,
+) -> None:
+    """A customer asks about safe deposit boxes; Elena writes the answer from her inbox; the next customer reads it."""
+    page = editor_page
+    said = await customer_asks(http, gateway_url, UNKNOWN_QUESTION)
+    assert "не знаю" in said, said
+
+    await open_the_editor(page, gateway_url)
+    await sign_in(page, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD)
+    inbox = page.get_by_role("list", name="Вопросы без ответа")
+    question = inbox.get_by_role("listitem").filter(has_text=UNKNOWN_QUESTION)
+    await expect(question).to_have_count(1)
+    await question.get_by_role("button", name="Новая статья").click()
+
+    russian = page.get_by_role("group", name="Русский")
+    await expect(russian.get_by_label("Вопросы (по одному в строке)")).to_have_value(UNKNOWN_QUESTION)
+    answer = f"Ячейку арендуют в отделении: от 1 500 ₽ в месяц. Метка {uuid.uuid4().hex[:8]}."
+    await page.get_by_label("Id", exact=False).fill(INBOX_ARTICLE_ID)
+    await russian.get_by_label("Заголовок", exact=True).fill("Аренда сейфовой ячейки")
+    await russian.get_by_label("Ответ", exact=True).fill(answer)
+    await page.get_by_role("button", name="Сохранить", exact=True).click()
+    await expect(page.locator("#message")).to_contain_text("Версия 1 сохранена")
+    # The inbox no longer shows the question: the new article covers it.
+    await expect(question).to_have_count(0)
+
+    published_at = time.monotonic()
+    await page.get_by_role("button", name="Опубликовать", exact=True).click()
+    await expect(page.locator("#a-status")).to_have_text("опубликована")
+
+    await seconds_until_customers_read(
+        http, gateway_url, answer, published_at, PUBLISH_TO_ANSWER_SECONDS, question=UNKNOWN_QUESTION
+    )
