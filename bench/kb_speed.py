@@ -39,7 +39,7 @@ import yaml
 
 from knowledge_base.embeddings import Encoder, Matrix, load_encoder
 from knowledge_base.models import Article, ArticleStatus
-from knowledge_base.search import FusionWeights, SearchIndex, texts_to_embed
+from knowledge_base.search import SEARCH_CANDIDATES, FusionWeights, SearchIndex, texts_to_embed
 from knowledge_base.seed import load_seed
 
 DATA = Path(__file__).parent / "data"
@@ -146,6 +146,25 @@ def prepare_vectors(model: Encoder, articles: list[Article], real_articles: int)
     return vectors
 
 
+def _agreement(index: SearchIndex, probes: list[tuple[str, str]]) -> tuple[int, int]:
+    """How often the search's candidate shortcut ranks the top 1 and top 5 as the exact scores do."""
+    w = index.weights
+
+    def fused(components: tuple[Matrix, Matrix, Matrix, Matrix]) -> Matrix:
+        best, prototype, stems, chars = components
+        semantic = (1 - w.prototype) * best + w.prototype * prototype
+        result: Matrix = w.semantic * semantic + w.stems * stems + w.chars * chars
+        return result
+
+    top1 = top5 = 0
+    for q, lang in probes:
+        exact = fused(index.components(q, lang))
+        fast = fused(index.components(q, lang, candidates=SEARCH_CANDIDATES))
+        top1 += int(exact.argmax() == fast.argmax())
+        top5 += int(list(np.argsort(-exact, kind="stable")[:5]) == list(np.argsort(-fast, kind="stable")[:5]))
+    return top1, top5
+
+
 def in_memory(
     model: Encoder, articles: list[Article], vectors: dict[str, Matrix], sizes: list[int], rounds: int
 ) -> None:
@@ -174,6 +193,11 @@ def in_memory(
             f"p95={float(np.percentile(rest, 95)):.1f} ms)"
         )
         print(f"speed {n} articles: index build from vectors in memory={build:.1f} s; RSS now {_rss_mib()[0]:.0f} MiB")
+        top1, top5 = _agreement(index, probes)
+        print(
+            f"speed {n} articles: search with {SEARCH_CANDIDATES} best-question candidates vs exact ranking: "
+            f"same top-1 {top1}/{len(probes)}, same top-5 {top5}/{len(probes)}"
+        )
     n = sizes[-1]
     tracemalloc.start()
     SearchIndex(articles[:n], PreparedEncoder(model, vectors))

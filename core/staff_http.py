@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -15,6 +17,17 @@ from core.staff import Role, StaffSession, StaffUser
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     """An HTTP error whose body is {"error": message}."""
     return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
+    if not isinstance(body, dict):
+        raise json_error(web.HTTPBadRequest, "Body must be a JSON object.")
+    return body
 
 
 async def require_staff(request: web.Request, db: Database, *roles: Role) -> StaffSession:
@@ -47,24 +60,27 @@ def session_payload(session: StaffSession) -> dict[str, object]:
     }
 
 
-async def sign_in(request: web.Request, db: Database, *roles: Role, secure_cookie: bool) -> web.Response:
+async def sign_in(
+    request: web.Request,
+    db: Database,
+    *roles: Role,
+    secure_cookie: bool,
+    payload: Callable[[StaffSession], Awaitable[dict[str, Any]]] | None = None,
+) -> web.Response:
     """Check login and password, require one of `roles`, open a session (HttpOnly, SameSite=Strict cookie).
 
     The same 401 answers a wrong password and a missing role, so the page reveals nothing about accounts.
+    `payload` builds the page's answer (default: `session_payload`).
     """
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
-    login = body.get("login") if isinstance(body, dict) else None
-    password = body.get("password") if isinstance(body, dict) else None
+    body = await json_body(request)
+    login, password = body.get("login"), body.get("password")
     if not isinstance(login, str) or not isinstance(password, str):
         raise json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
     user: StaffUser | None = await staff.authenticate(db, login, password)
     if user is None or (roles and not user.has(*roles)):
         return web.json_response({"error": "Wrong login or password, or no access to this page."}, status=401)
     session = await staff.start_session(db, user, now=datetime.now(UTC))
-    response = web.json_response(session_payload(session))
+    response = web.json_response(await payload(session) if payload else session_payload(session))
     response.set_cookie(
         staff.SESSION_COOKIE,
         session.token,

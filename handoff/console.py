@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,9 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from core import staff
+from core import staff_http
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.staff import Role, StaffSession
+from core.staff_http import json_error
 from handoff import callbacks, canned, context, conversations, operators, queue, reporting
 from handoff.assignment import AssignmentError
 from handoff.bus import last_event_seq
@@ -27,41 +27,15 @@ STATIC_DIR = Path(__file__).parent / "static"
 _MAX_OPERATOR_TEXT_CHARS = 4000
 
 
-def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
-
-
 async def _session(request: web.Request, *roles: Role) -> StaffSession:
-    """The signed-in staff member with one of `roles`; state-changing requests must carry the CSRF token."""
-    token = request.cookies.get(staff.SESSION_COOKIE)
-    session = await staff.load_session(request.app[DB_KEY], token, now=datetime.now(UTC)) if token else None
-    if session is None:
-        raise _json_error(web.HTTPUnauthorized, "Sign in first.")
-    if roles and not session.user.has(*roles):
-        raise _json_error(web.HTTPForbidden, "Your role does not allow this.")
-    if request.method not in {"GET", "HEAD"} and not staff.csrf_matches(
-        session, request.headers.get(staff.CSRF_HEADER)
-    ):
-        raise _json_error(web.HTTPForbidden, "Missing or wrong CSRF token; reload the console.")
-    return session
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise _json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
-    if not isinstance(body, dict):
-        raise _json_error(web.HTTPBadRequest, "Body must be a JSON object.")
-    return body
+    """The signed-in operator or supervisor (see `staff_http.require_staff`)."""
+    return await staff_http.require_staff(request, request.app[DB_KEY], *roles)
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > _MAX_OPERATOR_TEXT_CHARS:
-        raise _json_error(
-            web.HTTPBadRequest, f"'{key}' must be a non-empty text of at most {_MAX_OPERATOR_TEXT_CHARS}."
-        )
+        raise json_error(web.HTTPBadRequest, f"'{key}' must be a non-empty text of at most {_MAX_OPERATOR_TEXT_CHARS}.")
     return value.strip()
 
 
@@ -85,36 +59,20 @@ _PAGE_HEADERS = {
 
 
 async def sign_in(request: web.Request) -> web.Response:
-    """Check login and password, open a session (HttpOnly cookie) and return the CSRF token."""
-    body = await _body(request)
-    login, password = body.get("login"), body.get("password")
-    if not isinstance(login, str) or not isinstance(password, str):
-        raise _json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
-    db = request.app[DB_KEY]
-    user = await staff.authenticate(db, login, password)
-    if user is None or not user.has(Role.OPERATOR, Role.SUPERVISOR):
-        return web.json_response({"error": "Wrong login or password."}, status=401)
-    session = await staff.start_session(db, user, now=datetime.now(UTC))
-    response = web.json_response(await _me(request, session))
-    response.set_cookie(
-        staff.SESSION_COOKIE,
-        session.token,
-        httponly=True,
-        samesite="Strict",
-        secure=request.app[SETTINGS_KEY].env != "local",
-        max_age=staff.SESSION_TTL_SECONDS,
-        path="/",
+    """Sign in with the operator or supervisor role; the answer carries the operator's state and CSRF token."""
+    return await staff_http.sign_in(
+        request,
+        request.app[DB_KEY],
+        Role.OPERATOR,
+        Role.SUPERVISOR,
+        secure_cookie=request.app[SETTINGS_KEY].env != "local",
+        payload=lambda session: _me(request, session),
     )
-    return response
 
 
 async def sign_out(request: web.Request) -> web.Response:
     """End the session."""
-    session = await _session(request)
-    await staff.end_session(request.app[DB_KEY], session.token)
-    response = web.json_response({"ok": True})
-    response.del_cookie(staff.SESSION_COOKIE, path="/")
-    return response
+    return await staff_http.sign_out(request, request.app[DB_KEY])
 
 
 async def _me(request: web.Request, session: StaffSession) -> dict[str, Any]:
@@ -136,17 +94,17 @@ async def me(request: web.Request) -> web.Response:
 async def set_status(request: web.Request) -> web.Response:
     """Online / away / offline."""
     session = await _session(request, Role.OPERATOR)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     try:
         status = OperatorStatus(str(body.get("status")))
     except ValueError as err:
-        raise _json_error(web.HTTPBadRequest, "'status' must be online, away or offline.") from err
+        raise json_error(web.HTTPBadRequest, "'status' must be online, away or offline.") from err
     services = request.app[HANDOFF_KEY]
     operator = await operators.set_status(
         request.app[DB_KEY], services.bus, session.user.login, status, now=services.clock()
     )
     if operator is None:
-        raise _json_error(web.HTTPNotFound, "You have no operator profile; ask a supervisor.")
+        raise json_error(web.HTTPNotFound, "You have no operator profile; ask a supervisor.")
     return web.json_response(operator.to_dict())
 
 
@@ -183,7 +141,7 @@ async def conversation_view(request: web.Request) -> web.Response:
         kb_search=services.kb_search,
     )
     if found is None:
-        raise _json_error(web.HTTPNotFound, "No such conversation.")
+        raise json_error(web.HTTPNotFound, "No such conversation.")
     return web.json_response(found)
 
 
@@ -201,7 +159,7 @@ async def take(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     """Send a reply to the customer."""
     session = await _session(request, Role.OPERATOR)
-    text = _text(await _body(request), "text")
+    text = _text(await staff_http.json_body(request), "text")
     try:
         message = await request.app[HANDOFF_KEY].desk.reply(
             session.user.login, request.match_info["conversation_id"], text
@@ -214,7 +172,7 @@ async def reply(request: web.Request) -> web.Response:
 async def note(request: web.Request) -> web.Response:
     """Add a private note (never sent to the customer)."""
     session = await _session(request, Role.OPERATOR)
-    text = _text(await _body(request), "text")
+    text = _text(await staff_http.json_body(request), "text")
     try:
         stored = await request.app[HANDOFF_KEY].desk.add_note(
             session.user.login, request.match_info["conversation_id"], text
@@ -227,10 +185,10 @@ async def note(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     """Transfer to a colleague (`to_operator_id`) or a team queue (`to_team`) with a note."""
     session = await _session(request, Role.OPERATOR)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     to_operator, to_team = body.get("to_operator_id"), body.get("to_team")
     if not isinstance(to_operator, str | None) or not isinstance(to_team, str | None) or not (to_operator or to_team):
-        raise _json_error(web.HTTPBadRequest, "Give 'to_operator_id' or 'to_team'.")
+        raise json_error(web.HTTPBadRequest, "Give 'to_operator_id' or 'to_team'.")
     note_text = _text(body, "note", required=False)
     try:
         moved = await request.app[HANDOFF_KEY].desk.transfer(
@@ -260,12 +218,12 @@ async def return_to_bot(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     """Close with a resolution code."""
     session = await _session(request, Role.OPERATOR)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     try:
         resolution = Resolution(str(body.get("resolution")))
     except ValueError as err:
         codes = ", ".join(r.value for r in Resolution)
-        raise _json_error(web.HTTPBadRequest, f"'resolution' must be one of: {codes}.") from err
+        raise json_error(web.HTTPBadRequest, f"'resolution' must be one of: {codes}.") from err
     try:
         closed = await request.app[HANDOFF_KEY].desk.close(
             session.user.login, request.match_info["conversation_id"], resolution
@@ -303,7 +261,7 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         # Browsers send cookies with cross-site websocket handshakes; the origin check is the CSRF defence here.
-        raise _json_error(web.HTTPForbidden, "Cross-origin console connections are refused.")
+        raise json_error(web.HTTPForbidden, "Cross-origin console connections are refused.")
     after_raw = request.query.get("after")
     after = int(after_raw) if after_raw and after_raw.isdigit() else None
     socket = web.WebSocketResponse(heartbeat=20)
@@ -332,7 +290,7 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
         start = datetime.fromisoformat(request.query["from"]) if "from" in request.query else now - timedelta(days=1)
         end = datetime.fromisoformat(request.query["to"]) if "to" in request.query else now + timedelta(seconds=1)
     except ValueError as err:
-        raise _json_error(
+        raise json_error(
             web.HTTPBadRequest, "'from' and 'to' must be ISO 8601 times, e.g. 2026-03-01T00:00:00+03:00."
         ) from err
     return (start if start.tzinfo else start.replace(tzinfo=UTC)), (end if end.tzinfo else end.replace(tzinfo=UTC))

@@ -40,16 +40,6 @@ async def _editor(request: web.Request) -> StaffSession:
     return await staff_http.require_staff(request, request.app[DB_KEY], Role.CONTENT_EDITOR)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
-    if not isinstance(body, dict):
-        raise json_error(web.HTTPBadRequest, "Body must be a JSON object.")
-    return body
-
-
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise json_error(web.HTTPBadRequest, f"'{name}' must be an integer (the version you loaded).")
@@ -163,7 +153,7 @@ async def get_article(request: web.Request) -> web.Response:
 async def create_article(request: web.Request) -> web.Response:
     """Create an article as a draft."""
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     article = await _run(_create(request, body, session))
     return web.json_response(_article_json(article), status=201)
 
@@ -176,7 +166,7 @@ async def _create(request: web.Request, body: dict[str, Any], session: StaffSess
 async def update_article(request: web.Request) -> web.Response:
     """Save an edit; the body carries the version the editor loaded (409 when someone saved in between)."""
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     expected = _int(body.get("version"), "version")
     article_id = request.match_info["article_id"]
 
@@ -191,7 +181,7 @@ async def update_article(request: web.Request) -> web.Response:
 
 async def _change_status(request: web.Request, status: ArticleStatus, action: str) -> web.Response:
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     expected = _int(body.get("version"), "version")
     changed = store.change_status(
         request.app[DB_KEY],
@@ -218,7 +208,7 @@ async def archive(request: web.Request) -> web.Response:
 async def discard_changes(request: web.Request) -> web.Response:
     """Drop a published article's unpublished changes; the bot's answer never changed."""
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     discarded = store.discard_pending(
         request.app[DB_KEY],
         request.match_info["article_id"],
@@ -255,7 +245,7 @@ async def rollback(request: web.Request) -> web.Response:
     For a published article this is a pending change like any edit: Publish makes it live.
     """
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     expected = _int(body.get("version"), "version")
     target = _int(body.get("to_version"), "to_version")
     db = request.app[DB_KEY]
@@ -333,7 +323,7 @@ async def unanswered(request: web.Request) -> web.Response:
 async def resolve_unanswered(request: web.Request) -> web.Response:
     """Close an inbox item: optionally add its text as a question of an existing article first."""
     session = await _editor(request)
-    body = await _body(request)
+    body = await staff_http.json_body(request)
     key = request.match_info["key"]
     if not store.is_unanswered_key(key):
         raise json_error(web.HTTPNotFound, "No such unanswered question.")

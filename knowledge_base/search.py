@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 from knowledge_base.embeddings import Encoder, Matrix
 from knowledge_base.lexical import Bm25
@@ -25,6 +26,9 @@ from knowledge_base.text import char_ngrams, stems
 
 logger = logging.getLogger(__name__)
 
+# Articles whose best-question cosine a search computes (see SearchIndex.components): enough that the
+# right article is among them (bench/kb_speed.py compares with the exact ranking at 10,000 articles).
+SEARCH_CANDIDATES = 300
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -102,14 +106,25 @@ class _LanguageIndex:
         self.vectors: Matrix | None = None
         self.prototypes: Matrix | None = None
         self.starts = np.zeros(0, dtype=np.int64)
+        self.counts = np.zeros(0, dtype=np.int64)
         if encoder is not None and articles:
             variants = [q for texts in texts_per_article for q in texts]
             counts = np.array([len(texts) for texts in texts_per_article])
             self.vectors = encoder.encode(variants)
+            self.counts = counts.astype(np.int64)
             self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             means = np.add.reduceat(self.vectors, self.starts) / counts[:, None]
             norms = np.linalg.norm(means, axis=1, keepdims=True)
             self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+    def best_question(self, vectors: Matrix, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
+        """Each article's best question cosine, for all articles or only the given ones (in their order)."""
+        if articles is None:
+            return np.maximum.reduceat(vectors @ vector, self.starts).clip(0.0, 1.0)
+        counts = self.counts[articles]
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        rows = np.repeat(self.starts[articles] - offsets, counts) + np.arange(int(counts.sum()))
+        return np.maximum.reduceat(vectors[rows] @ vector, offsets).clip(0.0, 1.0)
 
 
 class SearchIndex:
@@ -139,7 +154,7 @@ class SearchIndex:
     def search(self, query: str, language: str, limit: int = 5) -> list[Hit]:
         """Articles ranked best first with fused scores in 0..1 (limit at most 50)."""
         index = self._by_language.get(language) or self._by_language["ru"]
-        best, prototype, stem_scores, char_scores = self.components(query, language)
+        best, prototype, stem_scores, char_scores = self.components(query, language, candidates=SEARCH_CANDIDATES)
         size = len(index.ids)
         if size == 0 or not query.strip():
             return []
@@ -162,10 +177,16 @@ class SearchIndex:
             if fused[i] > 0
         ]
 
-    def components(self, query: str, language: str) -> tuple[Matrix, Matrix, Matrix, Matrix]:
+    def components(
+        self, query: str, language: str, *, candidates: int | None = None
+    ) -> tuple[Matrix, Matrix, Matrix, Matrix]:
         """Per-article scores (0..1) in index order: best question, prototype, stems, characters.
 
-        The benchmark tunes the fusion weights on these.
+        The benchmark tunes the fusion weights on these. With `candidates`, a larger index
+        computes the best-question cosine only for that many articles, those the fusion ranks
+        highest with the prototype standing in for it; the others keep their prototype cosine.
+        That product (one row per question, read from memory for every query) is most of a
+        search's time at 10,000 articles; up to `candidates` articles the scores are exact.
         """
         index = self._by_language.get(language) or self._by_language["ru"]
         query = query[:MAX_QUERY_CHARS].strip()
@@ -174,12 +195,19 @@ class SearchIndex:
         prototype = best.copy()
         if not query or size == 0:
             return best, prototype, best.copy(), best.copy()
-        if self.encoder is not None and index.vectors is not None and index.prototypes is not None:
-            vector = self.encoder.encode([query])[0]
-            best = np.maximum.reduceat(index.vectors @ vector, index.starts).clip(0.0, 1.0)
-            prototype = (index.prototypes @ vector).clip(0.0, 1.0)
         stem_scores = _normalised(index.stems, stems(query, index.language), size)
         char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
+        if self.encoder is not None and index.vectors is not None and index.prototypes is not None:
+            vector = self.encoder.encode([query])[0]
+            prototype = (index.prototypes @ vector).clip(0.0, 1.0)
+            if candidates is None or size <= candidates:
+                best = index.best_question(index.vectors, vector)
+            else:
+                w = self.weights
+                proxy = w.semantic * prototype + w.stems * stem_scores + w.chars * char_scores
+                chosen = np.argpartition(-proxy, candidates - 1)[:candidates].astype(np.int64)
+                best = prototype.copy()
+                best[chosen] = index.best_question(index.vectors, vector, chosen)
         return best, prototype, stem_scores, char_scores
 
     def ids(self, language: str) -> list[str]:

@@ -19,4 +19,9 @@ MODEL_PATH="$MODEL_DIR/bank-assistant-$MODEL_KEY.tar.gz"
 # Local run data (FerretDB's SQLite files, logs) lives under one folder.
 CC_DATA_DIR="${CC_DATA_DIR:-$ROOT/var}"
 
-export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR
+# One BLAS thread per process: the KB search's matrix products are small, and OpenBLAS's worker
+# threads spin after each one, slowing the next query embedding on a 2-core machine
+# (bench/kb_speed.py, 1,000 articles: search p95 136 ms with the default threads, 19 ms with one).
+OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+
+export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS

@@ -266,7 +266,7 @@ async def test_state_changing_console_calls_need_the_csrf_token(
     await olga.signs_in()
     async with olga.session.post(olga.base + "/api/console/status", json={"status": "online"}) as resp:
         assert resp.status == 403
-        assert (await resp.json())["error"] == "Missing or wrong CSRF token; reload the console."
+        assert (await resp.json())["error"] == "Missing or wrong CSRF token; reload the page."
     async with olga.session.post(
         olga.base + "/api/console/status", json={"status": "online"}, headers={"X-CSRF-Token": "forged"}
     ) as resp:
@@ -277,7 +277,8 @@ async def test_wrong_password_and_missing_session_are_refused(
     gateway: TestClient[web.Request, web.Application],
 ) -> None:
     resp = await gateway.post("/api/console/sign-in", json={"login": "olga", "password": "guess"})
-    assert resp.status == 401 and (await resp.json()) == {"error": "Wrong login or password."}
+    assert resp.status == 401
+    assert (await resp.json()) == {"error": "Wrong login or password, or no access to this page."}
     resp = await gateway.get("/api/console/queue")
     assert resp.status == 401
 

@@ -125,9 +125,13 @@ function renderMessage(m) {
 }
 
 async function openConversation(id) {
-  const ctx = await api("GET", "/api/console/conversations/" + id);
+  // Current before the fetch: a message that arrives while the context loads is shown live, and the
+  // loaded history merges with it (renderMessage skips seqs already shown and keeps seq order).
   state.current = id;
   state.shownSeqs = new Set();
+  $("transcript").replaceChildren();
+  const ctx = await api("GET", "/api/console/conversations/" + id);
+  if (state.current !== id) return;  // the operator opened another conversation meanwhile
   $("conversation").hidden = false;
   banner("");
   $("conv-id").textContent = id.slice(0, 8);
@@ -141,7 +145,6 @@ async function openConversation(id) {
     a.addEventListener("click", (ev) => { ev.preventDefault(); $("reply-text").value = s.answer || ""; });
     li.appendChild(a); return li;
   }));
-  $("transcript").replaceChildren();
   ctx.messages.forEach(renderMessage);
   $("notes").replaceChildren(...ctx.notes.map((n) => el("li", n.operator_id + ": " + n.text)));
   const canned = await api("GET", "/api/console/canned?language=" + encodeURIComponent(ctx.conversation.language || "ru"));
