@@ -23,7 +23,7 @@ import aiohttp
 
 from core.identity import mint_customer_token
 from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET
-from core.stack import ROOT, free_port, tree_rss_kib
+from core.stack import ROOT, descendants, free_port, tree_rss_kib
 
 TURNS = ["привет", "какой баланс на карте", "последние операции", "hello", "what is my balance", "спасибо"]
 TOTAL_TURNS = 1000
@@ -78,12 +78,22 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 
 def process_rss(honcho_pid: int) -> dict[str, int]:
-    """RSS per Procfile process, in KiB: honcho's children are shell wrappers, so sum each subtree."""
+    """RSS per Procfile process, in KiB: the process itself and its own children.
+
+    Below honcho sit its forks and their `sh -c` wrappers; each platform process is found by its
+    command line among honcho's descendants.
+    """
     result: dict[str, int] = {}
-    for child in Path(f"/proc/{honcho_pid}/task/{honcho_pid}/children").read_text().split():
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        name = next((label for key, label in _PROCESS_LABELS.items() if key in cmdline), cmdline[:20])
-        result[name] = tree_rss_kib(int(child))
+    for pid in descendants(honcho_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cmdline.startswith("/bin/sh"):
+            continue
+        label = next((label for key, label in _PROCESS_LABELS.items() if key in cmdline), None)
+        if label is not None and label not in result:
+            result[label] = tree_rss_kib(pid)
     return result
 
 

@@ -68,7 +68,7 @@ class Process:
 def tree_rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants, from /proc, in KiB."""
     total = 0
-    for member in [pid, *_descendants(pid)]:
+    for member in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -76,12 +76,13 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children first, depth first), from /proc."""
     found: list[int] = []
     with contextlib.suppress(OSError):
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             found.append(int(child))
-            found.extend(_descendants(int(child)))
+            found.extend(descendants(int(child)))
     return found
 
 
