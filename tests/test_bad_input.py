@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -149,4 +150,5 @@ async def test_full_card_number_and_cvv_are_masked_everywhere(
     everything = json.dumps(stored, ensure_ascii=False) + await tracker_dump(stack, body["conversation_id"])
     assert "4276" not in everything
     assert "1600 1234" not in everything
-    assert "123," not in everything
+    # The CVV as a number of its own (a timestamp or confidence may end in ...123, which is no leak).
+    assert re.search(r"(?<![\d.])123(?!\d)", everything) is None
