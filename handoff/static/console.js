@@ -1,9 +1,13 @@
 // Operator console. Every piece of customer-supplied text is written with textContent, never innerHTML.
+// UI texts come from i18n.js (I18N, Russian first, English second); message texts keep their own language.
 "use strict";
+const { t, word } = I18N;
 
 const state = {
   me: null, csrf: "", lastSeq: 0, seen: new Set(), socket: null, current: null,
   shownSeqs: new Set(), typingTimer: null, refreshTimer: null, operators: [], canned: [],
+  // What the page last showed, kept so a language switch redraws it at once.
+  lists: null, ctx: null, messages: new Map(), banner: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -47,7 +51,7 @@ $("sign-in-form").addEventListener("submit", async (ev) => {
     await api("POST", "/api/console/sign-in", { login: $("login").value, password: $("password").value });
     await start();
   } catch (err) {
-    $("sign-in-error").textContent = err.message;
+    I18N.showError($("sign-in-error"), err);
   }
 });
 
@@ -63,32 +67,38 @@ $("status").addEventListener("change", async () => {
 async function loadOperators() {
   const data = await api("GET", "/api/console/operators");
   state.operators = data.operators;
+  renderTransferTargets();
+}
+
+function renderTransferTargets() {
   const target = $("transfer-target");
+  const chosen = target.value;
   target.replaceChildren();
   for (const team of ["cards", "loans"]) {
-    const opt = el("option", "team: " + team); opt.value = "team:" + team; target.appendChild(opt);
+    const opt = el("option", t("team", { team: word("team", team) })); opt.value = "team:" + team; target.appendChild(opt);
   }
   for (const op of state.operators) {
     if (op.id === state.me.login) continue;
-    const opt = el("option", op.display_name + " (" + op.status + ")"); opt.value = "op:" + op.id; target.appendChild(opt);
+    const opt = el("option", op.display_name + " (" + word("opStatus", op.status) + ")"); opt.value = "op:" + op.id; target.appendChild(opt);
   }
+  if (chosen) target.value = chosen;
 }
 
 function conversationItem(conv, withTake) {
   const li = el("li");
   li.dataset.conversationId = conv.id;
-  const label = el("a", (conv.handoff_reason || "") + " · " + (conv.language || "?") + " · " + conv.channel);
+  const label = el("a", word("reason", conv.handoff_reason) + " · " + (conv.language || "?") + " · " + conv.channel);
   label.href = "#";
   label.addEventListener("click", (ev) => { ev.preventDefault(); openConversation(conv.id); });
   li.appendChild(label);
   if (withTake) {
-    const take = el("button", "Take", "take");
+    const take = el("button", t("lists.take"), "take");
     take.addEventListener("click", async () => {
       try {
         await api("POST", "/api/console/conversations/" + conv.id + "/take");
         await refreshLists();
         await openConversation(conv.id);
-      } catch (err) { banner(err.message); await refreshLists(); }
+      } catch (err) { bannerError(err); await refreshLists(); }
     });
     li.appendChild(take);
   }
@@ -98,9 +108,15 @@ function conversationItem(conv, withTake) {
 async function refreshLists() {
   const data = await api("GET", "/api/console/queue");
   if (!state.lastSeq) state.lastSeq = data.last_event_seq;
+  state.lists = data;
+  renderLists();
+}
+
+function renderLists() {
+  const data = state.lists; if (!data) return;
   $("queue").replaceChildren(...data.queue.map((c) => conversationItem(c, true)));
   $("mine").replaceChildren(...data.mine.map((c) => conversationItem(c, false)));
-  $("callbacks").replaceChildren(...data.callbacks.map((t) => el("li", t.kind + ": " + (t.phone || t.text || ""))));
+  $("callbacks").replaceChildren(...data.callbacks.map((task) => el("li", word("callback", task.kind) + ": " + (task.phone || task.text || ""))));
 }
 
 function scheduleRefresh() {
@@ -108,20 +124,45 @@ function scheduleRefresh() {
   state.refreshTimer = setTimeout(() => refreshLists().catch(() => {}), 150);
 }
 
-function banner(text) { $("banner").textContent = text; }
+// The banner holds a renderer, so it follows a language switch: [text, lang of the text].
+function showBanner(render) { state.banner = render; paintBanner(); }
+function paintBanner() {
+  const node = $("banner");
+  const [text, lang] = state.banner ? state.banner() : ["", I18N.language];
+  node.textContent = text;
+  if (lang === I18N.language) node.removeAttribute("lang"); else node.setAttribute("lang", lang);
+}
+function banner(key, params) { showBanner(key ? () => [t(key, params), I18N.language] : null); }
+function bannerError(err) { showBanner(() => I18N.serverText(err)); }
 
 function renderMessage(m) {
   if (state.shownSeqs.has(m.seq)) return;
   state.shownSeqs.add(m.seq);
+  state.messages.set(m.seq, m);
   const li = el("li", null, m.author);
   li.dataset.seq = m.seq;
-  const who = m.author === "operator" && m.operator_name ? m.operator_name : m.author;
-  li.appendChild(el("span", who + " · " + new Date(m.at).toLocaleTimeString() + (m.channel ? " · " + m.channel : ""), "meta"));
+  li.appendChild(el("span", metaOf(m), "meta"));
   if (m.intent) li.appendChild(el("span", m.intent + " " + (m.confidence ?? ""), "meta intent"));
-  li.appendChild(el("span", m.text, "text"));
+  const text = el("span", m.text, "text");
+  // A customer's words are content in the conversation's language, whatever the UI language.
+  const language = state.ctx && state.ctx.conversation.language;
+  if (m.author === "customer" && language) text.lang = language;
+  li.appendChild(text);
   const items = [...$("transcript").children];
   const after = items.find((node) => Number(node.dataset.seq) > m.seq);
   $("transcript").insertBefore(li, after || null);
+}
+
+function metaOf(m) {
+  const who = m.author === "operator" && m.operator_name ? m.operator_name : word("author", m.author);
+  return who + " · " + new Date(m.at).toLocaleTimeString(I18N.language) + (m.channel ? " · " + m.channel : "");
+}
+
+function repaintTranscript() {
+  for (const li of $("transcript").children) {
+    const m = state.messages.get(Number(li.dataset.seq));
+    if (m) li.querySelector(".meta").textContent = metaOf(m);
+  }
 }
 
 async function openConversation(id) {
@@ -129,37 +170,50 @@ async function openConversation(id) {
   // loaded history merges with it (renderMessage skips seqs already shown and keeps seq order).
   state.current = id;
   state.shownSeqs = new Set();
+  state.messages = new Map();
+  state.ctx = null;
   $("transcript").replaceChildren();
   const ctx = await api("GET", "/api/console/conversations/" + id);
   if (state.current !== id) return;  // the operator opened another conversation meanwhile
+  state.ctx = ctx;
   $("conversation").hidden = false;
-  banner("");
+  banner(null);
   $("conv-id").textContent = id.slice(0, 8);
-  $("conv-state").textContent = ctx.conversation.state + (ctx.conversation.assignee_name ? " · " + ctx.conversation.assignee_name : "");
-  $("reason").textContent = ctx.reason || "";
-  $("slots").textContent = Object.entries(ctx.slots).map(([k, v]) => k + "=" + JSON.stringify(v)).join(", ");
-  $("profile").textContent = ctx.profile ? JSON.stringify(ctx.profile) : "(not verified)";
-  $("earlier").replaceChildren(...ctx.earlier_conversations.map((c) => el("li", (c.created_at || "") + " " + c.channel + " " + (c.resolution || c.state))));
+  renderFacts();
   $("kb").replaceChildren(...ctx.kb_suggestions.map((s) => {
     const li = el("li"); const a = el("a", s.question || s.title || ""); a.href = "#";
     a.addEventListener("click", (ev) => { ev.preventDefault(); $("reply-text").value = s.answer || ""; });
     li.appendChild(a); return li;
   }));
   ctx.messages.forEach(renderMessage);
+  // Customer lines shown live before the context arrived get their language now.
+  for (const node of $("transcript").querySelectorAll("li.customer .text")) if (ctx.conversation.language) node.lang = ctx.conversation.language;
   $("notes").replaceChildren(...ctx.notes.map((n) => el("li", n.operator_id + ": " + n.text)));
   const canned = await api("GET", "/api/console/canned?language=" + encodeURIComponent(ctx.conversation.language || "ru"));
   state.canned = canned.canned;
   const name = (ctx.profile && ctx.profile.customer && ctx.profile.customer.full_name.split(" ")[0]) || "";
-  $("canned").replaceChildren(el("option", "Canned response…"), ...state.canned.map((c) => {
+  const prompt = el("option", t("compose.canned")); prompt.value = ""; prompt.dataset.i18n = "compose.canned";
+  $("canned").replaceChildren(prompt, ...state.canned.map((c) => {
     const opt = el("option", c.title); opt.value = c.text.replaceAll("{name}", name).replaceAll("{operator}", state.me.display_name); return opt;
   }));
+}
+
+// The conversation's facts; fixed words (state, reason, resolution) in the UI language.
+function renderFacts() {
+  const ctx = state.ctx; if (!ctx) return;
+  $("conv-state").textContent = word("state", ctx.conversation.state) + (ctx.conversation.assignee_name ? " · " + ctx.conversation.assignee_name : "");
+  $("reason").textContent = word("reason", ctx.reason);
+  $("slots").textContent = Object.entries(ctx.slots).map(([k, v]) => k + "=" + JSON.stringify(v)).join(", ");
+  $("profile").textContent = ctx.profile ? JSON.stringify(ctx.profile) : t("facts.notVerified");
+  $("earlier").replaceChildren(...ctx.earlier_conversations.map((c) => el("li", (c.created_at || "") + " " + c.channel + " " +
+    (c.resolution ? word("resolution", c.resolution) : word("state", c.state)))));
 }
 
 $("canned").addEventListener("change", () => { if ($("canned").value) $("reply-text").value = $("canned").value; });
 
 async function act(path, body) {
   try { return await api("POST", "/api/console/conversations/" + state.current + path, body); }
-  catch (err) { banner(err.message); throw err; }
+  catch (err) { bannerError(err); throw err; }
 }
 
 $("send-reply").addEventListener("click", async () => {
@@ -177,10 +231,13 @@ $("add-note").addEventListener("click", async () => {
 $("transfer").addEventListener("click", async () => {
   const [kind, value] = $("transfer-target").value.split(":");
   await act("/transfer", kind === "op" ? { to_operator_id: value, note: $("transfer-note").value } : { to_team: value, note: $("transfer-note").value });
-  banner("Transferred."); await refreshLists();
+  banner("banner.transferred"); await refreshLists();
 });
-$("return-to-bot").addEventListener("click", async () => { await act("/return-to-bot"); banner("Returned to the bot."); await refreshLists(); });
-$("close").addEventListener("click", async () => { await act("/close", { resolution: $("resolution").value }); banner("Closed."); $("conv-state").textContent = "closed"; await refreshLists(); });
+$("return-to-bot").addEventListener("click", async () => { await act("/return-to-bot"); banner("banner.returned"); await refreshLists(); });
+$("close").addEventListener("click", async () => { await act("/close", { resolution: $("resolution").value }); banner("banner.closed");
+  if (state.ctx) { state.ctx.conversation.state = "closed"; state.ctx.conversation.assignee_name = null; renderFacts(); }
+  await refreshLists();
+});
 
 function handle(event) {
   if (state.seen.has(event.id)) return;
@@ -203,12 +260,21 @@ function handle(event) {
       if (mineNow && event.data.operator_id !== state.me.login) $("notes").appendChild(el("li", event.data.operator_id + ": " + event.data.text));
       break;
     case "conversation.assigned":
-      if (mineNow && event.data.operator_id !== state.me.login) banner("Taken by " + event.data.operator_name);
+      if (mineNow && event.data.operator_id !== state.me.login) banner("banner.takenBy", { name: event.data.operator_name });
       scheduleRefresh();
       break;
     default:
       if (event.name.startsWith("conversation.") || event.name.startsWith("callback.")) scheduleRefresh();
   }
+}
+
+// The badge keeps its state in data-state and its text key in data-i18n, so a language switch rewrites it.
+function setConnection(name) {
+  const badge = $("connection");
+  badge.dataset.state = name;
+  badge.dataset.i18n = "connection." + name;
+  badge.textContent = t(badge.dataset.i18n);
+  badge.className = name === "live" ? "badge online" : "badge";
 }
 
 function connect() {
@@ -217,11 +283,11 @@ function connect() {
   state.socket = socket;
   socket.addEventListener("message", (msg) => {
     const data = JSON.parse(msg.data);
-    if (data.type === "ready") { $("connection").textContent = "live"; $("connection").className = "badge online"; }
+    if (data.type === "ready") setConnection("live");
     if (data.type === "event") handle(data.event);
   });
   socket.addEventListener("close", () => {
-    $("connection").textContent = "reconnecting"; $("connection").className = "badge";
+    setConnection("reconnecting");
     setTimeout(connect, 1000);
   });
 }
@@ -229,4 +295,9 @@ function connect() {
 // Test and debugging hook: drop the live connection as a network failure would.
 window.consoleDropConnection = () => { if (state.socket) state.socket.close(); };
 
+I18N.onChange(() => {
+  if (state.me) renderTransferTargets();
+  renderLists(); renderFacts(); repaintTranscript(); paintBanner();
+});
+I18N.apply();
 start();

@@ -5,7 +5,8 @@ supervisor in two browser contexts, and a web-chat customer and an operator,
 each in their own context. The gateway is built in-process by the app factory
 on the `stack`'s FerretDB (a database of its own) and talks to the stack's Rasa
 with the trained model and the action server, so the customer asks the real bot
-for an operator.
+for an operator. The staff contexts prefer Russian, as the bank's staff do, so the
+pages open in Russian; the supervisor then switches to English.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def sign_in(page: Page, base: str, login: str) -> None:
     await page.fill("#login", login)
     await page.fill("#password", DEMO_STAFF_PASSWORD)
     await page.click("#sign-in-button")
-    await expect(page.locator("#connection")).to_have_text("live")
+    await expect(page.locator("#connection")).to_have_text("на связи")
 
 
 async def test_operator_serves_a_customer_in_the_browser_console(
@@ -55,8 +56,8 @@ async def test_operator_serves_a_customer_in_the_browser_console(
         resp = await gateway.post(REST, json={"sender": "browser-customer", "text": text})
         return [r["text"] for r in (await resp.json())["replies"]]
 
-    operator_context = await browser.new_context()
-    supervisor_context = await browser.new_context()
+    operator_context = await browser.new_context(locale="ru-RU")
+    supervisor_context = await browser.new_context(locale="ru-RU")
     console = await operator_context.new_page()
     await sign_in(console, base, "olga")
     await console.select_option("#status", "online")
@@ -66,7 +67,7 @@ async def test_operator_serves_a_customer_in_the_browser_console(
     mine = console.locator("#mine li a")
     await expect(mine).to_have_count(1, timeout=BOT_TIMEOUT_MS)
     await mine.first.click()
-    await expect(console.locator("#reason")).to_have_text("customer_request")
+    await expect(console.locator("#reason")).to_have_text("просьба клиента")
 
     await customer_says(XSS)
     last_customer_line = console.locator("#transcript li.customer .text").last
@@ -82,7 +83,7 @@ async def test_operator_serves_a_customer_in_the_browser_console(
     # The network drops; what the customer writes meanwhile appears once after the reconnect.
     await console.evaluate("window.consoleDropConnection()")
     await customer_says("пока вы отключались")
-    await expect(console.locator("#connection")).to_have_text("live")
+    await expect(console.locator("#connection")).to_have_text("на связи")
     await expect(console.locator("#transcript li.customer", has_text="пока вы отключались")).to_have_count(1)
 
     await console.fill("#reply-text", "клиент вежливый")
@@ -90,7 +91,7 @@ async def test_operator_serves_a_customer_in_the_browser_console(
     await expect(console.locator("#notes li", has_text="клиент вежливый")).to_have_count(1)
     await console.select_option("#resolution", "information_given")
     await console.click("#close")
-    await expect(console.locator("#conv-state")).to_have_text("closed")
+    await expect(console.locator("#conv-state")).to_have_text("закрыт")
     await gateway.app[BUS_KEY].drain()
     replies = await customer_says("4")
     assert "клиент вежливый" not in " ".join(replies)
@@ -100,8 +101,18 @@ async def test_operator_serves_a_customer_in_the_browser_console(
     supervisor = await supervisor_context.new_page()
     await sign_in(supervisor, base, "sveta")
     await supervisor.goto(base + "/supervisor")
-    await expect(supervisor.locator("#figures")).to_contain_text("rating_avg")
-    await expect(supervisor.locator("#figures tr", has_text="rating_avg")).to_contain_text("4")
+    await expect(supervisor.locator("#figures")).to_contain_text("средняя оценка")
+    await expect(supervisor.locator("#figures tr", has_text="средняя оценка")).to_contain_text("4")
+
+    # The supervisor prefers English: the switch turns the page English, and it stays so after a reload.
+    english = supervisor.locator("#ui-lang").get_by_role("button", name="EN")
+    await english.click()
+    await expect(supervisor.locator("html")).to_have_attribute("lang", "en")
+    await expect(supervisor.locator("#figures tr", has_text="average rating")).to_contain_text("4")
+    await supervisor.reload()
+    await expect(english).to_have_attribute("aria-pressed", "true")
+    await expect(supervisor.get_by_role("heading", name="Figures")).to_be_visible()
+    await expect(supervisor.locator("#figures tr", has_text="average rating")).to_contain_text("4")
     await operator_context.close()
     await supervisor_context.close()
 
@@ -111,7 +122,7 @@ async def test_web_chat_customer_and_console_operator_carry_a_conversation_to_cl
 ) -> None:
     base = str(gateway.make_url("")).rstrip("/")
     customer_context = await browser.new_context()
-    operator_context = await browser.new_context()
+    operator_context = await browser.new_context(locale="ru-RU")
     console = await operator_context.new_page()
     await sign_in(console, base, "kate")
     await console.select_option("#status", "online")
