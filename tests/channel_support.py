@@ -13,13 +13,16 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
+
+from core.settings import Settings
 
 BOT_TOKEN = "123456:TEST-token-for-the-local-bot-api"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Demo-Bank", "username": "demo_bank_bot"}
@@ -398,21 +401,16 @@ async def asterisk_call(
     return commands
 
 
-def channel_settings(mongodb_uri: str, rasa_url: str, **overrides: Any) -> Any:
-    """Gateway settings on a fresh database for one story."""
-    from dataclasses import replace
-    from uuid import uuid4
-
-    from core.settings import Settings
-
-    return replace(
+def channel_settings(mongodb_uri: str, rasa_url: str, **overrides: Any) -> Settings:
+    """Gateway settings on a fresh database for one story (a 4 s bot timeout unless overridden)."""
+    on_the_test_servers = replace(
         Settings(),
         mongodb_uri=mongodb_uri,
         mongodb_db=f"channels_{uuid4().hex[:8]}",
         rasa_url=rasa_url,
         bot_timeout_seconds=4.0,
-        **overrides,
     )
+    return replace(on_the_test_servers, **overrides)
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ bot is exercised in test_channel_stories.py).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,7 +19,15 @@ from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY
 from core.settings import Settings
 
-from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, FakeBotApi, ScriptedRasa, Updates, scripted_rasa
+from .channel_support import (
+    BOT_TOKEN,
+    TELEGRAM_SECRET,
+    FakeBotApi,
+    ScriptedRasa,
+    Updates,
+    channel_settings,
+    scripted_rasa,
+)
 from .handoff_support import Operator, _close_operator_sessions, ferretdb
 
 __all__ = ["_close_operator_sessions", "ferretdb", "scripted_rasa"]
@@ -39,11 +45,9 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 def telegram_settings(mongodb_uri: str, rasa_url: str, api_base: str, **mode: Any) -> Settings:
     """A gateway of its own database with the Telegram channel on the local Bot API server."""
-    return replace(
-        Settings(),
-        mongodb_uri=mongodb_uri,
-        mongodb_db=f"telegram_{uuid.uuid4().hex[:8]}",
-        rasa_url=rasa_url,
+    return channel_settings(
+        mongodb_uri,
+        rasa_url,
         bot_timeout_seconds=2.0,
         telegram_bot_token=BOT_TOKEN,
         telegram_api_base=api_base,
