@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -23,6 +24,8 @@ from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 from handoff.setup import bus_context, setup_handoff, working_hours
 from knowledge_base.setup import setup_knowledge_base
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def mongo_context(app: web.Application) -> AsyncIterator[None]:
@@ -67,6 +70,8 @@ async def health(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Every route of the gateway, named."""
     app.router.add_get("/health", health, name="health")
+    # Scripts every staff page shares (the UI-language switch of the editor, console and supervisor page).
+    app.router.add_static("/static", STATIC_DIR, name="static")
     RestChannel().register(app, "/api/channels/rest/messages")
     setup_telegram(app, "/telegram/webhook")
     setup_voice(app, "/voice/twiml")

@@ -1,7 +1,5 @@
-// UI language of the operator console and the supervisor page: Russian first, English second.
-// The same scheme as the knowledge-base editor (knowledge_base/static/editor.js): keyed texts per language,
-// data-i18n / data-i18n-placeholder / data-i18n-aria-label in the HTML, a RU/EN switch of aria-pressed
-// buttons whose choice is kept under the editor's localStorage key, so it carries between the staff pages.
+// Texts of the operator console and the supervisor page, Russian first, English second; the mechanism
+// (switch, remembered choice, data-i18n attributes) is the staff pages' shared /static/staff-i18n.js.
 // Customer and operator message texts are content and are never translated.
 "use strict";
 
@@ -227,79 +225,5 @@ const I18N = (() => {
     [/^Missing or wrong CSRF token; reload the page\.$/, () => "Страница устарела: обновите её."],
   ];
 
-  const LANGUAGES = Object.keys(MESSAGES);
-  // The knowledge-base editor's key: one choice for all staff pages of the gateway.
-  const STORAGE_KEY = "kb-editor.ui-language";
-  const listeners = [];
-
-  function stored() {
-    try { return localStorage.getItem(STORAGE_KEY); } catch (e) { return null; }
-  }
-
-  // The staff member's own choice, else the first of the browser's preferred languages the page has, else Russian.
-  function initial() {
-    const saved = stored();
-    if (LANGUAGES.includes(saved)) return saved;
-    for (const tag of navigator.languages || [navigator.language || ""]) {
-      const base = String(tag).toLowerCase().split("-")[0];
-      if (LANGUAGES.includes(base)) return base;
-    }
-    return "ru";
-  }
-
-  let language = initial();
-
-  function has(key) { return key in MESSAGES[language]; }
-
-  function t(key, params) {
-    const text = MESSAGES[language][key] ?? MESSAGES.en[key] ?? key;
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
-  }
-
-  // A fixed word from the API (a status, reason, resolution) in the UI language; an unknown one as it came.
-  function word(group, value) {
-    if (value === null || value === undefined || value === "") return "";
-    return has(group + "." + value) ? t(group + "." + value) : String(value);
-  }
-
-  // A server error in the UI language: [text, lang of the text].
-  function serverText(err) {
-    const text = err && err.message ? err.message : String(err);
-    if (language !== "ru") return [text, "en"];
-    for (const [pattern, say] of SERVER_TEXTS_RU) {
-      const m = pattern.exec(text);
-      if (m) return [say(m), "ru"];
-    }
-    return [text, "en"];
-  }
-
-  // Write a server error into `node`, marking its language when it differs from the page's.
-  function showError(node, err) {
-    const [text, lang] = serverText(err);
-    node.textContent = text;
-    if (lang === language) node.removeAttribute("lang"); else node.setAttribute("lang", lang);
-  }
-
-  function apply() {
-    document.documentElement.lang = language;
-    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
-    for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
-    for (const b of document.querySelectorAll("[data-ui-lang]")) b.setAttribute("aria-pressed", String(b.dataset.uiLang === language));
-    for (const fn of listeners) fn(language);
-  }
-
-  // The page's own renderers: called after every language change, so texts the page wrote follow it.
-  function onChange(fn) { listeners.push(fn); }
-
-  function set(lang) {
-    if (!LANGUAGES.includes(lang)) return;
-    language = lang;
-    try { localStorage.setItem(STORAGE_KEY, language); } catch (e) { /* private mode: this page only */ }
-    apply();
-  }
-
-  for (const b of document.querySelectorAll("[data-ui-lang]")) b.addEventListener("click", () => set(b.dataset.uiLang));
-
-  return { t, has, word, serverText, showError, apply, onChange, set, get language() { return language; } };
+  return staffI18n({ messages: MESSAGES, serverTextsRu: SERVER_TEXTS_RU });
 })();

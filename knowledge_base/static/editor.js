@@ -235,43 +235,9 @@ const SERVER_TEXTS_RU = [
 // A 400 is a validation error (the article's fields, the import file): a Russian prefix, the server's detail as-is.
 const VALIDATION_PREFIX_RU = "Ошибка в данных: ";
 
-const UI_LANGUAGES = Object.keys(MESSAGES);
-const UI_LANGUAGE_KEY = "kb-editor.ui-language";
-
-function storedLanguage() {
-  try { return localStorage.getItem(UI_LANGUAGE_KEY); } catch (e) { return null; }
-}
-
-// The editor's own choice, else the first of the browser's preferred languages the page has, else Russian.
-function initialLanguage() {
-  const saved = storedLanguage();
-  if (UI_LANGUAGES.includes(saved)) return saved;
-  for (const tag of navigator.languages || [navigator.language || ""]) {
-    const base = String(tag).toLowerCase().split("-")[0];
-    if (UI_LANGUAGES.includes(base)) return base;
-  }
-  return "ru";
-}
-
-let uiLanguage = initialLanguage();
-
-function t(key, params) {
-  const text = MESSAGES[uiLanguage][key] ?? MESSAGES.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
-}
-const has = (key) => key in MESSAGES[uiLanguage];
-const number = (x, digits) => x.toLocaleString(uiLanguage, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-// A server error in the UI language: [text, lang of the text].
-function serverText(err) {
-  const text = err.message;
-  if (uiLanguage !== "ru") return [text, "en"];
-  for (const [pattern, say] of SERVER_TEXTS_RU) {
-    const m = pattern.exec(text);
-    if (m) return [say(m), "ru"];
-  }
-  return err.status === 400 ? [VALIDATION_PREFIX_RU, "ru", text] : [text, "en"];
-}
+const I18N = staffI18n({ messages: MESSAGES, serverTextsRu: SERVER_TEXTS_RU, validationPrefixRu: VALIDATION_PREFIX_RU });
+const { t, has, serverText } = I18N;
+const number = (x, digits) => x.toLocaleString(I18N.language, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // Texts the page wrote (banners, results) are kept as functions, so a language switch rewrites them at once.
 const shown = new Map();
@@ -280,32 +246,15 @@ function show(id, render) {
   paint(id);
 }
 function paint(id) {
-  const node = $(id);
   const out = shown.get(id)();
-  const [text, lang, english] = Array.isArray(out) ? out : [out, uiLanguage];
-  node.replaceChildren(text);
-  if (english !== undefined) node.append(el("span", english, { lang: "en" }));
-  if (lang === uiLanguage) node.removeAttribute("lang"); else node.setAttribute("lang", lang);
+  I18N.write($(id), Array.isArray(out) ? out : [out, I18N.language]);
 }
 
-function applyLanguage() {
-  document.documentElement.lang = uiLanguage;
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
-  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
-  for (const b of document.querySelectorAll("[data-ui-lang]")) b.setAttribute("aria-pressed", String(b.dataset.uiLang === uiLanguage));
+I18N.onChange(() => {
   for (const id of shown.keys()) paint(id);
   if (state.current) paintArticleState();
   renderList(); renderHistory(); renderTried(); renderUnanswered();
-}
-
-for (const b of document.querySelectorAll("[data-ui-lang]")) {
-  b.addEventListener("click", () => {
-    uiLanguage = b.dataset.uiLang;
-    try { localStorage.setItem(UI_LANGUAGE_KEY, uiLanguage); } catch (e) { /* private mode: this page only */ }
-    applyLanguage();
-  });
-}
+});
 
 // --- The API -------------------------------------------------------------------------------------
 
@@ -462,7 +411,7 @@ function renderHistory() {
   for (const h of state.history) {
     const tr = el("tr");
     const changed = h.changed.map((c) => (has("changed." + c) ? t("changed." + c) : c)).join(", ");
-    const when = new Date(h.at).toLocaleString(uiLanguage);
+    const when = new Date(h.at).toLocaleString(I18N.language);
     for (const v of [h.version, when, h.by, actionWord(h.action), changed]) tr.append(el("td", String(v)));
     const td = el("td");
     if (h.pending) tr.cells[3].textContent += t("history.unpublished");
@@ -592,5 +541,5 @@ $("import-form").addEventListener("submit", async (ev) => {
   } catch (e) { show("import-result", () => serverText(e)); }
 });
 
-applyLanguage();
+I18N.apply();
 start();
