@@ -68,12 +68,6 @@ class Bm25:
         summed = np.bincount(np.concatenate(docs), weights=np.concatenate(contributions), minlength=self.size)
         return summed.astype(np.float64, copy=False)
 
-    def scores(self, query: Sequence[str]) -> dict[int, float]:
-        """Scores of the documents that share at least one token with the query (others score 0)."""
-        dense = self.dense_scores(query)
-        matched = np.flatnonzero(dense)
-        return dict(zip(matched.tolist(), dense[matched].tolist(), strict=True))
-
     def max_score(self, query: Sequence[str]) -> float:
         """The score a document containing every query token once would get: used to normalise to 0..1."""
         # An unknown token counts as the rarest: a query mostly about something else must not score high.

@@ -117,8 +117,11 @@ class _LanguageIndex:
             norms = np.linalg.norm(means, axis=1, keepdims=True)
             self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
 
-    def best_question(self, vectors: Matrix, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
+    def best_question(self, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
         """Each article's best question cosine, for all articles or only the given ones (in their order)."""
+        vectors = self.vectors
+        if vectors is None:  # built without an encoder: no semantic scores
+            return np.zeros(len(self.ids) if articles is None else len(articles), dtype=np.float32)
         if articles is None:
             return np.maximum.reduceat(vectors @ vector, self.starts).clip(0.0, 1.0)
         counts = self.counts[articles]
@@ -197,17 +200,17 @@ class SearchIndex:
             return best, prototype, best.copy(), best.copy()
         stem_scores = _normalised(index.stems, stems(query, index.language), size)
         char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
-        if self.encoder is not None and index.vectors is not None and index.prototypes is not None:
+        if self.encoder is not None and index.prototypes is not None:
             vector = self.encoder.encode([query])[0]
             prototype = (index.prototypes @ vector).clip(0.0, 1.0)
             if candidates is None or size <= candidates:
-                best = index.best_question(index.vectors, vector)
+                best = index.best_question(vector)
             else:
                 w = self.weights
                 proxy = w.semantic * prototype + w.stems * stem_scores + w.chars * char_scores
                 chosen = np.argpartition(-proxy, candidates - 1)[:candidates].astype(np.int64)
                 best = prototype.copy()
-                best[chosen] = index.best_question(index.vectors, vector, chosen)
+                best[chosen] = index.best_question(vector, chosen)
         return best, prototype, stem_scores, char_scores
 
     def ids(self, language: str) -> list[str]:
