@@ -13,7 +13,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rasa_patches
+
 logger = logging.getLogger(__name__)
+# Rasa imports this module at start (bot/credentials.yml names the channel), so the patch is in place before any turn.
+rasa_patches.apply()
 
 # Same default as the gateway's settings, so a local run works without configuration.
 _DEFAULT_TOKEN = "local-dev-rasa-token"

@@ -1,4 +1,4 @@
-"""Start the platform's processes (FerretDB, action server, Rasa, gateway) for tests and benchmarks.
+"""Start the platform's processes (PostgreSQL, FerretDB, action server, Rasa, gateway) for tests and benchmarks.
 
 `scripts/run` uses honcho with the Procfile instead; this module exists so that
 tests and benchmarks start the very same commands on free ports and wait until
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import pgcluster
 from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_RASA_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +119,17 @@ def _wait(process: Process, ready: str | int, timeout: float) -> None:
     raise StackError(f"{process.name} was not ready within {timeout:.0f} s; see {process.log_path}")
 
 
+def rasa_tracker_env(postgres_port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """Settings bot/endpoints.yml reads for Rasa's SQL tracker store on the stack's PostgreSQL."""
+    return {
+        "RASA_TRACKER_HOST": host,
+        "RASA_TRACKER_PORT": str(postgres_port),
+        "RASA_TRACKER_DB": pgcluster.RASA_DATABASE,
+        "RASA_TRACKER_USER": pgcluster.PG_ROLE,
+        "RASA_TRACKER_PASSWORD": "",
+    }
+
+
 @dataclass
 class Stack:
     """The running platform: ports, URLs and processes."""
@@ -126,6 +140,7 @@ class Stack:
     mongodb_db: str = "contact_center"
     processes: dict[str, Process] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    pg_dir: Path | None = None
 
     @property
     def mongodb_uri(self) -> str:
@@ -150,27 +165,44 @@ class Stack:
                 "PYTHONPATH": str(ROOT),
                 "MONGODB_URI": self.mongodb_uri,
                 "MONGODB_DB": self.mongodb_db,
-                "RASA_TRACKER_DB": f"{self.mongodb_db}_rasa",
                 "RASA_TOKEN": self.rasa_token,
                 "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
             }
         )
+        if "postgres" in self.ports:
+            env |= rasa_tracker_env(self.ports["postgres"])
         if "actions" in self.ports:
             env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports['actions']}/webhook"
         if "rasa" in self.ports:
             env["RASA_URL"] = self.rasa_url
         return env
 
+    def start_postgres(self, *, durable: bool = False) -> None:
+        """A PostgreSQL cluster of its own, under a folder the server's unprivileged account can reach.
+
+        pytest's tmp folders are private to root, and PostgreSQL refuses to run as
+        root, so the cluster lives in a fresh folder of its own, removed on stop.
+        """
+        port = self.ports.setdefault("postgres", free_port())
+        self.pg_dir = Path(tempfile.mkdtemp(prefix="cc-postgres-"))
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        popen = pgcluster.start(self.pg_dir / "data", port, log_dir / "postgres.log", durable=durable)
+        self.processes["postgres"] = Process(name="postgres", popen=popen, log_path=log_dir / "postgres.log")
+        pgcluster.create_databases(port)
+
     def start_ferretdb(self) -> None:
-        """FerretDB on SQLite under data_dir."""
+        """FerretDB on the stack's PostgreSQL (started first when it is not running)."""
+        if "postgres" not in self.processes:
+            self.start_postgres()
         port = self.ports.setdefault("ferretdb", free_port())
-        db_dir = self.data_dir / "ferretdb"
-        db_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = self.data_dir / "ferretdb"
+        state_dir.mkdir(parents=True, exist_ok=True)
         args = [
             str(_env_path("FERRETDB_BIN")),
-            "--handler=sqlite",
-            f"--sqlite-url=file:{db_dir}/",
-            f"--state-dir={db_dir}",
+            "--handler=postgresql",
+            f"--postgresql-url={pgcluster.ferretdb_url(self.ports['postgres'])}",
+            f"--state-dir={state_dir}",
             f"--listen-addr=127.0.0.1:{port}",
             "--debug-addr=-",
             "--telemetry=disable",
@@ -226,6 +258,9 @@ class Stack:
             process = self.processes.pop(key, None)
             if process:
                 process.stop()
+        if "postgres" not in self.processes and self.pg_dir is not None:
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
+            self.pg_dir = None
 
 
 @contextlib.contextmanager

@@ -25,3 +25,6 @@ CC_DATA_DIR="${CC_DATA_DIR:-$ROOT/var}"
 OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS
+# PostgreSQL 15 from Debian (package postgresql): its server binaries are not on PATH.
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+export PG_BIN
