@@ -11,6 +11,12 @@ DEFAULT_LANGUAGE: Language = "ru"
 
 _CYRILLIC_RE = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN_RE = re.compile(r"[a-z]", re.IGNORECASE)
+_CYRILLIC_WORD_RE = re.compile(r"[а-яё]+", re.IGNORECASE)
+_LATIN_WORD_RE = re.compile(r"[a-z]+", re.IGNORECASE)
+# A conversation changes language only when the customer writes at least this many words in the
+# other one: Russian customers type "ok", "Visa", "SMS", "Mastercard" in Russian conversations all
+# the time, and one such word must not switch the replies to English.
+WORDS_TO_SWITCH = 2
 
 
 def detect_language(text: str) -> Language | None:
@@ -27,6 +33,23 @@ def detect_language(text: str) -> Language | None:
     if cyrillic == 0 and latin == 0:
         return None
     return "ru" if cyrillic >= latin else "en"
+
+
+def conversation_language(text: str, current: Language | None) -> Language | None:
+    """The language to reply in: the conversation's own until the customer clearly writes in the other.
+
+    The first message with letters sets it (as detect_language). Afterwards it changes only when the
+    message has at least WORDS_TO_SWITCH words in the other script and more of them than words in
+    the current one, so "ok", "Visa", "SMS 1234", digits or a payload keep it, and "yes please
+    connect me" or "ок спасибо" in the matching conversation, too.
+    """
+    if current is None or text.startswith("/"):
+        return detect_language(text) if current is None else current
+    words = {"ru": len(_CYRILLIC_WORD_RE.findall(text)), "en": len(_LATIN_WORD_RE.findall(text))}
+    other: Language = "en" if current == "ru" else "ru"
+    if words[other] >= WORDS_TO_SWITCH and words[other] > words[current]:
+        return other
+    return current
 
 
 def parse_language(value: object) -> Language | None:

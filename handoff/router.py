@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.db import Database
-from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
+from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language
 from core.masking import mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from handoff import callbacks, conversations, events, operators, outbox, queue, transcript
@@ -98,10 +98,11 @@ class Router:
             conversation = await conversations.open_conversation(
                 self.db, message.channel, message.channel_user_id, now, self.events
             )
+        # A channel's explicit choice first; otherwise the conversation keeps its language until the
+        # customer clearly writes in the other one (core.language.conversation_language).
         language = (
             parse_language(message.language_hint)
-            or detect_language(text)
-            or parse_language(conversation.language)
+            or conversation_language(text, parse_language(conversation.language))
             or DEFAULT_LANGUAGE
         )
         customer_id = message.identity.customer_id if message.identity else None
