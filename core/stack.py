@@ -130,6 +130,15 @@ def rasa_tracker_env(postgres_port: int, host: str = "127.0.0.1") -> dict[str, s
     }
 
 
+def rasa_lock_env(redis_port: int | None) -> dict[str, str]:
+    """Rasa's lock store: in memory for one Rasa process, Redis when several share the conversations."""
+    return {
+        "RASA_LOCK_STORE": "redis" if redis_port else "in_memory",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis_port or 6379),
+    }
+
+
 @dataclass
 class Stack:
     """The running platform: ports, URLs and processes."""
@@ -167,8 +176,10 @@ class Stack:
                 "MONGODB_DB": self.mongodb_db,
                 "RASA_TOKEN": self.rasa_token,
                 "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
+                "RASA_TRACKER_MONGO_DB": f"{self.mongodb_db}_rasa",
             }
         )
+        env |= rasa_lock_env(self.ports.get("redis"))
         if "postgres" in self.ports:
             env |= rasa_tracker_env(self.ports["postgres"])
         if "actions" in self.ports:
@@ -185,6 +196,7 @@ class Stack:
         """
         port = self.ports.setdefault("postgres", free_port())
         self.pg_dir = Path(tempfile.mkdtemp(prefix="cc-postgres-"))
+        self.pg_dir.chmod(0o755)  # mkdtemp's 0700 would keep the server's account out
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         popen = pgcluster.start(self.pg_dir / "data", port, log_dir / "postgres.log", durable=durable)
@@ -234,7 +246,7 @@ class Stack:
             "--credentials",
             "bot/credentials.yml",
             "--endpoints",
-            "bot/endpoints.yml",
+            os.environ.get("RASA_ENDPOINTS", "bot/endpoints.yml"),
             "--interface",
             "127.0.0.1",
             "--port",
