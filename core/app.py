@@ -13,6 +13,7 @@ from connectors.telegram import setup_telegram
 from connectors.voice.setup import setup_voice
 from connectors.webchat import WebChatChannel
 from core import db as core_db
+from core import pg_indexes
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
@@ -20,6 +21,7 @@ from core.middlewares import setup_middlewares
 from core.settings import Settings
 from handoff import conversations, transcript
 from handoff.bot import RasaBot
+from handoff.callbacks import registered_phones
 from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 from handoff.setup import bus_context, setup_handoff, working_hours
@@ -57,9 +59,17 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
         bus=app[BUS_KEY],
         delivery=app[DELIVERY_KEY],
         hours=working_hours(settings),
+        phones=registered_phones(create_banking_backend(settings, app[DB_KEY])),
     )
     yield
     await session.close()
+
+
+async def postgres_indexes(app: web.Application) -> None:
+    """After every package declared its indexes: the GIN twins FerretDB's PostgreSQL filters can use."""
+    settings = app[SETTINGS_KEY]
+    if settings.ferretdb_postgres_url:
+        await pg_indexes.ensure_gin_indexes(settings.ferretdb_postgres_url, settings.mongodb_db)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -90,4 +100,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_knowledge_base(app)
     setup_routes(app)
     setup_middlewares(app)
+    app.on_startup.append(postgres_indexes)
     return app

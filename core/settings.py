@@ -62,7 +62,20 @@ class Settings:
     port: int = 8080
     mongodb_uri: str = "mongodb://127.0.0.1:27018/"
     mongodb_db: str = "contact_center"
+    # FerretDB's own PostgreSQL database, when the platform runs on FerretDB on PostgreSQL: the gateway
+    # adds indexes PostgreSQL can use for FerretDB's filters (core/pg_indexes.py). Empty on MongoDB.
+    ferretdb_postgres_url: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa processes (RASA_URLS, comma-separated): each conversation goes to one of them by a
+    # hash of its id; Rasa's Redis lock store keeps a conversation's turns in order across processes.
+    rasa_urls: tuple[str, ...] = ()
+    # Bot calls in flight per Rasa process; more wait in the gateway's queue (Rasa serves one turn at a
+    # time per CPU anyway, and a call that waits in Rasa's own queue eats the bot timeout).
+    bot_concurrency: int = 4
+    # Calls waiting beyond this many seconds give the customer "the assistant is busy, one moment".
+    bot_busy_notice_seconds: float = 3.0
+    # Longest a message waits for a free bot slot (overload, or Rasa still loading its model at start).
+    bot_queue_timeout_seconds: float = 60.0
     rasa_token: str = LOCAL_RASA_TOKEN
     customer_token_secret: str = LOCAL_CUSTOMER_TOKEN_SECRET
     # The customer must hear something within 5 s even when the bot hangs.
@@ -124,7 +137,12 @@ class Settings:
             port=_env_int("GATEWAY_PORT", 8080),
             mongodb_uri=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27018/"),
             mongodb_db=os.environ.get("MONGODB_DB", "contact_center"),
+            ferretdb_postgres_url=os.environ.get("FERRETDB_POSTGRES_URL", ""),
             rasa_url=os.environ.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_urls=tuple(url.strip().rstrip("/") for url in os.environ.get("RASA_URLS", "").split(",") if url.strip()),
+            bot_concurrency=_env_int("BOT_CONCURRENCY", 4),
+            bot_busy_notice_seconds=_env_float("BOT_BUSY_NOTICE_SECONDS", 3.0),
+            bot_queue_timeout_seconds=_env_float("BOT_QUEUE_TIMEOUT_SECONDS", 60.0),
             rasa_token=os.environ.get("RASA_TOKEN", LOCAL_RASA_TOKEN) if local else required_env("RASA_TOKEN"),
             customer_token_secret=(
                 os.environ.get("CUSTOMER_TOKEN_SECRET", LOCAL_CUSTOMER_TOKEN_SECRET)

@@ -182,6 +182,7 @@ class Stack:
         env |= rasa_lock_env(self.ports.get("redis"))
         if "postgres" in self.ports:
             env |= rasa_tracker_env(self.ports["postgres"])
+            env["FERRETDB_POSTGRES_URL"] = pgcluster.ferretdb_url(self.ports["postgres"])
         if "actions" in self.ports:
             env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports['actions']}/webhook"
         if "rasa" in self.ports:
