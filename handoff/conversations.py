@@ -43,6 +43,8 @@ class HandoffReason(StrEnum):
     NLU_FALLBACK = "nlu_fallback"
     KB_NO_ANSWER = "kb_no_answer"
     KB_ESCALATE = "kb_escalate"
+    # A charge the customer did not make or does not recognise (intent dispute_charge, issue 11).
+    DISPUTED_CHARGE = "disputed_charge"
     OTHER = "other"
 
     @classmethod
