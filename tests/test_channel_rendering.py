@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from connectors.telegram_limits import FloodLimiter
 from connectors.telegram_render import callback_data_for, escape, inline_keyboard, split_message
-from connectors.voice.speech import amount_in_words, date_in_words, speak_reply, speak_text
+from connectors.voice.menus import speak_reply
+from connectors.voice.speech import amount_in_words, date_in_words, speak_text
 from core.banking import normalize_phone
 from core.messages import Button, Reply
 
@@ -37,7 +38,7 @@ def test_a_transactions_list_becomes_sentences_without_symbols_links_or_emoji() 
     assert speak_text(text, "ru") == (
         "Последние операции: "
         "двадцать пятое ноября две тысячи двадцать шестого года Пятёрочка минус одна тысяча двести сорок пять "
-        "рублей шестьдесят копеек (Мир с окончанием пять шесть семь восемь). "
+        "рублей шестьдесят копеек (Мир с окончанием пятьдесят шесть семьдесят восемь). "
         "двадцать третье ноября две тысячи двадцать шестого года Перевод от Анны С. плюс пять тысяч рублей. "
         "Подробнее: в приложении или."
     )
@@ -53,7 +54,7 @@ def test_buttons_are_read_as_a_keypad_menu() -> None:
         buttons=(Button("Visa •••• 3344", '/inform{"card_last4":"3344"}'), Button("Operator", "/request_operator")),
     )
     assert speak_reply(reply, "en") == (
-        "Which card? For Visa ending in three three four four, press 1. For Operator, press 2."
+        "Which card? For your Visa card ending in three three four four, press 1. To speak to an operator, press 2."
     )
 
 

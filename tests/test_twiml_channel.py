@@ -99,10 +99,13 @@ async def test_the_call_is_greeted_with_a_gather_for_speech_and_keys_in_russian(
         "finishOnKey": "#",
         "actionOnEmptyResult": "true",
         "bargeIn": "true",
+        "hints": "English",
     }
-    [say] = response.iter("Say")
-    assert say.attrib == {"language": "ru-RU"}
-    assert spoken(response).startswith("Здравствуйте! Вы позвонили в Демо-банк.")
+    assert [(say.attrib["language"], say.text) for say in response.iter("Say")] == [
+        ("ru-RU", "Здравствуйте! Вы позвонили в Демо-банк."),
+        ("en-US", "For English, press 9, or say: English."),
+        ("ru-RU", "Скажите, чем я могу помочь. Чтобы поговорить с оператором, нажмите 0."),
+    ]
 
 
 async def test_balance_by_voice_after_ivan_types_a_card_ending(
@@ -118,8 +121,8 @@ async def test_balance_by_voice_after_ivan_types_a_card_ending(
 
     answer = await call.presses("5678")
     assert spoken(answer) == (
-        "Спасибо, личность подтверждена. Баланс по картам: Мир с окончанием пять шесть семь восемь: "
-        "сорок восемь тысяч двести пятьдесят рублей тридцать пять копеек."
+        "Спасибо, личность подтверждена. Баланс по картам: Мир с окончанием пятьдесят шесть семьдесят восемь: "
+        "сорок восемь тысяч двести пятьдесят рублей тридцать пять копеек. Чем ещё могу помочь?"
     )
     metadata = scripted_rasa[0].received[-1]["metadata"]
     assert (metadata["channel"], metadata["customer_id"], metadata["identity_method"]) == (
@@ -136,16 +139,16 @@ async def test_ivan_blocks_his_card_with_the_keypad(gateway: TestClient[web.Requ
     await call.says("заблокируйте карту")
     menu = await call.presses("9012")
     assert spoken(menu).endswith(
-        "Для Мир с окончанием пять шесть семь восемь нажмите 1. "
-        "Для Mastercard с окончанием девять ноль один два нажмите 2."
+        "Карта Мир с окончанием пятьдесят шесть семьдесят восемь — нажмите 1. "
+        "Карта Mastercard с окончанием девяносто двенадцать — нажмите 2."
     )
     confirm = await call.presses("1")
     assert (
         spoken(confirm)
-        == "Заблокировать карту с окончанием пять шесть семь восемь? Для Да нажмите 1. Для Нет нажмите 2."
+        == "Заблокировать карту с окончанием пятьдесят шесть семьдесят восемь? Если да — нажмите 1, если нет — 2."
     )
     done = await call.presses("1")
-    assert spoken(done) == "Карта Мир с окончанием пять шесть семь восемь заблокирована."
+    assert spoken(done) == "Карта Мир с окончанием пятьдесят шесть семьдесят восемь заблокирована. Чем ещё могу помочь?"
 
 
 async def test_a_stranger_asking_for_a_balance_is_not_asked_for_digits(
@@ -154,7 +157,7 @@ async def test_a_stranger_asking_for_a_balance_is_not_asked_for_digits(
     call = Call(gateway, STRANGER_PHONE, "CA" + "4" * 32)
     await call.rings()
     answer = await call.says("баланс")
-    assert spoken(answer) == "Чтобы узнать баланс, войдите в интернет-банк."
+    assert spoken(answer) == "Чтобы узнать баланс, войдите в интернет-банк. Чем ещё могу помочь?"
 
 
 async def test_a_silent_caller_hears_two_reprompts_then_goes_to_the_operator_queue(

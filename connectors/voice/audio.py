@@ -65,11 +65,17 @@ class PromptFiles:
         self._espeak = espeak
 
     async def sound_for(self, text: str, language: str) -> str:
-        """A recording for a fixed prompt if one is configured, else the text synthesized (cached by content)."""
+        """A recording for a fixed prompt if one is configured, else the text synthesized (cached by content).
+
+        Recordings are named per language, "greeting.en"; a bare name ("greeting") is the Russian one.
+        """
         lang = parse_language(language) or "ru"
         for prompt in Prompt:
-            if prompt.value in self._recordings and prompt_text(prompt, lang) == text:
-                return self._recordings[prompt.value]
+            if prompt_text(prompt, lang) != text:
+                continue
+            for name in (f"{prompt.value}.{lang}", prompt.value if lang == "ru" else ""):
+                if name in self._recordings:
+                    return self._recordings[name]
         digest = hashlib.sha256(f"{lang}\n{text}".encode()).hexdigest()[:24]
         target = self._spool / f"cc-{digest}.wav"
         if not target.exists():

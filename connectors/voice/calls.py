@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,12 @@ class CallState:
     dtmf_only: bool = False
     # Payloads of the buttons just read out: key 1 sends the first.
     menu: list[str] = field(default_factory=list)
-    last_prompt: str = ""
+    # What was said last, as {"text", "language"} (FerretDB stores no nested arrays): heard again after silence.
+    last_prompts: list[dict[str, str]] = field(default_factory=list)
+    # Until the first request the caller may switch the language (key 9 or its name).
+    language_open: bool = True
+    # The last request was answered and nothing is pending: silence now means the caller is done.
+    settled: bool = False
     # Customer the caller number belongs to, and whether the caller proved it with the last four card digits.
     candidate_customer_id: str | None = None
     verified: bool = False
@@ -44,8 +49,10 @@ class CallState:
     @classmethod
     def from_document(cls, doc: Document) -> CallState:
         """Build from the stored form."""
-        fields: dict[str, Any] = {k: v for k, v in doc.items() if k != "_id"}
-        return cls(call_id=doc["_id"], **fields)
+        known = {f.name for f in fields(cls)} - {"call_id"}
+        # A call stored by an older gateway keeps working: fields it lacks take their defaults.
+        values: dict[str, Any] = {k: v for k, v in doc.items() if k in known}
+        return cls(call_id=doc["_id"], **values)
 
 
 async def load_call(db: Database, call_id: str) -> CallState | None:

@@ -2,9 +2,11 @@
 
 One TCP connection is one call. Asterisk sends the `agi_*` variables, then
 answers each command with `200 result=...`; `HANGUP` or `511` (dead channel)
-may come at any point. At the end the server sets `CC_NEXT` ("transfer" or
-"hangup") and `CC_CONVERSATION_ID` and returns to the dialplan, which puts the
-call into the operators' queue (README, "Phone line").
+may come at any point. `CC_LANGUAGE` tells the dialplan the call's language
+(the caller may switch it), and the recognized words are read from that
+language's variable. At the end the server sets `CC_NEXT` and either hangs up
+after the goodbye ("hangup") or sets `CC_CONVERSATION_ID` and returns to the
+dialplan, which puts the call into the operators' queue ("transfer"; README, "Phone line").
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from connectors.voice.session import Heard, NextStep, VoiceOutcome, VoiceSession
 from core.banking import create_banking_backend
 from core.db import Database
 from core.keys import DB_KEY, HTTP_SESSION_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.language import Language, parse_language
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +61,10 @@ class AgiConfig:
     host: str
     port: int
     language: str
-    # The channel variable the dialplan's speech engine fills with the recognized words.
-    speech_variable: str
-    # Optional dialplan application that runs the recognizer before the variable is read ("" = none).
-    speech_app: str
+    # Per call language: the channel variable the dialplan's speech engine fills with the recognized words.
+    speech_variable: dict[Language, str]
+    # Per call language: a dialplan application that runs the recognizer before the variable is read ("" = none).
+    speech_app: dict[Language, str]
     max_call_seconds: float
 
 
@@ -158,6 +161,7 @@ class FastAgiServer:
             app[ROUTER_KEY],
             create_banking_backend(settings, app[DB_KEY]),
             RasaIntentParser(app[HTTP_SESSION_KEY], settings.rasa_url, settings.rasa_token),
+            app[DB_KEY],
             max_call_seconds=self._config.max_call_seconds,
         )
         server = await asyncio.start_server(self._accept, self._config.host, self._config.port)
@@ -190,12 +194,17 @@ class FastAgiServer:
             return
         caller = env.get("agi_callerid", "")
         call_id = CALL_ID_PREFIX + env.get("agi_uniqueid", "unknown")
-        language = env.get("agi_language") or self._config.language
+        # The dialplan may set the channel's language per number; otherwise the line's.
+        line_language = parse_language(env.get("agi_language")) or parse_language(self._config.language) or "ru"
         state, outcome = await self._session.start(
-            call_id, caller if caller and caller != "unknown" else None, language if language in ("ru", "en") else "ru"
+            call_id, caller if caller and caller != "unknown" else None, line_language
         )
+        told: Language | None = None
         try:
             while True:
+                if outcome.language != told:
+                    await agi.set_variable("CC_LANGUAGE", outcome.language)
+                    told = outcome.language
                 heard = await self._perform(agi, state, outcome)
                 if heard is None:
                     break
@@ -209,25 +218,29 @@ class FastAgiServer:
 
     async def _perform(self, agi: AgiConnection, state: CallState, outcome: VoiceOutcome) -> Heard | None:
         """Play the prompts and collect the answer; None when the call goes back to the dialplan."""
-        language = state.language
         if outcome.step is not NextStep.GATHER:
             for prompt in outcome.prompts:
-                await agi.command(f'STREAM FILE {await self._prompts.sound_for(prompt, language)} ""')
+                await agi.command(f'STREAM FILE {await self._prompts.sound_for(prompt.text, prompt.language)} ""')
+            self._session_end(state, outcome)
             if outcome.step is NextStep.TRANSFER and outcome.conversation_id:
                 await agi.set_variable("CC_CONVERSATION_ID", outcome.conversation_id)
                 await agi.set_variable("CC_NEXT", "transfer")
             else:
                 await agi.set_variable("CC_NEXT", "hangup")
-            self._session_end(state, outcome)
+                # The goodbye was said: the call ends here rather than in whatever the dialplan does next.
+                await agi.command("HANGUP")
             return None
+        # A language without a recognizer variable is served by keys alone.
+        speech_variable = self._config.speech_variable.get(outcome.language, "")
+        keys_only = outcome.dtmf_only or not speech_variable
         max_digits = outcome.max_digits or _FREE_DIGITS
-        if not outcome.dtmf_only:
-            await agi.set_variable(self._config.speech_variable, "")
+        if not keys_only:
+            await agi.set_variable(speech_variable, "")
         first_key = ""
         # Barge-in: a key during any prompt stops the prompts.
         for prompt in outcome.prompts[:-1]:
             played = await agi.command(
-                f'STREAM FILE {await self._prompts.sound_for(prompt, language)} "{_ESCAPE_DIGITS}"'
+                f'STREAM FILE {await self._prompts.sound_for(prompt.text, prompt.language)} "{_ESCAPE_DIGITS}"'
             )
             if _hung_up(played):
                 raise AgiHangup("STREAM FILE result=-1")
@@ -236,17 +249,18 @@ class FastAgiServer:
                 break
         if first_key and max_digits == 1:
             return Heard(digits=first_key)
-        last = outcome.prompts[-1] if outcome.prompts and not first_key else ""
-        sound = await self._prompts.sound_for(last, language) if last else "silence/1"
+        last = outcome.prompts[-1] if outcome.prompts and not first_key else None
+        sound = await self._prompts.sound_for(last.text, last.language) if last else "silence/1"
         keys = await agi.command(f"GET DATA {sound} {_KEY_TIMEOUT_MS} {max_digits - len(first_key)}")
         if _hung_up(keys):
             raise AgiHangup("GET DATA result=-1")
         digits = first_key + keys.result
-        if digits or outcome.dtmf_only:
+        if digits or keys_only:
             return Heard(digits=digits or None)
-        if self._config.speech_app:
-            await agi.command(f"EXEC {self._config.speech_app}")
-        spoken = await agi.command(f"GET VARIABLE {self._config.speech_variable}")
+        speech_app = self._config.speech_app.get(outcome.language, "")
+        if speech_app:
+            await agi.command(f"EXEC {speech_app}")
+        spoken = await agi.command(f"GET VARIABLE {speech_variable}")
         return Heard(speech=spoken.data if spoken.result == "1" else None)
 
     def _session_end(self, state: CallState, outcome: VoiceOutcome) -> None:

@@ -60,8 +60,11 @@ class RasaIntentParser:
         return intent["name"] if intent and isinstance(intent.get("name"), str) else None
 
 
-async def is_sensitive(text: str, parser: IntentParser) -> bool:
-    """Whether a request needs a verified caller; button payloads name their intent themselves."""
+async def intent_of_request(text: str, parser: IntentParser) -> str | None:
+    """The intent of a caller's request; button payloads name it themselves, typed digits have none."""
     match = _PAYLOAD_INTENT_RE.match(text)
-    intent = match.group("intent") if match else await parser.intent_of(text)
-    return intent in SENSITIVE_INTENTS
+    if match:
+        return match.group("intent")
+    if text.isdigit():
+        return None
+    return await parser.intent_of(text)

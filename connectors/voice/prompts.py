@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from core.language import Language
@@ -11,6 +12,9 @@ class Prompt(StrEnum):
     """The gateway's own voice prompts; the bot's replies come from the bot."""
 
     GREETING = "greeting"
+    # Offered in the other language, in that language: "For English, press 9".
+    LANGUAGE_OFFER = "language_offer"
+    HOW_CAN_I_HELP = "how_can_i_help"
     NO_INPUT_1 = "no_input_1"
     NO_INPUT_2 = "no_input_2"
     NO_MATCH_1 = "no_match_1"
@@ -22,13 +26,19 @@ class Prompt(StrEnum):
     TRANSFER = "transfer"
     MAX_DURATION = "max_duration"
     ANYTHING_ELSE = "anything_else"
+    STILL_THERE = "still_there"
+    GOODBYE = "goodbye"
 
 
 _TEXTS: dict[Prompt, dict[str, str]] = {
-    Prompt.GREETING: {
-        "ru": "Здравствуйте! Вы позвонили в Демо-банк. Скажите, чем я могу помочь. "
-        "Чтобы поговорить с оператором, нажмите 0.",
-        "en": "Hello, you have reached Demo Bank. Tell me how I can help. To speak to an operator, press 0.",
+    Prompt.GREETING: {"ru": "Здравствуйте! Вы позвонили в Демо-банк.", "en": "Hello, you have reached Demo Bank."},
+    Prompt.LANGUAGE_OFFER: {
+        "ru": "Для русского языка нажмите 9 или скажите: по-русски.",
+        "en": "For English, press 9, or say: English.",
+    },
+    Prompt.HOW_CAN_I_HELP: {
+        "ru": "Скажите, чем я могу помочь. Чтобы поговорить с оператором, нажмите 0.",
+        "en": "Tell me how I can help. To speak to an operator, press 0.",
     },
     Prompt.NO_INPUT_1: {"ru": "Извините, я вас не слышу.", "en": "Sorry, I cannot hear you."},
     Prompt.NO_INPUT_2: {
@@ -68,13 +78,52 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
         "ru": "Звонок длится слишком долго, и мы вынуждены его завершить. Перезвоните, пожалуйста. До свидания!",
         "en": "This call has reached its maximum length and has to end. Please call again. Goodbye!",
     },
-    Prompt.ANYTHING_ELSE: {"ru": "Чем ещё могу помочь?", "en": "What else can I do for you?"},
+    Prompt.ANYTHING_ELSE: {"ru": "Чем ещё могу помочь?", "en": "Is there anything else I can help you with?"},
+    Prompt.STILL_THERE: {
+        "ru": "Вы на линии? Если нужно что-то ещё, просто скажите.",
+        "en": "Are you still there? If there is anything else, just say it.",
+    },
+    Prompt.GOODBYE: {
+        "ru": "Спасибо за звонок в Демо-банк. До свидания!",
+        "en": "Thank you for calling Demo Bank. Goodbye!",
+    },
 }
 
 # Keys of the fallback menu (Prompt.KEY_MENU) and the bot payloads they send.
 KEY_MENU_PAYLOADS = ("/check_balance", "/recent_transactions", "/block_card")
 
 
+# While the caller may still choose the language, this key switches it.
+LANGUAGE_KEY = "9"
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """One prompt to speak and the language to speak it in (the language offer is in the other one)."""
+
+    text: str
+    language: Language
+
+
 def prompt_text(prompt: Prompt, language: Language) -> str:
     """The prompt in the call's language."""
     return _TEXTS[prompt]["en" if language == "en" else "ru"]
+
+
+def say(prompt: Prompt, language: Language) -> Spoken:
+    """The prompt, to be spoken in `language`."""
+    return Spoken(prompt_text(prompt, language), language)
+
+
+def other_language(language: Language) -> Language:
+    """The language the line offers besides the call's one."""
+    return "ru" if language == "en" else "en"
+
+
+def greeting(language: Language) -> list[Spoken]:
+    """Hello, the other language offered in its own words, then what the caller can do."""
+    return [
+        say(Prompt.GREETING, language),
+        say(Prompt.LANGUAGE_OFFER, other_language(language)),
+        say(Prompt.HOW_CAN_I_HELP, language),
+    ]

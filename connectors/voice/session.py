@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from connectors.voice.calls import CallState
-from connectors.voice.intents import IntentParser, is_sensitive
-from connectors.voice.prompts import KEY_MENU_PAYLOADS, Prompt, prompt_text
-from connectors.voice.speech import speak_reply
+from connectors.voice.intents import SENSITIVE_INTENTS, IntentParser, intent_of_request
+from connectors.voice.language_choice import SPEECH_HINTS, language_named, remember_language, remembered_language
+from connectors.voice.menus import speak_reply
+from connectors.voice.prompts import (
+    KEY_MENU_PAYLOADS,
+    LANGUAGE_KEY,
+    Prompt,
+    Spoken,
+    greeting,
+    other_language,
+    say,
+)
 from core.banking import BankingBackend, BankingError
+from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import Language, parse_language
-from core.messages import InboundMessage
+from core.messages import InboundMessage, Reply
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
 
 logger = logging.getLogger(__name__)
@@ -28,6 +39,10 @@ VERIFY_ATTEMPTS = 3
 MIN_SPEECH_CONFIDENCE = 0.35
 CARD_DIGITS = 4
 _WITH_OPERATORS = frozenset({"queued", "assigned"})
+# The caller's words that end the call once the bot has answered them.
+CLOSING_INTENTS = frozenset({"goodbye", "thank"})
+# A bot reply with this custom key set closes the conversation (the call hangs up after it).
+CLOSES_CONVERSATION = "closes_conversation"
 
 
 class NextStep(StrEnum):
@@ -51,12 +66,15 @@ class Heard:
 class VoiceOutcome:
     """Prompts rendered for the ear and the next step."""
 
-    prompts: tuple[str, ...]
+    prompts: tuple[Spoken, ...]
     step: NextStep
+    language: Language = "ru"  # the recognizer's language for the next turn
     conversation_id: str | None = None
     # Keys to collect: 1 for a menu, 4 for card digits, None for free input ending with "#".
     max_digits: int | None = None
     dtmf_only: bool = False
+    # Words the recognizer should expect (the other language's name while the caller may choose it).
+    speech_hints: str | None = None
 
 
 def _utcnow() -> datetime:
@@ -75,6 +93,7 @@ class VoiceSession:
         router: Router,
         backend: BankingBackend,
         intents: IntentParser,
+        db: Database,
         *,
         max_call_seconds: float,
         clock: Callable[[], datetime] = _utcnow,
@@ -82,11 +101,12 @@ class VoiceSession:
         self._router = router
         self._backend = backend
         self._intents = intents
+        self._db = db
         self._max_call_seconds = max_call_seconds
         self._clock = clock
 
     async def start(self, call_id: str, caller: str | None, language: str) -> tuple[CallState, VoiceOutcome]:
-        """A new call: find who the number belongs to and greet."""
+        """A new call: find who the number belongs to and greet in the language it chose last time."""
         candidate = None
         if caller:
             try:
@@ -95,26 +115,23 @@ class VoiceSession:
                 logger.exception("Caller lookup failed for call %s", call_id)
                 customer = None
             candidate = customer.customer_id if customer else None
+        remembered = await remembered_language(self._db, caller)
         state = CallState(
             call_id=call_id,
             caller=caller,
-            language=parse_language(language) or "ru",
+            language=remembered or parse_language(language) or "ru",
             started_at=self._clock(),
             candidate_customer_id=candidate,
         )
-        return state, self._gather(state, [prompt_text(Prompt.GREETING, self._lang(state))])
+        return state, self._gather(state, greeting(self._lang(state)))
 
     async def turn(self, state: CallState, heard: Heard) -> VoiceOutcome:
         """One caller turn; `state` is updated in place for the adapter to keep."""
         if state.ended_at is not None:
-            return VoiceOutcome(prompts=(), step=NextStep.HANGUP, conversation_id=state.conversation_id)
+            return self._outcome(state, (), NextStep.HANGUP)
         if (self._clock() - state.started_at).total_seconds() > self._max_call_seconds:
             self.end(state, "max_duration")
-            return VoiceOutcome(
-                prompts=(prompt_text(Prompt.MAX_DURATION, self._lang(state)),),
-                step=NextStep.HANGUP,
-                conversation_id=state.conversation_id,
-            )
+            return self._outcome(state, (say(Prompt.MAX_DURATION, self._lang(state)),), NextStep.HANGUP)
         digits = (heard.digits or "").strip().rstrip("#")
         if digits:
             return await self._keys(state, digits)
@@ -123,10 +140,13 @@ class VoiceSession:
             return await self._missed(state, no_input=True)
         if heard.confidence is not None and heard.confidence < MIN_SPEECH_CONFIDENCE:
             return await self._missed(state, no_input=False)
+        named = language_named(speech) if state.language_open else None
+        if named is not None:
+            return await self._choose_language(state, named)
         return await self._request(state, speech)
 
     def end(self, state: CallState, reason: str) -> None:
-        """The call ended (hang-up, status callback, time limit)."""
+        """The call ended (hang-up, status callback, time limit, goodbye)."""
         if state.ended_at is None:
             state.ended_at = self._clock()
             state.end_reason = reason
@@ -135,19 +155,39 @@ class VoiceSession:
     def _lang(state: CallState) -> Language:
         return parse_language(state.language) or "ru"
 
+    def _outcome(self, state: CallState, prompts: Sequence[Spoken], step: NextStep) -> VoiceOutcome:
+        return VoiceOutcome(
+            prompts=tuple(prompts), step=step, language=self._lang(state), conversation_id=state.conversation_id
+        )
+
     def _gather(
-        self, state: CallState, prompts: list[str], *, max_digits: int | None = None, dtmf_only: bool = False
+        self, state: CallState, prompts: Sequence[Spoken], *, max_digits: int | None = None, dtmf_only: bool = False
     ) -> VoiceOutcome:
-        state.last_prompt = " ".join(prompts)
+        state.last_prompts = [{"text": p.text, "language": p.language} for p in prompts]
         if max_digits is None and state.menu:
             max_digits = 1 if dtmf_only else None
+        language = self._lang(state)
         return VoiceOutcome(
             prompts=tuple(prompts),
             step=NextStep.GATHER,
+            language=language,
             conversation_id=state.conversation_id,
             max_digits=max_digits,
             dtmf_only=dtmf_only,
+            speech_hints=SPEECH_HINTS[other_language(language)] if state.language_open and not dtmf_only else None,
         )
+
+    def _said_last(self, state: CallState) -> list[Spoken]:
+        return [
+            Spoken(p.get("text", ""), parse_language(p.get("language")) or self._lang(state)) for p in state.last_prompts
+        ]
+
+    async def _choose_language(self, state: CallState, language: Language) -> VoiceOutcome:
+        """Key 9 or the language's name: the recognizer, the prompts and the bot switch; the number remembers."""
+        state.language = language
+        state.no_input = state.no_match = 0
+        await remember_language(self._db, state.caller, language, self._clock())
+        return self._gather(state, greeting(language))
 
     async def _keys(self, state: CallState, digits: str) -> VoiceOutcome:
         if state.held_text is not None and digits != DTMF_OPERATOR:
@@ -155,6 +195,8 @@ class VoiceSession:
         if digits == DTMF_OPERATOR:
             state.held_text = None
             return await self._route(state, DTMF_OPERATOR)
+        if state.language_open and digits == LANGUAGE_KEY and not state.menu:
+            return await self._choose_language(state, other_language(self._lang(state)))
         if state.menu and len(digits) == 1 and 1 <= int(digits) <= len(state.menu):
             return await self._request(state, state.menu[int(digits) - 1])
         if state.dtmf_only:
@@ -163,13 +205,24 @@ class VoiceSession:
         return await self._request(state, digits)
 
     async def _request(self, state: CallState, text: str) -> VoiceOutcome:
-        """A caller request; sensitive ones wait until a caller known by number types their card digits."""
-        if state.candidate_customer_id and not state.verified and await is_sensitive(text, self._intents):
-            state.held_text = text
-            state.menu = []
-            ask = prompt_text(Prompt.ASK_CARD_DIGITS, self._lang(state))
-            return self._gather(state, [ask], max_digits=CARD_DIGITS, dtmf_only=True)
-        return await self._route(state, text)
+        """A caller request; sensitive ones wait until a caller known by number types their card digits.
+
+        The request's intent is asked of the NLU beside the bot's turn (before it only when the caller
+        still has to prove who they are): it tells whether the caller is saying goodbye.
+        """
+        if state.candidate_customer_id and not state.verified:
+            intent = await intent_of_request(text, self._intents)
+            if intent in SENSITIVE_INTENTS:
+                state.held_text = text
+                state.menu = []
+                ask = say(Prompt.ASK_CARD_DIGITS, self._lang(state))
+                return self._gather(state, [ask], max_digits=CARD_DIGITS, dtmf_only=True)
+            return await self._route(state, text, intent=intent)
+        parsing = asyncio.create_task(intent_of_request(text, self._intents))
+        try:
+            return await self._route(state, text, intent=parsing)
+        finally:
+            parsing.cancel()
 
     async def _verify(self, state: CallState, digits: str) -> VoiceOutcome:
         language = self._lang(state)
@@ -184,9 +237,13 @@ class VoiceSession:
             held, state.held_text = state.held_text, None
             state.verify_attempts = 0
             outcome = await self._route(state, held or "")
+            prompts = (say(Prompt.VERIFIED, language), *outcome.prompts)
+            if outcome.step is NextStep.GATHER:
+                state.last_prompts = [{"text": p.text, "language": p.language} for p in prompts]
             return VoiceOutcome(
-                prompts=(prompt_text(Prompt.VERIFIED, language), *outcome.prompts),
+                prompts=prompts,
                 step=outcome.step,
+                language=outcome.language,
                 conversation_id=outcome.conversation_id,
                 max_digits=outcome.max_digits,
                 dtmf_only=outcome.dtmf_only,
@@ -195,31 +252,49 @@ class VoiceSession:
         if state.verify_attempts >= VERIFY_ATTEMPTS:
             state.held_text = None
             return await self._route(state, DTMF_OPERATOR)
-        return self._gather(state, [prompt_text(Prompt.DIGITS_WRONG, language)], max_digits=CARD_DIGITS, dtmf_only=True)
+        return self._gather(state, [say(Prompt.DIGITS_WRONG, language)], max_digits=CARD_DIGITS, dtmf_only=True)
 
     async def _missed(self, state: CallState, *, no_input: bool) -> VoiceOutcome:
-        """Reprompt, more directive each time; then keys (for words not understood); then an operator."""
+        """Reprompt, more directive each time; then keys (for words not understood); then an operator.
+
+        Silence after an answered request is the caller being done: one reprompt, then goodbye.
+        """
         language = self._lang(state)
         if no_input:
             state.no_input += 1
+            if state.settled:
+                if state.no_input == 1:
+                    return self._gather(state, [say(Prompt.STILL_THERE, language)])
+                return self._goodbye(state, [], "silence_after_answer")
             if state.no_input == 1:
-                return self._gather(state, [prompt_text(Prompt.NO_INPUT_1, language), state.last_prompt])
+                return self._gather(state, [say(Prompt.NO_INPUT_1, language), *self._said_last(state)])
             if state.no_input == REPROMPTS:
-                return self._gather(state, [prompt_text(Prompt.NO_INPUT_2, language)])
+                return self._gather(state, [say(Prompt.NO_INPUT_2, language)])
             return await self._route(state, DTMF_OPERATOR)
         state.no_match += 1
         if state.no_match == 1:
-            return self._gather(state, [prompt_text(Prompt.NO_MATCH_1, language)])
+            return self._gather(state, [say(Prompt.NO_MATCH_1, language)])
         if state.no_match == REPROMPTS:
-            return self._gather(state, [prompt_text(Prompt.NO_MATCH_2, language)])
+            return self._gather(state, [say(Prompt.NO_MATCH_2, language)])
         if not state.dtmf_only:
             state.dtmf_only = True
             state.menu = list(KEY_MENU_PAYLOADS)
-            return self._gather(state, [prompt_text(Prompt.KEY_MENU, language)], max_digits=1, dtmf_only=True)
+            return self._gather(state, [say(Prompt.KEY_MENU, language)], max_digits=1, dtmf_only=True)
         return await self._route(state, DTMF_OPERATOR)
 
-    async def _route(self, state: CallState, text: str) -> VoiceOutcome:
-        """Send the caller's words (or key) through the router and speak what comes back."""
+    def _goodbye(self, state: CallState, spoken: list[Spoken], reason: str) -> VoiceOutcome:
+        """Thank the caller, say goodbye and hang up."""
+        self.end(state, reason)
+        state.menu = []
+        return self._outcome(state, [*spoken, say(Prompt.GOODBYE, self._lang(state))], NextStep.HANGUP)
+
+    async def _route(
+        self, state: CallState, text: str, *, intent: str | asyncio.Task[str | None] | None = None
+    ) -> VoiceOutcome:
+        """Send the caller's words (or key) through the router and speak what comes back.
+
+        `intent` is the NLU's name for the caller's words (or the task finding it), to tell a goodbye.
+        """
         language = self._lang(state)
         identity = (
             CustomerIdentity(customer_id=state.candidate_customer_id, method="caller_id")
@@ -229,6 +304,7 @@ class VoiceSession:
         message = InboundMessage(
             channel=VOICE_CHANNEL, channel_user_id=state.call_id, text=text, identity=identity, language_hint=language
         )
+        was_settled = state.settled
         try:
             turn = await self._router.handle(message)
         except InvalidMessage:
@@ -236,16 +312,43 @@ class VoiceSession:
         state.conversation_id = turn.conversation_id
         state.no_input = state.no_match = 0
         state.dtmf_only = False
+        state.language_open = False
+        state.settled = False
         if turn.state in _WITH_OPERATORS:
             # The phone queue has its own music and position announcements; the chat notices are not read out.
-            spoken = [speak_reply(r, language) for r in turn.replies if r.author != "system"]
+            spoken = _spoken(turn.replies, language, without_system=True)
             state.menu = []
             return VoiceOutcome(
-                prompts=(*[s for s in spoken if s], prompt_text(Prompt.TRANSFER, language)),
+                prompts=(*spoken, say(Prompt.TRANSFER, language)),
                 step=NextStep.TRANSFER,
+                language=language,
                 conversation_id=turn.conversation_id,
             )
-        spoken = [speak_reply(r, language) for r in turn.replies]
+        caller_intent = await intent if isinstance(intent, asyncio.Task) else intent
+        if _closes(turn.replies, caller_intent, after_answer=was_settled):
+            # A "not understood" reply to "no, that's all" is not read before the goodbye.
+            understood = [r for r in turn.replies if not r.custom.get("fallback")]
+            return self._goodbye(state, _spoken(understood, language), "goodbye")
+        spoken = _spoken(turn.replies, language)
         with_buttons = [r for r in turn.replies if r.buttons]
         state.menu = [b.payload for b in with_buttons[-1].buttons] if with_buttons else []
-        return self._gather(state, [s for s in spoken if s] or [prompt_text(Prompt.ANYTHING_ELSE, language)])
+        if not state.menu and not any("?" in s.text for s in spoken):
+            # The bot answered and asks nothing: the line asks what else, as a person would.
+            spoken.append(say(Prompt.ANYTHING_ELSE, language))
+        state.settled = not state.menu and bool(spoken) and spoken[-1].text.endswith("?")
+        return self._gather(state, spoken or [say(Prompt.ANYTHING_ELSE, language)])
+
+
+def _spoken(replies: Sequence[Reply], language: Language, *, without_system: bool = False) -> list[Spoken]:
+    texts = [speak_reply(r, language) for r in replies if not (without_system and r.author == "system")]
+    return [Spoken(t, language) for t in texts if t]
+
+
+def _closes(replies: Sequence[Reply], caller_intent: str | None, *, after_answer: bool) -> bool:
+    """Whether this turn ends the call.
+
+    It does when the bot closed the conversation, or the caller said goodbye or thanks, or "no" to "anything else?".
+    """
+    if any(r.custom.get(CLOSES_CONVERSATION) for r in replies):
+        return True
+    return caller_intent in CLOSING_INTENTS or (after_answer and caller_intent == "deny")

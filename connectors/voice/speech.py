@@ -10,7 +10,6 @@ from decimal import Decimal
 from num2words import num2words
 
 from core.language import Language
-from core.messages import Button, Reply
 
 # Card endings are read digit by digit and never longer than this: the rest of a number is not spoken.
 CARD_DIGITS_SPOKEN = 4
@@ -47,6 +46,15 @@ _WHITESPACE_RE = re.compile(r"[ \t\u00a0\u202f]+")
 _SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([,.:;!?)])")
 _SPACE_AFTER_PAREN_RE = re.compile(r"\(\s+")
 _SENTENCE_END = (".", "!", "?", ":", ";")
+# An English voice cannot read Cyrillic: names such as the "Мир" card system are said transliterated.
+_CYRILLIC_WORD_RE = re.compile(r"[А-Яа-яЁё]+")
+_LATIN_OF = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e yo zh z i y k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya".split(),
+        strict=True,
+    )
+)
 _RU_DIGITS = ("ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять")
 _EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -57,11 +65,30 @@ def digits_one_by_one(digits: str, language: Language) -> str:
     return " ".join(names[int(d)] for d in digits if d.isdigit())
 
 
+def digits_in_pairs(digits: str) -> str:
+    """'5678' -> 'пятьдесят шесть семьдесят восемь', '0512' -> 'ноль пять двенадцать': how Russians say codes.
+
+    A pair with a leading zero is read digit by digit, so no digit is lost.
+    """
+    words = []
+    for pair in (digits[i : i + 2] for i in range(0, len(digits), 2)):
+        whole = len(pair) == 2 and not pair.startswith("0")
+        words.append(str(num2words(int(pair), lang="ru")) if whole else digits_one_by_one(pair, "ru"))
+    return " ".join(words)
+
+
+def transliterate(word: str) -> str:
+    """'Мир' -> 'Mir': a Russian name spelled so that an English voice says it."""
+    latin = "".join(_LATIN_OF.get(char.lower(), char).replace("_", "") for char in word)
+    return latin.capitalize() if word[:1].isupper() else latin
+
+
 def card_ending(digits: str, language: Language) -> str:
-    """'•••• 5678' as speech: at most the last four digits, one by one."""
+    """'•••• 5678' as speech: at most the last four digits, in pairs in Russian, one by one in English."""
     last = digits[-CARD_DIGITS_SPOKEN:]
-    spoken = digits_one_by_one(last, language)
-    return f"ending in {spoken}" if language == "en" else f"с окончанием {spoken}"
+    if language == "en":
+        return f"ending in {digits_one_by_one(last, language)}"
+    return f"с окончанием {digits_in_pairs(last)}"
 
 
 def amount_in_words(amount: Decimal, language: Language) -> str:
@@ -146,6 +173,8 @@ def speak_text(text: str, language: Language) -> str:
     )
     spoken = _HOTLINE_RE.sub(lambda m: _phone_groups(m.group(0), language), spoken)
     spoken = _strip_emoji(spoken)
+    if language == "en":
+        spoken = _CYRILLIC_WORD_RE.sub(lambda m: transliterate(m.group(0)), spoken)
     spoken = _MARKUP_RE.sub(" ", spoken)
     spoken = _BULLET_RE.sub("", spoken)
     spoken = _NUMBER_RE.sub(lambda m: str(num2words(int(m.group(0)), lang="en" if language == "en" else "ru")), spoken)
@@ -169,22 +198,3 @@ def _phone_groups(number: str, language: Language) -> str:
     """'8 800 000-00-00' read in its groups, each digit by digit."""
     groups = [g for g in re.split(r"[ \-]", number) if g]
     return ", ".join(digits_one_by_one(g, language) for g in groups)
-
-
-def button_menu(buttons: tuple[Button, ...], language: Language) -> str:
-    """'Для Мир с окончанием пять шесть семь восемь нажмите 1. Для ... нажмите 2.'."""
-    parts = []
-    for number, button in enumerate(buttons, start=1):
-        title = speak_text(button.title, language).rstrip(".")
-        parts.append(f"For {title}, press {number}." if language == "en" else f"Для {title} нажмите {number}.")
-    return " ".join(parts)
-
-
-def speak_reply(reply: Reply, language: Language) -> str:
-    """A whole reply for the ear: the knowledge base's short voice answer when it has one, then the buttons."""
-    voice = reply.custom.get("voice")
-    text = voice if isinstance(voice, str) and voice.strip() else reply.text
-    spoken = speak_text(text, language)
-    if reply.buttons:
-        spoken = f"{spoken} {button_menu(reply.buttons, language)}".strip()
-    return spoken

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 CALL_ID_PREFIX = "twiml:"
 # Seconds Gather waits for the caller to start; speech ends on its own ("auto"), keys with "#".
 _GATHER_TIMEOUT_SECONDS = 5
-_VOICE_LANGUAGES = {"ru": "ru-RU", "en": "en-US"}
+# Recognizer and voice per call language; README, "Phone line", says how to change them.
+_VOICE_LANGUAGES: dict[str, str] = {"ru": "ru-RU", "en": "en-US"}
 # Status callback values after which the call is over.
 _FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -89,6 +90,7 @@ class TwimlChannel:
                 app[ROUTER_KEY],
                 create_banking_backend(settings, app[DB_KEY]),
                 RasaIntentParser(app[HTTP_SESSION_KEY], settings.rasa_url, settings.rasa_token),
+                app[DB_KEY],
                 max_call_seconds=self._config.max_call_seconds,
             )
         return self._session
@@ -135,7 +137,7 @@ class TwimlChannel:
         db = request.app[DB_KEY]
         state = await load_call(db, CALL_ID_PREFIX + form.get("CallSid", ""))
         if state is None:
-            return self._twiml(request, VoiceOutcome(prompts=(), step=NextStep.HANGUP))
+            return self._twiml(request, VoiceOutcome(prompts=(), step=NextStep.HANGUP, language="ru"))
         heard = Heard(
             speech=form.get("SpeechResult"), confidence=_to_float(form.get("Confidence")), digits=form.get("Digits")
         )
@@ -155,7 +157,8 @@ class TwimlChannel:
         return web.Response(status=204)
 
     def _twiml(self, request: web.Request, outcome: VoiceOutcome) -> web.Response:
-        language = _VOICE_LANGUAGES.get(self._config.language, "ru-RU")
+        """The outcome as TwiML: the recognizer listens in the call's language, each prompt is said in its own."""
+        language = _VOICE_LANGUAGES[outcome.language]
         response = VoiceResponse()
         if outcome.step is NextStep.GATHER:
             gather = response.gather(
@@ -163,6 +166,7 @@ class TwimlChannel:
                 action=str(request.app.router["twiml_gather"].url_for()),
                 method="POST",
                 language=language,
+                hints=outcome.speech_hints,
                 timeout=_GATHER_TIMEOUT_SECONDS,
                 speech_timeout="auto",
                 finish_on_key="#",
@@ -171,10 +175,10 @@ class TwimlChannel:
                 barge_in=True,
             )
             for prompt in outcome.prompts:
-                gather.say(prompt, language=language)
+                gather.say(prompt.text, language=_VOICE_LANGUAGES[prompt.language])
         else:
             for prompt in outcome.prompts:
-                response.say(prompt, language=language)
+                response.say(prompt.text, language=_VOICE_LANGUAGES[prompt.language])
         if outcome.step is NextStep.TRANSFER and outcome.conversation_id:
             self._transfer(response, outcome.conversation_id)
         elif outcome.step is not NextStep.GATHER:
