@@ -240,6 +240,26 @@ async def canned_list(request: web.Request) -> web.Response:
     return web.json_response({"canned": await canned.list_for(request.app[DB_KEY], language)})
 
 
+async def canned_for_conversation(request: web.Request) -> web.Response:
+    """The conversation's canned responses, filled in for it.
+
+    With the customer's first name (none for a guest: `canned.render` drops it cleanly) and the
+    signed-in operator's name.
+    """
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    db, services = request.app[DB_KEY], request.app[HANDOFF_KEY]
+    conversation = await conversations.get_conversation(db, request.match_info["conversation_id"])
+    if conversation is None:
+        raise json_error(web.HTTPNotFound, "No such conversation.")
+    name: str | None = None
+    if conversation.customer_id and services.profile_source is not None:
+        profile = await services.profile_source(conversation.customer_id)
+        name = canned.first_name(((profile or {}).get("customer") or {}).get("full_name"))
+    variables = {"name": name, "operator": session.user.display_name}
+    rendered = await canned.rendered_for(db, conversation.language or "ru", variables)
+    return web.json_response({"canned": rendered})
+
+
 async def operators_list(request: web.Request) -> web.Response:
     """Colleagues (for transfers) with status and load."""
     await _session(request, Role.OPERATOR, Role.SUPERVISOR)
@@ -332,6 +352,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/api/console/callbacks/{task_id}/done", callback_done, name="console_callback_done")
     base = "/api/console/conversations/{conversation_id}"
     add.add_get(base, conversation_view, name="console_conversation")
+    add.add_get(base + "/canned", canned_for_conversation, name="console_conversation_canned")
     add.add_post(base + "/take", take, name="console_take")
     add.add_post(base + "/reply", reply, name="console_reply")
     add.add_post(base + "/notes", note, name="console_note")
