@@ -13,14 +13,16 @@ from connectors.telegram import setup_telegram
 from connectors.voice.setup import setup_voice
 from connectors.webchat import WebChatChannel
 from core import db as core_db
-from core import pg_indexes
+from core import pg_indexes, readiness
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.middlewares import setup_middlewares
-from core.settings import Settings
+from core.production import refuse_unsafe_production
+from core.settings import Settings, SettingsError
 from handoff import conversations, transcript
 from handoff.bot import RasaBot
+from handoff.bot_pool import BotPool
 from handoff.callbacks import registered_phones
 from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
@@ -37,6 +39,11 @@ async def mongo_context(app: web.Application) -> AsyncIterator[None]:
     app[MONGO_CLIENT_KEY] = client
     db = core_db.database(client, settings)
     app[DB_KEY] = db
+    try:
+        await refuse_unsafe_production(settings, db)  # before anything is seeded or served
+    except SettingsError:
+        await client.close()
+        raise
     await conversations.ensure_indexes(db)
     await transcript.ensure_indexes(db)
     if settings.banking_backend == "demo":
@@ -51,7 +58,16 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     session = aiohttp.ClientSession()
     app[HTTP_SESSION_KEY] = session
-    bot = RasaBot(session, settings.rasa_url, settings.rasa_token, settings.bot_timeout_seconds)
+    bot = BotPool(
+        [
+            RasaBot(session, url, settings.rasa_token, settings.bot_timeout_seconds, settings.identity_signing_secret)
+            for url in settings.rasa_urls or (settings.rasa_url,)
+        ],
+        concurrency=settings.bot_concurrency,
+        busy_notice_seconds=settings.bot_busy_notice_seconds,
+        queue_timeout_seconds=settings.bot_queue_timeout_seconds,
+        down_after_seconds=settings.bot_timeout_seconds,
+    )
     app[ROUTER_KEY] = Router(
         db=app[DB_KEY],
         bot=bot,
@@ -72,14 +88,12 @@ async def postgres_indexes(app: web.Application) -> None:
         await pg_indexes.ensure_gin_indexes(settings.ferretdb_postgres_url, settings.mongodb_db)
 
 
-async def health(request: web.Request) -> web.Response:
-    """Liveness for the run script and load balancers."""
-    return web.json_response({"status": "ok"})
-
-
 def setup_routes(app: web.Application) -> None:
     """Every route of the gateway, named."""
-    app.router.add_get("/health", health, name="health")
+    # /health stays for existing probes; /healthz and /readyz are the names load balancers expect.
+    app.router.add_get("/health", readiness.healthz, name="health")
+    app.router.add_get("/healthz", readiness.healthz, name="healthz")
+    app.router.add_get("/readyz", readiness.readyz, name="readyz")
     # Scripts every staff page shares (the UI-language switch of the editor, console and supervisor page).
     app.router.add_static("/static", STATIC_DIR, name="static")
     RestChannel().register(app, "/api/channels/rest/messages")

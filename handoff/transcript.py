@@ -78,6 +78,10 @@ async def append(
 ) -> StoredMessage:
     """Append one message; its sequence number is claimed by a unique insert (see handoff/claims.py).
 
+    The insert starts from the conversation's head (`transcript_heads`, one small
+    document per conversation read by `_id`) instead of reading the highest stored
+    number, which made every append read the whole conversation.
+
     Callers pass the id of a conversation they just loaded or opened.
     """
 
@@ -93,8 +97,30 @@ async def append(
             **(extra or {}),
         }
 
-    doc = await claims.insert_next(db.messages, {"conversation_id": conversation_id}, build)
+    doc = await claims.insert_unique(db.messages, await _next_seq(db, conversation_id), build)
+    await _advance_head(db, conversation_id, int(doc["seq"]))
     return StoredMessage.from_document(doc)
+
+
+async def _next_seq(db: Database, conversation_id: str) -> int:
+    head = await db.transcript_heads.find_one({"_id": conversation_id})
+    if head is not None:
+        return int(head["seq"]) + 1
+    # A conversation stored before heads existed: read its highest number once.
+    last = await db.messages.find_one({"conversation_id": conversation_id}, sort=[("seq", -1)])
+    return int(last["seq"]) + 1 if last else 1
+
+
+async def _advance_head(db: Database, conversation_id: str, seq: int) -> None:
+    """Move the head forward; only a hint, the unique index decides.
+
+    FerretDB applies `$max` without isolation, so two writers at once may leave the
+    head a step behind; the next append then retries one number higher.
+    """
+    try:
+        await db.transcript_heads.update_one({"_id": conversation_id}, {"$max": {"seq": seq}}, upsert=True)
+    except DuplicateKeyError:
+        await db.transcript_heads.update_one({"_id": conversation_id}, {"$max": {"seq": seq}})
 
 
 async def append_reply(db: Database, conversation_id: str, reply: Reply, now: datetime) -> StoredMessage:
