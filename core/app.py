@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -81,11 +83,22 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def postgres_indexes(app: web.Application) -> None:
-    """After every package declared its indexes: the GIN twins FerretDB's PostgreSQL filters can use."""
+async def postgres_indexes(app: web.Application) -> AsyncIterator[None]:
+    """GIN twins of the declared indexes, which FerretDB's PostgreSQL filters can use (core/pg_indexes.py).
+
+    Once at start, after every package declared its indexes, then every few
+    minutes for collections that a first insert created since.
+    """
     settings = app[SETTINGS_KEY]
-    if settings.ferretdb_postgres_url:
-        await pg_indexes.ensure_gin_indexes(settings.ferretdb_postgres_url, settings.mongodb_db)
+    if not settings.ferretdb_postgres_url:
+        yield
+        return
+    await pg_indexes.ensure_gin_indexes(settings.ferretdb_postgres_url, settings.mongodb_db)
+    task = asyncio.create_task(pg_indexes.keep_gin_indexes(settings.ferretdb_postgres_url, settings.mongodb_db))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def setup_routes(app: web.Application) -> None:
@@ -114,5 +127,6 @@ def create_app(settings: Settings) -> web.Application:
     setup_knowledge_base(app)
     setup_routes(app)
     setup_middlewares(app)
-    app.on_startup.append(postgres_indexes)
+    # Last, so it runs after every context that declares indexes (mongo, handoff, knowledge base).
+    app.cleanup_ctx.append(postgres_indexes)
     return app

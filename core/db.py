@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid
 
 from core.settings import Settings
 
@@ -26,3 +27,14 @@ def connect(settings: Settings) -> AsyncMongoClient[Document]:
 def database(client: AsyncMongoClient[Document], settings: Settings) -> Database:
     """The platform's database on that client."""
     return client[settings.mongodb_db]
+
+
+async def ensure_collections(db: Database, names: list[str]) -> None:
+    """Create collections that are first written by an insert, so they exist (with their indexes) from the start."""
+    existing = set(await db.list_collection_names())
+    for name in names:
+        if name not in existing:
+            try:
+                await db.create_collection(name)
+            except CollectionInvalid:
+                pass  # another gateway process created it at the same moment

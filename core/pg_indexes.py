@@ -15,6 +15,7 @@ uses its own indexes and needs nothing here.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ import psycopg
 from psycopg import sql
 
 logger = logging.getLogger(__name__)
+
+# How often collections created since the start get their indexes.
+_RESYNC_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
                     sql.Identifier(name), sql.Identifier(schema), sql.Identifier(item.table), sql.Literal(field)
                 )
                 before = await (
-                    await conn.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s", (schema, name))
+                    await conn.execute(
+                        "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s", (schema, name)
+                    )
                 ).fetchone()
                 if before is None:
                     try:
@@ -81,3 +87,13 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
     if created:
         logger.info("created %d GIN indexes for FerretDB's filters in %s", created, schema)
     return created
+
+
+async def keep_gin_indexes(postgres_url: str, schema: str, every_seconds: float = _RESYNC_SECONDS) -> None:
+    """Re-run ensure_gin_indexes forever (collections appear on their first insert)."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await ensure_gin_indexes(postgres_url, schema)
+        except psycopg.Error:
+            logger.exception("Could not sync the GIN indexes; retrying later")

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from core.db import Database, Document
+from core.db import Database, Document, ensure_collections
 from core.messages import Button, Reply
 from handoff import claims
 
@@ -25,6 +25,8 @@ class StoredMessage:
     buttons: tuple[Button, ...]
     custom: dict[str, Any]
     at: datetime
+    # Who wrote an operator message: the customer sees the name of the person they talk to.
+    operator_name: str | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> StoredMessage:
@@ -37,11 +39,12 @@ class StoredMessage:
             buttons=tuple(Button(b["title"], b["payload"]) for b in doc.get("buttons", [])),
             custom=doc.get("custom") or {},
             at=doc["at"],
+            operator_name=doc.get("operator_name"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize for JSON channels."""
-        return {
+        serialized = {
             "seq": self.seq,
             "author": self.author,
             "text": self.text,
@@ -49,11 +52,13 @@ class StoredMessage:
             "custom": self.custom,
             "at": self.at.isoformat(),
         }
+        return serialized | ({"operator_name": self.operator_name} if self.operator_name else {})
 
 
 async def ensure_indexes(db: Database) -> None:
     """Create the transcript's indexes."""
     await db.messages.create_index([("conversation_id", 1), ("seq", 1)], unique=True)
+    await ensure_collections(db, ["transcript_heads"])
 
 
 async def claim_inbound(db: Database, channel: str, channel_message_id: str, now: datetime) -> bool:
