@@ -1,14 +1,19 @@
-"""What the actions read from the tracker: language, verified customer, channel."""
+"""What the actions read from the tracker: language, the identity the gateway vouched for, channel."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk.interfaces import Tracker
 
+from actions.dependencies import DEFAULT_KEYS, IdentityKeys
+from core.identity import InvalidVoucher, Voucher, verify_voucher
 from core.language import DEFAULT_LANGUAGE, Language, parse_language
 
-# Used in audit records when a message came without channel metadata (e.g. Rasa's own HTTP API).
+logger = logging.getLogger(__name__)
+
+# Used in audit records when a message came without a valid voucher (e.g. Rasa's own HTTP API).
 UNKNOWN_CHANNEL = "unknown"
 
 
@@ -27,19 +32,30 @@ def language_of(tracker: Tracker) -> Language:
     )
 
 
-def verified_customer_id(tracker: Tracker) -> str | None:
-    """The customer id only when the gateway verified it for this conversation, else None.
+def vouched_identity(tracker: Tracker, keys: IdentityKeys = DEFAULT_KEYS) -> Voucher | None:
+    """The gateway's signed statement about the latest message of this conversation, or None.
 
-    Both slots come from the gateway's metadata (action_validate_slot_mappings);
-    nothing the customer types can set them.
+    Slots, plain metadata fields and anything else in the tracker can be written by
+    whoever reaches Rasa's API or the action server, so identity comes only from
+    the signature (core.identity.sign_voucher), checked against the tracker's own
+    conversation id.
     """
-    customer_id = tracker.get_slot("customer_id")
-    if tracker.get_slot("customer_verified") is True and isinstance(customer_id, str) and customer_id:
-        return customer_id
-    return None
+    token = latest_metadata(tracker).get("identity")
+    try:
+        return verify_voucher(token, keys.identity_secret(), tracker.sender_id)
+    except InvalidVoucher as err:
+        if token is not None:
+            logger.warning("Conversation %s: %s", tracker.sender_id, err)
+        return None
 
 
-def channel_of(tracker: Tracker) -> str:
-    """The channel of the latest message, for audit records."""
-    channel = latest_metadata(tracker).get("channel")
-    return channel if isinstance(channel, str) and channel else UNKNOWN_CHANNEL
+def verified_customer_id(tracker: Tracker, keys: IdentityKeys = DEFAULT_KEYS) -> str | None:
+    """The customer id the gateway vouched for in the latest message, else None (a guest)."""
+    voucher = vouched_identity(tracker, keys)
+    return voucher.customer_id if voucher is not None else None
+
+
+def channel_of(tracker: Tracker, keys: IdentityKeys = DEFAULT_KEYS) -> str:
+    """The channel the gateway vouched for, for audit records."""
+    voucher = vouched_identity(tracker, keys)
+    return voucher.channel if voucher is not None and voucher.channel else UNKNOWN_CHANNEL

@@ -1,4 +1,4 @@
-"""How actions get the banking backend: an explicit, replaceable provider.
+"""How actions get the banking backend and the gateway's signing secret: explicit, replaceable providers.
 
 rasa_sdk creates every Action class itself, with no arguments, once per process,
 and there is no startup hook in which to open a database client and hand it to
@@ -100,3 +100,40 @@ class MongoBackends:
 
 # The action server's only dependency global: rasa_sdk gives actions no other way to receive it (see above).
 DEFAULT_BACKENDS = MongoBackends()
+
+
+class IdentityKeys(Protocol):
+    """Something that knows the secret the gateway signs identity vouchers with."""
+
+    def identity_secret(self) -> str:
+        """The secret shared with the gateway (IDENTITY_SIGNING_SECRET)."""
+        ...
+
+
+class FixedKeys:
+    """Always the same secret: for tests that sign with a secret of their own."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def identity_secret(self) -> str:
+        """The secret given at construction."""
+        return self._secret
+
+
+class SettingsKeys:
+    """The configured secret, read from the environment on first use (as `MongoBackends` reads its settings)."""
+
+    def __init__(self, settings_factory: Callable[[], Settings] = Settings.from_env) -> None:
+        self._settings_factory = settings_factory
+        self._secret: str | None = None
+
+    def identity_secret(self) -> str:
+        """IDENTITY_SIGNING_SECRET (the documented local default on a local run)."""
+        if self._secret is None:
+            self._secret = self._settings_factory().identity_signing_secret
+        return self._secret
+
+
+# Read by actions.conversation.vouched_identity unless a caller passes its own keys.
+DEFAULT_KEYS = SettingsKeys()

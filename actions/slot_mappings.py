@@ -1,4 +1,4 @@
-"""Fill language, customer_id and customer_verified from the gateway's metadata on every message."""
+"""Fill language from the gateway's metadata, customer_id and customer_verified from its signed identity."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rasa_sdk.forms import ValidationAction
 from rasa_sdk.interfaces import Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import latest_metadata
+from actions.conversation import latest_metadata, verified_customer_id
 from core.language import DEFAULT_LANGUAGE, parse_language
 
 # The slots this action owns; others (product_type, card_last4, ...) are Rasa's own mappings.
@@ -17,8 +17,8 @@ _METADATA_SLOTS = ["language", "customer_id", "customer_verified"]
 
 
 def _metadata_customer_id(tracker: Tracker) -> str | None:
-    value = latest_metadata(tracker).get("customer_id")
-    return value if isinstance(value, str) and value else None
+    # The slots drive the dialogue (rules on customer_verified); they follow the signed identity only.
+    return verified_customer_id(tracker)
 
 
 class ValidateSlotMappings(ValidationAction):

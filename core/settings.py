@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+
+from core.identity import hash_api_key
 
 # Documented defaults for a local run only; production sets every secret.
 LOCAL_RASA_TOKEN = "local-dev-rasa-token"  # noqa: S105 -- documented local default
 LOCAL_CUSTOMER_TOKEN_SECRET = "local-dev-customer-token-secret-change-me"  # noqa: S105 -- documented local default
+LOCAL_ACTION_SERVER_TOKEN = "local-dev-action-server-token"  # noqa: S105 -- documented local default
+LOCAL_IDENTITY_SIGNING_SECRET = "local-dev-identity-signing-secret-change-me"  # noqa: S105 -- documented local default
+# The REST channel's local integration and its key; settings hold only the key's SHA-256 (REST_API_KEYS).
+LOCAL_REST_INTEGRATION = "local-demo"
+LOCAL_REST_API_KEY = "local-dev-rest-api-key"
 
 
 class SettingsError(RuntimeError):
@@ -49,6 +57,28 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+_API_KEY_HASH_RE = re.compile(r"[0-9a-f]{64}")
+_INTEGRATION_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """Parse REST_API_KEYS: comma-separated `integration:sha256-hex-of-its-key`.
+
+    Raises:
+        SettingsError: naming the entry that is malformed.
+    """
+    keys: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, digest = entry.partition(":")
+        if not _INTEGRATION_NAME_RE.fullmatch(name) or not _API_KEY_HASH_RE.fullmatch(digest):
+            raise SettingsError(
+                f"REST_API_KEYS entry {name!r} must be 'name:sha256hex' (name of a-z 0-9 _ -); "
+                "`python -m connectors.rest_keys NAME` prints one."
+            )
+        keys[name] = digest
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of the gateway, the actions and the scripts.
@@ -78,6 +108,12 @@ class Settings:
     bot_queue_timeout_seconds: float = 60.0
     rasa_token: str = LOCAL_RASA_TOKEN
     customer_token_secret: str = LOCAL_CUSTOMER_TOKEN_SECRET
+    # Rasa sends it to the action server (`?token=`, bot/endpoints.yml); the action server refuses calls without it.
+    action_server_token: str = LOCAL_ACTION_SERVER_TOKEN
+    # Signs the identity the gateway vouches for in each message's metadata; only gateway and action server know it.
+    identity_signing_secret: str = LOCAL_IDENTITY_SIGNING_SECRET
+    # REST integrations: name -> SHA-256 hex of its API key (REST_API_KEYS="name:hash,..."); none means REST is closed.
+    rest_api_keys: dict[str, str] = field(default_factory=dict)
     # The customer must hear something within 5 s even when the bot hangs.
     bot_timeout_seconds: float = 4.0
     # Longer messages are refused with a clear error instead of being cut.
@@ -148,6 +184,21 @@ class Settings:
                 os.environ.get("CUSTOMER_TOKEN_SECRET", LOCAL_CUSTOMER_TOKEN_SECRET)
                 if local
                 else required_env("CUSTOMER_TOKEN_SECRET")
+            ),
+            action_server_token=(
+                os.environ.get("ACTION_SERVER_TOKEN", LOCAL_ACTION_SERVER_TOKEN)
+                if local
+                else required_env("ACTION_SERVER_TOKEN")
+            ),
+            identity_signing_secret=(
+                os.environ.get("IDENTITY_SIGNING_SECRET", LOCAL_IDENTITY_SIGNING_SECRET)
+                if local
+                else required_env("IDENTITY_SIGNING_SECRET")
+            ),
+            rest_api_keys=parse_api_keys(
+                os.environ.get("REST_API_KEYS", f"{LOCAL_REST_INTEGRATION}:{hash_api_key(LOCAL_REST_API_KEY)}")
+                if local
+                else os.environ.get("REST_API_KEYS", "")
             ),
             bot_timeout_seconds=_env_float("BOT_TIMEOUT_SECONDS", 4.0),
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4000),

@@ -111,7 +111,11 @@ async def test_the_answer_to_are_you_sure_is_kept() -> None:
 async def test_which_card_question_offers_only_active_cards(backend: MongoBankingBackend) -> None:
     dispatcher = CollectingDispatcher()
     conversation = tracker(
-        "заблокируйте карту", "block_card", slots=verified("demo-ivan"), active_loop="block_card_form"
+        "заблокируйте карту",
+        "block_card",
+        meta=metadata("demo-ivan"),
+        slots=verified("demo-ivan"),
+        active_loop="block_card_form",
     )
 
     assert await ActionAskCardLast4(FixedBackend(backend)).run(dispatcher, conversation, DOMAIN) == []
@@ -145,7 +149,7 @@ def submit_tracker(confirmed: bool | None, last4: str | None = "5678", language:
     return tracker(
         "да" if confirmed else "нет",
         "affirm" if confirmed else "deny",
-        meta=metadata("demo-ivan", language, channel="telegram"),
+        meta=metadata("demo-ivan", language, channel="telegram", conversation_id="tg-conv-7"),
         slots=verified("demo-ivan", language) | {"card_last4": last4, "block_confirmed": confirmed},
         sender_id="tg-conv-7",
     )

@@ -8,6 +8,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Tracker
 from rasa_sdk.types import DomainDict
 
+from core.identity import Voucher, sign_voucher
+from core.settings import Settings
+
 NBSP = "\u00a0"
 
 # The parts of bot/domain.yml the actions look at (slot mappings and the form), copied so the tests need no YAML.
@@ -44,14 +47,31 @@ DOMAIN: DomainDict = {
 }
 
 
-def metadata(customer_id: str | None = None, language: str = "ru", channel: str = "webchat") -> dict[str, Any]:
-    """What the gateway attaches to every message."""
+# The conversation id every tracker of these tests has unless a test says otherwise.
+SENDER_ID = "conv-42"
+
+
+def metadata(
+    customer_id: str | None = None,
+    language: str = "ru",
+    channel: str = "webchat",
+    *,
+    conversation_id: str = SENDER_ID,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """What the gateway attaches to every message, signed as handoff/bot.py signs it.
+
+    `secret` defaults to the one the actions read (IDENTITY_SIGNING_SECRET, the local default in tests).
+    """
+    method = "customer_token" if customer_id else None
+    voucher = Voucher(conversation_id=conversation_id, channel=channel, customer_id=customer_id, method=method)
     return {
         "channel": channel,
         "language": language,
         "customer_id": customer_id,
-        "identity_method": "customer_token" if customer_id else None,
+        "identity_method": method,
         "redacted": [],
+        "identity": sign_voucher(voucher, secret or Settings.from_env().identity_signing_secret),
     }
 
 
@@ -77,7 +97,7 @@ def tracker(
     earlier: list[dict[str, Any]] | None = None,
     after: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
-    sender_id: str = "conv-42",
+    sender_id: str = SENDER_ID,
 ) -> Tracker:
     """A tracker whose latest event is this customer message (plus `after`: slot candidates Rasa appended)."""
     message = user_event(text, intent, meta if meta is not None else metadata(), entities)
