@@ -339,11 +339,12 @@ class AsteriskScript:
             "SET": "200 result=1",
             "GET VARIABLE": "200 result=0",
             "EXEC": "200 result=0",
+            "HANGUP": "200 result=1",
         }
     )
 
     def answer(self, command: str) -> str:
-        for word in ("GET DATA", "GET VARIABLE", "STREAM", "SET", "EXEC"):
+        for word in ("GET DATA", "GET VARIABLE", "STREAM", "SET", "EXEC", "HANGUP"):
             if command.startswith(word):
                 queued = self.answers.get(word)
                 return queued.pop(0) if queued else self.default[word]

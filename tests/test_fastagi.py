@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import wave
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ async def pbx(
     ferretdb: str, scripted_rasa: tuple[ScriptedRasa, str], aiohttp_client: Any, tmp_path: Path
 ) -> tuple[TestClient[web.Request, web.Application], int, Path]:
     """The gateway with its FastAGI server; returns the client, the AGI port and the prompt folder."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail(
+            "The FastAGI prompts are synthesized with espeak-ng, which is not installed: "
+            "install the Debian package espeak-ng (scripts/setup installs it)."
+        )
     port = free_port()
     sounds = tmp_path / "prompts"
     settings = channel_settings(
@@ -58,22 +64,31 @@ async def test_balance_by_voice_over_fastagi(
     client, port, sounds = pbx
     script = AsteriskScript(
         answers={
-            "GET DATA": ["200 result= (timeout)", "200 result=5678", "200 result= (timeout)"],
+            "GET DATA": ["200 result= (timeout)", "200 result=5678"],
             "GET VARIABLE": ["200 result=1 (какой у меня баланс)"],
         }
     )
-    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.1", hang_up_after=9)
+    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.1")
 
-    assert commands[0] == 'SET VARIABLE RECOGNIZED_TEXT ""'
-    assert commands[1] == "GET DATA bank/greeting 5000 16", "the greeting is the configured recording"
-    assert commands[2] == "GET VARIABLE RECOGNIZED_TEXT"
-    assert re.fullmatch(r"GET DATA \S+/cc-[0-9a-f]{24} 5000 4", commands[3]), "four card digits, keys only"
-    assert commands[4] == 'SET VARIABLE RECOGNIZED_TEXT ""'
-    assert commands[5].startswith("STREAM FILE ") and commands[5].endswith('"0123456789*#"'), "barge-in allowed"
+    # Greeting: the language, then hello (the configured recording), the English offer, what the caller can do.
+    assert commands[:3] == [
+        'SET VARIABLE CC_LANGUAGE "ru"',
+        'SET VARIABLE RECOGNIZED_TEXT ""',
+        'STREAM FILE bank/greeting "0123456789*#"',
+    ]
+    assert re.fullmatch(r'STREAM FILE \S+/cc-[0-9a-f]{24} "0123456789\*#"', commands[3]), "barge-in allowed"
+    assert re.fullmatch(r"GET DATA \S+/cc-[0-9a-f]{24} 5000 16", commands[4])
+    assert commands[5] == "GET VARIABLE RECOGNIZED_TEXT"
+    assert re.fullmatch(r"GET DATA \S+/cc-[0-9a-f]{24} 5000 4", commands[6]), "four card digits, keys only"
     assert (await transcript_texts(client, "bot")) == ["Баланс по картам:\n• Мир •••• 5678: 48\u00a0250,35\u00a0₽"]
     assert scripted_rasa[0].received[-1]["metadata"]["identity_method"] == "caller_id"
+    # Answered, then silent: "anything else?", one reprompt, goodbye and the line hangs up.
+    assert commands[-3:] == [f'STREAM FILE {commands[-3].split()[2]} ""', 'SET VARIABLE CC_NEXT "hangup"', "HANGUP"]
+    assert sum(c.startswith("GET VARIABLE") for c in commands) == 3, "greeting, anything else, the reprompt"
+    state = await client.app[DB_KEY].voice_calls.find_one({"_id": "agi:1700000000.1"})
+    assert state is not None and state["end_reason"] == "silence_after_answer"
 
-    prompt = Path(_FILE_RE.match(commands[3]).group("file") + ".wav")  # type: ignore[union-attr]
+    prompt = Path(_FILE_RE.match(commands[6]).group("file") + ".wav")  # type: ignore[union-attr]
     assert prompt.parent == sounds.resolve()
     with wave.open(str(prompt)) as audio:
         assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (8000, 1, 2)
@@ -89,10 +104,10 @@ async def test_a_key_pressed_during_a_prompt_blocks_the_card(
             # greeting: silence, then words; card digits; "1" pressed while "thank you" plays; confirm with 1.
             "GET DATA": ["200 result= (timeout)", "200 result=9012", "200 result= (timeout)", "200 result=1"],
             "GET VARIABLE": ["200 result=1 (заблокируйте карту)"],
-            "STREAM": ["200 result=49 endpos=3200"],
+            "STREAM": ["200 result=0 endpos=16000", "200 result=0 endpos=16000", "200 result=49 endpos=3200"],
         }
     )
-    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.2", hang_up_after=12)
+    commands = await asterisk_call(port, script, caller=IVAN_PHONE, uniqueid="1700000000.2", hang_up_after=16)
 
     assert any(c.startswith("GET DATA silence/1 5000 15") for c in commands), "the rest of the keys after the '1'"
     assert (await transcript_texts(client, "customer"))[-2:] == ['/inform{"card_last4":"5678"}', "/affirm"]
@@ -116,9 +131,13 @@ async def test_no_input_twice_then_the_call_returns_to_the_dialplan_for_the_queu
 
 async def test_the_caller_hangs_up_mid_turn(pbx: tuple[TestClient[web.Request, web.Application], int, Path]) -> None:
     client, port, _ = pbx
-    commands = await asterisk_call(port, AsteriskScript(), caller=IVAN_PHONE, uniqueid="1700000000.4", hang_up_after=1)
+    commands = await asterisk_call(port, AsteriskScript(), caller=IVAN_PHONE, uniqueid="1700000000.4", hang_up_after=2)
 
-    assert commands[:2] == ['SET VARIABLE RECOGNIZED_TEXT ""', "GET DATA bank/greeting 5000 16"]
+    assert commands[:3] == [
+        'SET VARIABLE CC_LANGUAGE "ru"',
+        'SET VARIABLE RECOGNIZED_TEXT ""',
+        'STREAM FILE bank/greeting "0123456789*#"',
+    ]
     state = await client.app[DB_KEY].voice_calls.find_one({"_id": "agi:1700000000.4"})
     assert state is not None and state["end_reason"] == "caller_hangup"
 
