@@ -18,6 +18,19 @@ LOCAL_REST_INTEGRATION = "local-demo"
 LOCAL_REST_API_KEY = "local-dev-rest-api-key"
 
 
+# Every documented local default of a secret, by the variable that overrides it. With CC_ENV=production
+# the gateway refuses to start while any of them is in use (add new secrets here).
+LOCAL_SECRET_DEFAULTS: dict[str, tuple[str, str]] = {
+    "RASA_TOKEN": ("rasa_token", LOCAL_RASA_TOKEN),
+    "CUSTOMER_TOKEN_SECRET": ("customer_token_secret", LOCAL_CUSTOMER_TOKEN_SECRET),
+    "ACTION_SERVER_TOKEN": ("action_server_token", LOCAL_ACTION_SERVER_TOKEN),
+    "IDENTITY_SIGNING_SECRET": ("identity_signing_secret", LOCAL_IDENTITY_SIGNING_SECRET),
+}
+# Shorter shared secrets can be guessed offline from one signed token.
+MIN_PRODUCTION_SECRET_CHARS = 32
+PRODUCTION = "production"
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or malformed."""
 
@@ -160,6 +173,8 @@ class Settings:
     fastagi_sounds_dir: str = "var/voice-prompts"
     # Recorded sounds for the line's fixed prompts: "greeting=bank/greeting,transfer=bank/transfer".
     fastagi_recordings: str = ""
+    # Origins that may show the customer chat in a frame (CSP frame-ancestors); staff pages never can.
+    chat_frame_ancestors: str = "'self'"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -233,4 +248,26 @@ class Settings:
             fastagi_speech_app=os.environ.get("FASTAGI_SPEECH_APP", ""),
             fastagi_sounds_dir=os.environ.get("FASTAGI_SOUNDS_DIR", "var/voice-prompts"),
             fastagi_recordings=os.environ.get("FASTAGI_RECORDINGS", ""),
+            chat_frame_ancestors=os.environ.get("CHAT_FRAME_ANCESTORS", "'self'"),
         )
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from a production start (CC_ENV=production); empty when none.
+
+        Each entry names the setting and how to fix it. Demo accounts in the database are checked
+        at the gateway's start (core.production), which has the database at hand.
+        """
+        if self.env != PRODUCTION:
+            return []
+        problems: list[str] = []
+        for variable, (attribute, default) in LOCAL_SECRET_DEFAULTS.items():
+            value = getattr(self, attribute)
+            if value == default:
+                problems.append(f"{variable} is the documented local default; set a secret of your own.")
+            elif len(value) < MIN_PRODUCTION_SECRET_CHARS:
+                problems.append(f"{variable} is shorter than {MIN_PRODUCTION_SECRET_CHARS} characters.")
+        if self.demo_sign_in:
+            problems.append("DEMO_SIGN_IN is on: anyone could sign in as a demo customer; set DEMO_SIGN_IN=0.")
+        if self.demo_staff:
+            problems.append("DEMO_STAFF is on: demo operators with documented passwords; set DEMO_STAFF=0.")
+        return problems
