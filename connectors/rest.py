@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core import json_body
 from core.identity import CustomerIdentity, InvalidCustomerToken, verify_customer_token
 from core.keys import ROUTER_KEY, SETTINGS_KEY
 from core.messages import InboundMessage
@@ -26,9 +27,9 @@ def _bad_request(reason: str) -> web.HTTPBadRequest:
 def parse_body(raw: bytes) -> dict[str, Any]:
     """Check the request body's shape: {"sender": str, "text": str, "customer_token": str?}."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise _bad_request("Body is not valid JSON.") from err
+        body = json_body.loads(raw)
+    except json_body.BadInput as err:
+        raise _bad_request(str(err)) from err
     if not isinstance(body, dict):
         raise _bad_request('Body must be a JSON object: {"sender": "...", "text": "..."}.')
     sender, text, token = body.get("sender"), body.get("text"), body.get("customer_token")

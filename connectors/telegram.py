@@ -7,7 +7,6 @@ Run `python -m connectors.telegram set-webhook` to point Telegram at TELEGRAM_WE
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import sys
@@ -37,6 +36,7 @@ from connectors.telegram_render import (
     inline_keyboard,
     split_message,
 )
+from core import json_body
 from core.banking import BankingBackend, BankingError, create_banking_backend
 from core.db import Database
 from core.identity import CustomerIdentity
@@ -247,8 +247,8 @@ class TelegramChannel:
         if self.bot is None or self.dispatcher is None:
             return web.Response(status=503, text="The Telegram channel is starting.")
         try:
-            update = Update.model_validate(json.loads(await request.read()), context={"bot": self.bot})
-        except (ValueError, ValidationError):
+            update = Update.model_validate(json_body.loads(await request.read()), context={"bot": self.bot})
+        except (json_body.BadInput, ValidationError):
             return web.Response(status=400, text="Body is not a Telegram Update.")
         # One chat's updates are handled in the order they came (Telegram does not wait for us, we
         # answer at once); different chats run concurrently.

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypedDict
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from core import json_body
 from core.identity import CustomerIdentity, InvalidCustomerToken, mint_customer_token, verify_customer_token
 from core.keys import DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
@@ -139,9 +140,9 @@ def message_frame(conversation_id: str, message: StoredMessage) -> dict[str, Any
 
 def _parse_frame(raw: str) -> dict[str, Any]:
     try:
-        frame = json.loads(raw)
-    except ValueError as err:
-        raise FrameError("Frame is not valid JSON.") from err
+        frame = json_body.loads(raw, what="Frame", max_bytes=_MAX_FRAME_BYTES)
+    except json_body.BadInput as err:
+        raise FrameError(str(err)) from err
     if not isinstance(frame, dict):
         raise FrameError('Frame must be a JSON object with a "type".')
     if not isinstance(frame.get("type"), str):
@@ -273,10 +274,7 @@ class WebChatChannel:
         settings = request.app[SETTINGS_KEY]
         if not settings.demo_sign_in:
             return web.json_response({"error": "Demo sign-in is off (set DEMO_SIGN_IN=1 in local runs)."}, status=403)
-        try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "Body is not valid JSON."}, status=400)
+        body = await json_body.read_json(request)
         customer_id = body.get("customer_id") if isinstance(body, dict) else None
         if not isinstance(customer_id, str) or customer_id not in DEMO_CUSTOMERS:
             return web.json_response({"error": "Only the demo customers can sign in here."}, status=403)

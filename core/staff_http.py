@@ -11,6 +11,7 @@ from aiohttp import web
 
 from core import staff
 from core.db import Database
+from core.json_body import read_json_object
 from core.staff import Role, StaffSession, StaffUser
 
 
@@ -20,14 +21,8 @@ def json_error(status: type[web.HTTPException], message: str) -> web.HTTPExcepti
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise json_error(web.HTTPBadRequest, "Body is not valid JSON.") from err
-    if not isinstance(body, dict):
-        raise json_error(web.HTTPBadRequest, "Body must be a JSON object.")
-    return body
+    """The request's JSON object, or a 400 that says what is wrong with it (core.json_body's limits)."""
+    return await read_json_object(request)
 
 
 async def require_staff(request: web.Request, db: Database, *roles: Role) -> StaffSession:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from core import json_body
 
 _PAYLOAD_RE = re.compile(r"^/(?P<intent>[a-z_]{1,40})(?P<entities>\{.*\})?$", re.DOTALL)
 
@@ -49,8 +50,8 @@ def is_known_payload(text: str) -> bool:
     if raw_entities is None:
         return True
     try:
-        entities: Any = json.loads(raw_entities)
-    except ValueError:
+        entities: Any = json_body.loads(raw_entities, max_depth=2)
+    except json_body.BadInput:
         return False
     if not isinstance(entities, dict):
         return False

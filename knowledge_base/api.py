@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from dataclasses import asdict
@@ -11,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core import staff_http
+from core import json_body, staff_http
 from core.keys import DB_KEY, KB_KEY, SETTINGS_KEY
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
@@ -231,10 +232,7 @@ async def article_history(request: web.Request) -> web.Response:
 async def article_version(request: web.Request) -> web.Response:
     """The content of one past version (preview before a rollback)."""
     await _editor(request)
-    try:
-        version = int(request.match_info["version"])
-    except ValueError as err:
-        raise json_error(web.HTTPBadRequest, "The version must be an integer.") from err
+    version = json_body.required_int(request.match_info["version"], "version", minimum=1)
     snapshot = await _run(store.version_snapshot(request.app[DB_KEY], request.match_info["article_id"], version))
     return web.json_response(snapshot)
 
@@ -299,7 +297,15 @@ async def import_articles(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "yaml")
 
     async def do_import() -> dict[str, int]:
-        articles = seed.articles_from_csv(text) if fmt == "csv" else seed.articles_from_yaml(text)
+        try:
+            articles = seed.articles_from_csv(text) if fmt == "csv" else seed.articles_from_yaml(text)
+            for article in articles:
+                json_body.check_strings(article.to_doc())  # YAML's "\ud800" escapes give lone surrogates
+        except csv.Error as err:
+            # Fields over the csv module's limit (128 KiB) and broken quoting end here.
+            raise json_error(web.HTTPBadRequest, f"The CSV file cannot be read: {err}.") from err
+        except json_body.BadInput as err:
+            raise json_error(web.HTTPBadRequest, str(err)) from err
         return await store.import_articles(
             request.app[DB_KEY], articles, by=session.user.login, now=_now(), publish=False
         )
