@@ -1,6 +1,6 @@
 """Start the platform's processes (PostgreSQL, FerretDB, action server, Rasa, gateway) for tests and benchmarks.
 
-`scripts/run` uses honcho with the Procfile instead; this module exists so that
+`scripts/run` uses supervisord (deploy/supervisord.conf) instead; this module exists so that
 tests and benchmarks start the very same commands on free ports and wait until
 each process is ready.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import pgcluster
-from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_RASA_TOKEN
+from core.settings import LOCAL_ACTION_SERVER_TOKEN, LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_RASA_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,6 +150,11 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     pg_dir: Path | None = None
+    # "postgresql" (the default) or "sqlite": the configuration before issue 9 (FerretDB on SQLite, Rasa's
+    # Mongo tracker store, Rasa's own per-call schema check), kept for side-by-side benchmarks.
+    storage: str = "postgresql"
+    # Durable commits for benchmarks that measure the run command's configuration; tests skip fsync.
+    durable: bool = False
 
     @property
     def mongodb_uri(self) -> str:
@@ -176,6 +181,7 @@ class Stack:
                 "MONGODB_DB": self.mongodb_db,
                 "RASA_TOKEN": self.rasa_token,
                 "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
+                "ACTION_SERVER_TOKEN": os.environ.get("ACTION_SERVER_TOKEN", LOCAL_ACTION_SERVER_TOKEN),
                 "RASA_TRACKER_MONGO_DB": f"{self.mongodb_db}_rasa",
             }
         )
@@ -183,6 +189,8 @@ class Stack:
         if "postgres" in self.ports:
             env |= rasa_tracker_env(self.ports["postgres"])
             env["FERRETDB_POSTGRES_URL"] = pgcluster.ferretdb_url(self.ports["postgres"])
+        if self.storage == "sqlite":
+            env |= {"RASA_ENDPOINTS": "bot/endpoints-mongo.yml", "CC_RASA_PATCHES": "off"}
         if "actions" in self.ports:
             env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports['actions']}/webhook"
         if "rasa" in self.ports:
@@ -205,16 +213,19 @@ class Stack:
         pgcluster.create_databases(port)
 
     def start_ferretdb(self) -> None:
-        """FerretDB on the stack's PostgreSQL (started first when it is not running)."""
-        if "postgres" not in self.processes:
-            self.start_postgres()
+        """FerretDB on the stack's PostgreSQL (started first when it is not running), or on SQLite files."""
         port = self.ports.setdefault("ferretdb", free_port())
         state_dir = self.data_dir / "ferretdb"
         state_dir.mkdir(parents=True, exist_ok=True)
+        if self.storage == "sqlite":
+            backend = ["--handler=sqlite", f"--sqlite-url=file:{state_dir}/"]
+        else:
+            if "postgres" not in self.processes:
+                self.start_postgres(durable=self.durable)
+            backend = ["--handler=postgresql", f"--postgresql-url={pgcluster.ferretdb_url(self.ports['postgres'])}"]
         args = [
             str(_env_path("FERRETDB_BIN")),
-            "--handler=postgresql",
-            f"--postgresql-url={pgcluster.ferretdb_url(self.ports['postgres'])}",
+            *backend,
             f"--state-dir={state_dir}",
             f"--listen-addr=127.0.0.1:{port}",
             "--debug-addr=-",
@@ -225,9 +236,17 @@ class Stack:
         _wait(proc, port, timeout=30)
 
     def start_actions(self) -> None:
-        """The rasa_sdk action server (Python 3.11 environment)."""
+        """The action server (rasa_sdk behind the shared token, actions/server.py; Python 3.11 environment)."""
         port = self.ports.setdefault("actions", free_port())
-        args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
+        args = [
+            str(_env_path("APP_VENV") / "bin/python"),
+            "-m",
+            "actions.server",
+            "--actions",
+            "actions",
+            "-p",
+            str(port),
+        ]
         # rasa_sdk has no --interface flag; Sanic binds to SANIC_HOST (0.0.0.0 by default).
         env = self.env() | {"SANIC_HOST": "127.0.0.1"}
         self.processes["actions"] = proc = _spawn("actions", args, env, self.data_dir / "logs")
@@ -247,7 +266,7 @@ class Stack:
             "--credentials",
             "bot/credentials.yml",
             "--endpoints",
-            os.environ.get("RASA_ENDPOINTS", "bot/endpoints.yml"),
+            self.env().get("RASA_ENDPOINTS", "bot/endpoints.yml"),
             "--interface",
             "127.0.0.1",
             "--port",

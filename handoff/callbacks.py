@@ -6,6 +6,7 @@ import re
 import uuid
 from datetime import datetime
 from typing import Any
+from enum import StrEnum
 
 from core.db import Database, Document
 from handoff import events
@@ -77,26 +78,42 @@ async def create_task(
 
 
 async def open_tasks(db: Database, limit: int = 200) -> list[dict[str, Any]]:
-    """Open callback tasks, oldest first, for the console."""
-    cursor = db.callback_tasks.find({"status": "open"}).sort("created_at", 1).limit(limit)
-    return [_task_dict(doc) async for doc in cursor]
+    """Open callback tasks, oldest first, for the console, with the customer's name when the bank knows them."""
+    docs = await db.callback_tasks.find({"status": "open"}).sort("created_at", 1).limit(limit).to_list()
+    ids = sorted({d["customer_id"] for d in docs if d.get("customer_id")})
+    names = {c["_id"]: c.get("full_name") async for c in db.bank_customers.find({"_id": {"$in": ids}})} if ids else {}
+    return [_task_dict(doc, names.get(doc.get("customer_id") or "")) for doc in docs]
 
 
-async def complete_task(db: Database, task_id: str, *, operator_id: str, now: datetime) -> bool:
-    """Mark a task done by an operator; False if it was not open."""
+async def complete_task(db: Database, task_id: str, *, operator_id: str, outcome: Outcome, now: datetime) -> bool:
+    """Mark a task done by an operator with its outcome; False if it was not open."""
     result = await db.callback_tasks.update_one(
-        {"_id": task_id, "status": "open"}, {"$set": {"status": "done", "done_by": operator_id, "done_at": now}}
+        {"_id": task_id, "status": "open"},
+        {"$set": {"status": "done", "done_by": operator_id, "done_at": now, "outcome": outcome.value}},
     )
     return result.modified_count == 1
 
 
-def _task_dict(doc: Document) -> dict[str, Any]:
+def _task_dict(doc: Document, customer_name: str | None) -> dict[str, Any]:
     return {
         "id": doc["_id"],
         "conversation_id": doc["conversation_id"],
         "kind": doc["kind"],
         "phone": doc.get("phone"),
         "text": doc.get("text"),
+class Outcome(StrEnum):
+    """How a callback task ended, as the operator records it."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+    ANSWERED_IN_CHAT = "answered_in_chat"
+
+
         "language": doc.get("language"),
         "created_at": doc["created_at"].isoformat(),
     }
+        "customer_id": doc.get("customer_id"),
+        "customer_name": customer_name,
+        # The customer asked at this time; a wished-for time, when a channel collects one, wins.
+        "requested_at": (doc.get("preferred_at") or doc["created_at"]).isoformat(),

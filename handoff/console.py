@@ -10,19 +10,22 @@ from typing import Any
 from aiohttp import web
 
 from core import staff_http
+from core.banking import create_banking_backend
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import callbacks, canned, context, conversations, operators, queue, reporting
-from handoff.assignment import AssignmentError
+from handoff import callbacks, canned, context, conversations, inbox, operators, queue, reporting, verification
+from handoff.assignment import AlreadyTaken, AssignmentError, CapacityReached, UnknownOperator
 from handoff.bus import last_event_seq
-from handoff.conversations import ConversationState, Resolution
+from handoff.conversations import Conversation, ConversationState, Resolution
 from handoff.desk import NotYours
 from handoff.operators import OperatorStatus
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The built staff pages (web/, bundled by `node web/build.mjs`, which scripts/setup runs).
+WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 # Operator texts are short chat messages; a limit stops accidental pastes of whole documents.
 _MAX_OPERATOR_TEXT_CHARS = 4000
 
@@ -39,9 +42,39 @@ def _text(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     return value.strip()
 
 
-async def console_page(request: web.Request) -> web.FileResponse:
-    """The console's single page (it signs in through the API)."""
-    return web.FileResponse(STATIC_DIR / "console.html", headers=_PAGE_HEADERS)
+def built_page(page: str) -> web.StreamResponse:
+    """A staff page built from web/<page>/, or a clear 503 when the front-end was never built."""
+    index = WEB_DIST / page / "index.html"
+    if not index.is_file():
+        return web.Response(
+            status=503,
+            text=f"The {page} page is not built: run ./scripts/setup (it runs npm ci and node web/build.mjs).",
+        )
+    return web.FileResponse(index, headers=_PAGE_HEADERS)
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    """The console's single page (it signs in through the API); /console/c/<id> opens one conversation."""
+    return built_page("console")
+
+
+def _coded(status: int, code: str, message: str) -> web.Response:
+    """An error the page shows in its own language by `code`; `error` is the English text for other clients."""
+    return web.json_response({"error": message, "code": code}, status=status)
+
+
+def _assignment_error(err: AssignmentError) -> web.Response:
+    if isinstance(err, NotYours):
+        code = "not_yours"
+    elif isinstance(err, CapacityReached):
+        code = "capacity"
+    elif isinstance(err, UnknownOperator):
+        code = "unknown_operator"
+    elif isinstance(err, AlreadyTaken):
+        code = "already_taken"
+    else:
+        code = "conflict"
+    return _coded(409, code, str(err))
 
 
 async def supervisor_page(request: web.Request) -> web.FileResponse:
@@ -141,8 +174,117 @@ async def conversation_view(request: web.Request) -> web.Response:
         kb_search=services.kb_search,
     )
     if found is None:
-        raise json_error(web.HTTPNotFound, "No such conversation.")
+        return _coded(404, "not_found", "No such conversation.")
     return web.json_response(found)
+
+
+async def inbox_view(request: web.Request) -> web.Response:
+    """`?view=queue|mine|open|closed&q=`: the inbox's rows (a query searches every state) and tab counts."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    db = request.app[DB_KEY]
+    try:
+        view = inbox.View(request.query.get("view", inbox.View.MINE.value))
+    except ValueError:
+        return _coded(400, "bad_view", "'view' must be queue, mine, open or closed.")
+    operator = await operators.get_operator(db, session.user.login)
+    rows = await inbox.rows(db, view, session.user.login, operator, request.query.get("q", ""))
+    return web.json_response(
+        {
+            "view": view.value,
+            "rows": [r.to_dict() for r in rows],
+            **(await inbox.summary(db, session.user.login, operator)).to_dict(),
+            "last_event_seq": await _last_seq(request),
+        }
+    )
+
+
+async def accept(request: web.Request) -> web.Response:
+    """The assignee accepts (the console calls it on opening an assigned conversation)."""
+    session = await _session(request, Role.OPERATOR)
+    try:
+        first = await request.app[HANDOFF_KEY].desk.accept(session.user.login, request.match_info["conversation_id"])
+    except AssignmentError as err:
+        return _assignment_error(err)
+    return web.json_response({"accepted": True, "first": first})
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    """The operator has seen the conversation up to `seq`: its unread count drops."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    seq = (await staff_http.json_body(request)).get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        return _coded(400, "bad_request", "'seq' must be a non-negative integer.")
+    await inbox.mark_read(request.app[DB_KEY], session.user.login, request.match_info["conversation_id"], seq)
+    return web.json_response({"seq": seq})
+
+
+async def operator_typing(request: web.Request) -> web.Response:
+    """The operator types a reply: the customer's channel may show it."""
+    session = await _session(request, Role.OPERATOR)
+    try:
+        await request.app[HANDOFF_KEY].desk.typing(session.user.login, request.match_info["conversation_id"])
+    except AssignmentError as err:
+        return _assignment_error(err)
+    return web.json_response({"ok": True})
+
+
+async def _owned_for_bank(request: web.Request) -> tuple[StaffSession, Conversation, verification.Verification]:
+    session = await _session(request, Role.OPERATOR)
+    db = request.app[DB_KEY]
+    conversation = await conversations.get_conversation(db, request.match_info["conversation_id"])
+    if (
+        conversation is None
+        or conversation.state is not ConversationState.ASSIGNED
+        or conversation.assignee_id != session.user.login
+    ):
+        raise web.HTTPConflict(
+            text='{"error": "This conversation is not assigned to you.", "code": "not_yours"}',
+            content_type="application/json",
+        )
+    backend = create_banking_backend(request.app[SETTINGS_KEY], db)
+    return session, conversation, verification.Verification(db, request.app[HANDOFF_KEY].bus, backend)
+
+
+async def offer_sign_in(request: web.Request) -> web.Response:
+    """Send the web-chat customer a sign-in button (audited)."""
+    session, conversation, verifier = await _owned_for_bank(request)
+    try:
+        await verifier.send_sign_in_link(conversation, session.user.login, datetime.now(UTC))
+    except verification.VerificationError as err:
+        return _coded(400, err.code, str(err))
+    return web.json_response({"sent": True})
+
+
+async def verify_digits(request: web.Request) -> web.Response:
+    """Verify by the account's phone number and a card's last four digits (audited, either way)."""
+    session, conversation, verifier = await _owned_for_bank(request)
+    body = await staff_http.json_body(request)
+    phone, last4 = body.get("phone"), body.get("last4")
+    if not isinstance(phone, str) or not isinstance(last4, str):
+        return _coded(400, "bad_digits", "Give 'phone' and 'last4' as text.")
+    try:
+        customer_id = await verifier.verify_by_card_digits(
+            conversation, session.user.login, phone=phone, last4=last4.strip(), now=datetime.now(UTC)
+        )
+    except verification.VerificationError as err:
+        return _coded(400, err.code, str(err))
+    return web.json_response({"customer_id": customer_id})
+
+
+async def block_card(request: web.Request) -> web.Response:
+    """Block one of the verified customer's cards by its last four digits (audited by the bank backend)."""
+    session, conversation, verifier = await _owned_for_bank(request)
+    try:
+        result = await verifier.block_card(conversation, session.user.login, request.match_info["last4"])
+    except verification.VerificationError as err:
+        return _coded(400, err.code, str(err))
+    card = result.card
+    return web.json_response(
+        {
+            "result": result.status.value,
+            "card": {"card": card.display_name, "status": card.status.value} if card else None,
+        }
+    )
 
 
 async def take(request: web.Request) -> web.Response:
@@ -151,8 +293,10 @@ async def take(request: web.Request) -> web.Response:
     services = request.app[HANDOFF_KEY]
     try:
         taken = await services.assignment.take(session.user.login, request.match_info["conversation_id"])
+        # Taking is accepting: the customer hears that an operator joined.
+        await services.desk.accept(session.user.login, taken.id)
     except AssignmentError as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(taken.to_dict())
 
 
@@ -165,7 +309,7 @@ async def reply(request: web.Request) -> web.Response:
             session.user.login, request.match_info["conversation_id"], text
         )
     except NotYours as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(message.to_dict())
 
 
@@ -178,7 +322,7 @@ async def note(request: web.Request) -> web.Response:
             session.user.login, request.match_info["conversation_id"], text
         )
     except NotYours as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(stored)
 
 
@@ -198,8 +342,10 @@ async def transfer(request: web.Request) -> web.Response:
             to_team=to_team or None,
             note=note_text,
         )
+    except CapacityReached as err:
+        return _coded(409, "colleague_full", str(err))
     except AssignmentError as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(moved.to_dict())
 
 
@@ -211,7 +357,7 @@ async def return_to_bot(request: web.Request) -> web.Response:
             session.user.login, request.match_info["conversation_id"]
         )
     except NotYours as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(returned.to_dict())
 
 
@@ -229,7 +375,7 @@ async def close(request: web.Request) -> web.Response:
             session.user.login, request.match_info["conversation_id"], resolution
         )
     except NotYours as err:
-        return web.json_response({"error": str(err)}, status=409)
+        return _assignment_error(err)
     return web.json_response(closed.to_dict())
 
 
@@ -261,18 +407,34 @@ async def canned_for_conversation(request: web.Request) -> web.Response:
 
 
 async def operators_list(request: web.Request) -> web.Response:
-    """Colleagues (for transfers) with status and load."""
-    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
-    return web.json_response({"operators": [o.to_dict() for o in await operators.list_operators(request.app[DB_KEY])]})
+    """Colleagues with status and load; `?for=transfer` leaves out oneself and supervisors (not transfer targets)."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    db = request.app[DB_KEY]
+    found = await operators.list_operators(db)
+    if request.query.get("for") == "transfer":
+        supervisors = {d["_id"] async for d in db.staff.find({"roles": Role.SUPERVISOR.value}, {"_id": 1})}
+        found = [o for o in found if o.id != session.user.login and o.id not in supervisors]
+    return web.json_response({"operators": [o.to_dict() for o in found]})
 
 
 async def callback_done(request: web.Request) -> web.Response:
     """Mark a callback task as done."""
     session = await _session(request, Role.OPERATOR)
+    try:
+        outcome = callbacks.Outcome(str((await staff_http.json_body(request)).get("outcome")))
+    except ValueError:
+        codes = ", ".join(o.value for o in callbacks.Outcome)
+        return _coded(400, "bad_outcome", f"'outcome' must be one of: {codes}.")
     done = await callbacks.complete_task(
-        request.app[DB_KEY], request.match_info["task_id"], operator_id=session.user.login, now=datetime.now(UTC)
+        request.app[DB_KEY],
+        request.match_info["task_id"],
+        operator_id=session.user.login,
+        outcome=outcome,
+        now=datetime.now(UTC),
     )
-    return web.json_response({"done": done})
+    if not done:
+        return _coded(409, "task_done", "This task is not open any more.")
+    return web.json_response({"done": True, "outcome": outcome.value})
 
 
 async def live_socket(request: web.Request) -> web.WebSocketResponse:
@@ -340,6 +502,10 @@ def setup_routes(app: web.Application) -> None:
     add = app.router
     add.add_get("/console", console_page, name="console_page")
     add.add_get("/supervisor", supervisor_page, name="supervisor_page")
+    add.add_get("/console/c/{conversation_id}", console_page, name="console_conversation_page")
+    WEB_DIST.mkdir(parents=True, exist_ok=True)  # aiohttp needs the folder; built_page says when it is empty
+    add.add_static("/ui", WEB_DIST, name="web_dist")
+    add.add_get("/api/console/inbox", inbox_view, name="console_inbox")
     add.add_static("/console/static", STATIC_DIR, name="console_static")
     add.add_post("/api/console/sign-in", sign_in, name="console_sign_in")
     add.add_post("/api/console/sign-out", sign_out, name="console_sign_out")
@@ -354,6 +520,12 @@ def setup_routes(app: web.Application) -> None:
     add.add_get(base, conversation_view, name="console_conversation")
     add.add_get(base + "/canned", canned_for_conversation, name="console_conversation_canned")
     add.add_post(base + "/take", take, name="console_take")
+    add.add_post(base + "/accept", accept, name="console_accept")
+    add.add_post(base + "/read", mark_read, name="console_read")
+    add.add_post(base + "/typing", operator_typing, name="console_typing")
+    add.add_post(base + "/offer-sign-in", offer_sign_in, name="console_offer_sign_in")
+    add.add_post(base + "/verify-digits", verify_digits, name="console_verify_digits")
+    add.add_post(base + "/cards/{last4}/block", block_card, name="console_block_card")
     add.add_post(base + "/reply", reply, name="console_reply")
     add.add_post(base + "/notes", note, name="console_note")
     add.add_post(base + "/transfer", transfer, name="console_transfer")

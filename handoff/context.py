@@ -15,8 +15,11 @@ from handoff import conversations, transcript
 
 logger = logging.getLogger(__name__)
 
-# The console asks for KB suggestions for the last question; this many are shown.
+# KB suggestions shown; the customer's last lines searched, each and together (a greeting or
+# "are you there?" as the last line must not hide what the conversation is about).
 _KB_SUGGESTIONS = 3
+_KB_LINES = 4
+_VOICE_CHANNELS = frozenset({"voice", "phone"})
 # Slots that only drive the bot and would confuse the operator.
 _HIDDEN_SLOTS = frozenset({"requested_slot", "session_started_metadata"})
 
@@ -154,11 +157,11 @@ async def build_context(
                     "reason": (other.get("handoff") or {}).get("reason"),
                 }
             )
-    last_question = next((m["text"] for m in reversed(messages) if m["author"] == "customer"), "")
+    label_button_presses(messages)
     suggestions: list[dict[str, Any]] = []
-    if kb_search is not None and last_question:
+    if kb_search is not None:
         try:
-            suggestions = (await kb_search(last_question, conversation.language or "ru"))[:_KB_SUGGESTIONS]
+            suggestions = await _suggestions(db, kb_search, messages, conversation)
         except Exception:
             logger.exception("KB suggestions for %s failed", conversation_id)
     handoff = doc.get("handoff") or {}
@@ -171,6 +174,69 @@ async def build_context(
         "notes": notes,
         "slots": visible_slots(tracker),
         "profile": profile,
+        "verified_by": verified_by(doc),
         "earlier_conversations": earlier,
         "kb_suggestions": suggestions,
     }
+
+
+def label_button_presses(messages: list[dict[str, Any]]) -> None:
+    """A customer message that is a button's payload ("/request_operator") gets the button's title as `label`."""
+    offered: dict[str, str] = {}
+    for message in messages:
+        if message["author"] != "customer":
+            for button in message.get("buttons") or []:
+                offered[str(button.get("payload"))] = str(button.get("title"))
+        elif message["text"] in offered:
+            message["label"] = offered[message["text"]]
+
+
+def verified_by(doc: dict[str, Any]) -> str | None:
+    """How the customer was verified: by an operator's check, by the channel's sign-in, or not at all."""
+    if not doc.get("customer_id"):
+        return None
+    verified = doc.get("verified") or {}
+    if verified.get("method"):
+        return str(verified["method"])
+    return {"webchat": "sign_in", "telegram": "telegram_contact", "voice": "caller_id"}.get(
+        str(doc.get("channel")), "customer_token"
+    )
+
+
+def _customer_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """The customer's last typed lines (button presses are not questions)."""
+    lines = [m["text"] for m in messages if m["author"] == "customer" and "label" not in m and m["text"].strip()]
+    return [line for line in lines if not line.startswith("/")][-_KB_LINES:]
+
+
+async def _suggestions(
+    db: Database, kb_search: KbSearch, messages: list[dict[str, Any]], conversation: conversations.Conversation
+) -> list[dict[str, Any]]:
+    """Articles for the conversation: each recent line and all of them together, best score per article wins.
+
+    Each suggestion carries the article's answer in the conversation's language (the voice answer for a
+    phone conversation), so the console can insert it for the operator to edit.
+    """
+    lines = _customer_lines(messages)
+    if not lines:
+        return []
+    language = conversation.language or "ru"
+    queries = [*reversed(lines), " ".join(lines)] if len(lines) > 1 else lines
+    best: dict[str, dict[str, Any]] = {}
+    for query in queries:
+        for hit in await kb_search(query, language):
+            known = best.get(hit["id"])
+            if known is None or hit["score"] > known["score"]:
+                best[hit["id"]] = {**hit, "matched": query}
+    ranked = sorted(best.values(), key=lambda h: h["score"], reverse=True)[:_KB_SUGGESTIONS]
+    voice = conversation.channel in _VOICE_CHANNELS
+    for hit in ranked:
+        article = await db.kb_articles.find_one({"_id": hit["id"]}) or {}
+        answers: dict[str, str] = article.get("answer") or {}
+        voice_answers: dict[str, str] = article.get("voice_answer") or {}
+        chosen = (voice_answers if voice else {}).get(language) or answers.get(language) or ""
+        titles: dict[str, str] = article.get("title") or {}
+        hit["title"] = titles.get(language) or hit.get("title") or ""
+        hit["answer"] = chosen
+        hit["voice"] = bool(voice and voice_answers.get(language))
+    return ranked

@@ -51,7 +51,51 @@ class Desk:
         return conversation
 
     async def reply(self, operator_id: str, conversation_id: str, text: str) -> StoredMessage:
-        """Send the operator's text to the customer."""
+    async def accept(self, operator_id: str, conversation_id: str) -> bool:
+        """The operator accepts an assigned conversation (by opening it, taking it or replying).
+
+        Only then is the customer told that an operator joined (`conversation.accepted`): an automatic
+        assignment alone means nobody has looked at the conversation yet. True for the first acceptance.
+        """
+        conversation = await self._owned(operator_id, conversation_id)
+        now = self.clock()
+        result = await self.db.conversations.update_one(
+            {
+                "_id": conversation.id,
+                "state": ConversationState.ASSIGNED.value,
+                "assignee.id": operator_id,
+                "assignee.accepted_at": {"$exists": False},
+            },
+            {"$set": {"assignee.accepted_at": now}},
+        )
+        if result.modified_count != 1:
+            return False
+        await self.bus.emit(
+            Event(
+                events.CONVERSATION_ACCEPTED,
+                conversation.id,
+                f"operator:{operator_id}",
+                now,
+                {"operator_id": operator_id, "operator_name": conversation.assignee_name or ""},
+            )
+        )
+        return True
+
+    async def typing(self, operator_id: str, conversation_id: str) -> None:
+        """The operator is typing: an ephemeral event the customer's channel may show."""
+        conversation = await self._owned(operator_id, conversation_id)
+        await self.bus.emit(
+            Event(
+                events.OPERATOR_TYPED,
+                conversation.id,
+                f"operator:{operator_id}",
+                self.clock(),
+                {"operator_id": operator_id, "operator_name": conversation.assignee_name or ""},
+            )
+        )
+
+        """Send the operator's text to the customer (replying accepts the conversation first)."""
+        await self.accept(operator_id, conversation_id)
         conversation = await self._owned(operator_id, conversation_id)
         return await outbox.send_to_customer(
             self.db,
@@ -197,8 +241,8 @@ class CustomerNoticeListener:
         reply = Reply(text=notice_text(notice, conversation.language, **values), buttons=buttons, author="system")
         await outbox.send_to_customer(self._db, self._bus, conversation, reply, actor="system", now=self._clock())
 
-    async def conversation_assigned(self, event: Event) -> None:
-        """An operator joined: say who."""
+    async def conversation_accepted(self, event: Event) -> None:
+        """An operator accepted the conversation (not merely got it assigned): say who joined."""
         await self._send(event.conversation_id, Notice.OPERATOR_JOINED, name=event.data.get("operator_name", ""))
 
     async def conversation_transferred(self, event: Event) -> None:

@@ -10,6 +10,8 @@ from typing import Any, TypedDict
 CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_BOT_HANDOFF = "conversation.bot_handoff"
 CONVERSATION_ASSIGNED = "conversation.assigned"
+# The assignee opened, took or answered the conversation; only then is the customer told an operator joined.
+CONVERSATION_ACCEPTED = "conversation.accepted"
 CONVERSATION_TRANSFERRED = "conversation.transferred"
 CONVERSATION_RETURNED_TO_BOT = "conversation.returned_to_bot"
 CONVERSATION_CLOSED = "conversation.closed"
@@ -17,12 +19,13 @@ MESSAGE_CREATED = "message.created"
 MESSAGE_DELIVERED = "message.delivered"
 NOTE_CREATED = "note.created"
 CUSTOMER_TYPED = "customer.typed"
+OPERATOR_TYPED = "operator.typed"
 OPERATOR_STATUS_CHANGED = "operator.status_changed"
 RATING_CREATED = "rating.created"
 CALLBACK_REQUESTED = "callback.requested"
 
 # Ephemeral events are published live but never stored (typing indicators).
-EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED})
+EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED, OPERATOR_TYPED})
 
 
 class EventDict(TypedDict):

@@ -108,7 +108,11 @@ async def test_customer_asks_for_an_operator_and_gets_the_whole_service(
         "мы свяжемся с вами.",
     ], "nobody is online yet"
 
-    # A colleague comes online: the queue is served automatically, Olga (least loaded) gets it.
+    assert await gateway.app[DB_KEY].messages.find_one({"text": {"$regex": "подключился"}}) is None
+    await olga.conversation(ivan.conversation_id, "accept")
+    await settle(gateway)
+    # A colleague comes online: the queue is served automatically, Olga (least loaded) gets it. The customer
+    # hears that she joined only once she accepts (opens) the conversation, not at the assignment.
     await olga.goes_online()
     await settle(gateway)
     queued_turn = await ivan.says("я жду")

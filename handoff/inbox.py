@@ -1,0 +1,203 @@
+"""The console's inbox: views of conversations (queue, mine, all open, closed), search, rows, read marks.
+
+A row is what an operator needs to pick a conversation without opening it: who (name or guest), where
+(channel, language), how long the customer has waited, the last message and how many customer messages
+this operator has not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from core.db import Database, Document
+from handoff import queue
+from handoff.conversations import Conversation, ConversationState
+from handoff.operators import Operator
+
+# Enough for a shift's view; older closed conversations are found by search.
+_VIEW_LIMIT = 100
+_PREVIEW_CHARS = 120
+_MAX_QUERY_CHARS = 100
+
+
+class View(StrEnum):
+    """The inbox's tabs."""
+
+    QUEUE = "queue"
+    MINE = "mine"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One conversation as the inbox lists it."""
+
+    conversation: Conversation
+    customer_name: str | None
+    last_author: str | None
+    last_text: str
+    last_at: datetime | None
+    # Since when the customer waits for an answer: queued time, or their first unanswered message.
+    waiting_since: datetime | None
+    unread: int
+    accepted: bool
+    updated_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize for the console."""
+        return {
+            **self.conversation.to_dict(),
+            "customer_name": self.customer_name,
+            "last_message": {
+                "author": self.last_author,
+                "text": self.last_text,
+                "at": self.last_at.isoformat() if self.last_at else None,
+            },
+            "waiting_since": self.waiting_since.isoformat() if self.waiting_since else None,
+            "unread": self.unread,
+            "accepted": self.accepted,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+def _read_id(operator_id: str, conversation_id: str) -> str:
+    return f"{operator_id}:{conversation_id}"
+
+
+async def mark_read(db: Database, operator_id: str, conversation_id: str, seq: int) -> None:
+    """Remember that the operator has seen the conversation up to message `seq` (never moves back)."""
+    key = _read_id(operator_id, conversation_id)
+    await db.console_reads.update_one(
+        {"_id": key}, {"$max": {"seq": seq}, "$set": {"operator_id": operator_id}}, upsert=True
+    )
+
+
+async def _documents(db: Database, view: View, login: str, operator: Operator | None) -> list[Document]:
+    if view is View.QUEUE:
+        found = await queue.waiting_for(db, operator) if operator else await queue.waiting(db)
+        ids = [c.id for c in found]
+        docs = {d["_id"]: d async for d in db.conversations.find({"_id": {"$in": ids}})}
+        return [docs[i] for i in ids if i in docs]
+    if view is View.MINE:
+        spec: dict[str, Any] = {"state": ConversationState.ASSIGNED.value, "assignee.id": login}
+        order = [("assigned_at", 1)]
+    elif view is View.OPEN:
+        spec = {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}}
+        order = [("queued_at", 1)]
+    else:
+        spec = {"state": ConversationState.CLOSED.value}
+        order = [("updated_at", -1)]
+    return await db.conversations.find(spec).sort(order).limit(_VIEW_LIMIT).to_list()
+
+
+async def _search_documents(db: Database, text: str) -> list[Document]:
+    """Conversations whose id starts with the text, whose customer's name or phone holds it, or any message."""
+    pattern = re.escape(text)
+    ors: list[dict[str, Any]] = [{"_id": {"$regex": "^" + pattern}}]
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 4:
+        ors.append({"channel_user_id": {"$regex": re.escape(digits)}})
+    customer_spec: list[dict[str, Any]] = [{"full_name": {"$regex": pattern, "$options": "i"}}]
+    if len(digits) >= 4:
+        customer_spec.append({"phone": {"$regex": re.escape(digits)}})
+    customer_ids = [d["_id"] async for d in db.bank_customers.find({"$or": customer_spec}, {"_id": 1}).limit(50)]
+    if customer_ids:
+        ors.append({"customer_id": {"$in": customer_ids}})
+    message_ids = {
+        d["conversation_id"]
+        async for d in db.messages.find({"text": {"$regex": pattern, "$options": "i"}}, {"conversation_id": 1}).limit(
+            200
+        )
+    }
+    if message_ids:
+        ors.append({"_id": {"$in": sorted(message_ids)}})
+    return await db.conversations.find({"$or": ors}).sort("updated_at", -1).limit(_VIEW_LIMIT).to_list()
+
+
+async def _row(db: Database, doc: Document, login: str, names: dict[str, str | None]) -> Row:
+    conversation = Conversation.from_document(doc)
+    last = await db.messages.find({"conversation_id": conversation.id}).sort("seq", -1).limit(1).to_list()
+    mark = await db.console_reads.find_one({"_id": _read_id(login, conversation.id)})
+    read_seq = int(mark["seq"]) if mark else 0
+    unread = await db.messages.count_documents(
+        {"conversation_id": conversation.id, "author": "customer", "seq": {"$gt": read_seq}}
+    )
+    waiting_since = conversation.queued_at if conversation.state is ConversationState.QUEUED else None
+    if conversation.state is ConversationState.ASSIGNED:
+        answered = (
+            await db.messages.find({"conversation_id": conversation.id, "author": "operator"}, {"seq": 1})
+            .sort("seq", -1)
+            .limit(1)
+            .to_list()
+        )
+        after = answered[0]["seq"] if answered else 0
+        first_unanswered = (
+            await db.messages.find(
+                {"conversation_id": conversation.id, "author": "customer", "seq": {"$gt": after}}, {"at": 1}
+            )
+            .sort("seq", 1)
+            .limit(1)
+            .to_list()
+        )
+        waiting_since = first_unanswered[0]["at"] if first_unanswered else None
+    if conversation.customer_id and conversation.customer_id not in names:
+        customer = await db.bank_customers.find_one({"_id": conversation.customer_id}, {"full_name": 1})
+        names[conversation.customer_id] = customer.get("full_name") if customer else None
+    text = last[0]["text"] if last else ""
+    return Row(
+        conversation=conversation,
+        customer_name=names.get(conversation.customer_id) if conversation.customer_id else None,
+        last_author=last[0]["author"] if last else None,
+        last_text=text[:_PREVIEW_CHARS] + ("…" if len(text) > _PREVIEW_CHARS else ""),
+        last_at=last[0]["at"] if last else None,
+        waiting_since=waiting_since,
+        unread=unread,
+        accepted=bool((doc.get("assignee") or {}).get("accepted_at")),
+        updated_at=doc.get("updated_at"),
+    )
+
+
+async def rows(db: Database, view: View, login: str, operator: Operator | None, query: str = "") -> list[Row]:
+    """The view's rows, or, with a query, every conversation it finds whatever its state."""
+    text = query.strip()[:_MAX_QUERY_CHARS]
+    docs = await _search_documents(db, text) if text else await _documents(db, view, login, operator)
+    names: dict[str, str | None] = {}
+    return [await _row(db, doc, login, names) for doc in docs]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the console shows outside the current view: tab counts, my conversations and their unread total."""
+
+    counts: dict[str, int]
+    mine_ids: list[str]
+    unread: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialize for the console."""
+        return {"counts": self.counts, "mine_ids": self.mine_ids, "unread": self.unread}
+
+
+async def summary(db: Database, login: str, operator: Operator | None) -> Summary:
+    """Tab counts, the ids of my conversations (the page alerts on their messages) and my unread total."""
+    queued = len(await queue.waiting_for(db, operator)) if operator else len(await queue.waiting(db))
+    mine_docs = await db.conversations.find(
+        {"state": ConversationState.ASSIGNED.value, "assignee.id": login}, {"_id": 1}
+    ).to_list()
+    mine_ids = [d["_id"] for d in mine_docs]
+    open_ = await db.conversations.count_documents(
+        {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}}
+    )
+    unread = 0
+    for conversation_id in mine_ids:
+        mark = await db.console_reads.find_one({"_id": _read_id(login, conversation_id)})
+        unread += await db.messages.count_documents(
+            {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": int(mark["seq"]) if mark else 0}}
+        )
+    counts = {View.QUEUE.value: queued, View.MINE.value: len(mine_ids), View.OPEN.value: open_}
+    return Summary(counts=counts, mine_ids=mine_ids, unread=unread)

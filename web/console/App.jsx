@@ -1,0 +1,156 @@
+// The console: sign-in gate, then the header, the inbox, the open conversation and the customer panel.
+// One live socket feeds everything; the inbox and the summary (tab counts, unread, my conversations) are
+// re-read from the API after events, the open conversation applies its own events directly.
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, setCsrf } from "../lib/api.js";
+import { Banner, LanguageSwitch, SignIn } from "../lib/components.jsx";
+import { errorText, useLanguage } from "../lib/i18n.js";
+import { connectLive } from "../lib/live.js";
+import { alertOperator, askNotifications, isMuted, notificationState, setMuted } from "./alerts.js";
+import { Conversation } from "./Conversation.jsx";
+import { Inbox } from "./Inbox.jsx";
+import { openConversation, useRoute } from "./router.js";
+import { tr } from "./tr.js";
+
+export function App() {
+  useLanguage();
+  const [me, setMe] = useState(undefined);
+  useEffect(() => {
+    document.title = tr.t("title");
+    api("GET", "/api/console/me").then((found) => { setCsrf(found.csrf); setMe(found); }).catch(() => setMe(null));
+  }, []);
+  if (me === undefined) return null;
+  if (me === null) return <SignIn tr={tr} heading={tr.t("signIn.heading")} onSignedIn={setMe} />;
+  return <Workspace me={me} />;
+}
+
+const VIEW_KEY = "console.view";
+
+function savedView() {
+  try { return localStorage.getItem(VIEW_KEY) || "mine"; } catch (e) { return "mine"; }
+}
+
+function Workspace({ me }) {
+  const lang = useLanguage();
+  const current = useRoute();
+  const [view, setView] = useState(savedView());
+  const [query, setQuery] = useState("");
+  const [inbox, setInbox] = useState({ rows: [], counts: {}, unread: 0, mine_ids: [] });
+  const [callbacks, setCallbacks] = useState([]);
+  const [connection, setConnection] = useState("offline");
+  const [status, setStatus] = useState(me.operator ? me.operator.status : "offline");
+  const [muted, setMute] = useState(isMuted());
+  const [notifications, setNotifications] = useState(notificationState());
+  const [banner, setBanner] = useState(null);
+  const subscribers = useRef(new Set());
+  const mine = useRef(new Set());
+  const currentRef = useRef(current);
+  currentRef.current = current;
+  const refreshTimer = useRef(null);
+  const viewRef = useRef({ view, query });
+  viewRef.current = { view, query };
+
+  const refresh = useCallback(async () => {
+    const { view: v, query: q } = viewRef.current;
+    const params = new URLSearchParams({ view: v === "callbacks" ? "mine" : v });
+    if (q) params.set("q", q);
+    const data = await api("GET", "/api/console/inbox?" + params);
+    mine.current = new Set(data.mine_ids);
+    setInbox(data);
+    if (v === "callbacks") setCallbacks((await api("GET", "/api/console/queue")).callbacks);
+    return data;
+  }, []);
+
+  const scheduleRefresh = useCallback(() => {
+    clearTimeout(refreshTimer.current);
+    refreshTimer.current = setTimeout(() => refresh().catch(() => {}), 150);
+  }, [refresh]);
+
+  const showError = useCallback((err) => setBanner({ kind: "error", ...errorText(tr, err) }), []);
+
+  // Alerts come straight from the live event, before any list is re-read (the bench measures this path).
+  const onEvent = useCallback((event) => {
+    const id = event.conversation_id;
+    const watching = id && id === currentRef.current && document.hasFocus();
+    if (event.name === "conversation.assigned" && event.data.operator_id === me.login) {
+      mine.current.add(id);
+      alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assigned"),
+        body: "", onOpen: () => openConversation(id) });
+    } else if (event.name === "message.created" && event.data.author === "customer" && mine.current.has(id) && !watching) {
+      alertOperator({ kind: "message", conversationId: id, title: tr.t("alert.message"),
+        body: String(event.data.text || "").slice(0, 120), onOpen: () => openConversation(id) });
+    }
+    for (const fn of subscribers.current) fn(event);
+    if (event.name !== "customer.typed" && event.name !== "operator.typed") scheduleRefresh();
+  }, [me.login, scheduleRefresh]);
+
+  useEffect(() => {
+    let live = null;
+    refresh().then((data) => {
+      live = connectLive({ after: data.last_event_seq, onEvent, onState: setConnection });
+      window.consoleDropConnection = () => live.drop();
+    }).catch(showError);
+    return () => live && live.stop();
+  }, []);
+
+  useEffect(() => { refresh().catch(showError); }, [view, query]);
+  useEffect(() => { try { localStorage.setItem(VIEW_KEY, view); } catch (e) { /* this page only */ } }, [view]);
+  useEffect(() => {
+    document.title = inbox.unread > 0 ? tr.t("title.unread", { count: inbox.unread }) : tr.t("title");
+  }, [inbox.unread, lang]);
+
+  const subscribe = useCallback((fn) => { subscribers.current.add(fn); return () => subscribers.current.delete(fn); }, []);
+
+  async function changeStatus(value) {
+    try {
+      const op = await api("POST", "/api/console/status", { status: value });
+      setStatus(op.status);
+    } catch (err) { showError(err); }
+  }
+
+  async function signOut() {
+    await api("POST", "/api/console/sign-out").catch(() => {});
+    location.assign("/console");
+  }
+
+  const isSupervisor = me.roles.includes("supervisor");
+  const header = useMemo(() => (
+    <header class="top">
+      <h1 class="brand">{tr.t("signIn.heading")}</h1>
+      <span class="me" id="me">{me.display_name}</span>
+      {me.operator ? (
+        <label class="status">{tr.t("header.status")}
+          <select id="status" value={status} onChange={(e) => changeStatus(e.currentTarget.value)}>
+            {["online", "away", "offline"].map((s) => <option value={s} key={s}>{tr.word("opStatus", s)}</option>)}
+          </select>
+        </label>
+      ) : null}
+      <span id="connection" class={"badge " + connection} data-state={connection} role="status">{tr.t("connection." + connection)}</span>
+      <span class="spacer" />
+      <button type="button" id="mute" aria-pressed={String(!muted)} title={tr.t("header.sound")}
+        onClick={() => { setMuted(!muted); setMute(!muted); }}>
+        {muted ? tr.t("header.soundOff") : tr.t("header.soundOn")}
+      </button>
+      {notifications === "default" ? (
+        <button type="button" id="notify" onClick={async () => setNotifications(await askNotifications())}>{tr.t("header.notify")}</button>
+      ) : <span class="hint">{notifications === "granted" ? tr.t("header.notifyOn") : notifications === "denied" ? tr.t("header.notifyBlocked") : ""}</span>}
+      {isSupervisor ? <a href="/supervisor" id="to-supervisor">{tr.t("header.supervisor")}</a> : null}
+      <LanguageSwitch tr={tr} />
+      <button type="button" id="sign-out" onClick={signOut}>{tr.t("header.signOut")}</button>
+    </header>
+  ), [lang, status, connection, muted, notifications]);
+
+  return (
+    <div class="workspace">
+      {header}
+      <div id="alert-live" class="visually-hidden" aria-live="assertive" />
+      <Banner tr={tr} message={banner} onDismiss={() => setBanner(null)} />
+      <div class="columns">
+        <Inbox view={view} setView={setView} query={query} setQuery={setQuery} inbox={inbox} callbacks={callbacks}
+          current={current} me={me} onError={showError} onDone={(b) => { setBanner(b); refresh().catch(() => {}); }} />
+        <Conversation key={current || "none"} id={current} me={me} subscribe={subscribe}
+          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} />
+      </div>
+    </div>
+  );
+}
