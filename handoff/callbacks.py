@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
+from core.banking import BankingBackend
 from core.db import Database, Document
 from handoff import events
 from handoff.bus import EventBus
@@ -22,6 +24,25 @@ _PHONE_RE = re.compile(r"^\+?[\d\s()\-]{10,20}$")
 # Russian and international numbers have 10 to 15 digits.
 _MIN_PHONE_DIGITS = 10
 _MAX_PHONE_DIGITS = 15
+
+
+# The customer's phone number the bank has on record, by customer id (None when it has none).
+PhoneBook = Callable[[str], Awaitable[str | None]]
+
+
+def registered_phones(backend: BankingBackend) -> PhoneBook:
+    """Look up a signed-in customer's registered phone number in the bank backend."""
+
+    async def phone_of(customer_id: str) -> str | None:
+        customer = await backend.get_customer(customer_id)
+        return customer.phone if customer is not None else None
+
+    return phone_of
+
+
+def phone_ending(phone: str) -> str:
+    """The last four digits: enough for the customer to recognise the number, no more on screen."""
+    return re.sub(r"\D", "", phone)[-4:]
 
 
 def parse_phone(text: str) -> str | None:
@@ -77,6 +98,15 @@ async def create_task(
     return task_id
 
 
+class Outcome(StrEnum):
+    """How a callback task ended, as the operator records it."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+    ANSWERED_IN_CHAT = "answered_in_chat"
+
+
 async def open_tasks(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """Open callback tasks, oldest first, for the console, with the customer's name when the bank knows them."""
     docs = await db.callback_tasks.find({"status": "open"}).sort("created_at", 1).limit(limit).to_list()
@@ -101,19 +131,10 @@ def _task_dict(doc: Document, customer_name: str | None) -> dict[str, Any]:
         "kind": doc["kind"],
         "phone": doc.get("phone"),
         "text": doc.get("text"),
-class Outcome(StrEnum):
-    """How a callback task ended, as the operator records it."""
-
-    REACHED = "reached"
-    NO_ANSWER = "no_answer"
-    WRONG_NUMBER = "wrong_number"
-    ANSWERED_IN_CHAT = "answered_in_chat"
-
-
         "language": doc.get("language"),
-        "created_at": doc["created_at"].isoformat(),
-    }
         "customer_id": doc.get("customer_id"),
         "customer_name": customer_name,
         # The customer asked at this time; a wished-for time, when a channel collects one, wins.
         "requested_at": (doc.get("preferred_at") or doc["created_at"]).isoformat(),
+        "created_at": doc["created_at"].isoformat(),
+    }

@@ -12,7 +12,8 @@ from core.db import Database
 from core.messages import Button, Reply
 from handoff import canned, conversations, events, outbox
 from handoff.assignment import AlreadyTaken, AssignmentService
-from handoff.bot import BotMetadata, BotUnavailable, RasaBot
+from handoff.bot import BotMetadata, BotUnavailable
+from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, Resolution
 from handoff.events import Event
@@ -37,7 +38,7 @@ class Desk:
     db: Database
     bus: EventBus
     assignment: AssignmentService
-    bot: RasaBot
+    bot: BotPool
     clock: Callable[[], datetime]
 
     async def _owned(self, operator_id: str, conversation_id: str) -> Conversation:
@@ -50,7 +51,6 @@ class Desk:
             raise NotYours("This conversation is not assigned to you.")
         return conversation
 
-    async def reply(self, operator_id: str, conversation_id: str, text: str) -> StoredMessage:
     async def accept(self, operator_id: str, conversation_id: str) -> bool:
         """The operator accepts an assigned conversation (by opening it, taking it or replying).
 
@@ -94,6 +94,7 @@ class Desk:
             )
         )
 
+    async def reply(self, operator_id: str, conversation_id: str, text: str) -> StoredMessage:
         """Send the operator's text to the customer (replying accepts the conversation first)."""
         await self.accept(operator_id, conversation_id)
         conversation = await self._owned(operator_id, conversation_id)

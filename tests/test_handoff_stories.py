@@ -38,10 +38,7 @@ KB_MISS_2 = "Вы выдаёте ипотеку на дом на Марсе?"
 KB_MISS_REPLY = (
     "Я пока не знаю ответа на этот вопрос. Передал его коллегам, чтобы добавить ответ. Соединить вас с оператором?"
 )
-# What the real bot says (actions/texts.py, bot/domain.yml).
-BOT_CONNECTING = (
-    "Соединяю вас с оператором. Пожалуйста, подождите: первый освободившийся специалист ответит в этом чате."
-)
+# What the real bot says (bot/domain.yml).
 BOT_GREETING = (
     "Здравствуйте! Я виртуальный помощник Демо-Банка. Подскажу баланс, покажу последние операции, "
     "помогу заблокировать карту или позову оператора. Чем могу помочь?"
@@ -103,17 +100,16 @@ async def test_customer_asks_for_an_operator_and_gets_the_whole_service(
     turn = await ivan.says(ASK_FOR_OPERATOR)
     assert turn["state"] == "queued"
     assert texts(turn) == [
-        BOT_CONNECTING,
         "Сейчас все операторы заняты или не в сети. Вы можете оставить сообщение или заказать обратный звонок — "
         "мы свяжемся с вами.",
     ], "nobody is online yet"
 
-    assert await gateway.app[DB_KEY].messages.find_one({"text": {"$regex": "подключился"}}) is None
-    await olga.conversation(ivan.conversation_id, "accept")
-    await settle(gateway)
     # A colleague comes online: the queue is served automatically, Olga (least loaded) gets it. The customer
     # hears that she joined only once she accepts (opens) the conversation, not at the assignment.
     await olga.goes_online()
+    await settle(gateway)
+    assert await gateway.app[DB_KEY].messages.find_one({"text": {"$regex": "подключился"}}) is None
+    await olga.conversation(ivan.conversation_id, "accept")
     await settle(gateway)
     queued_turn = await ivan.says("я жду")
     assert "К чату подключился оператор Ольга." in texts(queued_turn)
