@@ -82,6 +82,8 @@ class Customer:
     full_name: str
     # The language the customer chose in the bank's apps: "ru" or "en".
     language: str
+    # The registered phone number, E.164; callbacks go to it without asking the customer to type it.
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,9 @@ def _optional_amount(doc: Document, field: str) -> Decimal | None:
 
 def customer_from_document(doc: Document) -> Customer:
     """Map a bank_customers document."""
-    return Customer(customer_id=doc["_id"], full_name=doc["full_name"], language=doc.get("language", "ru"))
+    return Customer(
+        customer_id=doc["_id"], full_name=doc["full_name"], language=doc.get("language", "ru"), phone=doc.get("phone")
+    )
 
 
 def account_from_document(doc: Document) -> Account:

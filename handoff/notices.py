@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -15,10 +16,12 @@ class Notice(StrEnum):
     QUEUE_POSITION = "queue_position"
     OPERATOR_JOINED = "operator_joined"
     NO_OPERATOR = "no_operator"
+    SUPERVISOR_JOINED = "supervisor_joined"
     OUT_OF_HOURS = "out_of_hours"
     ASK_CALLBACK_PHONE = "ask_callback_phone"
     BAD_PHONE = "bad_phone"
     CALLBACK_CREATED = "callback_created"
+    CALLBACK_TO_KNOWN_PHONE = "callback_to_known_phone"
     ASK_LEFT_MESSAGE = "ask_left_message"
     MESSAGE_LEFT = "message_left"
     TRANSFERRED = "transferred"
@@ -36,10 +39,8 @@ _TEXTS: dict[Notice, dict[str, str]] = {
         "I have hidden them and did not store them; the last four digits of the card are all I ever need.",
     },
     Notice.BOT_UNAVAILABLE: {
-        "ru": "Извините, у нас техническая проблема. Соединяю вас с оператором — ваше сообщение сохранено, "
-        "повторять его не нужно.",
-        "en": "Sorry, we have a technical problem. I am connecting you to an operator; your message is saved, "
-        "no need to repeat it.",
+        "ru": "Извините, у нас техническая проблема. Ваше сообщение сохранено, повторять его не нужно.",
+        "en": "Sorry, we have a technical problem. Your message is saved, no need to repeat it.",
     },
     Notice.WITH_OPERATOR: {
         "ru": "Ваше сообщение передано оператору. Пожалуйста, оставайтесь в чате.",
@@ -56,6 +57,10 @@ _TEXTS: dict[Notice, dict[str, str]] = {
     Notice.OPERATOR_JOINED: {
         "ru": "К чату подключился оператор {name}.",
         "en": "{name}, an operator, has joined the chat.",
+    },
+    Notice.SUPERVISOR_JOINED: {
+        "ru": "К чату подключился руководитель смены {name}.",
+        "en": "{name}, a team lead, has joined the chat.",
     },
     Notice.NO_OPERATOR: {
         "ru": "Сейчас все операторы заняты или не в сети. Вы можете оставить сообщение "
@@ -79,6 +84,10 @@ _TEXTS: dict[Notice, dict[str, str]] = {
     Notice.CALLBACK_CREATED: {
         "ru": "Спасибо! Оператор перезвонит вам по номеру {phone}.",
         "en": "Thank you! An operator will call you back on {phone}.",
+    },
+    Notice.CALLBACK_TO_KNOWN_PHONE: {
+        "ru": "Спасибо! Оператор перезвонит вам на номер, указанный в банке (оканчивается на {ending}).",
+        "en": "Thank you! An operator will call you back on the number the bank has for you (ending in {ending}).",
     },
     Notice.ASK_LEFT_MESSAGE: {
         "ru": "Напишите ваше сообщение одним текстом — оператор ответит, как только освободится.",
@@ -105,6 +114,46 @@ _TEXTS: dict[Notice, dict[str, str]] = {
         "en": "Thank you for the feedback! Write to us any time.",
     },
 }
+
+
+@dataclass(frozen=True)
+class OperatorsOnline:
+    """Operators who serve this conversation are online: the customer waits at `position`."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class NoOperatorOnline:
+    """Within working hours, but nobody who serves this conversation is online."""
+
+
+@dataclass(frozen=True)
+class OutOfHours:
+    """Outside working hours ("09:00", "21:00")."""
+
+    opens: str
+    closes: str
+
+
+Availability = OperatorsOnline | NoOperatorOnline | OutOfHours
+
+
+def handoff_notice(availability: Availability, language: str | None, *, opening: Notice | None = None) -> str:
+    """The one notice a customer reads when their conversation goes to the operators.
+
+    It says what will really happen, so "connecting you" is never followed by "nobody is
+    online": a queue position when operators are online, otherwise the offer to leave a
+    message or book a callback. `opening` (e.g. BOT_UNAVAILABLE) says why, before that.
+    """
+    match availability:
+        case OperatorsOnline(position):
+            outcome = notice_text(Notice.QUEUE_POSITION, language, position=position)
+        case OutOfHours(opens, closes):
+            outcome = notice_text(Notice.OUT_OF_HOURS, language, opens=opens, closes=closes)
+        case NoOperatorOnline():
+            outcome = notice_text(Notice.NO_OPERATOR, language)
+    return outcome if opening is None else f"{notice_text(opening, language)} {outcome}"
 
 
 def notice_text(notice: Notice, language: str | None, **values: object) -> str:

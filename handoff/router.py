@@ -20,7 +20,15 @@ from handoff.delivery import DeliveryRegistry
 from handoff.desk import parse_rating
 from handoff.events import Event
 from handoff.hours import WorkingHours
-from handoff.notices import Notice, notice_text
+from handoff.notices import (
+    Availability,
+    NoOperatorOnline,
+    Notice,
+    OperatorsOnline,
+    OutOfHours,
+    handoff_notice,
+    notice_text,
+)
 from handoff.payloads import is_known_payload, is_payload
 
 logger = logging.getLogger(__name__)
@@ -36,6 +44,8 @@ FALLBACK_MARKER = "fallback"
 # Two misunderstandings in a row and the customer gets a person instead of a third one.
 FALLBACKS_BEFORE_OPERATOR = 2
 _GATEWAY_MARKERS = frozenset({"handoff", FALLBACK_MARKER})
+# Custom key of replies whose buttons stay valid until pressed (channels that disable old buttons keep these).
+STANDING_OFFER = "standing_offer"
 _BUTTON_TITLES = {
     "ru": ("Оставить сообщение", "Заказать обратный звонок"),
     "en": ("Leave a message", "Request a callback"),
@@ -72,6 +82,8 @@ class Router:
     # Channels that can push (web chat, Telegram); the others get pending messages on their next turn.
     delivery: DeliveryRegistry = field(default_factory=DeliveryRegistry)
     hours: WorkingHours | None = None
+    # A signed-in customer's registered phone number, so a callback request need not ask for it.
+    phones: callbacks.PhoneBook | None = None
 
     @property
     def events(self) -> EventBus:
@@ -184,22 +196,19 @@ class Router:
             queued = await conversations.hand_off(
                 self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
             )
-            # The notice already says an operator is coming; the queue facts ride along as data and buttons.
-            offer = await self._offer(queued, language, now) if queued else None
-            notice = Reply(
-                text=notice_text(Notice.BOT_UNAVAILABLE, language),
-                buttons=offer.buttons if offer else (),
-                custom={"queue": {"position": await queue.position(self.db, queued)}} if queued else {},
-                author="system",
-            )
+            if queued is None:
+                return [Reply(text=notice_text(Notice.BOT_UNAVAILABLE, language), author="system")], conversation.state
+            notice = await self._handoff_reply(queued, language, now, opening=Notice.BOT_UNAVAILABLE)
             return [notice], ConversationState.QUEUED
 
         state = ConversationState.BOT
         escalation: tuple[HandoffReason, str | None, dict[str, object]] | None = None
         fallback: HandoffReason | None = None
-        for reply in replies:
+        announcement: int | None = None
+        for index, reply in enumerate(replies):
             handoff = reply.custom.get("handoff")
             if isinstance(handoff, dict):
+                announcement = index - 1 if index and _text_only(replies[index - 1]) else None
                 team = handoff.get("team")
                 escalation = (
                     HandoffReason.parse(handoff.get("reason")),
@@ -217,6 +226,10 @@ class Router:
             if fallback is not None and in_row >= FALLBACKS_BEFORE_OPERATOR:
                 escalation = (fallback, None, {"fallbacks_in_row": in_row})
         if escalation is not None:
+            if announcement is not None:
+                # action_handoff says "connecting you" before its payload; the gateway's notice replaces it,
+                # since only the gateway knows whether anyone is online to connect to.
+                visible.remove(replies[announcement])
             reason, team, context = escalation
             visible.extend(await self._escalate(conversation, reason, "bot", language, now, team=team, context=context))
             state = ConversationState.QUEUED
@@ -239,38 +252,42 @@ class Router:
         )
         if queued is None:
             return []
-        offer = await self._offer(queued, language, now)
-        if offer is not None:
-            return [offer]
-        position = await queue.position(self.db, queued)
-        return [
-            Reply(
-                text=notice_text(Notice.QUEUE_POSITION, language, position=position),
-                custom={"queue": {"position": position}},
-                author="system",
-            )
-        ]
+        return [await self._handoff_reply(queued, language, now)]
 
-    async def _offer(self, conversation: Conversation, language: str, now: datetime) -> Reply | None:
-        """No operator can take it now: offer to leave a message or request a callback."""
+    async def _handoff_reply(
+        self, conversation: Conversation, language: str, now: datetime, *, opening: Notice | None = None
+    ) -> Reply:
+        """One coherent notice: the queue position, or (nobody online, out of hours) a message or callback offer."""
+        availability: Availability
+        if self.hours is not None and not self.hours.is_open(now):
+            availability = OutOfHours(*self.hours.describe())
+        elif await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
+            availability = NoOperatorOnline()
+        else:
+            availability = OperatorsOnline(await queue.position(self.db, conversation))
+        text = handoff_notice(availability, language, opening=opening)
+        if isinstance(availability, OperatorsOnline):
+            return Reply(text=text, custom={"queue": {"position": availability.position}}, author="system")
         titles = _BUTTON_TITLES.get(language, _BUTTON_TITLES["ru"])
         buttons = (
             Button(title=titles[0], payload=callbacks.LEAVE_MESSAGE_PAYLOAD),
             Button(title=titles[1], payload=callbacks.REQUEST_CALLBACK_PAYLOAD),
         )
-        if self.hours is not None and not self.hours.is_open(now):
-            opens, closes = self.hours.describe()
-            text = notice_text(Notice.OUT_OF_HOURS, language, opens=opens, closes=closes)
-            return Reply(text=text, buttons=buttons, author="system")
-        if await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
-            return Reply(text=notice_text(Notice.NO_OPERATOR, language), buttons=buttons, author="system")
-        return None
+        # A standing offer: its buttons stay usable after the customer writes something else meanwhile.
+        return Reply(text=text, buttons=buttons, custom={STANDING_OFFER: True}, author="system")
 
     async def _while_with_operators(
         self, conversation: Conversation, text: str, language: str, now: datetime
     ) -> list[Reply]:
         """Queued or assigned: the message is for the operator; the gateway handles message/callback requests."""
         if text == callbacks.REQUEST_CALLBACK_PAYLOAD:
+            known = await self.phones(conversation.customer_id) if self.phones and conversation.customer_id else None
+            if known:
+                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=known, now=now)
+                ending = callbacks.phone_ending(known)
+                return [
+                    Reply(text=notice_text(Notice.CALLBACK_TO_KNOWN_PHONE, language, ending=ending), author="system")
+                ]
             await conversations.set_awaiting(self.db, conversation.id, "callback_phone")
             return [Reply(text=notice_text(Notice.ASK_CALLBACK_PHONE, language), author="system")]
         if text == callbacks.LEAVE_MESSAGE_PAYLOAD:
@@ -301,6 +318,10 @@ class Router:
         await conversations.store_rating_comment(self.db, conversation.id, comment=text, now=now)
         await conversations.release_pointer(self.db, conversation)
         return [Reply(text=notice_text(Notice.THANKS_FOR_RATING, language), author="system")]
+
+
+def _text_only(reply: Reply) -> bool:
+    return bool(reply.text) and not reply.buttons and not reply.custom
 
 
 def _answers_closing(conversation: Conversation, text: str) -> bool:

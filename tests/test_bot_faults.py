@@ -15,9 +15,12 @@ from pymongo import AsyncMongoClient
 from core.stack import Stack, free_port
 
 PATH = "/api/channels/rest/messages"
+# The gateway's one handoff notice: why, then what happens (queue position, or the message/callback offer
+# when nobody is online: these gateways have no operator online).
 BOT_UNAVAILABLE_RU = (
-    "Извините, у нас техническая проблема. Соединяю вас с оператором — ваше сообщение сохранено, "
-    "повторять его не нужно."
+    "Извините, у нас техническая проблема. Ваше сообщение сохранено, повторять его не нужно. "
+    "Сейчас все операторы заняты или не в сети. Вы можете оставить сообщение или заказать обратный звонок — "
+    "мы свяжемся с вами."
 )
 # The customer must hear something within 5 s whatever the bot does (issue 2).
 _CUSTOMER_PATIENCE = aiohttp.ClientTimeout(total=5)
@@ -100,8 +103,9 @@ async def test_hanging_rasa_still_answers_within_five_seconds(
 ) -> None:
     turn = await say(http, gateway_with_hanging_rasa, "fault-slow", "Hello, what is my balance?")
     assert [r["text"] for r in turn["replies"]] == [
-        "Sorry, we have a technical problem. I am connecting you to an operator; your message is saved, "
-        "no need to repeat it."
+        "Sorry, we have a technical problem. Your message is saved, no need to repeat it. "
+        "No operator is available right now. You can leave a message or request a callback "
+        "and we will get back to you."
     ]
     conversation, texts = await conversation_doc(stack, turn["conversation_id"])
     assert conversation["state"] == "queued"
