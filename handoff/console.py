@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from core.banking import create_banking_backend
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import callbacks, canned, context, conversations, inbox, operators, queue, reporting, verification
+from handoff import callbacks, canned, context, conversations, inbox, operators, queue, verification
 from handoff.assignment import AlreadyTaken, AssignmentError, CapacityReached, UnknownOperator
 from handoff.bus import last_event_seq
 from handoff.conversations import Conversation, ConversationState, Resolution
@@ -75,11 +75,6 @@ def _assignment_error(err: AssignmentError) -> web.Response:
     else:
         code = "conflict"
     return _coded(409, code, str(err))
-
-
-async def supervisor_page(request: web.Request) -> web.FileResponse:
-    """The supervisor's single page."""
-    return web.FileResponse(STATIC_DIR / "supervisor.html", headers=_PAGE_HEADERS)
 
 
 # No inline script is allowed to run, so even an escaping bug could not execute customer text.
@@ -452,56 +447,10 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
-async def supervisor_live(request: web.Request) -> web.Response:
-    """Queue length and oldest wait per language/team, operators with status and load."""
-    await _session(request, Role.SUPERVISOR)
-    db = request.app[DB_KEY]
-    now = datetime.now(UTC)
-    return web.json_response(
-        {
-            "at": now.isoformat(),
-            "queues": [f.to_dict() for f in await queue.live_figures(db, now)],
-            "operators": [o.to_dict() for o in await operators.list_operators(db)],
-        }
-    )
-
-
-def _period(request: web.Request) -> tuple[datetime, datetime]:
-    now = datetime.now(UTC)
-    try:
-        start = datetime.fromisoformat(request.query["from"]) if "from" in request.query else now - timedelta(days=1)
-        end = datetime.fromisoformat(request.query["to"]) if "to" in request.query else now + timedelta(seconds=1)
-    except ValueError as err:
-        raise json_error(
-            web.HTTPBadRequest, "'from' and 'to' must be ISO 8601 times, e.g. 2026-03-01T00:00:00+03:00."
-        ) from err
-    return (start if start.tzinfo else start.replace(tzinfo=UTC)), (end if end.tzinfo else end.replace(tzinfo=UTC))
-
-
-async def supervisor_figures(request: web.Request) -> web.Response:
-    """Figures for `?from=&to=` (default: the last 24 hours) as JSON."""
-    await _session(request, Role.SUPERVISOR)
-    start, end = _period(request)
-    return web.json_response((await reporting.figures(request.app[DB_KEY], start, end)).to_dict())
-
-
-async def supervisor_figures_csv(request: web.Request) -> web.Response:
-    """The same figures as a CSV download."""
-    await _session(request, Role.SUPERVISOR)
-    start, end = _period(request)
-    figures = await reporting.figures(request.app[DB_KEY], start, end)
-    return web.Response(
-        text=figures.to_csv(),
-        content_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="figures.csv"'},
-    )
-
-
 def setup_routes(app: web.Application) -> None:
     """Every route of the console and the supervisor view, named."""
     add = app.router
     add.add_get("/console", console_page, name="console_page")
-    add.add_get("/supervisor", supervisor_page, name="supervisor_page")
     add.add_get("/console/c/{conversation_id}", console_page, name="console_conversation_page")
     WEB_DIST.mkdir(parents=True, exist_ok=True)  # aiohttp needs the folder; built_page says when it is empty
     add.add_static("/ui", WEB_DIST, name="web_dist")
@@ -531,6 +480,3 @@ def setup_routes(app: web.Application) -> None:
     add.add_post(base + "/transfer", transfer, name="console_transfer")
     add.add_post(base + "/return-to-bot", return_to_bot, name="console_return_to_bot")
     add.add_post(base + "/close", close, name="console_close")
-    add.add_get("/api/supervisor/live", supervisor_live, name="supervisor_live")
-    add.add_get("/api/supervisor/figures", supervisor_figures, name="supervisor_figures")
-    add.add_get("/api/supervisor/figures.csv", supervisor_figures_csv, name="supervisor_figures_csv")

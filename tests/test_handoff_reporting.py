@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core.db import Database
 from handoff import events, reporting
@@ -99,3 +100,105 @@ async def test_figures_for_a_period(db: Database) -> None:
     assert csv_lines[0] == "metric,value"
     assert "containment_rate,0.7" in csv_lines
     assert "escalation_rate_by_reason.complaint,0.1" in csv_lines
+
+
+async def customer_wrote(db: Database, conversation_id: str, *seconds: float) -> None:
+    for index, offset in enumerate(seconds, start=1):
+        await db.messages.insert_one(
+            {"conversation_id": conversation_id, "seq": index, "author": "customer", "text": "?", "at": at(offset)}
+        )
+
+
+async def test_escalations_tell_the_bot_handled_requests_first_from_at_once(db: Database) -> None:
+    listener = ReportingListener(db)
+    # c1: three questions answered by the bot, then "позовите оператора"; c2: asked for a person at once.
+    await customer_wrote(db, "c1", 0, 30, 60, 90)
+    await customer_wrote(db, "c2", 10)
+    await customer_wrote(db, "c3", 0, 20)
+    for cid, seconds in (("c1", 90), ("c2", 10), ("c3", 20)):
+        await listener.conversation_created(Event(events.CONVERSATION_CREATED, cid, "customer", at(0)))
+        await listener.conversation_bot_handoff(
+            Event(events.CONVERSATION_BOT_HANDOFF, cid, "bot", at(seconds), {"reason": "customer_request"})
+        )
+    # c1 came back to the bot and escalated again later: its first escalation is what counts.
+    await db.messages.insert_one({"conversation_id": "c1", "seq": 5, "author": "customer", "text": "?", "at": at(200)})
+    await listener.conversation_bot_handoff(
+        Event(events.CONVERSATION_BOT_HANDOFF, "c1", "bot", at(300), {"reason": "complaint"})
+    )
+
+    figures = await reporting.figures(db, at(-60), at(3600))
+
+    assert figures.escalated == 3
+    assert figures.escalated_at_once == 1
+    assert figures.escalated_after_bot == 2
+    assert figures.bot_turns_before_escalation_avg == 2.0  # c1 after 3 requests, c3 after 1
+    assert "escalated_at_once,1" in figures.to_csv().splitlines()
+
+
+async def test_figures_per_operator_per_hour_and_rating_comments_with_their_conversation(db: Database) -> None:
+    listener = ReportingListener(db)
+    await db.staff.insert_one({"_id": "olga", "display_name": "Ольга", "roles": ["operator"]})
+    await db.staff.insert_one({"_id": "kate", "display_name": "Kate", "roles": ["operator"]})
+    served = {"c0": ("olga", 30.0, 5), "c1": ("olga", 90.0, 3), "c2": ("kate", 15.0, 4)}
+    for index, (cid, (operator, waited, score)) in enumerate(served.items()):
+        start = index * 3600  # one conversation per hour: 13:00, 14:00, 15:00 in Moscow
+        await listener.conversation_created(Event(events.CONVERSATION_CREATED, cid, "customer", at(start)))
+        await listener.conversation_bot_handoff(Event(events.CONVERSATION_BOT_HANDOFF, cid, "bot", at(start + 10), {}))
+        await listener.conversation_assigned(
+            Event(
+                events.CONVERSATION_ASSIGNED,
+                cid,
+                "system",
+                at(start + 20),
+                {"waited_seconds": waited, "operator_id": operator},
+            )
+        )
+        await listener.conversation_closed(
+            Event(
+                events.CONVERSATION_CLOSED,
+                cid,
+                f"operator:{operator}",
+                at(start + 600),
+                {"resolution": "resolved", "handle_seconds": 300.0, "operator_id": operator},
+            )
+        )
+        await listener.rating_created(Event(events.RATING_CREATED, cid, "customer", at(start + 700), {"score": score}))
+    await db.ratings.insert_one(
+        {"_id": "c1", "score": 3, "comment": "Долго ждал, но помогли", "comment_at": at(3600 + 720)}
+    )
+    # A contained conversation in the first hour: the bot alone helped.
+    await listener.conversation_created(Event(events.CONVERSATION_CREATED, "c9", "customer", at(100)))
+
+    figures = await reporting.figures(db, at(0), at(3 * 3600), zone=ZoneInfo("Europe/Moscow"))
+
+    by_operator = {o.operator_id: o for o in figures.operators}
+    assert by_operator["olga"].name == "Ольга"
+    assert (by_operator["olga"].assigned, by_operator["olga"].closed) == (2, 2)
+    assert by_operator["olga"].wait_avg_seconds == 60.0
+    assert by_operator["olga"].rating_avg == 4.0 and by_operator["olga"].ratings == 2
+    assert (by_operator["kate"].assigned, by_operator["kate"].rating_avg) == (1, 4.0)
+
+    assert figures.bucket == "hour"
+    assert [b.start for b in figures.series] == [
+        "2026-03-02T13:00:00+03:00",
+        "2026-03-02T14:00:00+03:00",
+        "2026-03-02T15:00:00+03:00",
+    ]
+    assert [b.conversations for b in figures.series] == [2, 1, 1]
+    assert [b.containment_rate for b in figures.series] == [0.5, 0.0, 0.0]
+    assert [b.wait_avg_seconds for b in figures.series] == [30.0, 90.0, 15.0]
+
+    assert [(c.conversation_id, c.score, c.comment, c.operator_id) for c in figures.comments] == [
+        ("c1", 3, "Долго ждал, но помогли", "olga")
+    ]
+    csv_text = figures.to_csv(lambda cid: f"http://bank.example/supervisor?conversation={cid}")
+    assert ',olga,"Долго ждал, но помогли",http://bank.example/supervisor?conversation=c1' in csv_text
+    assert "olga,Ольга,2,2,60.0" in csv_text
+
+
+async def test_a_week_is_shown_per_day_in_the_supervisor_s_time_zone(db: Database) -> None:
+    figures = await reporting.figures(db, at(-7 * 86400), at(0), zone=ZoneInfo("Europe/Moscow"))
+    assert figures.bucket == "day"
+    assert len(figures.series) == 8  # the partial first day (from 13:00) and seven more, up to 13:00 today
+    assert figures.series[0].start == "2026-02-23T00:00:00+03:00"
+    assert all(b.conversations == 0 and b.containment_rate is None for b in figures.series)
