@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Any, Dict, Text
+from typing import Any
 
 import rasa
 from jsonschema import Draft4Validator, ValidationError
@@ -38,7 +38,7 @@ def response_validator() -> Draft4Validator:
     return validator
 
 
-def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     """Rasa's RemoteAction._validate_action_result with the validator built once."""
     error = best_match(response_validator().iter_errors(result))
     if error is None:
