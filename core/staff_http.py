@@ -9,10 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from core import staff
+from core import signin_guard, staff
 from core.db import Database
 from core.json_body import read_json_object
 from core.staff import Role, StaffSession, StaffUser
+
+# The same limits for every staff page: the counters are per account and address, not per page.
+SIGN_IN_POLICY = signin_guard.SignInPolicy()
 
 
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -71,8 +74,27 @@ async def sign_in(
     login, password = body.get("login"), body.get("password")
     if not isinstance(login, str) or not isinstance(password, str):
         raise json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
+    address = request.remote or "unknown"
+    page = request.match_info.route.name or request.path
+    now = datetime.now(UTC)
+    try:
+        await signin_guard.begin(db, login, address, now=now, policy=SIGN_IN_POLICY)
+    except signin_guard.SignInLocked as locked:
+        await signin_guard.audit(
+            db, login=login, address=address, page=page, outcome=signin_guard.Outcome.REFUSED_LOCKED, now=now
+        )
+        wait = max(1, round(locked.retry_after_seconds))
+        return web.json_response(
+            {"error": str(locked), "retry_after": wait}, status=429, headers={"Retry-After": str(wait)}
+        )
     user: StaffUser | None = await staff.authenticate(db, login, password)
-    if user is None or (roles and not user.has(*roles)):
+    succeeded = user is not None and (not roles or user.has(*roles))
+    finished_at = datetime.now(UTC)  # lockouts run from the end of the check, which may have queued
+    await signin_guard.finish(db, login, address, succeeded=succeeded, now=finished_at, policy=SIGN_IN_POLICY)
+    if user is None or not succeeded:
+        await signin_guard.audit(
+            db, login=login, address=address, page=page, outcome=signin_guard.Outcome.FAILED, now=now
+        )
         return web.json_response({"error": "Wrong login or password, or no access to this page."}, status=401)
     session = await staff.start_session(db, user, now=datetime.now(UTC))
     response = web.json_response(await payload(session) if payload else session_payload(session))
