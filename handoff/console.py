@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from core import staff_http
+from core import json_body, staff_http
 from core.banking import create_banking_backend
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
+from core.masking import MaskResult, mask_sensitive
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
 from handoff import callbacks, canned, context, conversations, inbox, operators, queue, verification
@@ -40,6 +41,20 @@ def _text(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > _MAX_OPERATOR_TEXT_CHARS:
         raise json_error(web.HTTPBadRequest, f"'{key}' must be a non-empty text of at most {_MAX_OPERATOR_TEXT_CHARS}.")
     return value.strip()
+
+
+def _operator_text(body: dict[str, Any], key: str, *, required: bool = True) -> MaskResult:
+    """The operator's text with card numbers and codes masked: they reach no customer, storage or log."""
+    return mask_sensitive(_text(body, key, required=required))
+
+
+def _with_masking_notice(answer: dict[str, Any], *texts: MaskResult) -> dict[str, Any]:
+    """Tell the operator what was masked in what they typed (the page shows it by `code`)."""
+    found = sorted(set().union(*(t.found for t in texts)))
+    if not found:
+        return answer
+    notice = "Card numbers and codes were masked before sending; only the last four digits of a card are kept."
+    return answer | {"masked": found, "notice": {"code": "sensitive_data_masked", "text": notice}}
 
 
 def built_page(page: str) -> web.StreamResponse:
@@ -298,27 +313,27 @@ async def take(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     """Send a reply to the customer."""
     session = await _session(request, Role.OPERATOR)
-    text = _text(await staff_http.json_body(request), "text")
+    text = _operator_text(await staff_http.json_body(request), "text")
     try:
         message = await request.app[HANDOFF_KEY].desk.reply(
-            session.user.login, request.match_info["conversation_id"], text
+            session.user.login, request.match_info["conversation_id"], text.text
         )
     except NotYours as err:
         return _assignment_error(err)
-    return web.json_response(message.to_dict())
+    return web.json_response(_with_masking_notice(message.to_dict(), text))
 
 
 async def note(request: web.Request) -> web.Response:
     """Add a private note (never sent to the customer)."""
     session = await _session(request, Role.OPERATOR)
-    text = _text(await staff_http.json_body(request), "text")
+    text = _operator_text(await staff_http.json_body(request), "text")
     try:
         stored = await request.app[HANDOFF_KEY].desk.add_note(
-            session.user.login, request.match_info["conversation_id"], text
+            session.user.login, request.match_info["conversation_id"], text.text
         )
     except NotYours as err:
         return _assignment_error(err)
-    return web.json_response(stored)
+    return web.json_response(_with_masking_notice(stored, text))
 
 
 async def transfer(request: web.Request) -> web.Response:
@@ -328,20 +343,20 @@ async def transfer(request: web.Request) -> web.Response:
     to_operator, to_team = body.get("to_operator_id"), body.get("to_team")
     if not isinstance(to_operator, str | None) or not isinstance(to_team, str | None) or not (to_operator or to_team):
         raise json_error(web.HTTPBadRequest, "Give 'to_operator_id' or 'to_team'.")
-    note_text = _text(body, "note", required=False)
+    note_text = _operator_text(body, "note", required=False)
     try:
         moved = await request.app[HANDOFF_KEY].desk.transfer(
             session.user.login,
             request.match_info["conversation_id"],
             to_operator_id=to_operator or None,
             to_team=to_team or None,
-            note=note_text,
+            note=note_text.text,
         )
     except CapacityReached as err:
         return _coded(409, "colleague_full", str(err))
     except AssignmentError as err:
         return _assignment_error(err)
-    return web.json_response(moved.to_dict())
+    return web.json_response(_with_masking_notice(moved.to_dict(), note_text))
 
 
 async def return_to_bot(request: web.Request) -> web.Response:
@@ -439,8 +454,7 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         # Browsers send cookies with cross-site websocket handshakes; the origin check is the CSRF defence here.
         raise json_error(web.HTTPForbidden, "Cross-origin console connections are refused.")
-    after_raw = request.query.get("after")
-    after = int(after_raw) if after_raw and after_raw.isdigit() else None
+    after = json_body.parse_int(request.query.get("after"), "after")
     socket = web.WebSocketResponse(heartbeat=20)
     await socket.prepare(request)
     await request.app[HANDOFF_KEY].hub.serve(socket, session.user.login, after)
