@@ -75,7 +75,9 @@ class OsUser:
         return subprocess.run(list(args), user=self.uid, group=self.gid, extra_groups=[], check=True, **kwargs)  # type: ignore[call-overload,no-any-return]  # noqa: S603
 
 
-def server_args(data_dir: Path, port: int, *, durable: bool = True) -> list[str]:
+def server_args(
+    data_dir: Path, port: int, *, durable: bool = True, extra_settings: dict[str, str] | None = None
+) -> list[str]:
     """The postgres command line: loopback only, socket in the cluster folder.
 
     Tests pass durable=False (no fsync): their data lives for one session and
@@ -98,6 +100,8 @@ def server_args(data_dir: Path, port: int, *, durable: bool = True) -> list[str]
     ]
     if not durable:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    for name, value in (extra_settings or {}).items():
+        args += ["-c", f"{name}={value}"]
     return args
 
 
@@ -115,12 +119,14 @@ def ensure_cluster(data_dir: Path) -> OsUser:
     return user
 
 
-def start(data_dir: Path, port: int, log_path: Path, *, durable: bool = True) -> subprocess.Popen[bytes]:
+def start(
+    data_dir: Path, port: int, log_path: Path, *, durable: bool = True, extra_settings: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start the server in the background; return once it accepts connections."""
     user = ensure_cluster(data_dir)
     with log_path.open("ab") as log:
         popen = subprocess.Popen(  # noqa: S603
-            server_args(data_dir, port, durable=durable),
+            server_args(data_dir, port, durable=durable, extra_settings=extra_settings),
             user=user.uid,
             group=user.gid,
             extra_groups=[],
@@ -151,7 +157,9 @@ def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_
     psql = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_ROLE, "-d", "postgres", "-tAq"]
     for name in names:
         exists = subprocess.run(  # noqa: S603
-            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"], check=True, capture_output=True
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608 -- our constants
+            check=True,
+            capture_output=True,
         )
         if not exists.stdout.strip():
             subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True)  # noqa: S603
@@ -163,7 +171,7 @@ def ferretdb_url(port: int) -> str:
 
 
 def prepare(data_dir: Path, port: int) -> None:
-    """initdb if needed, then start briefly to create the databases (the run command does this before its supervisor)."""
+    """Create the cluster if needed, then start it briefly to create the databases (before the supervisor starts)."""
     log_path = data_dir.parent / "postgres-prepare.log"
     popen = start(data_dir, port, log_path)
     try:

@@ -67,6 +67,10 @@ class Process:
         """Resident memory of the process and its children."""
         return tree_rss_kib(self.popen.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the process and its live children used so far."""
+        return tree_cpu_seconds(self.popen.pid)
+
 
 def tree_rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants, from /proc, in KiB."""
@@ -77,6 +81,17 @@ def tree_rss_kib(pid: int) -> int:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, its live descendants and their reaped children, from /proc, in seconds."""
+    ticks = 0
+    for member in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            # utime, stime, cutime, cstime (fields 14-17 of stat): PostgreSQL's exited backends count too.
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
@@ -155,6 +170,8 @@ class Stack:
     storage: str = "postgresql"
     # Durable commits for benchmarks that measure the run command's configuration; tests skip fsync.
     durable: bool = False
+    # Extra PostgreSQL settings (`-c name=value`), e.g. auto_explain for the query-plan test.
+    postgres_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def mongodb_uri(self) -> str:
@@ -208,7 +225,9 @@ class Stack:
         self.pg_dir.chmod(0o755)  # mkdtemp's 0700 would keep the server's account out
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        popen = pgcluster.start(self.pg_dir / "data", port, log_dir / "postgres.log", durable=durable)
+        popen = pgcluster.start(
+            self.pg_dir / "data", port, log_dir / "postgres.log", durable=durable, extra_settings=self.postgres_settings
+        )
         self.processes["postgres"] = Process(name="postgres", popen=popen, log_path=log_dir / "postgres.log")
         pgcluster.create_databases(port)
 
@@ -250,7 +269,7 @@ class Stack:
         # rasa_sdk has no --interface flag; Sanic binds to SANIC_HOST (0.0.0.0 by default).
         env = self.env() | {"SANIC_HOST": "127.0.0.1"}
         self.processes["actions"] = proc = _spawn("actions", args, env, self.data_dir / "logs")
-        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=60)
+        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=180)
 
     def start_rasa(self) -> None:
         """The Rasa server with the trained model (Python 3.10 environment)."""
@@ -281,7 +300,7 @@ class Stack:
         env = self.env() | {"GATEWAY_PORT": str(port)} | (extra_env or {})
         args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "core"]
         self.processes["gateway"] = proc = _spawn("gateway", args, env, self.data_dir / "logs")
-        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=60)
+        _wait(proc, f"http://127.0.0.1:{port}/health", timeout=180)
 
     def stop(self, name: str | None = None) -> None:
         """Stop one process, or all of them in reverse start order."""
