@@ -1,0 +1,22 @@
+// The page header: what page this is, the way to the operator console, language, sign-out.
+import { LanguageSwitch } from "../lib/components.jsx";
+import { useLanguage } from "../lib/i18n.js";
+import { tr } from "./tr.js";
+
+export function Header({ me, onSignOut, connection }) {
+  useLanguage();
+  return (
+    <header class="sv-header">
+      <h1>{tr.t("header.heading")}</h1>
+      <nav aria-label={tr.t("header.nav")}>
+        <a href="/console" id="to-console">{tr.t("header.console")}</a>
+      </nav>
+      <span class={"badge" + (connection === "live" ? " live" : "")} id="connection" role="status">
+        {tr.t("connection." + connection)}
+      </span>
+      <span class="who">{me.display_name}</span>
+      <LanguageSwitch tr={tr} />
+      <button type="button" id="sign-out" onClick={onSignOut}>{tr.t("header.signOut")}</button>
+    </header>
+  );
+}
