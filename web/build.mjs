@@ -9,7 +9,7 @@ import * as esbuild from "esbuild";
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
 const DIST = join(ROOT, "dist");
-const SKIP = new Set(["node_modules", "dist"]);
+const SKIP = new Set(["node_modules", "dist", "dist.next"]);
 
 function sourceFiles(dir = ROOT) {
   const found = [];
@@ -39,25 +39,34 @@ async function build() {
     console.log(`web: up to date (${hash})`);
     return;
   }
-  rmSync(DIST, { recursive: true, force: true });
-  mkdirSync(DIST, { recursive: true });
+  // Built beside dist/ and swapped in, so a failing page never leaves the served folder half-written;
+  // each page builds on its own, so one page's error does not take the others down with it.
+  const next = DIST + ".next";
+  rmSync(next, { recursive: true, force: true });
+  mkdirSync(next, { recursive: true });
+  const failed = [];
   for (const page of pages()) {
-    const out = join(DIST, page);
+    const out = join(next, page);
     mkdirSync(out, { recursive: true });
-    await esbuild.build({
-      entryPoints: [join(ROOT, page, "main.jsx")],
-      outfile: join(out, "app.js"),
-      bundle: true,
-      minify: true,
-      sourcemap: true,
-      format: "esm",
-      target: ["chrome110", "firefox110", "safari16"],
-      jsx: "automatic",
-      jsxImportSource: "preact",
-      loader: { ".js": "jsx" },
-      legalComments: "linked",
-      logLevel: "warning",
-    });
+    try {
+      await esbuild.build({
+        entryPoints: [join(ROOT, page, "main.jsx")],
+        outfile: join(out, "app.js"),
+        bundle: true,
+        minify: true,
+        sourcemap: true,
+        format: "esm",
+        target: ["chrome110", "firefox110", "safari16"],
+        jsx: "automatic",
+        jsxImportSource: "preact",
+        loader: { ".js": "jsx" },
+        legalComments: "linked",
+        logLevel: "error",
+      });
+    } catch (err) {
+      failed.push(page);
+      continue;
+    }
     cpSync(join(ROOT, page, "index.html"), join(out, "index.html"));
     for (const extra of readdirSync(join(ROOT, page)).filter((n) => /\.(css|svg|mp3|wav|ogg)$/.test(n))) {
       cpSync(join(ROOT, page, extra), join(out, extra));
@@ -65,8 +74,17 @@ async function build() {
   }
   const lib = join(ROOT, "lib");
   for (const shared of (existsSync(lib) ? readdirSync(lib) : []).filter((n) => /\.(css|svg|wav)$/.test(n))) {
-    mkdirSync(join(DIST, "lib"), { recursive: true });
-    cpSync(join(ROOT, "lib", shared), join(DIST, "lib", shared));
+    mkdirSync(join(next, "lib"), { recursive: true });
+    cpSync(join(lib, shared), join(next, "lib", shared));
+  }
+  // The gateway serves dist/ itself (its static route holds the path), so its content is replaced in place.
+  mkdirSync(DIST, { recursive: true });
+  for (const name of readdirSync(DIST)) rmSync(join(DIST, name), { recursive: true, force: true });
+  for (const name of readdirSync(next)) cpSync(join(next, name), join(DIST, name), { recursive: true });
+  rmSync(next, { recursive: true, force: true });
+  if (failed.length) {
+    console.error(`web: FAILED ${failed.join(", ")} (other pages built; no stamp written)`);
+    process.exit(1);
   }
   writeFileSync(stamp, hash + "\n");
   console.log(`web: built ${pages().join(", ")} (${hash})`);
