@@ -10,7 +10,7 @@ from typing import Any
 
 from core.db import Database
 from core.messages import Button, Reply
-from handoff import canned, conversations, events, outbox
+from handoff import canned, claims, conversations, events, outbox
 from handoff.assignment import AlreadyTaken, AssignmentService
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
@@ -59,17 +59,13 @@ class Desk:
         """
         conversation = await self._owned(operator_id, conversation_id)
         now = self.clock()
-        result = await self.db.conversations.update_one(
-            {
-                "_id": conversation.id,
-                "state": ConversationState.ASSIGNED.value,
-                "assignee.id": operator_id,
-                "assignee.accepted_at": {"$exists": False},
-            },
-            {"$set": {"assignee.accepted_at": now}},
-        )
-        if result.modified_count != 1:
+        doc = await conversations.get_document(self.db, conversation.id) or {}
+        assigned_at = (doc.get("assignee") or {}).get("at")
+        # Once per assignment (a transfer is a new one), decided by a unique insert: see handoff/claims.py.
+        stamp = assigned_at.isoformat() if isinstance(assigned_at, datetime) else ""
+        if not await claims.claim(self.db.acceptances, f"{conversation.id}:{operator_id}:{stamp}", {"at": now}):
             return False
+        await self.db.conversations.update_one({"_id": conversation.id}, {"$set": {"assignee.accepted_at": now}})
         await self.bus.emit(
             Event(
                 events.CONVERSATION_ACCEPTED,

@@ -1,0 +1,170 @@
+"""Time from a customer's message to the operator's alert in the real console page, with 1 and 20 open conversations.
+
+Runs the real gateway app (in this process, on a free port) on its own FerretDB, with a scripted stand-in
+for Rasa that hands every conversation over (the bot's speed is bench.latency's business). One operator,
+capacity 20, keeps /console open in headless Chromium (the built web/dist page). Customers escalate over
+the REST channel until the operator carries OPEN conversations; then customers write one at a time and the
+figure is the time from sending the message (before the HTTP request) to the page's alert for it
+(window.__consoleAlerts, written when the sound/notification fires). Both clocks are this machine's
+wall clock in milliseconds. Prints one line per configuration, then CPU time per alert.
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.console_alert [messages]` (default 100 per configuration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from playwright.async_api import Page, async_playwright
+
+from core.app import create_app
+from core.keys import DB_KEY
+from core.settings import Settings
+from core.stack import Stack, free_port
+from core.staff import Role, save_staff
+from handoff import operators
+
+PASSWORD = "bench-password"  # noqa: S105 -- throwaway account in a throwaway database
+CONFIGURATIONS = (1, 20)
+DEFAULT_MESSAGES = 100
+PAUSE_SECONDS = 0.3
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+async def scripted_rasa(port: int) -> web.AppRunner:
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(
+            [
+                {"recipient_id": body["sender"], "text": "Соединяю с оператором."},
+                {"recipient_id": body["sender"], "custom": {"handoff": {"reason": "customer_request"}}},
+            ]
+        )
+
+    app = web.Application()
+    app.router.add_post("/webhooks/gateway/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def open_console(page: Page, base: str, login: str) -> None:
+    await page.goto(base + "/console")
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.click("#sign-in-button")
+    await page.wait_for_selector("#connection[data-state='live']")
+    await page.select_option("#status", "online")
+
+
+async def measure(
+    page: Page, customers: aiohttp.ClientSession, base: str, senders: list[str], ids: list[str], messages: int
+) -> list[float]:
+    """Customers write in turn; the latency of each message's alert in milliseconds."""
+    latencies: list[float] = []
+    for n in range(messages):
+        index = n % len(senders)
+        sent_ms = time.time() * 1000
+        async with customers.post(
+            base + "/api/channels/rest/messages", json={"sender": senders[index], "text": f"вопрос {n}"}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        alert_ms = await page.evaluate(
+            """async ([cid, after]) => {
+                for (let i = 0; i < 500; i++) {
+                    const hit = window.__consoleAlerts.find(
+                        (a) => a.conversationId === cid && a.kind === 'message' && a.at >= after);
+                    if (hit) return hit.at;
+                    await new Promise((r) => setTimeout(r, 5));
+                }
+                return null;
+            }""",
+            [ids[index], sent_ms - 5],
+        )
+        if alert_ms is not None:
+            latencies.append(max(0.0, alert_ms - sent_ms))
+        await asyncio.sleep(PAUSE_SECONDS)
+    return latencies
+
+
+async def main(messages: int) -> None:
+    await asyncio.to_thread(subprocess.run, ["node", "build.mjs", "--if-changed"], cwd=WEB, check=True)
+    stack = Stack(data_dir=Path(tempfile.mkdtemp(prefix="bench-console-alert-")))
+    await asyncio.to_thread(stack.start_ferretdb)
+    rasa_port, gateway_port = free_port(), free_port()
+    rasa = await scripted_rasa(rasa_port)
+    settings = replace(
+        Settings(),
+        mongodb_uri=stack.mongodb_uri,
+        mongodb_db=f"bench_{uuid.uuid4().hex[:8]}",
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", gateway_port).start()
+    base = f"http://127.0.0.1:{gateway_port}"
+    db = app[DB_KEY]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
+    try:
+        async with async_playwright() as playwright, aiohttp.ClientSession() as customers:
+            browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            for open_count in CONFIGURATIONS:
+                login = f"bench-op-{open_count}"
+                await save_staff(db, login, PASSWORD, display_name=login, roles=(Role.OPERATOR,))
+                await operators.save_operator(db, login, display_name=login, languages=("ru",), capacity=open_count)
+                context = await browser.new_context(viewport={"width": 1280, "height": 800})
+                page = await context.new_page()
+                await open_console(page, base, login)
+                senders = [f"bench-{open_count}-{i}" for i in range(open_count)]
+                ids = []
+                for sender in senders:
+                    async with customers.post(
+                        base + "/api/channels/rest/messages", json={"sender": sender, "text": "оператора"}
+                    ) as resp:
+                        ids.append((await resp.json())["conversation_id"])
+                for cid in ids:  # wait until the operator carries them all
+                    for _ in range(400):
+                        doc = await db.conversations.find_one({"_id": cid})
+                        if ((doc or {}).get("assignee") or {}).get("id") == login:
+                            break
+                        await asyncio.sleep(0.05)
+                await asyncio.sleep(1)
+                cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+                latencies = await measure(page, customers, base, senders, ids, messages)
+                cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+                gateway_cpu_ms = (
+                    (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+                ) * 1000
+                print(
+                    f"alert_latency_ms open={open_count} p50={statistics.median(latencies):.0f} "
+                    f"p95={pct(latencies, 95):.0f} max={max(latencies):.0f} n={len(latencies)}/{messages}"
+                )
+                print(f"gateway_cpu_ms_per_message open={open_count} {gateway_cpu_ms / messages:.1f}")
+                await context.close()
+            await browser.close()
+    finally:
+        await runner.cleanup()
+        await rasa.cleanup()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MESSAGES))
