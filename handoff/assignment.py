@@ -3,15 +3,20 @@
 Ownership is decided by one atomic transition of the conversation
 (`conversations.assign`); capacity by claiming one of the operator's capacity
 units (`operators.reserve_slot`). A unit reserved for a conversation that
-someone else won is given back at once.
+someone else won, or whose assignment failed, is given back at once, by its id;
+`reconcile_slots` frees what a failure left behind (periodically, and before an
+operator is told they are full).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+from pymongo.errors import PyMongoError
 
 from core.db import Database
 from handoff import conversations, operators, queue
@@ -21,6 +26,12 @@ from handoff.events import Event
 from handoff.operators import Operator, OperatorStatus
 
 logger = logging.getLogger(__name__)
+
+# A unit younger than this may belong to a take still writing its assignment (bounded by the transition's
+# lease, 30 s); the reconciler leaves it alone.
+SLOT_GRACE_SECONDS = 60.0
+# How often the gateway looks for units held for nothing.
+RECONCILE_INTERVAL_SECONDS = 60.0
 
 
 class AssignmentError(Exception):
@@ -70,25 +81,62 @@ class AssignmentService:
 
     async def _claim(self, operator: Operator, conversation_id: str, *, how: str, actor: str) -> Conversation | None:
         now = self.clock()
-        if not await operators.reserve_slot(self.db, operator, now=now, holder=conversation_id):
+        slot_id = await operators.reserve_slot(self.db, operator, now=now, holder=conversation_id)
+        if slot_id is None and how == "take" and await self.reconcile_slots(operator.id):
+            # A unit held for nothing (left by a failure) was freed: the operator was not really full.
+            slot_id = await operators.reserve_slot(self.db, operator, now=now, holder=conversation_id)
+        if slot_id is None:
             if how == "take":
                 raise CapacityReached(
                     f"You already have {operator.capacity} conversations; close one before taking another."
                 )
             return None
-        assigned = await conversations.assign(
-            self.db,
-            self.bus,
-            conversation_id,
-            operator_id=operator.id,
-            operator_name=operator.display_name,
-            actor=actor,
-            how=how,
-            now=now,
-        )
+        try:
+            assigned = await conversations.assign(
+                self.db,
+                self.bus,
+                conversation_id,
+                operator_id=operator.id,
+                operator_name=operator.display_name,
+                actor=actor,
+                how=how,
+                now=now,
+            )
+        except BaseException:
+            await _give_back(self.db, slot_id)
+            raise
         if assigned is None:
-            await operators.release_slot(self.db, operator.id, conversation_id)
+            # Exactly the unit this call reserved: a lost race must not free the winner's (same operator, two tabs).
+            await _give_back(self.db, slot_id)
         return assigned
+
+    async def reconcile_slots(self, operator_id: str | None = None) -> int:
+        """Free capacity units that no conversation holds: the repair for every failure path.
+
+        A unit is kept while its conversation is assigned to its operator (one unit per
+        conversation) or while it is younger than SLOT_GRACE_SECONDS (a take in progress).
+
+        Returns:
+            How many units were freed.
+        """
+        now = self.clock()
+        kept: set[tuple[str, str]] = set()
+        freed = 0
+        for slot in await operators.list_slots(self.db, operator_id):
+            if slot.at is not None and (now - _aware(slot.at)).total_seconds() < SLOT_GRACE_SECONDS:
+                kept.add((slot.operator_id, slot.holder))
+                continue
+            held = await conversations.get_conversation(self.db, slot.holder)
+            owner = (
+                held is not None and held.state is ConversationState.ASSIGNED and held.assignee_id == slot.operator_id
+            )
+            if owner and (slot.operator_id, slot.holder) not in kept:
+                kept.add((slot.operator_id, slot.holder))
+                continue
+            if await operators.free_orphan(self.db, slot):
+                freed += 1
+                logger.warning("Freed capacity unit %s held for %s, which it does not serve", slot.id, slot.holder)
+        return freed
 
     async def assign_automatically(self, conversation_id: str) -> Conversation | None:
         """Give a queued conversation to the least-loaded online operator who may serve it."""
@@ -147,32 +195,61 @@ class AssignmentService:
             AlreadyTaken: the caller does not own the conversation (any more).
         """
         target: tuple[str, str] | None = None
+        slot_id: str | None = None
         if to_operator_id is not None:
             colleague = await operators.get_operator(self.db, to_operator_id)
             if colleague is None:
                 raise UnknownOperator(f"Operator {to_operator_id} does not exist.")
-            if not await operators.reserve_slot(self.db, colleague, now=self.clock(), holder=conversation_id):
+            slot_id = await operators.reserve_slot(self.db, colleague, now=self.clock(), holder=conversation_id)
+            if slot_id is None:
                 raise CapacityReached(f"{colleague.display_name} has no free capacity.")
             target = (colleague.id, colleague.display_name)
-        moved = await conversations.transfer(
-            self.db,
-            self.bus,
-            conversation_id,
-            from_operator_id=from_operator_id,
-            to_operator=target,
-            to_team=to_team,
-            note=note,
-            actor=f"operator:{from_operator_id}",
-            now=self.clock(),
-        )
+        try:
+            moved = await conversations.transfer(
+                self.db,
+                self.bus,
+                conversation_id,
+                from_operator_id=from_operator_id,
+                to_operator=target,
+                to_team=to_team,
+                note=note,
+                actor=f"operator:{from_operator_id}",
+                now=self.clock(),
+            )
+        except BaseException:
+            if slot_id is not None:
+                await _give_back(self.db, slot_id)
+            raise
         if moved is None:
-            if target is not None:
-                await operators.release_slot(self.db, target[0], conversation_id)
+            if slot_id is not None:
+                await _give_back(self.db, slot_id)
             raise AlreadyTaken("You no longer own this conversation.")
         await self.release(from_operator_id, conversation_id)
         if moved.state is ConversationState.QUEUED and self.auto_assign:
             await self.assign_automatically(conversation_id)
         return moved
+
+
+async def _give_back(db: Database, slot_id: str) -> None:
+    """Free a reserved unit; if the database fails now too, the reconciler frees it later."""
+    try:
+        await operators.free_slot(db, slot_id)
+    except PyMongoError:
+        logger.warning("Could not free capacity unit %s; the reconciler will", slot_id, exc_info=True)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def reconcile_forever(service: AssignmentService, interval_seconds: float = RECONCILE_INTERVAL_SECONDS) -> None:
+    """Run `reconcile_slots` every interval until cancelled (a gateway background task)."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await service.reconcile_slots()
+        except PyMongoError:
+            logger.warning("Capacity reconciliation failed; retrying in %.0f s", interval_seconds, exc_info=True)
 
 
 class AutoAssignListener:

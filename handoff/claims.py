@@ -8,20 +8,33 @@ document whose `_id` (or another unique key) already exists fails atomically on
 every MongoDB-compatible server, so every decision that must be made once
 (who owns a conversation, which sequence number a message gets, which process
 pushes a message) is a unique insert; documents are then updated by one writer.
+
+A claim must not outlive a failed write: `claim_lease` claims with a state
+(pending, then done), the holder releases it when its write fails, and a claim
+left pending past its lease (the release failed too) is taken over.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from core.db import Document
 
+logger = logging.getLogger(__name__)
+
 # Contention on one sequence is a handful of writers (a customer, an operator, notices); give up loudly after this.
 _MAX_SEQUENCE_ATTEMPTS = 200
+# A claim abandoned this often in a row points at a write that can never succeed; stop taking it over.
+_MAX_TAKEOVERS = 20
+_PENDING = "pending"
+_DONE = "done"
 
 
 async def claim(collection: AsyncCollection[Document], claim_id: str, fields: dict[str, Any] | None = None) -> bool:
@@ -78,3 +91,83 @@ async def insert_unique(
             continue
         return doc
     raise RuntimeError(f"No free {field} in {collection.name} after {_MAX_SEQUENCE_ATTEMPTS} attempts; check its index")
+
+
+# --- Claims that are given back: a claim whose guarded write fails must not decide forever ----------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim held while the write it guards runs; completed after the write or released when it fails."""
+
+    collection: AsyncCollection[Document]
+    # The document inserted: the key itself, or `key~n` for the n-th takeover of an abandoned claim.
+    claim_id: str
+    # True when an abandoned claim was taken over: the caller re-checks what the first holder may have written.
+    took_over: bool
+
+
+async def claim_lease(
+    collection: AsyncCollection[Document],
+    key: str,
+    fields: dict[str, Any],
+    *,
+    now: datetime,
+    lease_seconds: float,
+) -> Lease | None:
+    """Claim `key` once, as `claim` does, but let an abandoned claim be taken over.
+
+    A claim is abandoned when its holder neither completed nor released it within
+    `lease_seconds` (the process died, or the database failed between the write and
+    the release). The holder must bound its write well inside the lease
+    (`pymongo.timeout`). Each takeover is itself a unique insert (`key~1`, `key~2`,
+    ...), so exactly one caller takes over an abandoned claim; there are no deletes
+    that a non-isolated server could apply to the wrong document.
+
+    Returns:
+        The lease, or None while another caller holds (or has completed) the claim.
+    """
+    for level in range(_MAX_TAKEOVERS):
+        claim_id = key if level == 0 else f"{key}~{level}"
+        try:
+            await collection.insert_one({"_id": claim_id, "key": key, "state": _PENDING, "at": now, **fields})
+        except DuplicateKeyError:
+            held = await collection.find_one({"_id": claim_id})
+            if held is None:
+                # Released between our insert and our read: the key is free again; try this level once more.
+                if await claim(collection, claim_id, {"key": key, "state": _PENDING, "at": now, **fields}):
+                    return Lease(collection, claim_id, took_over=level > 0)
+                return None
+            if held.get("state") != _PENDING or not _expired(held.get("at"), now, lease_seconds):
+                return None
+            continue
+        return Lease(collection, claim_id, took_over=level > 0)
+    logger.error("Claim %s was abandoned %d times; giving up", key, _MAX_TAKEOVERS)
+    return None
+
+
+async def complete(lease: Lease) -> None:
+    """Record that the guarded write succeeded: the claim is final and never taken over."""
+    try:
+        await lease.collection.update_one({"_id": lease.claim_id}, {"$set": {"state": _DONE}})
+    except PyMongoError:
+        # The write itself succeeded; a pending claim only blocks later callers until its lease runs out,
+        # and they re-check the guarded document before acting.
+        logger.warning("Could not mark claim %s done", lease.claim_id, exc_info=True)
+
+
+async def release(lease: Lease) -> None:
+    """Give the claim back after the guarded write failed, so the decision can be made again."""
+    try:
+        await lease.collection.delete_one({"_id": lease.claim_id, "state": _PENDING})
+    except PyMongoError:
+        # The database is failing too: the claim stays pending and is taken over once its lease runs out.
+        logger.warning("Could not release claim %s; it expires with its lease", lease.claim_id, exc_info=True)
+
+
+def _expired(at: object, now: datetime, lease_seconds: float) -> bool:
+    if not isinstance(at, datetime):
+        return True
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (now - at).total_seconds() >= lease_seconds

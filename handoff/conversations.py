@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -58,6 +59,11 @@ class HandoffReason(StrEnum):
 
 # A transition's write is retried this often when a concurrent write on FerretDB overwrote it.
 _WRITE_ATTEMPTS = 5
+# A transition's write (all attempts) must finish within this, or it fails and gives its claim back.
+_TRANSITION_WRITE_SECONDS = 10.0
+# A transition claim neither completed nor given back (the database failed during the release too) is taken
+# over after this long: three times the write bound, so its holder has certainly stopped writing.
+TRANSITION_LEASE_SECONDS = 30.0
 # Complaints and customers the bot failed wait less: they are already unhappy.
 _URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE})
 URGENT_PRIORITY = 0
@@ -293,21 +299,63 @@ async def _transition(
     set_fields: dict[str, Any] | None = None,
     unset_fields: tuple[str, ...] = (),
 ) -> Conversation | None:
-    """Make one transition happen once: check the precondition, claim the version, then write.
+    """Make one transition happen once: check the precondition, claim the version, write, then settle the claim.
 
     The claim (a unique insert of conversation id + version, see handoff/claims.py)
     is what makes the transition atomic on every MongoDB-compatible server; on
-    MongoDB the version filter of the update would suffice on its own.
+    MongoDB the version filter of the update would suffice on its own. A write
+    that fails (the database is down, a value cannot be stored) gives the claim
+    back, so the conversation can still be closed, returned or transferred; a
+    claim that could not be given back expires after TRANSITION_LEASE_SECONDS.
     """
     current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
     if current is None or current["state"] not in {s.value for s in from_states}:
         return None
     version = int(current.get("version", 0))
     record = _transition_record(from_states, to_state, actor, reason, now)
-    if not await claims.claim(db.transition_claims, f"{conversation_id}:{version}", {"at": now, **record}):
+    lease = await claims.claim_lease(
+        db.transition_claims, f"{conversation_id}:{version}", record, now=now, lease_seconds=TRANSITION_LEASE_SECONDS
+    )
+    if lease is None:
         return None
+    try:
+        # Bounded well inside the lease, so a slow holder never writes after someone took its claim over.
+        with pymongo.timeout(_TRANSITION_WRITE_SECONDS):
+            written = await _write_transition(
+                db, conversation_id, version, lease.took_over, from_states, to_state, record, set_fields, unset_fields
+            )
+    except BaseException:
+        await claims.release(lease)
+        raise
+    if written is None:
+        await claims.release(lease)
+        return None
+    await claims.complete(lease)
+    return written
+
+
+async def _write_transition(
+    db: Database,
+    conversation_id: str,
+    version: int,
+    took_over: bool,
+    from_states: tuple[ConversationState, ...],
+    to_state: ConversationState,
+    record: dict[str, Any],
+    set_fields: dict[str, Any] | None,
+    unset_fields: tuple[str, ...],
+) -> Conversation | None:
+    """Write the claimed transition; None when an abandoned claim's conversation had moved on after all."""
+    if took_over:
+        latest = await db.conversations.find_one({"_id": conversation_id})
+        if (
+            latest is None
+            or int(latest.get("version", 0)) != version
+            or latest["state"] not in {s.value for s in from_states}
+        ):
+            return None
     update: dict[str, Any] = {
-        "$set": {"state": to_state.value, "updated_at": now, "version": version + 1, **(set_fields or {})},
+        "$set": {"state": to_state.value, "updated_at": record["at"], "version": version + 1, **(set_fields or {})},
         "$push": {"transitions": record},
     }
     if unset_fields:

@@ -138,24 +138,61 @@ async def set_status(
     return operator
 
 
-async def reserve_slot(db: Database, operator: Operator, *, now: datetime, holder: str) -> bool:
-    """Take one unit of the operator's capacity; False when they are full.
+@dataclass(frozen=True)
+class Slot:
+    """One unit of an operator's capacity and the conversation it is held for."""
+
+    id: str  # "<operator id>:<slot number>": the unique key that caps the operator's load
+    operator_id: str
+    holder: str  # the conversation id
+    at: datetime | None
+
+
+async def reserve_slot(db: Database, operator: Operator, *, now: datetime, holder: str) -> str | None:
+    """Take one unit of the operator's capacity for a conversation; None when they are full.
 
     Each unit is a document with a unique id (operator id + slot number), so two
     concurrent reservations can never take the same unit (see handoff/claims.py).
+
+    Returns:
+        The unit's id: the caller gives back exactly this unit if the assignment it guards does not happen.
     """
     for slot in range(operator.capacity):
-        if await claims.claim(
-            db.operator_slots, f"{operator.id}:{slot}", {"operator_id": operator.id, "holder": holder, "at": now}
-        ):
+        slot_id = f"{operator.id}:{slot}"
+        if await claims.claim(db.operator_slots, slot_id, {"operator_id": operator.id, "holder": holder, "at": now}):
             await db.operators.update_one({"_id": operator.id}, {"$set": {"last_assigned_at": now}})
-            return True
-    return False
+            return slot_id
+    return None
+
+
+async def free_slot(db: Database, slot_id: str) -> None:
+    """Give back one reserved unit by its id (the assignment it was reserved for did not happen)."""
+    await db.operator_slots.delete_one({"_id": slot_id})
 
 
 async def release_slot(db: Database, operator_id: str, holder: str) -> None:
-    """Give back the unit of capacity a conversation held (closed, transferred, returned, or a lost race)."""
+    """Give back the unit of capacity a conversation held (closed, transferred or returned)."""
     await db.operator_slots.delete_one({"operator_id": operator_id, "holder": holder})
+
+
+async def list_slots(db: Database, operator_id: str | None = None) -> list[Slot]:
+    """Reserved units, of one operator or of everyone (the reconciler's view), oldest first."""
+    query: dict[str, Any] = {} if operator_id is None else {"operator_id": operator_id}
+    cursor = db.operator_slots.find(query).sort("at", 1)
+    return [
+        Slot(id=doc["_id"], operator_id=doc["operator_id"], holder=doc["holder"], at=doc.get("at"))
+        async for doc in cursor
+    ]
+
+
+async def free_orphan(db: Database, slot: Slot) -> bool:
+    """Free a unit the reconciler found held for nothing; only if it is still that very reservation.
+
+    Returns:
+        Whether a unit was freed.
+    """
+    result = await db.operator_slots.delete_one({"_id": slot.id, "holder": slot.holder, "at": slot.at})
+    return result.deleted_count > 0
 
 
 async def load(db: Database, operator_id: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import importlib
 import logging
@@ -20,7 +22,7 @@ from core.settings import Settings
 from core.staff import Role
 from handoff import bus as bus_module
 from handoff import canned, console, operators, reporting, supervisor_http
-from handoff.assignment import AssignmentService, AutoAssignListener
+from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
 from handoff.desk import CustomerNoticeListener, Desk
@@ -177,7 +179,12 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     bus.subscribe(DeliveryListener(db, app[DELIVERY_KEY]))
     bus.subscribe(hub)
     app[HANDOFF_KEY] = services
+    # Frees operator capacity that a failure left held for no conversation (handoff/assignment.py).
+    reconciler = asyncio.create_task(reconcile_forever(assignment))
     yield
+    reconciler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reconciler
 
 
 async def close_consoles(app: web.Application) -> None:
