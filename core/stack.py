@@ -203,6 +203,8 @@ class Stack:
             }
         )
         env |= rasa_lock_env(self.ports.get("redis"))
+        if "redis" in self.ports:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{self.ports['redis']}/0"
         if "postgres" in self.ports:
             env |= rasa_tracker_env(self.ports["postgres"])
             env["FERRETDB_POSTGRES_URL"] = pgcluster.ferretdb_url(self.ports["postgres"])
@@ -212,6 +214,7 @@ class Stack:
             env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports['actions']}/webhook"
         if "rasa" in self.ports:
             env["RASA_URL"] = self.rasa_url
+            env["RASA_URLS"] = ",".join(self.rasa_urls)
         return env
 
     def start_postgres(self, *, durable: bool = False) -> None:
@@ -271,9 +274,16 @@ class Stack:
         self.processes["actions"] = proc = _spawn("actions", args, env, self.data_dir / "logs")
         _wait(proc, f"http://127.0.0.1:{port}/health", timeout=180)
 
-    def start_rasa(self) -> None:
-        """The Rasa server with the trained model (Python 3.10 environment)."""
-        port = self.ports.setdefault("rasa", free_port())
+    def start_redis(self) -> None:
+        """A Redis server (Rasa's lock store and the gateways' pub/sub when several processes run)."""
+        port = self.ports.setdefault("redis", free_port())
+        args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.processes["redis"] = proc = _spawn("redis", args, self.env(), self.data_dir / "logs")
+        _wait(proc, port, timeout=30)
+
+    def start_rasa(self, name: str = "rasa") -> None:
+        """A Rasa server with the trained model (Python 3.10 environment); `name` "rasa-2" etc. for more."""
+        port = self.ports.setdefault(name, free_port())
         args = [
             str(_env_path("RASA_VENV") / "bin/rasa"),
             "run",
@@ -291,8 +301,13 @@ class Stack:
             "--port",
             str(port),
         ]
-        self.processes["rasa"] = proc = _spawn("rasa", args, self.env(), self.data_dir / "logs")
-        _wait(proc, f"http://127.0.0.1:{port}/status?token={self.rasa_token}", timeout=240)
+        self.processes[name] = proc = _spawn(name, args, self.env(), self.data_dir / "logs")
+        _wait(proc, f"http://127.0.0.1:{port}/status?token={self.rasa_token}", timeout=300)
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Every Rasa process of the stack, in start order."""
+        return [f"http://127.0.0.1:{port}" for name, port in self.ports.items() if name.startswith("rasa")]
 
     def start_gateway(self, extra_env: dict[str, str] | None = None) -> None:
         """The aiohttp gateway (Python 3.11 environment)."""

@@ -35,6 +35,17 @@ _NOT_READY_RETRY_SECONDS = 0.5
 OnBusy = Callable[[], Awaitable[None]]
 
 
+def slot_index(conversation_id: str, processes: int) -> int:
+    """Which of `processes` Rasa processes serves a conversation: a stable hash of its id.
+
+    Any process could serve any turn (they share the tracker store and Redis's lock
+    store); keeping a conversation on one spreads the load evenly and keeps its turns
+    from queueing on the lock across processes.
+    """
+    digest = hashlib.blake2b(conversation_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % processes
+
+
 @dataclass
 class _Slot:
     """One Rasa process and its calls in flight."""
@@ -63,9 +74,8 @@ class BotPool:
         self._slots = [_Slot(bot, asyncio.Semaphore(self.concurrency)) for bot in self.bots]
 
     def slot_for(self, conversation_id: str) -> int:
-        """The same Rasa process for every turn of a conversation (its tracker cache stays warm)."""
-        digest = hashlib.blake2b(conversation_id.encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % len(self._slots)
+        """The same Rasa process for every turn of a conversation."""
+        return slot_index(conversation_id, len(self._slots))
 
     @property
     def waiting(self) -> int:
