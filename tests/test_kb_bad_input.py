@@ -176,3 +176,56 @@ async def test_an_operator_signed_in_to_the_console_cannot_edit_articles(aiohttp
         assert (await resp.json())["error"] == "Your role does not allow this."
     # Public reading of published articles is still open to everybody.
     assert (await client.get("/api/kb/search", params={"q": "пин", "lang": "ru"})).status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('{"id": "deep", "title": ' + "[" * 5000 + "]" * 5000 + "}", "JSON is nested deeper than 32 levels."),
+        (
+            '{"id": "surrogate", "title": {"ru": "\\ud800"}}',
+            "Text contains a lone surrogate (such as \\ud800); send valid Unicode text.",
+        ),
+        ('{"id": "big", "version": ' + "9" * 5000 + "}", "Integers must fit in 64 bits (at most 9223372036854775807)."),
+        (
+            '{"id": "big", "version": 9223372036854775808}',
+            "Integers must fit in 64 bits (at most 9223372036854775807).",
+        ),
+        ('{"id": "nan", "version": NaN}', "NaN is not a JSON number; send a finite number."),
+    ],
+)
+async def test_bodies_the_database_cannot_hold_are_refused_with_the_reason(
+    editor: Editor, body: str, error: str
+) -> None:
+    for method, path in [("POST", "/api/kb/articles"), ("PUT", "/api/kb/articles/faq-card-block")]:
+        status, answer = await editor.call(method, path, data=body, headers={"Content-Type": "application/json"})
+        assert (status, answer) == (400, {"error": error}), path
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999", "9223372036854775808", "0", "-1", "1e3", "²"])
+async def test_version_numbers_out_of_range_are_refused(editor: Editor, version: str) -> None:
+    status, answer = await editor.call("GET", f"/api/kb/articles/faq-card-block/versions/{version}")
+    assert status == 400
+    assert answer == {"error": "'version' must be a whole number from 1 to 9223372036854775807."}
+
+
+async def test_an_import_with_a_csv_field_over_the_csv_modules_limit_is_refused(editor: Editor) -> None:
+    huge = "а" * 140_000  # the csv module stops at 131,072 characters a field
+    text = f"id,title_ru,answer_ru,questions_ru\nhuge,Заголовок,{huge},Вопрос?\n"
+    status, answer = await editor.call("POST", "/api/kb/import?format=csv", data=text.encode())
+    assert status == 400
+    assert answer["error"].startswith("The CSV file cannot be read: field larger than field limit")
+    status, listed = await editor.call("GET", "/api/kb/articles?q=huge")
+    assert status == 200 and all(a["id"] != "huge" for a in listed["articles"]), "nothing was imported"
+
+
+async def test_an_import_with_a_lone_surrogate_escape_in_yaml_is_refused(editor: Editor) -> None:
+    text = (
+        'articles:\n- id: surrogate\n  title: {ru: "\\ud800"}\n  questions: {ru: ["Вопрос?"]}\n'
+        '  answer: {ru: "Ответ."}\n'
+    )
+    status, answer = await editor.call("POST", "/api/kb/import?format=yaml", data=text.encode())
+    assert (status, answer) == (
+        400,
+        {"error": "Text contains a lone surrogate (such as \\ud800); send valid Unicode text."},
+    )
