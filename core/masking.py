@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 _PAN_MIN_DIGITS = 13
 _PAN_MAX_DIGITS = 19
@@ -108,6 +109,22 @@ class MaskResult:
     def changed(self) -> bool:
         """Whether anything was masked."""
         return bool(self.found)
+
+
+def staff_notice(*results: MaskResult) -> dict[str, Any]:
+    """What a staff member's answer adds when their own text was masked (pages show it by `code`); {} if nothing was.
+
+    Args:
+        results: the masking of each text the staff member sent in one request.
+
+    Returns:
+        {"masked": [kinds], "notice": {"code": "sensitive_data_masked", "text": English text}} or {}.
+    """
+    found = sorted(set().union(*(r.found for r in results)))
+    if not found:
+        return {}
+    text = "Card numbers and codes were masked before sending; only the last four digits of a card are kept."
+    return {"masked": found, "notice": {"code": "sensitive_data_masked", "text": text}}
 
 
 def mask_pan(digits: str) -> str:

@@ -12,7 +12,7 @@ from aiohttp import web
 from core import json_body, staff_http
 from core.banking import create_banking_backend
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
-from core.masking import MaskResult, mask_sensitive
+from core.masking import MaskResult, mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
 from handoff import callbacks, canned, context, conversations, inbox, operators, queue, verification
@@ -46,15 +46,6 @@ def _text(body: dict[str, Any], key: str, *, required: bool = True) -> str:
 def _operator_text(body: dict[str, Any], key: str, *, required: bool = True) -> MaskResult:
     """The operator's text with card numbers and codes masked: they reach no customer, storage or log."""
     return mask_sensitive(_text(body, key, required=required))
-
-
-def _with_masking_notice(answer: dict[str, Any], *texts: MaskResult) -> dict[str, Any]:
-    """Tell the operator what was masked in what they typed (the page shows it by `code`)."""
-    found = sorted(set().union(*(t.found for t in texts)))
-    if not found:
-        return answer
-    notice = "Card numbers and codes were masked before sending; only the last four digits of a card are kept."
-    return answer | {"masked": found, "notice": {"code": "sensitive_data_masked", "text": notice}}
 
 
 def built_page(page: str) -> web.StreamResponse:
@@ -320,7 +311,7 @@ async def reply(request: web.Request) -> web.Response:
         )
     except NotYours as err:
         return _assignment_error(err)
-    return web.json_response(_with_masking_notice(message.to_dict(), text))
+    return web.json_response(message.to_dict() | staff_notice(text))
 
 
 async def note(request: web.Request) -> web.Response:
@@ -333,7 +324,7 @@ async def note(request: web.Request) -> web.Response:
         )
     except NotYours as err:
         return _assignment_error(err)
-    return web.json_response(_with_masking_notice(stored, text))
+    return web.json_response(stored | staff_notice(text))
 
 
 async def transfer(request: web.Request) -> web.Response:
@@ -356,7 +347,7 @@ async def transfer(request: web.Request) -> web.Response:
         return _coded(409, "colleague_full", str(err))
     except AssignmentError as err:
         return _assignment_error(err)
-    return web.json_response(_with_masking_notice(moved.to_dict(), note_text))
+    return web.json_response(moved.to_dict() | staff_notice(note_text))
 
 
 async def return_to_bot(request: web.Request) -> web.Response:

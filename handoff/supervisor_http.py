@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core import staff_http
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
+from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
 from handoff import operators, queue, reporting, supervision
@@ -126,14 +127,14 @@ async def join(request: web.Request) -> web.Response:
 async def say(request: web.Request) -> web.Response:
     """Write to the customer of a joined conversation."""
     session = await _supervisor(request)
-    text = _text(await staff_http.json_body(request))
+    text = mask_sensitive(_text(await staff_http.json_body(request)))  # as operators' replies (handoff/console.py)
     try:
         stored = await _supervision(request).say(
-            session.user.login, session.user.display_name, request.match_info["conversation_id"], text
+            session.user.login, session.user.display_name, request.match_info["conversation_id"], text.text
         )
     except NotLive as err:
         return web.json_response({"error": str(err), "code": "not_live"}, status=409)
-    return web.json_response(stored.to_dict())
+    return web.json_response(stored.to_dict() | staff_notice(text))
 
 
 async def take_over(request: web.Request) -> web.Response:

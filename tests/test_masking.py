@@ -24,10 +24,12 @@ from pymongo import AsyncMongoClient
 
 from core.log import MaskingFilter, MaskingFormatter
 from core.masking import luhn_valid, mask_sensitive
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
 from handoff.setup import DEMO_STAFF_PASSWORD
 
 REST = "/api/channels/rest/messages"
+REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 
 # Everything people and keyboards put between the digits of a card number.
 SEPARATORS = [
@@ -250,7 +252,7 @@ def gateway_log(stack: Stack) -> list[str]:
 
 
 async def customer_says(http: aiohttp.ClientSession, stack: Stack, sender: str, text: str) -> dict[str, Any]:
-    async with http.post(stack.gateway_url + REST, json={"sender": sender, "text": text}) as resp:
+    async with http.post(stack.gateway_url + REST, json={"sender": sender, "text": text}, headers=REST_HEADERS) as resp:
         assert resp.status == 200, await resp.text()
         body: dict[str, Any] = await resp.json()
     return body
@@ -336,3 +338,20 @@ async def test_an_operators_pin_is_masked_in_a_reply(stack: Stack, kates_convers
     assert answer["text"] == "ваш новый пин-код: ***"
     assert answer["masked"] == ["secret_code"]
     assert not any("8531" in s for s in await all_stored_strings(stack))
+
+
+async def test_a_supervisor_writing_to_the_customer_is_masked_too(
+    stack: Stack, kates_conversation: tuple[Console, str]
+) -> None:
+    _, conversation_id = kates_conversation
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        sveta = Console(http, stack.gateway_url)
+        await sveta.sign_in("sveta")
+        base = f"/api/supervisor/conversations/{conversation_id}"
+        assert (await sveta.post(base + "/join", {}))[0] == 200
+        status, answer = await sveta.post(base + "/say", {"text": "проверьте карту 5469 3800 1234 5673, cvv 409"})
+    assert status == 200, answer
+    assert answer["text"] == "проверьте карту •••• 5673, cvv ***"
+    assert answer["masked"] == ["card_number", "secret_code"]
+    assert answer["notice"]["code"] == "sensitive_data_masked"
+    assert not leaked("5469380012345673", await all_stored_strings(stack))
