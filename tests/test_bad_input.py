@@ -11,14 +11,18 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from core.identity import mint_customer_token
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
+from handoff.setup import DEMO_STAFF_PASSWORD
 
 PATH = "/api/channels/rest/messages"
+# JSON headers with the local integration's API key (REST_API_KEYS default); other endpoints ignore the key.
+JSON_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 
 
 async def post(http: aiohttp.ClientSession, url: str, body: Any, raw: bool = False) -> tuple[int, Any]:
     data = body if raw else json.dumps(body)
-    async with http.post(url + PATH, data=data, headers={"Content-Type": "application/json"}) as resp:
+    async with http.post(url + PATH, data=data, headers=JSON_HEADERS) as resp:
         return resp.status, await resp.json()
 
 
@@ -152,3 +156,62 @@ async def test_full_card_number_and_cvv_are_masked_everywhere(
     assert "1600 1234" not in everything
     # The CVV as a number of its own (a timestamp or confidence may end in ...123, which is no leak).
     assert re.search(r"(?<![\d.])123(?!\d)", everything) is None
+
+
+UNAUTHENTICATED_JSON_ENDPOINTS = [PATH, "/chat/demo-sign-in", "/api/console/sign-in", "/api/kb/sign-in"]
+
+
+@pytest.mark.parametrize("endpoint", UNAUTHENTICATED_JSON_ENDPOINTS)
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "JSON is nested deeper than 32 levels."),
+        ('{"sender": "x", "text": ' + '{"a": ' * 3000 + "1" + "}" * 3001, "JSON is nested deeper than 32 levels."),
+        (
+            '{"sender": "x", "text": "hi \\ud800", "login": "\\ud800", "customer_id": "\\udfff"}',
+            "Text contains a lone surrogate (such as \\ud800); send valid Unicode text.",
+        ),
+        (
+            '{"sender": "x", "text": "hi", "n": ' + "7" * 5000 + "}",
+            "Integers must fit in 64 bits (at most 9223372036854775807).",
+        ),
+        (
+            '{"sender": "x", "text": "hi", "n": 18446744073709551616}',
+            "Integers must fit in 64 bits (at most 9223372036854775807).",
+        ),
+        ('{"sender": "x", "text": "hi", "n": -Infinity}', "-Infinity is not a JSON number; send a finite number."),
+    ],
+    ids=["deep-array", "deep-object", "lone-surrogate", "5000-digits", "over-2^64", "infinity"],
+)
+async def test_bodies_that_would_crash_parsing_or_storage_are_refused_with_the_reason(
+    http: aiohttp.ClientSession, gateway_url: str, endpoint: str, body: str, error: str
+) -> None:
+    async with http.post(gateway_url + endpoint, data=body, headers=JSON_HEADERS) as resp:
+        assert resp.status == 400
+        assert await resp.json() == {"error": error}
+
+
+async def test_a_lone_surrogate_in_a_message_loses_nothing_that_was_said_before(
+    http: aiohttp.ClientSession, gateway_url: str, stack: Stack
+) -> None:
+    status, first = await post(http, gateway_url, {"sender": "surrogate-1", "text": "здравствуйте"})
+    assert status == 200
+    status, body = await post(http, gateway_url, b'{"sender": "surrogate-1", "text": "\\ud800 alone"}', raw=True)
+    assert status == 400
+    assert body == {"error": "Text contains a lone surrogate (such as \\ud800); send valid Unicode text."}
+    status, after = await post(http, gateway_url, {"sender": "surrogate-1", "text": "вы тут?"})
+    assert status == 200 and after["conversation_id"] == first["conversation_id"]
+    texts = await stored_texts(stack, first["conversation_id"])
+    assert "здравствуйте" in texts and "вы тут?" in texts
+
+
+@pytest.mark.parametrize("after", ["99999999999999999999", "9223372036854775808", "²", "-5", "1.5"])
+async def test_a_console_reconnect_with_an_impossible_sequence_number_is_refused(gateway_url: str, after: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as staff:
+        async with staff.post(
+            gateway_url + "/api/console/sign-in", json={"login": "sveta", "password": DEMO_STAFF_PASSWORD}
+        ) as resp:
+            assert resp.status == 200
+        async with staff.get(gateway_url + "/api/console/live", params={"after": after}) as resp:
+            assert resp.status == 400
+            assert await resp.json() == {"error": "'after' must be a whole number from 0 to 9223372036854775807."}
