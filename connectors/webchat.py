@@ -14,11 +14,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from core import json_body
 from core.identity import CustomerIdentity, InvalidCustomerToken, mint_customer_token, verify_customer_token
-from core.keys import DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
 from core.messages import InboundMessage
 from handoff import conversations, outbox, transcript
-from handoff.conversations import Conversation
+from handoff.conversations import Conversation, ConversationState
+from handoff.events import Event
 from handoff.router import DuplicateMessage, InvalidMessage
 from handoff.transcript import StoredMessage
 
@@ -87,6 +88,15 @@ class ErrorFrame(TypedDict):
     id: str | None  # the client message id the error is about, if any
     error: str  # what went wrong, in English, for the developer console
     code: ErrorCode  # what the page should do about it
+
+
+class TypingFrame(TypedDict):
+    """Server -> client: someone is preparing an answer; the page shows "<name> печатает…"."""
+
+    type: Literal["typing"]
+    on: bool  # False when the bot's turn ended; operator typing times out on the page instead
+    who: Literal["bot", "operator"]
+    name: str | None  # the operator's display name (None for the bot)
 
 
 class FrameError(ValueError):
@@ -223,6 +233,8 @@ class WebChatChannel:
         add.add_post(f"{base}/demo-sign-in", self.demo_sign_in, name="webchat_demo_sign_in")
         add.add_static(f"{base}/static", STATIC_DIR, name="webchat_static")
         app[DELIVERY_KEY].register(CHANNEL, self)
+        # After the cleanup contexts (they run first in on_startup), so the event bus exists.
+        app.on_startup.append(self._subscribe)
         app.on_shutdown.append(self._on_shutdown)
 
     async def close(self) -> None:
@@ -368,6 +380,8 @@ class WebChatChannel:
                 await connection.send_error(FrameError(str(err), code="invalid_token"))
         # Found, not opened: a page view without a message is no conversation (reports count conversations).
         conversation = await conversations.find_open(app[DB_KEY], CHANNEL, hello["visitor_id"])
+        if conversation is None and hello.get("conversation_id"):
+            conversation = await self._finished(app, hello["visitor_id"], hello.get("conversation_id"))
         if (
             conversation is not None
             and conversation.customer_id is not None
@@ -402,6 +416,24 @@ class WebChatChannel:
             after = hello.get("last_seq", 0) if same else 0
             sent = await self._send_missing(app, connection, after=after, as_history=True)
         await self._mark_delivered(app, conversation.id, sent)
+
+    @staticmethod
+    async def _finished(app: web.Application, visitor_id: str, conversation_id: str | None) -> Conversation | None:
+        """The page's last conversation once it is closed and rated: it stays readable after a reload.
+
+        Only this visitor's own web chat conversation; the caller still checks a signed-in owner.
+        """
+        if conversation_id is None:
+            return None
+        found = await conversations.get_conversation(app[DB_KEY], conversation_id)
+        if (
+            found is None
+            or found.channel != CHANNEL
+            or found.channel_user_id != visitor_id
+            or found.state is not ConversationState.CLOSED
+        ):
+            return None
+        return found
 
     async def _message(self, app: web.Application, connection: Connection, frame: MessageFrame) -> None:
         if connection.visitor_id is None:
@@ -461,7 +493,20 @@ class WebChatChannel:
     async def _typing(self, connection: Connection, *, on: bool) -> None:
         peers = self._by_conversation.get(connection.conversation_id or "", set())
         for peer in {connection, *peers}:
-            await peer.send({"type": "typing", "on": on})
+            await peer.send(dict(TypingFrame(type="typing", on=on, who="bot", name=None)))
+
+    # -- events from the operator side ----------------------------------------------------------------
+
+    async def operator_typed(self, event: Event) -> None:
+        """An operator is typing to this conversation: its pages show who (the console repeats it while typing)."""
+        name = event.data.get("operator_name")
+        frame = TypingFrame(type="typing", on=True, who="operator", name=name if isinstance(name, str) else None)
+        for connection in list(self._by_conversation.get(event.conversation_id or "", ())):
+            await connection.send(dict(frame))
+
+    async def _subscribe(self, app: web.Application) -> None:
+        # Every process: the one holding the customer's socket shows the typing, wherever the operator is.
+        app[BUS_KEY].subscribe(self)
 
     async def _catch_up(self, app: web.Application, connection: Connection, *, after: int) -> None:
         """Send the page, as message frames, what it lacks after `after`."""

@@ -129,6 +129,7 @@ class DeliveryListener:
             buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons") or []),
             custom=dict(data.get("custom") or {}),
             at=event.at,
+            operator_name=data.get("operator_name") or None,
         )
         delivered = await self._registry.deliver(conversation, message)
         await transcript.set_delivery(self._db, conversation.id, seq, DELIVERED if delivered else PENDING)

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+
+from core.app import create_app
+from core.keys import BUS_KEY, DB_KEY
+from core.stack import Stack
+
+from ..handoff_support import Operator, _close_operator_sessions, gateway_settings
+from .conftest import axe_violations
+
+__all__ = ["_close_operator_sessions"]
 
 # The bot answers within its 4 s timeout; the first answer of a fresh Rasa can take a little longer.
 REPLY_TIMEOUT_MS = 20_000
@@ -201,3 +213,174 @@ async def test_the_bank_site_passes_a_token_with_bank_chat_init(
     await expect(page.locator("#demo-panel")).to_be_hidden()
     await type_message(page, "какой баланс на карте")
     await expect(page.locator(assistant_bubbles).last).to_contain_text("₽", timeout=REPLY_TIMEOUT_MS)
+
+
+# ---- the newest message in view, operators in the chat, a finished conversation after a reload ------------
+
+# What "fully visible" means: the newest message and each of its buttons lie inside the message list's box.
+NEWEST_FULLY_VISIBLE = """() => {
+  const box = document.getElementById("messages").getBoundingClientRect();
+  const all = document.querySelectorAll("#stored .msg, #pending .msg");
+  if (!all.length) return false;
+  const last = all[all.length - 1];
+  const parts = [last, ...last.querySelectorAll(".choice")].map((node) => node.getBoundingClientRect());
+  return parts.every((r) => r.bottom <= box.bottom + 0.5 && r.top >= box.top - 0.5);
+}"""
+
+
+async def newest_is_fully_visible(page: Page) -> None:
+    # Waits for layout to settle (the reply arrives, then its buttons and the typing line change size);
+    # a reply left below the fold stays there, so the wait fails.
+    await page.wait_for_function(NEWEST_FULLY_VISIBLE, timeout=5_000)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+async def test_the_newest_reply_and_its_buttons_are_fully_visible_after_each_message_and_a_reload(
+    browser: Browser, gateway_url: str, width: int, height: int
+) -> None:
+    context = await browser.new_context(locale="ru-RU", viewport={"width": width, "height": height})
+    try:
+        page = await open_chat(context, gateway_url)
+        await page.get_by_role("button", name=re.compile("Иван Петров")).click()
+        await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+        asked = 0
+        for text in ("какой баланс на карте", "покажи последние операции", "что ты умеешь?", "заблокируй карту"):
+            await type_message(page, text)
+            asked += 1
+            await expect(page.locator(customer_bubbles)).to_have_count(asked, timeout=REPLY_TIMEOUT_MS)
+            await expect(page.locator("#stored .msg").last).not_to_have_class(
+                re.compile("msg--out"), timeout=REPLY_TIMEOUT_MS
+            )
+            await newest_is_fully_visible(page)
+        card_buttons = page.locator(".choice:not([disabled])", has_text="5678")
+        await expect(card_buttons).to_be_visible()
+        # The list is longer than the screen: it really scrolled.
+        assert await page.evaluate("() => document.getElementById('messages').scrollTop > 0")
+
+        await page.reload()
+        await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+        await expect(page.locator(customer_bubbles)).to_have_count(asked)
+        await newest_is_fully_visible(page)
+        await expect(page.locator(".choice:not([disabled])", has_text="5678")).to_be_visible()
+    finally:
+        await context.close()
+
+
+async def test_the_chat_fits_a_360_pixel_phone_and_has_no_serious_accessibility_violations(
+    browser: Browser, gateway_url: str
+) -> None:
+    # bypass_csp lets the test inject axe-core; the page's own scripts still come only from the gateway.
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 360, "height": 640}, bypass_csp=True)
+    try:
+        page = await open_chat(context, gateway_url)
+        assert await axe_violations(page) == [], "the demo sign-in panel"
+        await continue_as_guest(page)
+        await type_message(page, "позовите оператора")
+        await expect(page.locator(".choice", has_text="Заказать обратный звонок")).to_be_visible(
+            timeout=REPLY_TIMEOUT_MS
+        )
+        await newest_is_fully_visible(page)
+        assert await page.evaluate("() => document.scrollingElement.scrollWidth") <= 360, "no sideways scrolling"
+        composer = await page.locator("#composer").bounding_box()
+        assert composer is not None and composer["x"] >= 0 and composer["x"] + composer["width"] <= 360
+        assert await axe_violations(page) == [], "the conversation"
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def gateway(stack: Stack, aiohttp_client: Any) -> TestClient[web.Request, web.Application]:
+    """A gateway of this test's own (its database, its operators) on the real platform."""
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(
+        create_app(gateway_settings(stack, "webchat_browser"))
+    )
+    return client
+
+
+async def guest_asks_for_an_operator(context: BrowserContext, base: str) -> Page:
+    page = await open_chat(context, base)
+    await continue_as_guest(page)
+    await type_message(page, "позовите оператора")
+    return page
+
+
+async def conversation_of(gateway: TestClient[web.Request, web.Application], page: Page) -> str:
+    conversation_id = await page.evaluate("() => localStorage.getItem('bankchat.conversation_id')")
+    assert conversation_id, "the page keeps its conversation id"
+    return str(conversation_id)
+
+
+async def test_typing_instead_of_pressing_a_button_keeps_the_callback_offer_usable(
+    gateway: TestClient[web.Request, web.Application], context: BrowserContext
+) -> None:
+    page = await guest_asks_for_an_operator(context, str(gateway.make_url("")).rstrip("/"))
+    callback = page.locator(".choice", has_text="Заказать обратный звонок")
+    await expect(callback).to_be_enabled(timeout=REPLY_TIMEOUT_MS)
+    await expect(page.locator("#messages")).not_to_contain_text("первый освободившийся специалист")
+
+    await type_message(page, "а долго ждать?")
+    await expect(page.locator("#messages")).to_contain_text("Ваше сообщение передано оператору")
+    await expect(callback).to_be_enabled()
+    await callback.click()
+    await expect(page.locator("#messages")).to_contain_text("Напишите номер телефона, по которому вам перезвонить.")
+    await expect(callback).to_be_disabled()
+
+    # After a reload the offer is answered (its button was pressed): it stays disabled.
+    await page.reload()
+    await expect(page.locator(".choice", has_text="Заказать обратный звонок")).to_be_disabled()
+
+
+async def test_a_signed_in_customer_books_a_callback_without_typing_a_phone(
+    gateway: TestClient[web.Request, web.Application], context: BrowserContext
+) -> None:
+    page = await open_chat(context, str(gateway.make_url("")).rstrip("/"))
+    await page.get_by_role("button", name=re.compile("Иван Петров")).click()
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    await type_message(page, "позовите оператора")
+    await page.locator(".choice", has_text="Заказать обратный звонок").click(timeout=REPLY_TIMEOUT_MS)
+    await expect(page.locator("#messages")).to_contain_text("оканчивается на 0001")
+    assert "Напишите номер телефона" not in await page.locator("#messages").inner_text()
+    task = await gateway.app[DB_KEY].callback_tasks.find_one({"conversation_id": await conversation_of(gateway, page)})
+    assert task is not None and task["phone"] == "+79160000001"
+
+
+async def test_the_customer_sees_the_operator_typing_and_named_and_keeps_the_conversation_after_a_reload(
+    gateway: TestClient[web.Request, web.Application], context: BrowserContext
+) -> None:
+    base = str(gateway.make_url("")).rstrip("/")
+    kate = Operator(gateway, "kate")
+    await kate.signs_in()
+    await kate.goes_online()
+    await gateway.app[BUS_KEY].drain()
+    page = await guest_asks_for_an_operator(context, base)
+    await expect(page.locator("#messages")).to_contain_text("Ваш номер в очереди", timeout=REPLY_TIMEOUT_MS)
+    conversation_id = await conversation_of(gateway, page)
+    await gateway.app[BUS_KEY].drain()
+    await kate.conversation(conversation_id, "accept")
+    await expect(page.locator("#messages")).to_contain_text("К чату подключился оператор Kate")
+
+    await kate.conversation(conversation_id, "typing")
+    await expect(page.locator("#typing")).to_be_visible()
+    await expect(page.locator("#typing")).to_contain_text("Kate печатает")
+    await kate.conversation(conversation_id, "reply", {"text": "Здравствуйте! Чем помочь?"})
+    reply = page.locator(".msg--operator", has_text="Здравствуйте! Чем помочь?")
+    await expect(reply.locator(".msg__label")).to_have_text("Оператор · Kate")
+    await expect(page.locator("#typing")).to_be_hidden()
+    await newest_is_fully_visible(page)
+
+    await kate.conversation(conversation_id, "close", {"resolution": "information_given"})
+    await page.locator(".choice", has_text="5").click()
+    await expect(page.locator("#messages")).to_contain_text("Спасибо за оценку!")
+    await type_message(page, "Всё понятно, спасибо")
+    await expect(page.locator("#messages")).to_contain_text("Спасибо за отзыв!")
+
+    # The conversation is over and rated; a reload still shows it, the operator's answer included.
+    await page.reload()
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    await expect(page.locator(".msg--operator", has_text="Здравствуйте! Чем помочь?")).to_be_visible()
+    await expect(page.locator(".msg--operator .msg__label").first).to_have_text("Оператор · Kate")
+    await newest_is_fully_visible(page)
+    # Writing again starts a new conversation below the old one.
+    await type_message(page, "ещё вопрос")
+    await expect(page.locator("#messages")).to_contain_text("Начат новый разговор.")
+    await expect(page.locator(".msg--operator", has_text="Здравствуйте! Чем помочь?")).to_be_visible()

@@ -19,7 +19,8 @@
     token: "bankchat.customer_token",
     name: "bankchat.customer_name",
     outbox: "bankchat.outbox",
-    guest: "bankchat.guest_chosen"
+    guest: "bankchat.guest_chosen",
+    conversation: "bankchat.conversation_id"
   };
   // Reconnect delays grow to this cap, with jitter so a restarted server is not hit by every page at once.
   var RECONNECT_MAX_MS = 10000;
@@ -28,6 +29,12 @@
   var PONG_TIMEOUT_MS = 10000;
   // The operator console shows "customer is typing"; one signal per this many ms is enough.
   var TYPING_SIGNAL_MS = 3000;
+  // The console repeats "operator is typing" while the operator types; without a repeat the line goes.
+  var OPERATOR_TYPING_SHOWN_MS = 6000;
+  // The view follows new messages while the reader is within this distance of the bottom.
+  var PINNED_SLACK_PX = 48;
+  // The button that asks the customer to sign in (sent by an operator who needs to verify them).
+  var SIGN_IN_PAYLOAD = "/sign_in";
 
   var TEXTS = {
     ru: {
@@ -38,6 +45,9 @@
       inputLabel: "Сообщение",
       send: "Отправить",
       typing: "Ассистент печатает",
+      operatorTyping: "{name} печатает",
+      operatorTypingNoName: "Оператор печатает",
+      operatorNamed: "Оператор · {name}",
       signIn: "Войти",
       signOut: "Выйти",
       guestWho: "Вы: гость",
@@ -67,6 +77,9 @@
       inputLabel: "Message",
       send: "Send",
       typing: "Assistant is typing",
+      operatorTyping: "{name} is typing",
+      operatorTypingNoName: "The operator is typing",
+      operatorNamed: "Operator · {name}",
       signIn: "Sign in",
       signOut: "Sign out",
       guestWho: "You: guest",
@@ -134,8 +147,11 @@
     demo: { on: false, customers: [] },
     ws: null,
     ready: false,
-    conversationId: null,
+    conversationId: load(KEYS.conversation),
     lastSeq: 0,
+    pinned: true,
+    typingTimer: null,
+    typing: null,
     seen: new Set(),
     payloadTitles: new Map(),
     outbox: loadOutbox(),
@@ -182,8 +198,9 @@
       btn.setAttribute("aria-pressed", String(btn.dataset.lang === state.lang));
     });
     document.querySelectorAll(".msg__label[data-author]").forEach(function (node) {
-      node.textContent = t("author_" + node.dataset.author);
+      node.textContent = authorLabel(node);
     });
+    if (el.typing) renderTypingLabel();
     document.querySelectorAll(".msg--pending").forEach(function (node) { setPendingMeta(node); });
     renderIdentity();
     setStatus(state.statusKey);
@@ -283,12 +300,13 @@
     persistOutbox();
     state.inflight.clear();
     state.conversationId = null;
+    save(KEYS.conversation, null);
     state.lastSeq = 0;
     state.seen.clear();
     state.payloadTitles.clear();
     el.stored.replaceChildren();
     el.pending.replaceChildren();
-    el.typing.hidden = true;
+    showTyping(null);
   }
 
   // ---- connection --------------------------------------------------------------------------------
@@ -329,7 +347,7 @@
       state.ws = null;
       state.ready = false;
       state.inflight.clear();
-      el.typing.hidden = true;
+      showTyping(null);
       refreshPendingMeta();
       scheduleReconnect();
     });
@@ -399,7 +417,7 @@
       case "message":
         render(frame.conversation_id || state.conversationId, frame.message || {});
         break;
-      case "typing": el.typing.hidden = !frame.on; if (frame.on) scrollDown(true); break;
+      case "typing": onTyping(frame); break;
       case "ack": settle(frame.id, null); break;
       case "error": onError(frame); break;
       case "pong": state.lastPong = Date.now(); break;
@@ -407,13 +425,39 @@
     }
   }
 
+  // "Ассистент печатает" while the bot works on a turn; "<name> печатает" while an operator types.
+  function onTyping(frame) {
+    if (!frame.on) {
+      if (!state.typing || state.typing.who !== "operator") showTyping(null);
+      return;
+    }
+    var who = frame.who === "operator" ? "operator" : "bot";
+    showTyping({ who: who, name: typeof frame.name === "string" && frame.name ? frame.name : null });
+    if (who === "operator") state.typingTimer = setTimeout(function () { showTyping(null); }, OPERATOR_TYPING_SHOWN_MS);
+  }
+
+  function showTyping(typing) {
+    clearTimeout(state.typingTimer);
+    state.typing = typing;
+    el.typing.hidden = !typing;
+    renderTypingLabel();
+  }
+
+  function renderTypingLabel() {
+    var label = el.typing.querySelector(".typing__label");
+    var typing = state.typing;
+    if (!typing || typing.who !== "operator") label.textContent = t("typing");
+    else label.textContent = typing.name ? t("operatorTyping", { name: typing.name }) : t("operatorTypingNoName");
+  }
+
   function onReady(frame) {
     state.lastPong = Date.now();
     state.verified = !!frame.verified;
     var id = frame.conversation_id || null;
     if (id !== state.conversationId) {
-      if (state.conversationId && id) addSystemLine(t("newConversation"));
+      if (state.conversationId && id && state.seen.size) addSystemLine(t("newConversation"));
       state.conversationId = id;
+      save(KEYS.conversation, id);
       state.lastSeq = 0;
     }
     renderIdentity();
@@ -462,14 +506,20 @@
 
   function isPayload(text) { return typeof text === "string" && text.charAt(0) === "/"; }
 
-  function bubble(kind, author, text) {
+  function authorLabel(node) {
+    var name = node.dataset.name;
+    return node.dataset.author === "operator" && name ? t("operatorNamed", { name: name }) : t("author_" + node.dataset.author);
+  }
+
+  function bubble(kind, author, text, operatorName) {
     var wrap = document.createElement("div");
     wrap.className = "msg " + (author === "customer" ? "msg--out" : "msg--in msg--" + author) + (kind ? " " + kind : "");
     if (author !== "customer") {
       var label = document.createElement("div");
       label.className = "msg__label";
       label.dataset.author = author;
-      label.textContent = t("author_" + author);
+      if (operatorName) label.dataset.name = operatorName;
+      label.textContent = authorLabel(label);
       wrap.append(label);
     }
     var body = document.createElement("div");
@@ -495,8 +545,11 @@
     var author = ["customer", "bot", "operator", "system"].indexOf(m.author) >= 0 ? m.author : "system";
     var text = String(m.text || "");
     if (author === "customer" && isPayload(text) && state.payloadTitles.has(text)) text = state.payloadTitles.get(text);
-    var node = bubble("", author, text);
+    var operatorName = author === "operator" && typeof m.operator_name === "string" ? m.operator_name : null;
+    var node = bubble("", author, text, operatorName);
     node.dataset.seq = String(m.seq);
+    // A standing offer (leave a message / callback) stays usable until one of its buttons is pressed.
+    if (m.custom && m.custom.standing_offer === true) node.dataset.standing = "1";
     if (!m.text && author !== "customer") node.querySelector(".msg__bubble").hidden = true;
 
     var buttons = Array.isArray(m.buttons) ? m.buttons : [];
@@ -509,8 +562,13 @@
         var button = document.createElement("button");
         button.type = "button";
         button.className = "choice";
+        button.dataset.payload = b.payload;
         button.textContent = b.title;
         button.addEventListener("click", function () {
+          if (b.payload === SIGN_IN_PAYLOAD) {
+            askToSignIn();
+            return;
+          }
           disableChoices();
           send(b.payload, b.title);
         });
@@ -531,15 +589,21 @@
     }
     target.insertBefore(node, before);
     if (author === "customer") {
-      // Choices offered before the customer's next message are answered or moot.
+      // Choices offered before the customer's next message are answered or moot, except a standing
+      // offer, which only its own button press ends.
       Array.prototype.forEach.call(target.children, function (child) {
-        if (Number(child.dataset.seq) < m.seq) child.querySelectorAll(".choice").forEach(function (b) { b.disabled = true; });
+        if (Number(child.dataset.seq) >= m.seq) return;
+        var choices = child.querySelectorAll(".choice");
+        var pressed = Array.prototype.some.call(choices, function (b) { return b.dataset.payload === m.text; });
+        if (child.dataset.standing === "1" && !pressed) return;
+        choices.forEach(function (b) { b.disabled = true; });
       });
-    } else {
-      el.typing.hidden = true;
+      state.pinned = true;
+    } else if (!state.typing || state.typing.who !== "operator" || author === "operator") {
+      showTyping(null);
     }
     el.welcome.hidden = true;
-    scrollDown(author === "customer");
+    followBottom();
   }
 
   function addSystemLine(text) {
@@ -553,11 +617,36 @@
     document.querySelectorAll(".choice").forEach(function (b) { b.disabled = true; });
   }
 
-  function scrollDown(force) {
-    var box = el.messages;
-    var nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
-    if (force || nearBottom) box.scrollTop = box.scrollHeight;
+  function askToSignIn() {
+    if (state.demo.on) {
+      openDemoPanel(true);
+    } else if (window.BankChat && typeof window.BankChat.onSignInRequest === "function") {
+      window.BankChat.onSignInRequest();
+    }
   }
+
+  // ---- keeping the newest message in view ---------------------------------------------------------
+  //
+  // The view is "pinned" to the bottom while the reader is at the bottom; then every change of the
+  // content's or the window's size (a new message, its buttons, the typing line, fonts arriving,
+  // a phone keyboard opening) scrolls to the very bottom, so the newest message and its buttons are
+  // fully visible. Scrolling up to read unpins it; sending a message or scrolling back down pins it.
+
+  function atBottom() {
+    var box = el.messages;
+    return box.scrollHeight - box.scrollTop - box.clientHeight <= PINNED_SLACK_PX;
+  }
+
+  function followBottom() {
+    if (state.pinned) el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  el.messages.addEventListener("scroll", function () { state.pinned = atBottom(); }, { passive: true });
+  if (typeof window.ResizeObserver === "function") {
+    var follower = new window.ResizeObserver(followBottom);
+    [el.messages, el.stored, el.pending, el.typing].forEach(function (node) { follower.observe(node); });
+  }
+  window.addEventListener("resize", followBottom);
 
   // ---- sending and the outbox --------------------------------------------------------------------
 
@@ -587,7 +676,8 @@
     setPendingMeta(node);
     el.pending.append(node);
     el.welcome.hidden = true;
-    scrollDown(true);
+    state.pinned = true;
+    followBottom();
   }
 
   function send(text, title) {
@@ -667,7 +757,7 @@
     state.ws = null;
     state.ready = false;
     state.inflight.clear();
-    el.typing.hidden = true;
+    showTyping(null);
     if (old) old.close(1000, "offline");
     refreshPendingMeta();
   });
