@@ -78,7 +78,7 @@ async def test_anna_hears_her_balance_by_voice(gateway: TestClient[web.Request, 
 
     text = spoken(answer)
     assert text.startswith("Спасибо, личность подтверждена.")
-    assert "с окончанием четыре восемь два один" in text
+    assert "с окончанием сорок восемь двадцать один" in text
     assert "двадцать три тысячи семьсот восемьдесят рублей девяносто копеек" in text
     assert "₽" not in text and "•" not in text
 
@@ -108,10 +108,10 @@ async def test_anna_blocks_her_credit_card_with_the_keypad(gateway: TestClient[w
         gateway, "/voice/twiml/gather", sid, ANNA_PHONE, SpeechResult="заблокируйте карту", Confidence="0.9"
     )
     menu = await call_turn(gateway, "/voice/twiml/gather", sid, ANNA_PHONE, Digits="4821")
-    assert "Для Visa с окончанием семь семь пять пять нажмите 2." in spoken(menu), spoken(menu)
+    assert "Карта Visa с окончанием семьдесят семь пятьдесят пять — нажмите 2." in spoken(menu), spoken(menu)
 
     confirm = await call_turn(gateway, "/voice/twiml/gather", sid, ANNA_PHONE, Digits="2")
-    assert spoken(confirm).endswith("Для Да нажмите 1. Для Нет нажмите 2."), spoken(confirm)
+    assert spoken(confirm).endswith("Если да — нажмите 1, если нет — 2."), spoken(confirm)
     done = await call_turn(gateway, "/voice/twiml/gather", sid, ANNA_PHONE, Digits="1")
     assert "заблокирована" in spoken(done), spoken(done)
 
