@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import tempfile
 import time
 import uuid
@@ -78,7 +79,7 @@ class Client:
     def __init__(self, http: aiohttp.ClientSession, stack: Stack) -> None:
         self.http = http
         self.url = stack.gateway_url + REST_PATH
-        self.headers = {"X-Api-Key": LOCAL_REST_API_KEY}
+        self.headers = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
         self.token = mint_customer_token("demo-anna", LOCAL_CUSTOMER_TOKEN_SECRET)
 
     async def turn(self, sender: str, text: str, into: Turns) -> dict[str, Any] | None:
@@ -253,7 +254,13 @@ async def run_config(config: str, args: argparse.Namespace) -> None:
             stack.stop()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # `timeout` and CI send SIGTERM: leave through the `finally` that stops the platform.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configs", default="before,after", help="comma-separated: before, after")
     parser.add_argument("--seconds", type=float, default=120.0, help="length of each concurrency level")
