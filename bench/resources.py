@@ -1,6 +1,6 @@
 """Time from the run command to ready, and each process's memory after a 1,000-turn run.
 
-Runs `scripts/run` itself (honcho with the Procfile) on free ports with its own
+Runs `scripts/run` itself (supervisord over every service) on free ports with its own
 data folder, measures the seconds until the gateway answers a first chat turn,
 sends 1,000 turns through the REST channel (four customers' turns at a time) and
 prints the RSS of each process after every 250 turns, so growth is visible and a cut
@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from core.identity import mint_customer_token
-from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET
+from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_REST_API_KEY
 from core.stack import ROOT, descendants, free_port, tree_rss_kib
 
 TURNS = ["привет", "какой баланс на карте", "последние операции", "hello", "what is my balance", "спасибо"]
@@ -31,7 +31,13 @@ CHECKPOINT_TURNS = 250
 # Four customers at a time: the run finishes in a quarter of the time, and it is still a light load.
 CONCURRENT_CUSTOMERS = 4
 _READY_TIMEOUT_SECONDS = 300
-_PROCESS_LABELS = {"ferretdb": "ferretdb", "rasa_sdk": "actions", "rasa run": "rasa", "-m core": "gateway"}
+_PROCESS_LABELS = {
+    "postgres -D": "postgres",
+    "ferretdb": "ferretdb",
+    "actions.server": "actions",
+    "rasa run": "rasa",
+    "-m core": "gateway",
+}
 
 
 async def first_answer(url: str, deadline: float) -> None:
@@ -41,7 +47,11 @@ async def first_answer(url: str, deadline: float) -> None:
             attempt += 1
             # A new sender each time: a probe answered while Rasa was still starting is handed to an operator.
             try:
-                async with http.post(url, json={"sender": f"ready-probe-{attempt}", "text": "привет"}) as resp:
+                async with http.post(
+                    url,
+                    json={"sender": f"ready-probe-{attempt}", "text": "привет"},
+                    headers={"X-Api-Key": LOCAL_REST_API_KEY},
+                ) as resp:
                     if resp.status == 200 and (await resp.json())["state"] == "bot":
                         return
             except aiohttp.ClientError:
@@ -50,7 +60,7 @@ async def first_answer(url: str, deadline: float) -> None:
     raise RuntimeError("the platform was not ready in time")
 
 
-async def load(url: str, total: int, honcho_pid: int) -> None:
+async def load(url: str, total: int, platform_pid: int) -> None:
     token = mint_customer_token("demo-anna", LOCAL_CUSTOMER_TOKEN_SECRET)
     done = 0
 
@@ -60,12 +70,12 @@ async def load(url: str, total: int, honcho_pid: int) -> None:
         for i in range(first, total, CONCURRENT_CUSTOMERS):
             body = {"sender": f"load-{i % CONCURRENT_CUSTOMERS}-{i // (20 * CONCURRENT_CUSTOMERS)}"}
             body |= {"text": TURNS[i % len(TURNS)], "customer_token": token}
-            async with http.post(url, json=body) as resp:
+            async with http.post(url, json=body, headers={"X-Api-Key": LOCAL_REST_API_KEY}) as resp:
                 if resp.status != 200:
                     raise RuntimeError(f"turn {i} failed with HTTP {resp.status}")
             done += 1
             if done % CHECKPOINT_TURNS == 0 or done == total:
-                for name, rss in process_rss(honcho_pid).items():
+                for name, rss in process_rss(platform_pid).items():
                     print(f"resources.rss_after_{done}_turns_mib.{name} {rss / 1024:.0f}", flush=True)
 
     async with aiohttp.ClientSession() as http:
@@ -77,14 +87,14 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def process_rss(honcho_pid: int) -> dict[str, int]:
-    """RSS per Procfile process, in KiB: the process itself and its own children.
+def process_rss(platform_pid: int) -> dict[str, int]:
+    """RSS per supervised process, in KiB: the process itself and its own children.
 
-    Below honcho sit its forks and their `sh -c` wrappers; each platform process is found by its
-    command line among honcho's descendants.
+    Below the run script sit supervisord and its programs; each platform process is found by its
+    command line among the run script's descendants.
     """
     result: dict[str, int] = {}
-    for pid in descendants(honcho_pid):
+    for pid in descendants(platform_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
@@ -102,13 +112,15 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=TOTAL_TURNS, help="turns to send (default 1000)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    ports = {name: str(free_port()) for name in ("FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT")}
+    names = ("PG_PORT", "FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT")
+    ports = {name: str(free_port()) for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
+        Path(tmp).chmod(0o755)  # the PostgreSQL cluster inside belongs to an unprivileged account
         env = os.environ | ports | {"CC_DATA_DIR": tmp}
-        for inherited in ("MONGODB_URI", "RASA_URL", "ACTION_ENDPOINT_URL"):
+        for inherited in ("MONGODB_URI", "RASA_URL", "RASA_URLS", "ACTION_ENDPOINT_URL", "FERRETDB_POSTGRES_URL"):
             env.pop(inherited, None)
         start = time.monotonic()
-        honcho = subprocess.Popen(
+        platform = subprocess.Popen(
             [str(ROOT / "scripts/run")],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -119,14 +131,14 @@ def main() -> None:
         try:
             asyncio.run(first_answer(url, start + _READY_TIMEOUT_SECONDS))
             print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}", flush=True)
-            for name, rss in process_rss(honcho.pid).items():
+            for name, rss in process_rss(platform.pid).items():
                 print(f"resources.rss_at_ready_mib.{name} {rss / 1024:.0f}", flush=True)
             load_started = time.monotonic()
-            asyncio.run(load(url, args.turns, honcho.pid))
+            asyncio.run(load(url, args.turns, platform.pid))
             print(f"resources.turns_per_s {args.turns / (time.monotonic() - load_started):.2f}")
         finally:
-            os.killpg(honcho.pid, signal.SIGTERM)
-            honcho.wait(timeout=30)
+            os.killpg(platform.pid, signal.SIGTERM)
+            platform.wait(timeout=30)
 
 
 if __name__ == "__main__":
