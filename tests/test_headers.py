@@ -11,7 +11,7 @@ import pytest
 
 from core.stack import Stack
 
-STAFF_PAGES = ["/console", "/supervisor", "/kb/editor", "/console/static/console.html", "/kb/static/editor.html"]
+STAFF_PAGES = ["/console", "/supervisor", "/kb/editor", "/ui/console/index.html", "/kb/static/editor.html"]
 JSON_ANSWERS = ["/health", "/api/kb/search?q=баланс", "/api/console/me", "/chat/config", "/no/such/page"]
 
 
@@ -55,7 +55,7 @@ async def test_the_customer_chat_may_be_framed_only_by_its_own_site(stack: Stack
     assert "X-Frame-Options" not in headers
 
 
-@pytest.mark.parametrize("path", ["/health", "/chat", "/console/static/console.js", "/no/such/page"])
+@pytest.mark.parametrize("path", ["/health", "/chat", "/ui/console/app.js", "/no/such/page"])
 async def test_no_answer_names_the_server_software_or_its_version(stack: Stack, path: str) -> None:
     _, headers = await headers_of(stack, path)
     assert "aiohttp" not in headers.get("Server", "").lower()

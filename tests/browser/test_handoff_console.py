@@ -9,7 +9,9 @@ operator) in /console too. Staff contexts prefer Russian, as the bank's staff do
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,6 +145,9 @@ async def test_operator_is_alerted_accepts_answers_from_the_kb_and_a_supervisor_
     await composer.press("Enter")
     await expect(console.locator("#transcript li.note")).to_contain_text("клиент новый\nвторая строка")
 
+    if folder := os.environ.get("CC_SCREENSHOTS"):  # README's picture: CC_SCREENSHOTS=docs/screenshots
+        await console.screenshot(path=str(Path(folder) / "console.png"))
+
     # The URL survives a reload: the same conversation opens again.
     url = console.url
     await console.reload()
@@ -192,13 +197,15 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
     await sign_in(supervisor, base, "sveta")
 
     chat = await guest_chat(customer_context, base)
+    # The bot cannot block a guest's card; the customer presses its "call an operator" button.
     await customer_types(chat, "Я потерял карту")
-    await expect(chat.locator("#messages li").last).to_be_visible(timeout=BOT_TIMEOUT_MS)
-    await customer_types(chat, ASK_FOR_OPERATOR)
+    await expect(chat.locator("#messages")).to_contain_text("владелец карты", timeout=BOT_TIMEOUT_MS)
+    await chat.get_by_role("button", name="Позвать оператора").click()
     row = console.locator("#rows li.row").first
     await expect(row).to_be_visible(timeout=BOT_TIMEOUT_MS)
     await row.locator("a").click()
     await expect(console.locator("#profile")).to_have_text("Гость — личность не подтверждена")
+    await expect(console.locator("#transcript")).to_contain_text("нажал(а) кнопку «Позвать оператора»")
 
     # Wrong digits: refused in the page's language, and the attempt is audited.
     await customer_types(chat, "Мой телефон +7 916 000-00-01, карта на 5678")

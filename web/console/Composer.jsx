@@ -7,7 +7,7 @@ import { tr } from "./tr.js";
 
 const TYPING_EVERY_MS = 2500;
 
-export function Composer({ id, conv, draft, setDraft, onSent, onNote, onError }) {
+export function Composer({ id, conv, draft, setDraft, onSent, onNote, onNotice, onError }) {
   useLanguage();
   const [canned, setCanned] = useState([]);
   const [picked, setPicked] = useState(0);
@@ -38,13 +38,15 @@ export function Composer({ id, conv, draft, setDraft, onSent, onNote, onError })
     setBusy(true);
     try {
       if (note) {
-        await api("POST", "/api/console/conversations/" + id + "/notes", { text });
+        const stored = await api("POST", "/api/console/conversations/" + id + "/notes", { text });
         setDraft({ text: "", mode: "note" });
         onNote();
+        if (stored.notice) onNotice(stored.notice);
       } else {
         const message = await api("POST", "/api/console/conversations/" + id + "/reply", { text });
         setDraft({ text: "", mode: "reply" });
         onSent(message);
+        if (message.notice) onNotice(message.notice);
       }
     } catch (err) {
       onError(err);

@@ -101,7 +101,8 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
         {mine ? (
           <Composer id={id} conv={conv} draft={draft} setDraft={setDraft} me={me}
             onSent={(message) => setMessages((shown) => mergeMessages([message], shown))}
-            onNote={() => reloadAfter({ kind: "ok", text: tr.t("banner.noteSaved") })} onError={onError} />
+            onNote={() => reloadAfter({ kind: "ok", text: tr.t("banner.noteSaved") })} onError={onError}
+            onNotice={(notice) => setBanner({ kind: "info", text: tr.has("notice." + notice.code) ? tr.t("notice." + notice.code) : notice.text })} />
         ) : conv.state === "queued" && me.operator ? (
           <div class="composer-off">
             <button type="button" id="take-open" onClick={async () => {

@@ -100,6 +100,7 @@ export default {
   "banner.verified": "The customer's identity is verified.",
   "banner.cardBlocked": "Card {card} is blocked.",
   "banner.cardAlreadyBlocked": "Card {card} was already blocked.",
+  "notice.sensitive_data_masked": "Card numbers and codes were masked before sending; only the last 4 digits of a card are kept.",
   "banner.callbackDone": "Task marked done.",
   "reason.customer_request": "customer request",
   "reason.complaint": "complaint",

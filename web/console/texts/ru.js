@@ -100,6 +100,7 @@ export default {
   "banner.verified": "Личность клиента подтверждена.",
   "banner.cardBlocked": "Карта {card} заблокирована.",
   "banner.cardAlreadyBlocked": "Карта {card} уже была заблокирована.",
+  "notice.sensitive_data_masked": "Номера карт и коды скрыты перед отправкой: остаются только последние 4 цифры карты.",
   "banner.callbackDone": "Задача отмечена выполненной.",
   "reason.customer_request": "просьба клиента",
   "reason.complaint": "жалоба",
