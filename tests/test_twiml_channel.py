@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import pytest
 from aiohttp import web
@@ -19,6 +20,7 @@ __all__ = ["ferretdb", "scripted_rasa"]
 
 PUBLIC = "https://bank.example"
 IVAN_PHONE = "+79160000001"
+Gateway = TestClient[web.Request, web.Application]
 STRANGER_PHONE = "+79990001122"
 
 
@@ -226,3 +228,152 @@ async def test_without_an_auth_token_the_webhook_refuses_every_call(
     resp = await client.post("/voice/twiml/incoming", data={"CallSid": "CA1"})
     assert resp.status == 503
     assert "TWIML_AUTH_TOKEN" in await resp.text()
+
+
+class ClosingRasa(ScriptedRasa):
+    """The scripted bot, also answering goodbye, thanks and "no" as our bot's rules do."""
+
+    CLOSING: ClassVar[dict[str, str]] = {
+        "goodbye": "Всего доброго!",
+        "thank": "Пожалуйста! Рад был помочь.",
+        "deny": "Хорошо.",
+    }
+
+    @staticmethod
+    def intent(text: str) -> str:
+        lowered = text.lower()
+        if "свидания" in lowered:
+            return "goodbye"
+        if "спасибо" in lowered:
+            return "thank"
+        if lowered.startswith("нет"):
+            return "deny"
+        if "закончим" in lowered:
+            return "wrap_up"
+        return ScriptedRasa.intent(text)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        intent = self.intent(body["message"])
+        if intent in self.CLOSING:
+            self.received.append(body)
+            return web.json_response([{"recipient_id": body["sender"], "text": self.CLOSING[intent]}])
+        if intent == "wrap_up":
+            # A bot reply that closes the conversation on its own, whatever the caller's intent was.
+            self.received.append(body)
+            reply = {
+                "recipient_id": body["sender"],
+                "text": "Хорошо, заканчиваем.",
+                "custom": {"closes_conversation": True},
+            }
+            return web.json_response([reply])
+        return await super().webhook(request)
+
+
+@pytest.fixture
+async def closing_gateway(ferretdb: str, aiohttp_client: Any) -> AsyncIterator[tuple[Gateway, ClosingRasa]]:
+    rasa = ClosingRasa()
+    url = await rasa.start()
+    settings = channel_settings(ferretdb, url, twiml_auth_token=TWIML_TOKEN, twiml_public_url=PUBLIC)
+    client: Gateway = await aiohttp_client(create_app(settings))
+    yield client, rasa
+    await rasa.close()
+
+
+async def call_state(gateway: Gateway, call: Call) -> dict[str, Any]:
+    state = await gateway.app[DB_KEY].voice_calls.find_one({"_id": "twiml:" + call.sid})
+    assert state is not None
+    return dict(state)
+
+
+def hangs_up(response: ET.Element) -> bool:
+    return response.find("Gather") is None and response.find("Hangup") is not None
+
+
+async def test_key_9_switches_the_recognizer_the_prompts_the_bot_and_the_console_to_english(
+    gateway: Gateway, scripted_rasa: tuple[ScriptedRasa, str]
+) -> None:
+    call = Call(gateway, STRANGER_PHONE, "CA" + "a" * 32)
+    await call.rings()
+    english = await call.presses("9")
+    assert gather_of(english)["language"] == "en-US" and gather_of(english)["hints"] == "Russian"
+    await call.says("my balance")
+
+    assert scripted_rasa[0].received[-1]["metadata"]["language"] == "en"
+    conversation = await gateway.app[DB_KEY].conversations.find_one({"channel": "voice"})
+    assert conversation is not None and conversation["language"] == "en"
+    chosen = await gateway.app[DB_KEY].voice_callers.find_one({"_id": STRANGER_PHONE})
+    assert chosen is not None and chosen["language"] == "en"
+    nine_again = await call.presses("9")
+    assert "hints" not in gather_of(nine_again), "after the first request 9 is an ordinary key"
+    assert gather_of(nine_again)["language"] == "en-US"
+
+
+async def test_saying_russian_on_an_english_call_switches_back(gateway: Gateway) -> None:
+    call = Call(gateway, STRANGER_PHONE, "CA" + "b" * 32)
+    await call.rings()
+    await call.presses("9")
+    russian = await call.says("Russian, please")
+    assert gather_of(russian)["language"] == "ru-RU"
+    assert spoken(russian).startswith("Здравствуйте! Вы позвонили в Демо-банк. For English, press 9")
+    next_call = await Call(gateway, STRANGER_PHONE, "CA" + "c" * 32).rings()
+    assert gather_of(next_call)["language"] == "ru-RU", "the last choice is the one remembered"
+
+
+async def test_goodbye_and_thanks_end_the_call_politely(closing_gateway: tuple[Gateway, ClosingRasa]) -> None:
+    gateway, _ = closing_gateway
+    call = Call(gateway, STRANGER_PHONE, "CA" + "d" * 32)
+    await call.rings()
+    bye = await call.says("до свидания")
+    assert hangs_up(bye)
+    assert spoken(bye) == "Всего доброго! Спасибо за звонок в Демо-банк. До свидания!"
+    assert (await call_state(gateway, call))["end_reason"] == "goodbye"
+
+    thanks_call = Call(gateway, STRANGER_PHONE, "CA" + "e" * 32)
+    await thanks_call.rings()
+    await thanks_call.says("баланс")
+    thanks = await thanks_call.says("спасибо")
+    assert hangs_up(thanks)
+    assert spoken(thanks) == "Пожалуйста! Рад был помочь. Спасибо за звонок в Демо-банк. До свидания!"
+
+
+async def test_no_to_anything_else_ends_the_call_but_no_to_a_question_does_not(
+    closing_gateway: tuple[Gateway, ClosingRasa],
+) -> None:
+    gateway, _ = closing_gateway
+    call = Call(gateway, IVAN_PHONE, "CA" + "f" * 32)
+    await call.rings()
+    await call.says("заблокируйте карту")
+    await call.presses("5678")
+    confirm = await call.presses("1")
+    assert spoken(confirm).endswith("Если да — нажмите 1, если нет — 2.")
+    kept = await call.says("нет")
+    assert not hangs_up(kept), "'no' to blocking the card is an answer, not a goodbye"
+
+    answered = Call(gateway, STRANGER_PHONE, "CA" + "0" * 31 + "1")
+    await answered.rings()
+    assert spoken(await answered.says("баланс")).endswith("Чем ещё могу помочь?")
+    done = await answered.says("нет, это всё")
+    assert hangs_up(done) and spoken(done) == "Хорошо. Спасибо за звонок в Демо-банк. До свидания!"
+
+
+async def test_silence_after_an_answer_gets_one_reprompt_then_goodbye(gateway: Gateway) -> None:
+    call = Call(gateway, STRANGER_PHONE, "CA" + "0" * 31 + "2")
+    await call.rings()
+    await call.says("баланс")
+    reprompt = await call.is_silent()
+    assert spoken(reprompt) == "Вы на линии? Если нужно что-то ещё, просто скажите."
+    bye = await call.is_silent()
+    assert hangs_up(bye) and spoken(bye) == "Спасибо за звонок в Демо-банк. До свидания!"
+    assert (await call_state(gateway, call))["end_reason"] == "silence_after_answer"
+    doc = await gateway.app[DB_KEY].conversations.find_one({"channel": "voice"})
+    assert doc is not None and doc["state"] not in {"queued", "assigned"}, "a caller who was answered is not queued"
+
+
+async def test_a_bot_reply_that_closes_the_conversation_hangs_up(closing_gateway: tuple[Gateway, ClosingRasa]) -> None:
+    gateway, _ = closing_gateway
+    call = Call(gateway, STRANGER_PHONE, "CA" + "0" * 31 + "3")
+    await call.rings()
+    closed = await call.says("закончим разговор")
+    assert hangs_up(closed)
+    assert spoken(closed) == "Хорошо, заканчиваем. Спасибо за звонок в Демо-банк. До свидания!"

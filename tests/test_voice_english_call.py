@@ -185,4 +185,5 @@ async def test_ivan_chooses_english_on_the_asterisk_line(gateway: tuple[Gateway,
     bot = [m["text"] async for m in db.messages.find({"conversation_id": conversation["_id"], "author": "bot"})]
     assert bot[0].startswith("Your products:\n• Мир •••• 5678: RUB\u00a048,250.35"), bot
     assert any(t.startswith("To activate your card, set a PIN") for t in bot), bot
-    assert (await db.voice_callers.find_one({"_id": IVAN_PHONE}))["language"] == "en"
+    chosen = await db.voice_callers.find_one({"_id": IVAN_PHONE})
+    assert chosen is not None and chosen["language"] == "en", "the number remembers English"
