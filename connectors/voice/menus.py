@@ -20,6 +20,7 @@ from core.language import Language
 from core.messages import Button, Reply
 
 _PAYLOAD_RE = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.DOTALL)
+_QUOTES_RE = re.compile(r"[«»\"“”„]")
 _MASKED_RE = re.compile(r"\s*(?:[•*]{1,4}|x{4})\s?\d{4,}\s*", re.IGNORECASE)
 
 
@@ -74,7 +75,8 @@ def _card_line(button: Button, last4: str, key: int, language: Language) -> str:
 
 
 def _title(button: Button, language: Language) -> str:
-    return speak_text(button.title, language).rstrip(".!?;: ")
+    """The written title as words: quotes are not said."""
+    return speak_text(_QUOTES_RE.sub("", button.title), language).rstrip(".!?;: ")
 
 
 def menu_line(button: Button, key: int, language: Language) -> str:
