@@ -6,10 +6,12 @@ with Telegram (pointed at a local recording Bot API server) and the TwiML webhoo
     gateway's own work (storage, routing, rendering, Bot API calls);
   total: the real trained Rasa and action server (skipped with --gateway-only).
 A Telegram turn is timed from posting the update to the last sendMessage reaching
-the Bot API; a TwiML turn from the signed form post to the TwiML answer.
+the Bot API; a TwiML turn from the signed form post to the TwiML answer, in each
+language: the English caller chooses English with key 9 once (not timed) and their
+number is then greeted in English; a call that hangs up (a goodbye) is redialled.
 Throughput: 100 chats post 5 updates each at once, 10% of them posted twice as
 Telegram retries do; replies then leave at Telegram's own limit (30 messages/s).
-Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.channels [--gateway-only]`.
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.channels [--gateway-only] [--phone-only]`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -43,7 +46,14 @@ DUPLICATE_SHARE = 0.10
 # The throughput phase stops waiting for replies after this long and reports what was answered.
 THROUGHPUT_CAP_SECONDS = 240
 TEXTS = ["привет", "какой у меня баланс", "покажи последние операции", "спасибо", "hello"]
+# What each language's callers say on the phone (a stranger's number: no card digits are asked).
+PHONE_TEXTS = {
+    "ru": ["здравствуйте", "какой у меня баланс", "покажи последние операции", "как активировать карту", "спасибо"],
+    "en": ["hello", "what is my balance", "show my recent transactions", "how do I activate my card", "thank you"],
+}
+PHONE_CALLERS = {"ru": "+79990000000", "en": "+79990000009"}
 PUBLIC = "https://bank.example"
+PHONE_RECOGNIZERS = {"ru": "ru-RU", "en": "en-US"}
 
 
 class InstantBot:
@@ -107,25 +117,41 @@ async def telegram_turns(http: aiohttp.ClientSession, url: str, api: FakeBotApi,
     return times
 
 
-async def twiml_turns(http: aiohttp.ClientSession, url: str) -> list[float]:
+def recognizer_of(twiml: str) -> str | None:
+    """The <Gather>'s language: what the recognizer listens for next (None when the call ends or transfers)."""
+    gather = re.search(r"<Gather [^>]*>", twiml)
+    language = re.search(r'language="([^"]+)"', gather.group(0)) if gather else None
+    return language.group(1) if language else None
+
+
+async def twiml_turns(http: aiohttp.ClientSession, url: str, language: str, turns: int = TURNS) -> list[float]:
     times = []
+    caller = PHONE_CALLERS[language]
     sid = ""
-    for turn in range(TURNS):
-        if turn % 10 == 0:
+    answer = "<Hangup/>"
+    for turn in range(turns):
+        if turn % 10 == 0 or "<Hangup/>" in answer:
             sid = "CA" + uuid.uuid4().hex
-            await twiml_post(http, url, "/voice/twiml/incoming", {"CallSid": sid, "From": "+79990000000"})
+            greeting = await twiml_post(http, url, "/voice/twiml/incoming", {"CallSid": sid, "From": caller})
+            if recognizer_of(greeting) != PHONE_RECOGNIZERS[language]:
+                await twiml_post(http, url, "/voice/twiml/gather", {"CallSid": sid, "From": caller, "Digits": "9"})
+        texts = PHONE_TEXTS[language]
         start = time.perf_counter()
-        form = {"CallSid": sid, "From": "+79990000000", "SpeechResult": TEXTS[turn % len(TEXTS)], "Confidence": "0.9"}
-        await twiml_post(http, url, "/voice/twiml/gather", form)
+        form = {"CallSid": sid, "From": caller, "SpeechResult": texts[turn % len(texts)], "Confidence": "0.9"}
+        answer = await twiml_post(http, url, "/voice/twiml/gather", form)
         times.append((time.perf_counter() - start) * 1000)
+        if recognizer_of(answer) not in (None, PHONE_RECOGNIZERS[language]):
+            raise RuntimeError(f"the {language} call is not recognized in {language}: {answer}")
     return times
 
 
-async def twiml_post(http: aiohttp.ClientSession, url: str, path: str, form: dict[str, str]) -> None:
+async def twiml_post(http: aiohttp.ClientSession, url: str, path: str, form: dict[str, str]) -> str:
     headers = {"X-Twilio-Signature": twilio_signature(TWIML_TOKEN, PUBLIC + path, form)}
     async with http.post(url + path, data=form, headers=headers) as resp:
-        if resp.status != 200 or "<Response>" not in await resp.text():
+        text = await resp.text()
+        if resp.status != 200 or "<Response>" not in text:
             raise RuntimeError(f"TwiML webhook answered {resp.status}")
+        return text
 
 
 async def throughput(
@@ -173,20 +199,27 @@ async def throughput(
     print(f"telegram.webhook.duplicates_dropped_share {(posted - claimed) / len(duplicates):.3f}")
 
 
-async def run_gateway(mongodb_uri: str, rasa_url: str, label: str, bot: InstantBot | None) -> None:
+async def run_gateway(
+    mongodb_uri: str, rasa_url: str, label: str, bot: InstantBot | None, *, phone_only: bool = False
+) -> None:
     api = FakeBotApi()
     api_base = await api.start()
     app = create_app(gateway_settings(mongodb_uri, rasa_url, api_base))
     try:
         async with serve(app) as url, aiohttp.ClientSession() as http:
-            updates = Updates(next_id=random.randint(1, 10**6) * 100)
-            await telegram_turns(http, url, api, updates)  # warm-up: connections, indexes, models
-            tg = await telegram_turns(http, url, api, updates)
-            voice = await twiml_turns(http, url)
-            for channel, times in (("telegram", tg), ("twiml", voice)):
-                print(f"{channel}.turn.{label}.p50_ms {percentile(times, 50):.1f}")
-                print(f"{channel}.turn.{label}.p95_ms {percentile(times, 95):.1f}")
-            if bot is not None:
+            figures: list[tuple[str, list[float]]] = []
+            if not phone_only:
+                updates = Updates(next_id=random.randint(1, 10**6) * 100)
+                await telegram_turns(http, url, api, updates)  # warm-up: connections, indexes, models
+                figures.append(("telegram.turn", await telegram_turns(http, url, api, updates)))
+            else:
+                await twiml_turns(http, url, "ru", turns=10)  # warm-up: connections, indexes, models
+            for language in ("ru", "en"):
+                figures.append((f"twiml.turn.{language}", await twiml_turns(http, url, language)))
+            for name, times in figures:
+                print(f"{name}.{label}.p50_ms {percentile(times, 50):.1f}")
+                print(f"{name}.{label}.p95_ms {percentile(times, 95):.1f}")
+            if bot is not None and not phone_only:
                 await throughput(http, url, api, bot, app)
     finally:
         await api.close()
@@ -198,23 +231,24 @@ def platform(data_dir: Path, with_bot: bool) -> Iterator[Stack]:
         yield stack
 
 
-async def bench(stack: Stack, gateway_only: bool) -> None:
+async def bench(stack: Stack, gateway_only: bool, phone_only: bool) -> None:
     bot = InstantBot()
     instant = web.Application()
     instant.router.add_post("/webhooks/gateway/webhook", bot.webhook)
     instant.router.add_post("/model/parse", bot.parse)
     async with serve(instant) as instant_url:
-        await run_gateway(stack.mongodb_uri, instant_url, "gateway_side", bot)
+        await run_gateway(stack.mongodb_uri, instant_url, "gateway_side", bot, phone_only=phone_only)
     if not gateway_only:
-        await run_gateway(stack.mongodb_uri, stack.rasa_url, "total", None)
+        await run_gateway(stack.mongodb_uri, stack.rasa_url, "total", None, phone_only=phone_only)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--gateway-only", action="store_true", help="skip the figures with the real Rasa")
+    parser.add_argument("--phone-only", action="store_true", help="only the TwiML turn figures, in each language")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, platform(Path(tmp), with_bot=not args.gateway_only) as stack:
-        asyncio.run(bench(stack, args.gateway_only))
+        asyncio.run(bench(stack, args.gateway_only, args.phone_only))
 
 
 if __name__ == "__main__":
