@@ -30,7 +30,7 @@ from playwright.async_api import Page, async_playwright
 
 from core.app import create_app
 from core.keys import DB_KEY
-from core.settings import Settings
+from core.settings import LOCAL_REST_API_KEY, Settings
 from core.stack import Stack, free_port
 from core.staff import Role, save_staff
 from handoff import operators
@@ -83,7 +83,9 @@ async def measure(
         index = n % len(senders)
         sent_ms = time.time() * 1000
         async with customers.post(
-            base + "/api/channels/rest/messages", json={"sender": senders[index], "text": f"вопрос {n}"}
+            base + "/api/channels/rest/messages",
+            json={"sender": senders[index], "text": f"вопрос {n}"},
+            headers={"X-Api-Key": LOCAL_REST_API_KEY},
         ) as resp:
             assert resp.status == 200, await resp.text()
         alert_ms = await page.evaluate(
@@ -137,7 +139,9 @@ async def main(messages: int) -> None:
                 ids = []
                 for sender in senders:
                     async with customers.post(
-                        base + "/api/channels/rest/messages", json={"sender": sender, "text": "оператора"}
+                        base + "/api/channels/rest/messages",
+                        json={"sender": sender, "text": "оператора"},
+                        headers={"X-Api-Key": LOCAL_REST_API_KEY},
                     ) as resp:
                         ids.append((await resp.json())["conversation_id"])
                 for cid in ids:  # wait until the operator carries them all

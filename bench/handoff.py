@@ -28,7 +28,7 @@ from aiohttp import web
 
 from core.app import create_app
 from core.keys import DB_KEY, DELIVERY_KEY
-from core.settings import Settings
+from core.settings import LOCAL_REST_API_KEY, Settings
 from core.stack import Stack, free_port
 from core.staff import Role, save_staff
 from handoff import operators
@@ -188,7 +188,9 @@ async def main(load_seconds: float) -> None:
             async def escalate(index: int) -> str:
                 sent_at[f"c{index}"] = time.perf_counter()
                 async with customers.post(
-                    base + "/api/channels/rest/messages", json={"sender": f"bench-{index}", "text": "оператора"}
+                    base + "/api/channels/rest/messages",
+                    json={"sender": f"bench-{index}", "text": "оператора"},
+                    headers={"X-Api-Key": LOCAL_REST_API_KEY},
                 ) as resp:
                     body = await resp.json()
                 conversation_id: str = body["conversation_id"]
@@ -231,6 +233,7 @@ async def main(load_seconds: float) -> None:
                     async with customers.post(
                         base + "/api/channels/rest/messages",
                         json={"sender": f"bench-{index}", "text": f"вопрос {index}-{n}"},
+                        headers={"X-Api-Key": LOCAL_REST_API_KEY},
                     ) as resp:
                         if resp.status == 200:
                             counts["customer_sent"] += 1

@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from core.identity import mint_customer_token
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack, running_stack
 
 # (turn type, text); a conversation cycles through them, so every type gets the same count.
@@ -55,7 +56,9 @@ def percentile(values: list[float], q: float) -> float:
 async def gateway_turn(http: aiohttp.ClientSession, stack: Stack, sender: str, text: str, token: str) -> float:
     start = time.perf_counter()
     body = {"sender": sender, "text": text, "customer_token": token}
-    async with http.post(f"{stack.gateway_url}/api/channels/rest/messages", json=body) as resp:
+    async with http.post(
+        f"{stack.gateway_url}/api/channels/rest/messages", json=body, headers={"X-Api-Key": LOCAL_REST_API_KEY}
+    ) as resp:
         payload = await resp.json()
         if resp.status != 200 or not payload["replies"]:
             raise RuntimeError(f"gateway turn failed: {resp.status} {payload}")

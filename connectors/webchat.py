@@ -20,7 +20,7 @@ from core.messages import InboundMessage
 from handoff import conversations, outbox, transcript
 from handoff.conversations import Conversation, ConversationState
 from handoff.events import Event
-from handoff.router import DuplicateMessage, InvalidMessage
+from handoff.router import DuplicateMessage, InvalidMessage, MessageInProgress
 from handoff.transcript import StoredMessage
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class ErrorFrame(TypedDict):
     type: Literal["error"]
     id: str | None  # the client message id the error is about, if any
     error: str  # what went wrong, in English, for the developer console
-    code: ErrorCode  # what the page should do about it
+    code: ErrorCode  # what the page should do about it; server_error: nothing stored, resend the same id
 
 
 class TypingFrame(TypedDict):
@@ -456,6 +456,20 @@ class WebChatChannel:
             return
         except InvalidMessage as err:
             raise FrameError(str(err), code="invalid_message", message_id=frame["id"]) from err
+        except MessageInProgress as err:
+            raise FrameError(
+                "This message is still being stored; send it again with the same id in a few seconds.",
+                code="server_error",
+                message_id=frame["id"],
+            ) from err
+        except Exception as err:
+            # Nothing was stored under this id (its claim was given back): the same id may be sent again.
+            logger.exception("Web chat message %s could not be handled", frame["id"])
+            raise FrameError(
+                "The server could not store this message; send it again with the same id.",
+                code="server_error",
+                message_id=frame["id"],
+            ) from err
         finally:
             await self._typing(connection, on=False)
         connection.language_known = True

@@ -16,6 +16,7 @@ LOCAL_IDENTITY_SIGNING_SECRET = "local-dev-identity-signing-secret-change-me"  #
 # The REST channel's local integration and its key; settings hold only the key's SHA-256 (REST_API_KEYS).
 LOCAL_REST_INTEGRATION = "local-demo"
 LOCAL_REST_API_KEY = "local-dev-rest-api-key"
+LOCAL_REST_API_KEYS = {LOCAL_REST_INTEGRATION: hash_api_key(LOCAL_REST_API_KEY)}
 
 
 # Every documented local default of a secret, by the variable that overrides it. With CC_ENV=production
@@ -126,7 +127,7 @@ class Settings:
     # Signs the identity the gateway vouches for in each message's metadata; only gateway and action server know it.
     identity_signing_secret: str = LOCAL_IDENTITY_SIGNING_SECRET
     # REST integrations: name -> SHA-256 hex of its API key (REST_API_KEYS="name:hash,..."); none means REST is closed.
-    rest_api_keys: dict[str, str] = field(default_factory=dict)
+    rest_api_keys: dict[str, str] = field(default_factory=lambda: dict(LOCAL_REST_API_KEYS))
     # The customer must hear something within 5 s even when the bot hangs.
     bot_timeout_seconds: float = 4.0
     # Longer messages are refused with a clear error instead of being cut.
@@ -210,10 +211,10 @@ class Settings:
                 if local
                 else required_env("IDENTITY_SIGNING_SECRET")
             ),
-            rest_api_keys=parse_api_keys(
-                os.environ.get("REST_API_KEYS", f"{LOCAL_REST_INTEGRATION}:{hash_api_key(LOCAL_REST_API_KEY)}")
-                if local
-                else os.environ.get("REST_API_KEYS", "")
+            rest_api_keys=(
+                parse_api_keys(os.environ["REST_API_KEYS"])
+                if "REST_API_KEYS" in os.environ
+                else dict(LOCAL_REST_API_KEYS if local else {})
             ),
             bot_timeout_seconds=_env_float("BOT_TIMEOUT_SECONDS", 4.0),
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4000),

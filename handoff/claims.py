@@ -107,6 +107,13 @@ class Lease:
     took_over: bool
 
 
+@dataclass(frozen=True)
+class Held:
+    """Someone else has the claim: its write is done, or it may still be running (within the lease)."""
+
+    done: bool
+
+
 async def claim_lease(
     collection: AsyncCollection[Document],
     key: str,
@@ -114,7 +121,7 @@ async def claim_lease(
     *,
     now: datetime,
     lease_seconds: float,
-) -> Lease | None:
+) -> Lease | Held:
     """Claim `key` once, as `claim` does, but let an abandoned claim be taken over.
 
     A claim is abandoned when its holder neither completed nor released it within
@@ -125,7 +132,7 @@ async def claim_lease(
     that a non-isolated server could apply to the wrong document.
 
     Returns:
-        The lease, or None while another caller holds (or has completed) the claim.
+        The lease, or `Held` while another caller holds the claim or has completed it.
     """
     for level in range(_MAX_TAKEOVERS):
         claim_id = key if level == 0 else f"{key}~{level}"
@@ -137,13 +144,15 @@ async def claim_lease(
                 # Released between our insert and our read: the key is free again; try this level once more.
                 if await claim(collection, claim_id, {"key": key, "state": _PENDING, "at": now, **fields}):
                     return Lease(collection, claim_id, took_over=level > 0)
-                return None
-            if held.get("state") != _PENDING or not _expired(held.get("at"), now, lease_seconds):
-                return None
+                return Held(done=False)
+            if held.get("state") != _PENDING:
+                return Held(done=True)
+            if not _expired(held.get("at"), now, lease_seconds):
+                return Held(done=False)
             continue
         return Lease(collection, claim_id, took_over=level > 0)
     logger.error("Claim %s was abandoned %d times; giving up", key, _MAX_TAKEOVERS)
-    return None
+    return Held(done=False)
 
 
 async def complete(lease: Lease) -> None:

@@ -255,6 +255,19 @@ async def remember_customer(
     await db.conversations.update_one({"_id": conversation_id}, {"$set": fields})
 
 
+async def pin_customer(db: Database, conversation_id: str, customer_id: str, *, now: datetime) -> bool:
+    """Tie a conversation to the first verified customer who writes in it; True if it is (now) theirs.
+
+    A unique insert, so two customers' tokens arriving at once on one channel user
+    cannot both join: the second is refused, and never sees the first's transcript
+    or the operator's replies to them.
+    """
+    if await claims.claim(db.conversation_customers, conversation_id, {"customer_id": customer_id, "at": now}):
+        return True
+    pinned = await db.conversation_customers.find_one({"_id": conversation_id})
+    return pinned is not None and pinned.get("customer_id") == customer_id
+
+
 async def set_awaiting(db: Database, conversation_id: str, awaiting: str | None) -> None:
     """Remember what the gateway expects next from the customer (phone number, rating...)."""
     update = {"$set": {"awaiting": awaiting}} if awaiting else {"$unset": {"awaiting": ""}}
@@ -316,7 +329,7 @@ async def _transition(
     lease = await claims.claim_lease(
         db.transition_claims, f"{conversation_id}:{version}", record, now=now, lease_seconds=TRANSITION_LEASE_SECONDS
     )
-    if lease is None:
+    if not isinstance(lease, claims.Lease):
         return None
     try:
         # Bounded well inside the lease, so a slow holder never writes after someone took its claim over.

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pymongo
+
 from core.db import Database
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language
-from core.masking import mask_sensitive
+from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
-from handoff import callbacks, conversations, events, operators, outbox, queue, transcript
+from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
 from handoff.bot import BotMetadata, BotUnavailable, RasaBot
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
@@ -30,6 +32,7 @@ from handoff.notices import (
     notice_text,
 )
 from handoff.payloads import is_known_payload, is_payload
+from handoff.transcript import StoredMessage
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,19 @@ class InvalidMessage(ValueError):
 
 class DuplicateMessage(Exception):
     """The channel delivered a message that was already handled (a retry)."""
+
+
+class MessageInProgress(Exception):
+    """A retry of a message whose first attempt may still be storing it: the client should retry shortly."""
+
+
+class ConversationLocked(InvalidMessage):
+    """The channel user's conversation is pinned to another verified customer."""
+
+
+# Storing an inbound message (finding its conversation, writing it) must finish within this, well inside
+# transcript.INBOUND_LEASE_SECONDS; otherwise it fails and gives the claim back for the client's retry.
+INTAKE_WRITE_SECONDS = 10.0
 
 
 def _utcnow() -> datetime:
@@ -96,43 +112,28 @@ class Router:
         """Route one inbound message and return the replies for the customer's channel."""
         text = clean_text(message.text, self.max_message_chars)
         now = self.clock()
-        if message.channel_message_id is not None and not await transcript.claim_inbound(
-            self.db, message.channel, message.channel_message_id, now
-        ):
-            raise DuplicateMessage(message.channel_message_id)
-
-        conversation = await conversations.open_conversation(
-            self.db, message.channel, message.channel_user_id, now, self.events
-        )
-        if conversation.state is ConversationState.CLOSED and not _answers_closing(conversation, text):
-            # A new question after a closed conversation starts a new one.
-            await conversations.release_pointer(self.db, conversation)
-            conversation = await conversations.open_conversation(
-                self.db, message.channel, message.channel_user_id, now, self.events
-            )
-        # A channel's explicit choice first; otherwise the conversation keeps its language until the
-        # customer clearly writes in the other one (core.language.conversation_language).
-        language = (
-            parse_language(message.language_hint)
-            or conversation_language(text, parse_language(conversation.language))
-            or DEFAULT_LANGUAGE
-        )
-        customer_id = message.identity.customer_id if message.identity else None
-        if language != conversation.language or (customer_id and customer_id != conversation.customer_id):
-            # Written only on change: fewer writes racing the operator side's transitions.
-            await conversations.remember_customer(
-                self.db, conversation.id, language=language, customer_id=customer_id, now=now
-            )
-
-        masked = mask_sensitive(text)
-        stored = await transcript.append(
-            self.db,
-            conversation.id,
-            author="customer",
-            text=masked.text,
-            now=now,
-            extra={"channel": message.channel, "language": language, "redacted": sorted(masked.found)},
-        )
+        lease: claims.Lease | None = None
+        if message.channel_message_id is not None:
+            claimed = await transcript.claim_inbound(self.db, message.channel, message.channel_message_id, now)
+            if isinstance(claimed, claims.Held):
+                if claimed.done:
+                    raise DuplicateMessage(message.channel_message_id)
+                raise MessageInProgress(message.channel_message_id)
+            lease = claimed
+        try:
+            # Bounded well inside the claim's lease: an attempt that outlives it could store a second copy.
+            with pymongo.timeout(INTAKE_WRITE_SECONDS):
+                intake = await self._store_inbound(message, text, now, lease)
+        except BaseException:
+            if lease is not None:
+                await claims.release(lease)
+            raise
+        if lease is not None:
+            await claims.complete(lease)
+        if intake is None:
+            # An earlier attempt stored it and died before saying so: a duplicate after all.
+            raise DuplicateMessage(str(message.channel_message_id))
+        conversation, language, masked, stored = intake
 
         replies: list[Reply] = []
         if masked.changed:
@@ -157,7 +158,7 @@ class Router:
             metadata: BotMetadata = {
                 "channel": message.channel,
                 "language": language,
-                "customer_id": customer_id,
+                "customer_id": message.identity.customer_id if message.identity else None,
                 "identity_method": message.identity.method if message.identity else None,
                 "redacted": sorted(masked.found),
             }
@@ -175,6 +176,62 @@ class Router:
         for reply in replies:
             await transcript.append_reply(self.db, conversation.id, reply, self.clock())
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
+
+    async def _store_inbound(
+        self, message: InboundMessage, text: str, now: datetime, lease: claims.Lease | None
+    ) -> tuple[Conversation, str, MaskResult, StoredMessage] | None:
+        """Find the conversation and store the customer's message: the step its inbound claim guards.
+
+        Returns:
+            The conversation, the message's language, its masked text and the stored entry; None when
+            the claim was taken over from an attempt that had stored the message already.
+        """
+        conversation = await conversations.open_conversation(
+            self.db, message.channel, message.channel_user_id, now, self.events
+        )
+        if conversation.state is ConversationState.CLOSED and not _answers_closing(conversation, text):
+            # A new question after a closed conversation starts a new one.
+            await conversations.release_pointer(self.db, conversation)
+            conversation = await conversations.open_conversation(
+                self.db, message.channel, message.channel_user_id, now, self.events
+            )
+        key = (
+            transcript.inbound_key(message.channel, message.channel_message_id)
+            if message.channel_message_id is not None
+            else None
+        )
+        if (
+            lease is not None
+            and lease.took_over
+            and key
+            and await transcript.stored_inbound(self.db, conversation.id, key)
+        ):
+            return None
+        # A channel's explicit choice first; otherwise the conversation keeps its language until the
+        # customer clearly writes in the other one (core.language.conversation_language).
+        language = (
+            parse_language(message.language_hint)
+            or conversation_language(text, parse_language(conversation.language))
+            or DEFAULT_LANGUAGE
+        )
+        customer_id = message.identity.customer_id if message.identity else None
+        if customer_id and customer_id != conversation.customer_id:
+            # One verified customer per conversation, decided once: another customer's token never joins it.
+            if not await conversations.pin_customer(self.db, conversation.id, customer_id, now=now):
+                raise ConversationLocked("This conversation belongs to another customer; start a new one.")
+        if language != conversation.language or (customer_id and customer_id != conversation.customer_id):
+            # Written only on change: fewer writes racing the operator side's transitions.
+            await conversations.remember_customer(
+                self.db, conversation.id, language=language, customer_id=customer_id, now=now
+            )
+        masked = mask_sensitive(text)
+        extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
+        if key is not None:
+            extra["inbound_id"] = key
+        stored = await transcript.append(
+            self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
+        )
+        return conversation, language, masked, stored
 
     async def customer_typing(self, channel: str, channel_user_id: str) -> None:
         """Tell the operator side the customer is typing (channels with a typing signal call this).

@@ -61,13 +61,34 @@ async def ensure_indexes(db: Database) -> None:
     await ensure_collections(db, ["transcript_heads"])
 
 
-async def claim_inbound(db: Database, channel: str, channel_message_id: str, now: datetime) -> bool:
-    """Record a channel message id; False when it was seen before (a retry)."""
-    try:
-        await db.inbound_seen.insert_one({"_id": f"{channel}:{channel_message_id}", "at": now})
-    except DuplicateKeyError:
-        return False
-    return True
+# Storing an inbound message (router.handle, bounded by its INTAKE_WRITE_SECONDS) finishes well within this; a
+# claim still pending after it belongs to an attempt that failed and could not give the claim back.
+INBOUND_LEASE_SECONDS = 30.0
+
+
+def inbound_key(channel: str, channel_message_id: str) -> str:
+    """The id under which a channel message is claimed and stored (`inbound_id` of its transcript entry)."""
+    return f"{channel}:{channel_message_id}"
+
+
+async def claim_inbound(
+    db: Database, channel: str, channel_message_id: str, now: datetime
+) -> claims.Lease | claims.Held:
+    """Claim a channel message for storing, once.
+
+    The caller completes the lease once the message is stored, or releases it when
+    storing fails, so the client's retry of the same id is stored instead of being
+    taken for a duplicate. `Held(done=True)` is a retry of a stored message;
+    `Held(done=False)` is one whose first attempt may still be storing it.
+    """
+    return await claims.claim_lease(
+        db.inbound_seen, inbound_key(channel, channel_message_id), {}, now=now, lease_seconds=INBOUND_LEASE_SECONDS
+    )
+
+
+async def stored_inbound(db: Database, conversation_id: str, key: str) -> bool:
+    """Whether a message claimed under `key` is in the conversation (an abandoned claim whose store had landed)."""
+    return await db.messages.find_one({"conversation_id": conversation_id, "inbound_id": key}, {"_id": 1}) is not None
 
 
 async def append(

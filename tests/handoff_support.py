@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
 from core.db import Database
-from core.settings import Settings
+from core.settings import LOCAL_REST_API_KEY, Settings
 from core.stack import Stack
 from handoff import bus as bus_module
 from handoff import conversations, operators, transcript
@@ -30,6 +30,8 @@ from handoff.conversations import Conversation
 from handoff.setup import DEMO_STAFF_PASSWORD
 
 REST = "/api/channels/rest/messages"
+# The local integration's API key (REST_API_KEYS default): every REST request carries it.
+REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 # The real bot answers in 0.3-3 s on the shared 2-core machine (a knowledge-base miss takes about 2 s),
 # so the production 4 s would now and then turn a story into a bot_unavailable handoff. What a slow or
 # dead bot does is the subject of test_bot_faults.py; here the bot gets all the time it needs.

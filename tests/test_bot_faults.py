@@ -12,9 +12,11 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack, free_port
 
 PATH = "/api/channels/rest/messages"
+REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 # The gateway's one handoff notice: why, then what happens (queue position, or the message/callback offer
 # when nobody is online: these gateways have no operator online).
 BOT_UNAVAILABLE_RU = (
@@ -70,7 +72,7 @@ def action_server_down(stack: Stack) -> Iterator[None]:
 
 async def say(http: aiohttp.ClientSession, url: str, sender: str, text: str, token: str | None = None) -> Any:
     body = {"sender": sender, "text": text, "customer_token": token}
-    async with http.post(url + PATH, json=body, timeout=_CUSTOMER_PATIENCE) as resp:
+    async with http.post(url + PATH, json=body, headers=REST_HEADERS, timeout=_CUSTOMER_PATIENCE) as resp:
         assert resp.status == 200
         return await resp.json()
 

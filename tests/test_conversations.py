@@ -15,9 +15,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from core.db import Database, Document
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
 
 PATH = "/api/channels/rest/messages"
+REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 NBSP = "\u00a0"
 
 Mint = Callable[..., str]
@@ -38,7 +40,7 @@ class Customer:
         body: dict[str, Any] = {"sender": self.sender, "text": text}
         if self.token is not None:
             body["customer_token"] = self.token
-        async with self.http.post(self.url, json=body) as resp:
+        async with self.http.post(self.url, json=body, headers=REST_HEADERS) as resp:
             payload = await resp.json()
             assert resp.status == 200, payload
         self.conversation_id = payload["conversation_id"]

@@ -24,7 +24,7 @@ from core.keys import BUS_KEY
 from core.stack import Stack
 from handoff import canned
 
-from .handoff_support import REST, Operator, _close_operator_sessions, gateway_settings
+from .handoff_support import REST, REST_HEADERS, Operator, _close_operator_sessions, gateway_settings
 
 __all__ = ["_close_operator_sessions"]
 
@@ -108,7 +108,7 @@ async def test_the_operator_greets_a_guest_and_a_signed_in_customer_with_the_can
         body: dict[str, Any] = {"sender": sender, "text": ASK_FOR_OPERATOR}
         if token:
             body["customer_token"] = token
-        resp = await gateway.post(REST, json=body)
+        resp = await gateway.post(REST, json=body, headers=REST_HEADERS)
         assert resp.status == 200, await resp.text()
         turn = await resp.json()
         assert turn["state"] == "queued"
@@ -132,5 +132,5 @@ async def test_the_operator_greets_a_guest_and_a_signed_in_customer_with_the_can
 
     await kate.conversation(guest, "reply", {"text": greetings[guest]})
     await gateway.app[BUS_KEY].drain()
-    resp = await gateway.post(REST, json={"sender": "canned-guest", "text": "спасибо"})
+    resp = await gateway.post(REST, json={"sender": "canned-guest", "text": "спасибо"}, headers=REST_HEADERS)
     assert greetings[guest] in [reply["text"] for reply in (await resp.json())["replies"]]

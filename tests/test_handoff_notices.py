@@ -21,7 +21,7 @@ from core.identity import mint_customer_token
 from core.keys import BUS_KEY, DB_KEY
 from core.stack import Stack
 
-from .handoff_support import REST, Operator, _close_operator_sessions, gateway_settings
+from .handoff_support import REST, REST_HEADERS, Operator, _close_operator_sessions, gateway_settings
 
 __all__ = ["_close_operator_sessions"]
 
@@ -47,7 +47,7 @@ async def says(
     body: dict[str, Any] = {"sender": sender, "text": text}
     if token:
         body["customer_token"] = token
-    resp = await gateway.post(REST, json=body)
+    resp = await gateway.post(REST, json=body, headers=REST_HEADERS)
     assert resp.status == 200, await resp.text()
     turn: dict[str, Any] = await resp.json()
     return turn

@@ -27,7 +27,7 @@ from core.stack import Stack, free_port
 from core.staff import Role, save_staff
 from handoff import operators
 
-from .handoff_support import REST, Operator, _close_operator_sessions, bot_heard, gateway_settings
+from .handoff_support import REST, REST_HEADERS, Operator, _close_operator_sessions, bot_heard, gateway_settings
 
 __all__ = ["_close_operator_sessions"]
 
@@ -72,7 +72,7 @@ class Customer:
         message: dict[str, Any] = {"sender": self.sender, "text": text}
         if self.token is not None:
             message["customer_token"] = self.token
-        resp = await self.client.post(REST, json=message)
+        resp = await self.client.post(REST, json=message, headers=REST_HEADERS)
         assert resp.status == 200, await resp.text()
         body: dict[str, Any] = await resp.json()
         self.conversation_id = body["conversation_id"]

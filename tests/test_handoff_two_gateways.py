@@ -27,7 +27,7 @@ from handoff.conversations import Conversation
 from handoff.setup import DEMO_STAFF_PASSWORD
 from handoff.transcript import StoredMessage
 
-from .handoff_support import REST, gateway_settings
+from .handoff_support import REST, REST_HEADERS, gateway_settings
 
 ASK_FOR_OPERATOR = "позовите оператора"
 
@@ -103,7 +103,9 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
         ) as r:
             csrf = (await r.json())["csrf"]
         async with browser.ws_connect(base + "/api/console/live?after=0") as console:
-            resp = await customer_side.post(REST, json={"sender": "two-gw", "text": ASK_FOR_OPERATOR})
+            resp = await customer_side.post(
+                REST, json={"sender": "two-gw", "text": ASK_FOR_OPERATOR}, headers=REST_HEADERS
+            )
             conversation_id = (await resp.json())["conversation_id"]
             handoff = await next_event(console, "conversation.bot_handoff")
             assert handoff["conversation_id"] == conversation_id
@@ -114,7 +116,9 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
                 assert r.status == 200
             assert await asyncio.wait_for(push.received.get(), 10) == "К чату подключился оператор Ольга."
 
-            await customer_side.post(REST, json={"sender": "two-gw", "text": "у меня вопрос по карте"})
+            await customer_side.post(
+                REST, json={"sender": "two-gw", "text": "у меня вопрос по карте"}, headers=REST_HEADERS
+            )
             seen = []
             while not seen or seen[-1] != ("customer", "у меня вопрос по карте"):
                 message = await next_event(console, "message.created")

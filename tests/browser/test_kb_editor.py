@@ -21,10 +21,12 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
 from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 
 REST = "/api/channels/rest/messages"
+REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 # A seed article (shared/data/kb_seed.yaml) and one of its Russian questions, which NLU sends to the KB.
 ARTICLE_ID = "card_activation"
 ARTICLE_TITLE = "Активация карты"
@@ -220,7 +222,7 @@ async def publish_the_changes(page: Page) -> None:
 async def customer_asks(http: aiohttp.ClientSession, gateway_url: str, question: str) -> str:
     """One new customer asks one question; everything the bot wrote back, as one string."""
     body = {"sender": f"kb-editor-{uuid.uuid4().hex[:12]}", "text": question}
-    async with http.post(gateway_url + REST, json=body) as resp:
+    async with http.post(gateway_url + REST, json=body, headers=REST_HEADERS) as resp:
         payload = await resp.json()
         assert resp.status == 200, payload
     return "\n".join(reply.get("text") or "" for reply in payload["replies"])
