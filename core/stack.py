@@ -302,7 +302,7 @@ class Stack:
             str(port),
         ]
         self.processes[name] = proc = _spawn(name, args, self.env(), self.data_dir / "logs")
-        _wait(proc, f"http://127.0.0.1:{port}/status?token={self.rasa_token}", timeout=300)
+        _wait(proc, f"http://127.0.0.1:{port}/status?token={self.rasa_token}", timeout=600)
 
     @property
     def rasa_urls(self) -> list[str]:
