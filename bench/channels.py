@@ -128,9 +128,9 @@ async def twiml_turns(http: aiohttp.ClientSession, url: str, language: str, turn
     times = []
     caller = PHONE_CALLERS[language]
     sid = ""
-    answer = "<Hangup/>"
+    answer = "<Hangup />"
     for turn in range(turns):
-        if turn % 10 == 0 or "<Hangup/>" in answer:
+        if turn % 10 == 0 or "<Hangup" in answer:
             sid = "CA" + uuid.uuid4().hex
             greeting = await twiml_post(http, url, "/voice/twiml/incoming", {"CallSid": sid, "From": caller})
             if recognizer_of(greeting) != PHONE_RECOGNIZERS[language]:
@@ -140,6 +140,8 @@ async def twiml_turns(http: aiohttp.ClientSession, url: str, language: str, turn
         form = {"CallSid": sid, "From": caller, "SpeechResult": texts[turn % len(texts)], "Confidence": "0.9"}
         answer = await twiml_post(http, url, "/voice/twiml/gather", form)
         times.append((time.perf_counter() - start) * 1000)
+        if "<Say" not in answer:
+            raise RuntimeError(f"a turn was answered with silence (an ended call?): {answer}")
         if recognizer_of(answer) not in (None, PHONE_RECOGNIZERS[language]):
             raise RuntimeError(f"the {language} call is not recognized in {language}: {answer}")
     return times
