@@ -134,6 +134,11 @@ async def build_context(
         {"operator_id": n["operator_id"], "text": n["text"], "at": n["at"].isoformat(), "kind": n.get("kind", "note")}
         async for n in db.notes.find({"conversation_id": conversation_id}).sort("at", 1)
     ]
+    # Notes are signed with the colleague's display name, as replies are.
+    authors = sorted({n["operator_id"] for n in notes})
+    names = {d["_id"]: d.get("display_name") async for d in db.staff.find({"_id": {"$in": authors}})} if authors else {}
+    for n in notes:
+        n["operator_name"] = names.get(n["operator_id"]) or n["operator_id"]
     profile = None
     if conversation.customer_id and profile_source is not None:
         try:

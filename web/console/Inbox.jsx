@@ -4,17 +4,17 @@ import { api } from "../lib/api.js";
 import { useLanguage } from "../lib/i18n.js";
 import { Callbacks } from "./Callbacks.jsx";
 import { since, when } from "./format.js";
+import { ChannelSvg } from "./icons.jsx";
 import { useNow } from "./hooks.js";
 import { conversationHref, openConversation } from "./router.js";
 import { tr } from "./tr.js";
 
 const VIEWS = ["queue", "mine", "open", "closed", "callbacks"];
-const CHANNEL_ICONS = { webchat: "💬", telegram: "✈", voice: "☎", rest: "⚙" };
 
 export function ChannelIcon({ channel }) {
   return (
     <span class="channel" title={tr.word("channel", channel)}>
-      <span aria-hidden="true">{CHANNEL_ICONS[channel] || "•"}</span>
+      <ChannelSvg channel={channel} />
       <span class="visually-hidden">{tr.word("channel", channel)}</span>
     </span>
   );

@@ -13,7 +13,7 @@ export default {
   "header.notifyOn": "Уведомления включены",
   "header.notifyBlocked": "Уведомления запрещены в браузере",
   "opStatus.online": "на линии",
-  "opStatus.away": "отошла / отошёл",
+  "opStatus.away": "нет на месте",
   "opStatus.offline": "не в сети",
   "inbox.label": "Разговоры",
   "inbox.search": "Поиск: клиент, телефон, текст, номер разговора",
