@@ -1,0 +1,190 @@
+"""A customer's message is stored exactly once, whatever fails while it is being stored.
+
+A probe once lost a web chat message: the inbound id was claimed before the
+message was written, the write failed, the page got `server_error` with
+`id: null`, resent the same id after reconnecting, heard `duplicate: true`, and
+the message was never stored. Here the database really stops (a FerretDB of the
+test's own, on its own PostgreSQL) while a customer writes in the web chat and
+through REST; and the states a crash leaves (a claim never given back, a
+message stored by an attempt that died before saying so) are set up in the
+database exactly as a dying process leaves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from core.app import create_app
+from core.keys import BUS_KEY, DB_KEY, ROUTER_KEY
+from core.messages import InboundMessage
+from core.settings import LOCAL_REST_API_KEY, LOCAL_REST_INTEGRATION
+from core.stack import Stack
+from handoff import conversations
+from handoff.conversations import HandoffReason
+from handoff.router import DuplicateMessage, MessageInProgress
+from handoff.transcript import INBOUND_LEASE_SECONDS, inbound_key
+
+from .handoff_support import REST, Clock, gateway_settings
+
+Client = TestClient[web.Request, web.Application]
+REST_HEADERS = {"X-Api-Key": LOCAL_REST_API_KEY}
+# Long enough for the gateway to notice the database is gone (server selection, 5 s) and answer.
+_ANSWER_SECONDS = 30.0
+
+
+@pytest.fixture
+async def own_database(tmp_path: Path) -> AsyncIterator[Stack]:
+    """A FerretDB (and PostgreSQL) of this test's own, so stopping it disturbs nobody else."""
+    own = Stack(data_dir=tmp_path)
+    await asyncio.to_thread(own.start_ferretdb)
+    yield own
+    await asyncio.to_thread(own.stop)
+
+
+@pytest.fixture
+async def gateway(stack: Stack, own_database: Stack, aiohttp_client: Any) -> Client:
+    """The real gateway on that database, talking to the platform's Rasa."""
+    settings = gateway_settings(stack, "intake", mongodb_uri=own_database.mongodb_uri)
+    client: Client = await aiohttp_client(create_app(settings))
+    return client
+
+
+async def database_down(own: Stack) -> None:
+    await asyncio.to_thread(own.stop, "ferretdb")
+
+
+async def database_back(own: Stack) -> None:
+    await asyncio.to_thread(own.start_ferretdb)
+
+
+async def customer_messages(gateway: Client, key: str) -> int:
+    return await gateway.app[DB_KEY].messages.count_documents({"inbound_id": key})
+
+
+async def next_frame(socket: aiohttp.ClientWebSocketResponse, *types: str) -> dict[str, Any]:
+    """The next frame of one of these types (messages, typing and notices in between are skipped)."""
+    while True:
+        msg = await socket.receive(timeout=_ANSWER_SECONDS)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        frame: dict[str, Any] = json.loads(msg.data)
+        if frame["type"] in types:
+            return frame
+
+
+async def test_a_web_chat_message_sent_while_the_database_is_down_is_stored_once_when_resent(
+    gateway: Client, own_database: Stack
+) -> None:
+    socket = await gateway.ws_connect("/chat/ws")
+    await socket.send_json({"type": "hello", "visitor_id": "intake-visitor-1", "language": "ru"})
+    await next_frame(socket, "history")
+
+    await database_down(own_database)
+    await socket.send_json({"type": "message", "id": "m-1", "text": "здравствуйте, у меня вопрос"})
+    error = await next_frame(socket, "error", "ack")
+    # The page learns which message failed and may resend it as it is.
+    assert error["type"] == "error" and error["code"] == "server_error" and error["id"] == "m-1", error
+
+    await database_back(own_database)
+    await socket.send_json({"type": "message", "id": "m-1", "text": "здравствуйте, у меня вопрос"})
+    ack = await next_frame(socket, "ack", "error")
+    assert ack == {"type": "ack", "id": "m-1"}
+    await socket.send_json({"type": "message", "id": "m-1", "text": "здравствуйте, у меня вопрос"})
+    again = await next_frame(socket, "ack", "error")
+    assert again == {"type": "ack", "id": "m-1", "duplicate": True}
+    await socket.close()
+
+    assert await customer_messages(gateway, inbound_key("webchat", "intake-visitor-1:m-1")) == 1
+
+
+async def test_a_rest_message_with_an_id_is_stored_once_across_an_outage_and_retries(
+    gateway: Client, own_database: Stack
+) -> None:
+    body = {"sender": "intake-rest", "text": "здравствуйте", "message_id": "r-1"}
+
+    await database_down(own_database)
+    failed = await gateway.post(REST, json=body, headers=REST_HEADERS)
+    assert failed.status == 503
+    assert await failed.json() == {
+        "error": "The message could not be stored; send it again with the same message_id.",
+        "retryable": True,
+        "message_id": "r-1",
+    }
+
+    await database_back(own_database)
+    stored = await gateway.post(REST, json=body, headers=REST_HEADERS)
+    assert stored.status == 200, await stored.text()
+    assert (await stored.json())["message_id"] == "r-1"
+    retried = await gateway.post(REST, json=body, headers=REST_HEADERS)
+    assert retried.status == 200
+    assert (await retried.json())["duplicate"] is True
+
+    key = inbound_key("rest", f"{LOCAL_REST_INTEGRATION}:intake-rest:r-1")
+    assert await customer_messages(gateway, key) == 1
+
+
+async def queued_visitor(gateway: Client, clock: Clock, visitor: str) -> str:
+    """A web chat visitor already waiting for an operator (so the router does not call the bot)."""
+    db, bus = gateway.app[DB_KEY], gateway.app[BUS_KEY]
+    conversation = await conversations.open_conversation(db, "webchat", visitor, clock(), bus)
+    queued = await conversations.hand_off(
+        db, bus, conversation.id, reason=HandoffReason.CUSTOMER_REQUEST, actor="customer", now=clock()
+    )
+    assert queued is not None
+    return conversation.id
+
+
+def message(visitor: str, message_id: str) -> InboundMessage:
+    return InboundMessage(
+        channel="webchat", channel_user_id=visitor, text="вы тут?", channel_message_id=f"{visitor}:{message_id}"
+    )
+
+
+async def test_a_claim_left_by_an_attempt_that_died_is_retried_after_its_lease(gateway: Client) -> None:
+    clock = Clock()
+    router = gateway.app[ROUTER_KEY]
+    router.clock = clock
+    await queued_visitor(gateway, clock, "intake-visitor-2")
+    key = inbound_key("webchat", "intake-visitor-2:m-2")
+    # An attempt claimed the message, then its store and its release both failed (the database went away).
+    await gateway.app[DB_KEY].inbound_seen.insert_one({"_id": key, "key": key, "state": "pending", "at": clock()})
+
+    # Within the lease the first attempt may still be storing: the client is asked to retry, not told "duplicate".
+    with pytest.raises(MessageInProgress):
+        await router.handle(message("intake-visitor-2", "m-2"))
+    clock.advance(INBOUND_LEASE_SECONDS + 1)
+    await router.handle(message("intake-visitor-2", "m-2"))
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-2", "m-2"))
+
+    assert await customer_messages(gateway, key) == 1
+
+
+async def test_a_message_stored_by_an_attempt_that_died_before_saying_so_is_not_stored_again(
+    gateway: Client,
+) -> None:
+    clock = Clock()
+    router = gateway.app[ROUTER_KEY]
+    router.clock = clock
+    conversation_id = await queued_visitor(gateway, clock, "intake-visitor-3")
+    key = inbound_key("webchat", "intake-visitor-3:m-3")
+    await gateway.app[DB_KEY].inbound_seen.insert_one({"_id": key, "key": key, "state": "pending", "at": clock()})
+    await gateway.app[DB_KEY].messages.insert_one(
+        {"conversation_id": conversation_id, "seq": 1, "author": "customer", "text": "вы тут?", "inbound_id": key}
+    )
+    clock.advance(INBOUND_LEASE_SECONDS + 1)
+
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-3", "m-3"))
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-3", "m-3"))
+
+    assert await customer_messages(gateway, key) == 1
