@@ -43,7 +43,7 @@ from core.identity import CustomerIdentity
 from core.keys import DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.messages import InboundMessage, Reply
 from core.settings import Settings
-from handoff import conversations, transcript
+from handoff import claims, conversations, transcript
 from handoff.conversations import Conversation, ConversationState
 from handoff.router import DuplicateMessage, InvalidMessage
 from handoff.router import Router as MessageRouter
@@ -56,6 +56,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 -- a header name
 # Update kinds the bot asks Telegram for; the others (polls, chat member changes, ...) are never sent.
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "callback_query"]
 _WITH_OPERATORS = frozenset({ConversationState.QUEUED, ConversationState.ASSIGNED})
+# An update's claim covers its whole handling (a bot turn waits up to a minute in the queue); a retry of an
+# update whose handler died is handled again only after this long.
+_UPDATE_LEASE_SECONDS = 5 * 60.0
 
 _TEXTS: dict[str, dict[str, str]] = {
     "share_contact_button": {"ru": "📱 Поделиться номером", "en": "📱 Share my phone number"},
@@ -165,13 +168,22 @@ class UpdateOnce(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        """Claim the update id before any handler runs."""
+        """Claim the update id before any handler runs; give the claim back if handling fails, so a retry counts."""
         assert isinstance(event, Update)  # noqa: S101 -- registered on dp.update only
-        if not await transcript.claim_inbound(self._db, CHANNEL, f"update:{event.update_id}", _utcnow()):
+        lease = await transcript.claim_inbound(
+            self._db, CHANNEL, f"update:{event.update_id}", _utcnow(), lease_seconds=_UPDATE_LEASE_SECONDS
+        )
+        if isinstance(lease, claims.Held):
             self.dropped += 1
             logger.info("Dropped duplicate Telegram update %s", event.update_id)
             return None
-        return await handler(event, data)
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            await claims.release(lease)
+            raise
+        await claims.complete(lease)
+        return result
 
 
 class TelegramChannel:

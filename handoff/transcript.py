@@ -72,17 +72,23 @@ def inbound_key(channel: str, channel_message_id: str) -> str:
 
 
 async def claim_inbound(
-    db: Database, channel: str, channel_message_id: str, now: datetime
+    db: Database,
+    channel: str,
+    channel_message_id: str,
+    now: datetime,
+    *,
+    lease_seconds: float = INBOUND_LEASE_SECONDS,
 ) -> claims.Lease | claims.Held:
     """Claim a channel message for storing, once.
 
     The caller completes the lease once the message is stored, or releases it when
     storing fails, so the client's retry of the same id is stored instead of being
     taken for a duplicate. `Held(done=True)` is a retry of a stored message;
-    `Held(done=False)` is one whose first attempt may still be storing it.
+    `Held(done=False)` is one whose first attempt may still be storing it. A caller
+    whose guarded work takes longer than storing (a whole bot turn) passes a longer lease.
     """
     return await claims.claim_lease(
-        db.inbound_seen, inbound_key(channel, channel_message_id), {}, now=now, lease_seconds=INBOUND_LEASE_SECONDS
+        db.inbound_seen, inbound_key(channel, channel_message_id), {}, now=now, lease_seconds=lease_seconds
     )
 
 
