@@ -14,6 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY
 from core.stack import Stack
+from handoff.setup import DEMO_STAFF_PASSWORD
 
 from ..handoff_support import Operator, _close_operator_sessions, gateway_settings
 from .conftest import axe_violations
@@ -384,3 +385,40 @@ async def test_the_customer_sees_the_operator_typing_and_named_and_keeps_the_con
     await type_message(page, "ещё вопрос")
     await expect(page.locator("#messages")).to_contain_text("Начат новый разговор.")
     await expect(page.locator(".msg--operator", has_text="Здравствуйте! Чем помочь?")).to_be_visible()
+
+
+async def test_a_guest_greeted_with_the_canned_greeting_reads_no_dangling_comma(
+    gateway: TestClient[web.Request, web.Application], browser: Browser, context: BrowserContext
+) -> None:
+    base = str(gateway.make_url("")).rstrip("/")
+    staff = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})
+    try:
+        console = await staff.new_page()
+        await console.goto(base + "/console")
+        await console.fill("#login", "kate")
+        await console.fill("#password", DEMO_STAFF_PASSWORD)
+        await console.click("#sign-in-button")
+        await console.select_option("#status", "online")
+        await expect(console.locator("#status")).to_have_value("online")
+        await gateway.app[BUS_KEY].drain()
+
+        chat = await guest_asks_for_an_operator(context, base)
+        row = console.locator("#rows li.row", has_text="Гость").first
+        await expect(row).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+        await row.locator("a").click()
+        await expect(chat.locator("#messages")).to_contain_text("К чату подключился оператор Kate")
+
+        # The operator types "/" and picks the greeting; the guest has no name, so it has no gap either.
+        await console.fill("#composer-text", "/привет")
+        await expect(console.locator("#canned li", has_text="Приветствие")).to_contain_text(
+            "Здравствуйте! Меня зовут Kate, я помогу вам."
+        )
+        await console.press("#composer-text", "Enter")
+        await expect(console.locator("#composer-text")).to_have_value("Здравствуйте! Меня зовут Kate, я помогу вам.")
+        await console.press("#composer-text", "Enter")
+        greeting = chat.locator(".msg--operator .msg__bubble", has_text="Меня зовут Kate")
+        await expect(greeting).to_have_text("Здравствуйте! Меня зовут Kate, я помогу вам.")
+        assert ", !" not in await chat.locator("#messages").inner_text()
+        await newest_is_fully_visible(chat)
+    finally:
+        await staff.close()
