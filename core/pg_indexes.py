@@ -9,6 +9,12 @@ collection declares, and for `_id`, this adds a GIN index on the same
 expression, which `@>` uses. FerretDB does not know these indexes; they live
 beside its own and go with the table.
 
+FerretDB sends its queries as prepared statements with the field name as a
+parameter (`_jsonb -> $1 @> $2`). A generic plan, which PostgreSQL switches to
+after a few runs when it looks no dearer, cannot match the indexed expression
+and scans; FerretDB's database therefore plans every statement with its values
+(`plan_cache_mode = force_custom_plan`, set when the cluster is created and here).
+
 Only for FerretDB on PostgreSQL (setting FERRETDB_POSTGRES_URL); a real MongoDB
 uses its own indexes and needs nothing here.
 """
@@ -57,6 +63,11 @@ async def collection_tables(conn: psycopg.AsyncConnection[tuple[object, ...]], s
     return found
 
 
+def custom_plans_statement(database: str) -> str:
+    """The setting that keeps PostgreSQL planning FerretDB's statements with their values."""
+    return f'ALTER DATABASE "{database}" SET plan_cache_mode = force_custom_plan'
+
+
 def gin_index_name(table: str, field: str) -> str:
     """A stable name within PostgreSQL's 63 characters."""
     digest = hashlib.sha256(f"{table}:{field}".encode()).hexdigest()[:8]
@@ -67,6 +78,12 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
     """Create the missing GIN indexes of a FerretDB database; returns how many were created."""
     created = 0
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        row = await (await conn.execute("SELECT current_database()")).fetchone()
+        database = str(row[0]) if row else ""
+        try:
+            await conn.execute(custom_plans_statement(database))
+        except psycopg.errors.InsufficientPrivilege:
+            logger.warning("Cannot set plan_cache_mode on %s; set it as its owner (README, Deployment)", database)
         for item in await collection_tables(conn, schema):
             for field in item.fields:
                 name = gin_index_name(item.table, field)

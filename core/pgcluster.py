@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import pg_indexes
+
 # The cluster's superuser; every local client (FerretDB, Rasa, psql in tests) connects as it.
 PG_ROLE = "contact_center"
 # FerretDB keeps the platform's collections here; Rasa's SQL tracker store its own database.
@@ -163,6 +165,7 @@ def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_
         )
         if not exists.stdout.strip():
             subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True)  # noqa: S603
+    subprocess.run([*psql, "-c", pg_indexes.custom_plans_statement(FERRETDB_DATABASE)], check=True)  # noqa: S603
 
 
 def ferretdb_url(port: int) -> str:
