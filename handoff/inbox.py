@@ -121,7 +121,14 @@ async def _search_documents(db: Database, text: str) -> list[Document]:
 
 async def _row(db: Database, doc: Document, login: str, names: dict[str, str | None]) -> Row:
     conversation = Conversation.from_document(doc)
-    last = await db.messages.find({"conversation_id": conversation.id}).sort("seq", -1).limit(1).to_list()
+    # The last word of the customer, the bot or an operator; gateway notices only when there is nothing else.
+    last = (
+        await db.messages.find({"conversation_id": conversation.id, "author": {"$ne": "system"}})
+        .sort("seq", -1)
+        .limit(1)
+        .to_list()
+        or await db.messages.find({"conversation_id": conversation.id}).sort("seq", -1).limit(1).to_list()
+    )
     mark = await db.console_reads.find_one({"_id": _read_id(login, conversation.id)})
     read_seq = int(mark["seq"]) if mark else 0
     unread = await db.messages.count_documents(

@@ -91,7 +91,9 @@ function Row({ row, now, current, me, onError }) {
         </span>
         <span class="line3">
           {row.waiting_since && row.state !== "closed" ? <span class="waiting">{tr.t("row.waiting", { time: since(row.waiting_since, now) })}</span> : null}
-          <span class="state">{row.state === "assigned" && row.assignee_id !== me.login ? tr.t("row.assignee", { name: row.assignee_name }) : tr.word("state", row.state)}</span>
+          {row.state === "assigned" && row.assignee_id === me.login ? null : (
+            <span class="state">{row.state === "assigned" ? tr.t("row.assignee", { name: row.assignee_name }) : tr.word("state", row.state)}</span>
+          )}
           {row.state === "closed" ? <span class="at">{when(row.updated_at)}</span> : null}
         </span>
       </a>
