@@ -17,11 +17,19 @@ CUSTOMER_REQUEST = "customer_request"
 COMPLAINT = "complaint"
 BLOCK_CARD_UNVERIFIED = "block_card_unverified"
 NLU_FALLBACK = "nlu_fallback"
+DISPUTED_CHARGE = "disputed_charge"
 
 # Reasons the knowledge base's operator buttons may carry; anything else in a payload is ignored.
 _BUTTON_REASONS = frozenset({"kb_escalate", "kb_no_answer"})
 
-_REASON_BY_INTENT = {"request_operator": CUSTOMER_REQUEST, "complaint": COMPLAINT, "nlu_fallback": NLU_FALLBACK}
+_REASON_BY_INTENT = {
+    "request_operator": CUSTOMER_REQUEST,
+    "complaint": COMPLAINT,
+    "nlu_fallback": NLU_FALLBACK,
+    "dispute_charge": DISPUTED_CHARGE,
+}
+# Ways of saying "yes, a person": asking for one, or agreeing right after the bot offered one (rules.yml).
+_ASKING_INTENTS = frozenset({"request_operator", "affirm"})
 
 
 def _intent_of(parse_data: Any) -> str | None:
@@ -50,7 +58,8 @@ def handoff_reason(tracker: Tracker) -> str:
 
     An unverified customer who asked to block a card (and was offered an operator
     by utter_block_card_sign_in) goes to the cards team even when their next message
-    is "operator": that is what the operator must do first.
+    is "operator" or "yes": that is what the operator must do first. A "yes" to the
+    knowledge base's offer carries the reason action_answer_faq left in the slot.
     """
     unverified = verified_customer_id(tracker) is None
     intent = _intent_of(tracker.latest_message)
@@ -59,7 +68,7 @@ def handoff_reason(tracker: Tracker) -> str:
         return button_reason
     if intent == "block_card" and unverified:
         return BLOCK_CARD_UNVERIFIED
-    if intent == "request_operator" and unverified and _previous_user_intent(tracker) == "block_card":
+    if intent in _ASKING_INTENTS and unverified and _previous_user_intent(tracker) == "block_card":
         return BLOCK_CARD_UNVERIFIED
     if intent in _REASON_BY_INTENT:
         return _REASON_BY_INTENT[intent]

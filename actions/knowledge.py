@@ -7,6 +7,14 @@ mean" with the top three titles as buttons and an operator button; an article bu
 "I don't know that yet", the question recorded as unanswered, an operator offer, and a
 `{"fallback": "kb_no_answer"}` marker: the gateway hands the customer to an operator after two
 misses in a row. Operator buttons carry the reason (kb_escalate, kb_no_answer) to action_handoff.
+
+Context (issue 11): the slot `operator_offered` says whether this reply offered an operator, so that
+"да"/"yes please" right after it hands off and "нет" keeps the bot (rules.yml); `kb_last_article`
+remembers the article answered, and a follow-up question right after it ("а сколько в месяц?") is
+also searched with that article's title as context. A disputed charge (intent dispute_charge) gets
+the dispute article's answer directly; the rule then hands off. Small talk the NLU was unsure of
+("found it, thanks!") is answered as small talk when the KB has no article for it either, instead
+of an "I don't know" that the gateway would count as a misunderstanding.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
@@ -44,6 +52,19 @@ logger = logging.getLogger(__name__)
 
 KB_ESCALATE = "kb_escalate"
 KB_NO_ANSWER = "kb_no_answer"
+# Intents whose answer is one known article, whatever the wording (the article's id in the seed).
+ARTICLE_FOR_INTENT: Final[dict[str, str]] = {"dispute_charge": "transaction_dispute"}
+# Small talk that reached this action because the NLU was not confident (nlu_fallback). When the KB has
+# no article either and small talk is the NLU's best guess with at least this confidence, the
+# customer gets the small-talk reply, not an "I don't know" counted towards an operator.
+SMALL_TALK_RESPONSES: Final[dict[str, str]] = {
+    "thank": "utter_thank",
+    "goodbye": "utter_goodbye",
+    "deny": "utter_goodbye",
+    "affirm": "utter_anything_else",
+    "greet": "utter_greet",
+}
+SMALL_TALK_MIN_CONFIDENCE = 0.35
 _ARTICLE_PAYLOAD = re.compile(r'"kb_article"\s*:\s*"([a-z0-9_\-]{1,64})"')
 
 TEXTS: Final[dict[str, dict[Language, str]]] = {
@@ -163,15 +184,51 @@ def _requested_article(tracker: Tracker) -> str | None:
     return match.group(1) if match else None
 
 
+def _small_talk_guess(tracker: Tracker) -> str | None:
+    """The small-talk response for the NLU's best non-fallback guess, when that guess is small talk."""
+    for ranked in tracker.latest_message.get("intent_ranking") or []:
+        name = ranked.get("name") if isinstance(ranked, dict) else None
+        if name == "nlu_fallback":
+            continue
+        confidence = ranked.get("confidence")
+        if isinstance(confidence, int | float) and confidence >= SMALL_TALK_MIN_CONFIDENCE:
+            return SMALL_TALK_RESPONSES.get(str(name))
+        return None
+    return None
+
+
+def _previous_article(tracker: Tracker) -> str | None:
+    """The article this action answered in the bot's turn just before this message, if it did."""
+    article = tracker.get_slot("kb_last_article")
+    if not isinstance(article, str) or not article:
+        return None
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") not in _NEUTRAL_ACTIONS:
+            return article if event.get("name") == "action_answer_faq" else None
+    return None
+
+
+# Actions that run on every turn and say nothing: they do not end the previous answer's context.
+_NEUTRAL_ACTIONS = frozenset({"action_listen", "action_validate_slot_mappings", None})
+
+
 def _operator_button(language: Language, reason: str) -> dict[str, str]:
     payload = "/request_operator" + json.dumps({"handoff_reason": reason})
     return {"title": TEXTS["operator_button"][language], "payload": payload}
 
 
-def _answer(dispatcher: CollectingDispatcher, article: Article, language: Language, channel: str) -> None:
+def _answer(
+    dispatcher: CollectingDispatcher, article: Article, language: Language, channel: str, *, offer: bool = True
+) -> None:
     text = article.text("voice_answer", language) if channel == "voice" else ""
     dispatcher.utter_message(text=text or article.text("answer", language))
-    if article.escalate:
+    if article.escalate and offer:
         dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language, KB_ESCALATE)])
 
 
@@ -190,32 +247,57 @@ class ActionAnswerFaq(Action):
         kb, db = self._source.knowledge_base()
         language, channel = language_of(tracker), channel_of(tracker)
         index = await kb.current()
-        requested = _requested_article(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        requested = _requested_article(tracker) or ARTICLE_FOR_INTENT.get(str(intent))
         if requested is not None and requested in index.articles:
-            _answer(dispatcher, index.articles[requested], language, channel)
-            return []
+            article = index.articles[requested]
+            # A dispute goes to an operator right after this answer (rules.yml): no second offer.
+            _answer(dispatcher, article, language, channel, offer=intent not in ARTICLE_FOR_INTENT)
+            return _context(
+                article=article, offered=article.escalate and intent not in ARTICLE_FOR_INTENT, reason=KB_ESCALATE
+            )
         question = (tracker.latest_message.get("text") or "").strip()
         result = await kb.query(question, language, 3)
+        previous = _previous_article(tracker)
+        if previous is not None and previous in index.articles and result.decision != Decision.ANSWER:
+            # A follow-up ("а сколько в месяц?", "where do i see the reason") read with the article before it.
+            title = index.articles[previous].text("title", language)
+            with_context = await kb.query(f"{title}. {question}", language, 3)
+            if with_context.decision == Decision.ANSWER or result.decision == Decision.MISS:
+                result = with_context
         if result.decision == Decision.ANSWER:
-            _answer(dispatcher, index.articles[result.hits[0].id], language, channel)
-        elif result.decision == Decision.CLARIFY:
+            article = index.articles[result.hits[0].id]
+            _answer(dispatcher, article, language, channel)
+            return _context(article=article, offered=article.escalate, reason=KB_ESCALATE)
+        if result.decision == Decision.CLARIFY:
             buttons = [
                 {"title": h.title, "payload": "/faq" + json.dumps({"kb_article": h.id})} for h in result.hits[:3]
             ]
             # "None of these": a close call may still be a question the KB cannot answer.
             buttons.append(_operator_button(language, KB_NO_ANSWER))
             dispatcher.utter_message(text=TEXTS["did_you_mean"][language], buttons=buttons)
-        else:
-            await store.record_unanswered(
-                db,
-                text=question,
-                language=language,
-                channel=channel,
-                conversation_id=tracker.sender_id,
-                now=datetime.now(UTC),
-            )
-            dispatcher.utter_message(
-                text=TEXTS["dont_know"][language], buttons=[_operator_button(language, KB_NO_ANSWER)]
-            )
-            dispatcher.utter_message(json_message={"fallback": KB_NO_ANSWER})
-        return []
+            return _context(article=None, offered=False)
+        small_talk = _small_talk_guess(tracker) if intent == "nlu_fallback" else None
+        if small_talk is not None:
+            dispatcher.utter_message(response=small_talk)
+            return _context(article=None, offered=False)
+        await store.record_unanswered(
+            db,
+            text=question,
+            language=language,
+            channel=channel,
+            conversation_id=tracker.sender_id,
+            now=datetime.now(UTC),
+        )
+        dispatcher.utter_message(text=TEXTS["dont_know"][language], buttons=[_operator_button(language, KB_NO_ANSWER)])
+        dispatcher.utter_message(json_message={"fallback": KB_NO_ANSWER})
+        return _context(article=None, offered=True, reason=KB_NO_ANSWER)
+
+
+def _context(*, article: Article | None, offered: bool, reason: str | None = None) -> list[EventType]:
+    """The slots the next turn reads: the article answered, and whether (and why) an operator was offered."""
+    return [
+        SlotSet("kb_last_article", article.id if article is not None else None),
+        SlotSet("operator_offered", offered),
+        SlotSet("handoff_reason", reason if offered else None),
+    ]
