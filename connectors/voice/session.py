@@ -179,7 +179,8 @@ class VoiceSession:
 
     def _said_last(self, state: CallState) -> list[Spoken]:
         return [
-            Spoken(p.get("text", ""), parse_language(p.get("language")) or self._lang(state)) for p in state.last_prompts
+            Spoken(p.get("text", ""), parse_language(p.get("language")) or self._lang(state))
+            for p in state.last_prompts
         ]
 
     async def _choose_language(self, state: CallState, language: Language) -> VoiceOutcome:
