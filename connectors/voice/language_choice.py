@@ -21,7 +21,7 @@ _NAMES: dict[Language, tuple[str, ...]] = {
 }
 # Words the recognizer may wrap around a name: "English, please", "по-русски, пожалуйста".
 _FILLER = frozenset(
-    {"please", "in", "speak", "i", "language", "пожалуйста", "на", "язык", "языке", "давайте", "можно", "хочу"}
+    {"please", "in", "speak", "i", "language", "плиз", "пожалуйста", "на", "язык", "языке", "давайте", "можно", "хочу"}
 )
 _WORD_RE = re.compile(r"[\w-]+", re.UNICODE)
 # Names offered to the recognizer as hints while the choice is open.
