@@ -72,9 +72,11 @@ def _check_depth(text: str, max_depth: int) -> None:
 
 
 def check_text(value: str, where: str = "Text") -> str:
-    """Refuse text that cannot be stored: lone UTF-16 surrogates."""
+    """Refuse text that cannot be stored: lone UTF-16 surrogates, and NUL, which PostgreSQL text cannot hold."""
     if _SURROGATE_RE.search(value):
         _refuse(f"{where} contains a lone surrogate (such as \\ud800); send valid Unicode text.")
+    if "\x00" in value:
+        _refuse(f"{where} contains a NUL character (\\u0000); remove it.")
     return value
 
 

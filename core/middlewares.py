@@ -7,6 +7,7 @@ import logging
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from core.json_body import BadInput, bad_request, check_text
 from core.keys import SETTINGS_KEY
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ PAGE_CSP = (
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The customer's chat may sit in a frame on the bank's own site (CHAT_FRAME_ANCESTORS); staff pages never.
 _EMBEDDABLE_ROUTES = frozenset({"webchat_page"})
+# No identifier of ours comes near it; it is also the longest file name the file system takes (NAME_MAX).
+_MAX_PATH_PART_BYTES = 255
 # aiohttp announces "aiohttp/<version>" otherwise: a free hint at which published bugs apply.
 SERVER_NAME = "contact-center"
 
@@ -36,6 +39,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "Internal error; the team has been notified."}, status=500)
+
+
+@web.middleware
+async def url_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse paths and query strings whose decoded text cannot be stored or looked up (400, not a 500 later)."""
+    try:
+        for text in (request.path, *request.match_info.values(), *request.query.keys(), *request.query.values()):
+            check_text(text, "The address")
+    except BadInput as err:
+        raise bad_request(str(err)) from err
+    if any(len(part.encode("utf-8", "surrogatepass")) > _MAX_PATH_PART_BYTES for part in request.path.split("/")):
+        # Static routes hand the part to the file system, which fails with ENAMETOOLONG (a 500 in aiohttp).
+        raise bad_request(f"A part of the address is longer than {_MAX_PATH_PART_BYTES} bytes.")
+    return await handler(request)
 
 
 def _frame_ancestors(request: web.Request) -> str:
@@ -69,4 +86,5 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 def setup_middlewares(app: web.Application) -> None:
     """Install the middlewares in order, and the headers every response carries."""
     app.middlewares.append(error_middleware)
+    app.middlewares.append(url_guard)
     app.on_response_prepare.append(security_headers)

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
+from yarl import URL
 
 from core.identity import mint_customer_token
 from core.settings import LOCAL_REST_API_KEY
@@ -85,12 +86,30 @@ async def test_ten_thousand_characters_are_refused_not_cut(http: aiohttp.ClientS
 async def test_binary_garbage_gets_a_reply_and_nothing_crashes(
     http: aiohttp.ClientSession, gateway_url: str, stack: Stack
 ) -> None:
-    garbage = bytes(range(256)).decode("latin-1") + "\x00\x01\ufffe"
+    garbage = bytes(range(1, 256)).decode("latin-1") + "\x01\ufffe"
     status, body = await post(http, gateway_url, {"sender": "garbage-1", "text": garbage})
     assert status == 200
     assert body["replies"], "the customer must hear something"
     texts = await stored_texts(stack, body["conversation_id"])
-    assert "\x00" not in texts[0]
+    assert "\x01" not in texts[0] and "\x7f" not in texts[0], "control characters are dropped"
+
+
+@pytest.mark.parametrize("field", ["text", "sender", "customer_token"])
+async def test_a_nul_character_the_database_cannot_hold_is_refused_with_the_reason(
+    http: aiohttp.ClientSession, gateway_url: str, field: str
+) -> None:
+    message = {"sender": "nul-1", "text": "привет"} | {field: "a\x00b"}
+    status, body = await post(http, gateway_url, message)
+    assert (status, body) == (400, {"error": "Text contains a NUL character (\\u0000); remove it."})
+
+
+@pytest.mark.parametrize("path", ["/api/kb/search?q=%00", "/api/kb/search?lang=ru&%00=1", "/chat/static/%00"])
+async def test_a_nul_character_in_the_address_is_refused(
+    http: aiohttp.ClientSession, gateway_url: str, path: str
+) -> None:
+    async with http.get(URL(gateway_url + path, encoded=True)) as resp:
+        assert resp.status == 400
+        assert await resp.json() == {"error": "The address contains a NUL character (\\u0000); remove it."}
 
 
 async def test_text_that_looks_like_a_mongo_operator_is_just_text(
@@ -215,3 +234,14 @@ async def test_a_console_reconnect_with_an_impossible_sequence_number_is_refused
         async with staff.get(gateway_url + "/api/console/live", params={"after": after}) as resp:
             assert resp.status == 400
             assert await resp.json() == {"error": "'after' must be a whole number from 0 to 9223372036854775807."}
+
+
+@pytest.mark.parametrize(
+    "path", ["/kb/static/" + "a" * 300, "/chat/static/" + "я" * 200, "/api/kb/articles/" + "x" * 256]
+)
+async def test_a_path_part_too_long_for_any_name_is_refused(
+    http: aiohttp.ClientSession, gateway_url: str, path: str
+) -> None:
+    async with http.get(gateway_url + path) as resp:
+        assert resp.status == 400
+        assert await resp.json() == {"error": "A part of the address is longer than 255 bytes."}
