@@ -106,6 +106,13 @@ async def _search_documents(db: Database, text: str) -> list[Document]:
     if len(digits) >= 4:
         customer_spec.append({"phone": {"$regex": re.escape(digits)}})
     customer_ids = [d["_id"] async for d in db.bank_customers.find({"$or": customer_spec}, {"_id": 1}).limit(50)]
+    if len(digits) >= 4:  # a number a guest left for a callback
+        called = {
+            d["conversation_id"]
+            async for d in db.callback_tasks.find({"phone": {"$regex": re.escape(digits)}}, {"conversation_id": 1})
+        }
+        if called:
+            ors.append({"_id": {"$in": sorted(called)}})
     if customer_ids:
         ors.append({"customer_id": {"$in": customer_ids}})
     message_ids = {

@@ -246,3 +246,78 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
     await expect(supervisor.locator("#rows li.row", has_text="Иван Петров")).to_have_count(1)
     for context in (customer_context, operator_context, supervisor_context):
         await context.close()
+
+
+async def test_a_callback_is_done_with_an_outcome_and_a_transfer_and_a_return_update_both_consoles(
+    gateway: TestClient[web.Request, web.Application], browser: Browser
+) -> None:
+    base = base_of(gateway)
+    customer_context = await browser.new_context(locale="ru-RU")
+    kate_context, olga_context, supervisor_context = [await staff_context(browser) for _ in range(3)]
+
+    # Nobody is online: the guest asks for a callback and leaves a number.
+    chat = await guest_chat(customer_context, base)
+    await customer_types(chat, ASK_FOR_OPERATOR)
+    await expect(chat.locator("#messages")).to_contain_text("операторы заняты", timeout=BOT_TIMEOUT_MS)
+    await chat.get_by_role("button", name="Заказать обратный звонок").click()
+    await expect(chat.locator("#messages")).to_contain_text("Напишите номер телефона")
+    await customer_types(chat, "+7 916 555-44-33")
+    await expect(chat.locator("#messages")).to_contain_text("+79165554433")
+
+    # Kate comes online and gets the conversation; the callback task names who, which number, when, where.
+    kate = await kate_context.new_page()
+    await sign_in(kate, base, "kate")
+    await goes_online(kate, gateway)
+    await kate.click("#view-callbacks")
+    task = kate.locator("#callbacks li.task").first
+    await expect(task).to_contain_text("Гость")
+    await expect(task).to_contain_text("+79165554433")
+    await expect(task).to_contain_text("попросил(а)")
+    await task.get_by_role("link", name="Открыть разговор").click()
+    await expect(kate).to_have_url(re.compile(r"/console/c/[0-9a-f]+$"))
+    await expect(chat.locator("#messages")).to_contain_text(JOINED, timeout=BOT_TIMEOUT_MS)
+    await task.get_by_label("Итог звонка").select_option("reached")
+    await task.get_by_role("button", name="Выполнено").click()
+    await expect(kate.locator("#banner")).to_contain_text("Задача отмечена выполненной.")
+    await expect(kate.locator("#callbacks li.task")).to_have_count(0)
+    done = await gateway.app[DB_KEY].callback_tasks.find_one({})
+    assert done is not None and done["status"] == "done" and done["outcome"] == "reached"
+
+    # The supervisor finds the conversation by the number the guest left.
+    supervisor = await supervisor_context.new_page()
+    await sign_in(supervisor, base, "sveta")
+    await supervisor.fill("#search", "916 555-44-33")
+    await supervisor.press("#search", "Enter")
+    await expect(supervisor.locator("#rows li.row")).to_have_count(1)
+    await expect(supervisor.locator("#rows li.row")).to_contain_text("у Kate")
+
+    # Olga comes online; Kate's transfer list is read fresh and offers neither herself nor the supervisor.
+    olga = await olga_context.new_page()
+    await sign_in(olga, base, "olga")
+    await goes_online(olga, gateway)
+    await kate.click("#open-transfer")
+    options = kate.locator("#transfer-target option")
+    await expect(options.filter(has_text="Ольга")).to_contain_text("на линии")
+    assert not any("Светлана" in o or "Kate" in o for o in await options.all_inner_texts())
+    await kate.select_option("#transfer-target", "op:olga")
+    await kate.fill("#transfer-note", "просит перезвонить вечером")
+    await kate.click("#transfer")
+    await expect(kate.locator("#banner")).to_contain_text("Разговор передан: Ольга.")
+    await expect(kate.locator("#banner")).to_have_class(re.compile(r"\bok\b"))
+    await expect(kate.locator("#conv-state")).to_have_text("у оператора: Ольга")
+    await expect(kate.locator("#composer")).to_have_count(0)
+    await expect(kate.locator("#read-only")).to_be_visible()
+
+    # Olga is alerted, opens it, reads the transfer note, and gives the conversation back to the bot.
+    await olga.wait_for_function("() => window.__consoleAlerts.some((a) => a.kind === 'assigned')")
+    await olga.locator("#rows li.row a").first.click()
+    await expect(olga.locator("#transcript li.note")).to_contain_text("Заметка при передаче · Kate")
+    await expect(olga.locator("#transcript li.note")).to_contain_text("просит перезвонить вечером")
+    await expect(chat.locator("#messages")).to_contain_text("К чату подключился оператор Ольга", timeout=BOT_TIMEOUT_MS)
+    await olga.click("#return-to-bot")
+    await expect(olga.locator("#banner")).to_contain_text("Разговор возвращён боту.")
+    await expect(olga.locator("#conv-state")).to_have_text("с ботом")
+    await expect(olga.locator("#composer")).to_have_count(0)
+    await expect(kate.locator("#conv-state")).to_have_text("с ботом")
+    for context in (customer_context, kate_context, olga_context, supervisor_context):
+        await context.close()

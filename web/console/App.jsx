@@ -72,7 +72,9 @@ function Workspace({ me }) {
   const onEvent = useCallback((event) => {
     const id = event.conversation_id;
     const watching = id && id === currentRef.current && document.hasFocus();
-    if (event.name === "conversation.assigned" && event.data.operator_id === me.login) {
+    const toMe = (event.name === "conversation.assigned" && event.data.operator_id === me.login)
+      || (event.name === "conversation.transferred" && event.data.to_operator_id === me.login);
+    if (toMe) {
       mine.current.add(id);
       alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assigned"),
         body: "", onOpen: () => openConversation(id) });

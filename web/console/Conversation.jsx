@@ -61,11 +61,14 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
     return unsubscribe;
   }, [id]);
 
-  // Mark what the operator has seen as read while the page has focus.
+  // Mark what the operator has seen as read while the page has focus, and when she comes back to it.
   useEffect(() => {
-    if (!id || !messages.length || !document.hasFocus()) return;
+    if (!id || !messages.length) return undefined;
     const seq = messages[messages.length - 1].seq;
-    api("POST", "/api/console/conversations/" + id + "/read", { seq }).then(onChanged).catch(() => {});
+    const markRead = () => api("POST", "/api/console/conversations/" + id + "/read", { seq }).then(onChanged).catch(() => {});
+    if (document.hasFocus()) markRead();
+    window.addEventListener("focus", markRead);
+    return () => window.removeEventListener("focus", markRead);
   }, [id, messages.length]);
 
   if (!id) return <main class="conversation empty-state" id="conversation"><p>{tr.t("conv.none")}</p></main>;
