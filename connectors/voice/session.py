@@ -39,8 +39,6 @@ VERIFY_ATTEMPTS = 3
 MIN_SPEECH_CONFIDENCE = 0.35
 CARD_DIGITS = 4
 _WITH_OPERATORS = frozenset({"queued", "assigned"})
-# The caller's words that end the call once the bot has answered them.
-CLOSING_INTENTS = frozenset({"goodbye", "thank"})
 # A bot reply with this custom key set closes the conversation (the call hangs up after it).
 CLOSES_CONVERSATION = "closes_conversation"
 
@@ -305,7 +303,7 @@ class VoiceSession:
         message = InboundMessage(
             channel=VOICE_CHANNEL, channel_user_id=state.call_id, text=text, identity=identity, language_hint=language
         )
-        was_settled = state.settled
+        was_settled, was_asking = state.settled, bool(state.menu)
         try:
             turn = await self._router.handle(message)
         except InvalidMessage:
@@ -326,10 +324,11 @@ class VoiceSession:
                 conversation_id=turn.conversation_id,
             )
         caller_intent = await intent if isinstance(intent, asyncio.Task) else intent
-        if _closes(turn.replies, caller_intent, after_answer=was_settled):
-            # A "not understood" reply to "no, that's all" is not read before the goodbye.
-            understood = [r for r in turn.replies if not r.custom.get("fallback")]
-            return self._goodbye(state, _spoken(understood, language), "goodbye")
+        closing = _closing(turn.replies, caller_intent, after_answer=was_settled, while_asked=was_asking)
+        if closing is not None:
+            # "No" to the line's own "anything else?" reached a bot that did not ask it: its answer is not read.
+            said = [] if closing is Closing.NOTHING_ELSE else _spoken(turn.replies, language)
+            return self._goodbye(state, said, "goodbye")
         spoken = _spoken(turn.replies, language)
         with_buttons = [r for r in turn.replies if r.buttons]
         state.menu = [b.payload for b in with_buttons[-1].buttons] if with_buttons else []
@@ -345,11 +344,22 @@ def _spoken(replies: Sequence[Reply], language: Language, *, without_system: boo
     return [Spoken(t, language) for t in texts if t]
 
 
-def _closes(replies: Sequence[Reply], caller_intent: str | None, *, after_answer: bool) -> bool:
-    """Whether this turn ends the call.
+class Closing(StrEnum):
+    """Why a turn ends the call."""
 
-    It does when the bot closed the conversation, or the caller said goodbye or thanks, or "no" to "anything else?".
-    """
+    BOT = "bot"  # the bot's reply closed the conversation
+    CALLER = "caller"  # the caller said goodbye or thanks
+    NOTHING_ELSE = "nothing_else"  # "no" to "anything else?"
+
+
+def _closing(
+    replies: Sequence[Reply], caller_intent: str | None, *, after_answer: bool, while_asked: bool
+) -> Closing | None:
+    """Whether (and why) this turn ends the call; thanks while a menu question is pending is politeness."""
     if any(r.custom.get(CLOSES_CONVERSATION) for r in replies):
-        return True
-    return caller_intent in CLOSING_INTENTS or (after_answer and caller_intent == "deny")
+        return Closing.BOT
+    if caller_intent == "goodbye" or (caller_intent == "thank" and not while_asked):
+        return Closing.CALLER
+    if after_answer and caller_intent == "deny":
+        return Closing.NOTHING_ELSE
+    return None
