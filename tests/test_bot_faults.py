@@ -28,19 +28,56 @@ BOT_UNAVAILABLE_RU = (
 _CUSTOMER_PATIENCE = aiohttp.ClientTimeout(total=5)
 
 
-def gateway_beside(stack: Stack, tmp_path: Path, rasa_port: int) -> Stack:
+def gateway_beside(stack: Stack, tmp_path: Path, rasa_port: int, extra_env: dict[str, str] | None = None) -> Stack:
     """A second gateway on the same FerretDB whose Rasa lives at `rasa_port`."""
     other = Stack(data_dir=tmp_path, mongodb_db=stack.mongodb_db)
     other.ports = {"ferretdb": stack.ports["ferretdb"], "rasa": rasa_port}
-    other.start_gateway()
+    other.start_gateway(extra_env)
     return other
 
 
 @pytest.fixture
 def gateway_without_rasa(stack: Stack, tmp_path: Path) -> Iterator[str]:
-    other = gateway_beside(stack, tmp_path, free_port())
+    """A Rasa that never comes up: messages wait for it one second (the queue limit), then go to operators."""
+    other = gateway_beside(stack, tmp_path, free_port(), {"BOT_QUEUE_TIMEOUT_SECONDS": "1"})
     yield other.gateway_url
     other.stop()
+
+
+class LateRasa:
+    """Rasa's address, answering only from `open()` on: like a Rasa still loading its model."""
+
+    def __init__(self, rasa_port: int) -> None:
+        self.port = free_port()
+        self._rasa_port = rasa_port
+        self._server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._rasa_port)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+@pytest.fixture
+async def gateway_before_rasa(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[str, LateRasa]]:
+    late = LateRasa(stack.ports["rasa"])
+    other = await asyncio.to_thread(gateway_beside, stack, tmp_path, late.port)
+    yield other.gateway_url, late
+    await late.close()
+    await asyncio.to_thread(other.stop)
 
 
 @pytest.fixture
@@ -98,6 +135,23 @@ async def test_rasa_down_hands_the_customer_to_an_operator(
     conversation, texts = await conversation_doc(stack, turn["conversation_id"])
     assert conversation["handoff"]["reason"] == "bot_unavailable"
     assert texts == ["Здравствуйте, хочу узнать баланс", BOT_UNAVAILABLE_RU]
+
+
+async def test_a_message_sent_while_rasa_is_starting_waits_for_the_bot(
+    http: aiohttp.ClientSession, stack: Stack, gateway_before_rasa: tuple[str, LateRasa]
+) -> None:
+    url, late = gateway_before_rasa
+    body = {"sender": "fault-early", "text": "Здравствуйте"}
+    sent = asyncio.ensure_future(http.post(url + PATH, json=body, headers=REST_HEADERS))
+    await asyncio.sleep(3)  # Rasa refuses connections meanwhile
+    assert not sent.done()
+    await late.open()
+    async with await sent as resp:
+        turn = await resp.json()
+    assert turn["state"] == "bot"
+    conversation, texts = await conversation_doc(stack, turn["conversation_id"])
+    assert "handoff" not in conversation
+    assert texts[0] == "Здравствуйте" and len(texts) >= 2
 
 
 async def test_hanging_rasa_still_answers_within_five_seconds(

@@ -51,6 +51,13 @@ def explaining_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -
         own.stop()
 
 
+async def conversation(http: aiohttp.ClientSession, gateway_url: str, sender: str, token: str) -> None:
+    """A bot answer, a bank answer, a KB answer, a handoff and a message while queued."""
+    for text in ["Здравствуйте", "какой баланс на карте?", "как снять наличные за границей?", "позовите оператора"]:
+        await rest_message(http, gateway_url, sender, text, token)
+    await rest_message(http, gateway_url, sender, "вы тут?", token)
+
+
 def read_from(path: Path, offset: int) -> str:
     """What the PostgreSQL log got since `offset`."""
     return path.read_bytes()[offset:].decode(errors="replace")
@@ -77,16 +84,14 @@ async def test_a_customers_turns_read_no_growing_collection_by_a_sequential_scan
     own = explaining_gateway
     pg_url = pgcluster.ferretdb_url(own.ports["postgres"])
     async with aiohttp.ClientSession() as http:
+        token = mint_token("demo-ivan")
         # A first conversation creates the collections that come into being on their first insert; the
         # gateway gives them their indexes on its periodic pass, which this test runs at once.
-        await rest_message(http, own.gateway_url, "plans-warmup", "Здравствуйте")
+        await conversation(http, own.gateway_url, "plans-warmup", token)
         await pg_indexes.ensure_gin_indexes(pg_url, own.mongodb_db)
         log = own.data_dir / "logs" / "postgres.log"
         start = log.stat().st_size
-        token = mint_token("demo-ivan")
-        for text in ["Здравствуйте", "какой баланс на карте?", "как снять наличные за границей?", "позовите оператора"]:
-            await rest_message(http, own.gateway_url, "plans-ivan", text, token)
-        await rest_message(http, own.gateway_url, "plans-ivan", "вы тут?", token)
+        await conversation(http, own.gateway_url, "plans-ivan", token)
         await rest_message(http, own.gateway_url, "plans-guest", "hello, what is my balance?")
     plans = await asyncio.to_thread(read_from, log, start)
     assert "Index Scan" in plans  # the log really holds the turns' plans
