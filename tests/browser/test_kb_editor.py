@@ -25,6 +25,8 @@ from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
 from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 
+from .conftest import axe_violations
+
 REST = "/api/channels/rest/messages"
 REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 # A seed article (shared/data/kb_seed.yaml) and one of its Russian questions, which NLU sends to the KB.
@@ -389,3 +391,20 @@ async def test_a_question_the_bot_could_not_answer_becomes_an_article_from_the_i
     await seconds_until_customers_read(
         http, gateway_url, answer, published_at, PUBLISH_TO_ANSWER_SECONDS, question=UNKNOWN_QUESTION
     )
+
+
+async def test_the_editor_has_no_serious_accessibility_violations_signed_out_or_in(
+    browser: Browser, gateway_url: str
+) -> None:
+    # bypass_csp lets the test inject axe-core; the page's own scripts still come only from the gateway.
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        await open_the_editor(page, gateway_url)
+        assert await axe_violations(page) == [], "the sign-in form"
+        await sign_in(page, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD)
+        await find_and_open_article(page, ARTICLE_TITLE)
+        assert await axe_violations(page) == [], "an article open in the editor"
+    finally:
+        await context.close()
