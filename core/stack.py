@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -343,3 +344,78 @@ def running_stack(data_dir: Path, *, with_bot: bool = True, with_gateway: bool =
         yield stack
     finally:
         stack.stop()
+
+
+# Settings the run command derives from its ports.
+_RUN_COMMAND_DERIVES = frozenset(
+    {"MONGODB_URI", "RASA_URL", "RASA_URLS", "ACTION_ENDPOINT_URL", "FERRETDB_POSTGRES_URL", "REDIS_URL"}
+)
+
+
+@dataclass
+class RunCommand:
+    """`scripts/run` started as a user starts it, on free ports with a data folder of its own."""
+
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    log_path: Path
+
+    @classmethod
+    def start(cls, extra_env: dict[str, str] | None = None) -> RunCommand:
+        """Start the run command; the data folder is reachable by PostgreSQL's unprivileged account."""
+        data_dir = Path(tempfile.mkdtemp(prefix="cc-run-"))
+        data_dir.chmod(0o755)
+        names = ("PG_PORT", "FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT", "REDIS_PORT")
+        ports = {name: free_port() for name in names}
+        # The run command derives every address from its ports; nothing of an outer stack may leak in.
+        env = {k: v for k, v in os.environ.items() if k not in _RUN_COMMAND_DERIVES}
+        env |= {name: str(port) for name, port in ports.items()} | {"CC_DATA_DIR": str(data_dir)} | (extra_env or {})
+        log_path = data_dir / "run.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(  # noqa: S603 -- our own script
+                [str(ROOT / "scripts/run")],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return cls(data_dir, process, ports, log_path)
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway (one port, however many gateway processes)."""
+        return f"http://127.0.0.1:{self.ports['GATEWAY_PORT']}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        """URI of the run command's FerretDB."""
+        return f"mongodb://127.0.0.1:{self.ports['FERRETDB_PORT']}/"
+
+    def wait_ready(self, timeout: float = 600) -> float:
+        """Seconds until /readyz answers 200."""
+        started = time.monotonic()
+        _wait(Process("run", self.process, self.log_path), f"{self.gateway_url}/readyz", timeout)
+        return time.monotonic() - started
+
+    def pids_of(self, fragment: str) -> list[int]:
+        """Supervised processes whose command line contains `fragment`."""
+        found = []
+        for pid in descendants(self.process.pid):
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if fragment in cmdline and "serve-rasa" not in cmdline:
+                    found.append(pid)
+        return found
+
+    def stop(self) -> None:
+        """Stop the supervisor and everything under it, and remove the data folder."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
