@@ -1,0 +1,140 @@
+"""A fault run: services killed under load, and no customer message lost, duplicated or left unanswered.
+
+Starts `./scripts/run` (supervisord, two gateway processes on one port) on free
+ports, keeps a bounded load of concurrent REST conversations going, and kills with
+SIGKILL, in turn: Rasa, the action server, the database (PostgreSQL) and one gateway
+process; the supervisor restarts each. Every message carries a client `message_id`
+and is retried with the same id after an error, as an integration should. Then it
+counts, from the database, how often each message was stored, and prints one line
+per figure (`faults.<figure> <value>`):
+  sent, stored_once, lost, duplicated, answered (bot or queued), over_5s (first
+  answer later than 5 s after the first try), retries, answer p95 ms.
+The web chat is not part of this run (its resend-after-reconnect path is tested in
+tests/test_webchat_ws.py).
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.faults [--customers 8] [--gap 30]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from pymongo import MongoClient
+
+from core.identity import mint_customer_token
+from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_REST_API_KEY
+from core.stack import RunCommand
+
+REST_PATH = "/api/channels/rest/messages"
+HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
+SCRIPT = ["Здравствуйте", "какой баланс на карте?", "покажи последние операции", "спасибо"]
+# Killed in this order, `--gap` seconds apart; the command-line fragment finds the process.
+VICTIMS = [("rasa", "rasa run"), ("actions", "actions.server"), ("database", "postgres -D"), ("gateway", "-m core")]
+# A message is retried for at most this long before it counts as unanswered.
+_GIVE_UP_SECONDS = 120.0
+
+
+@dataclass
+class Tally:
+    """What the customers saw."""
+
+    texts: list[str] = field(default_factory=list)
+    answered: int = 0
+    retries: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+async def send(http: aiohttp.ClientSession, url: str, body: dict[str, Any], tally: Tally) -> bool:
+    """One message, retried with the same message_id until it is answered; True when answered."""
+    started = time.monotonic()
+    while time.monotonic() - started < _GIVE_UP_SECONDS:
+        try:
+            async with http.post(url, json=body, headers=HEADERS) as resp:
+                if resp.status == 200 and (await resp.json()).get("state") in {"bot", "queued", "assigned"}:
+                    tally.latencies_ms.append((time.monotonic() - started) * 1000)
+                    tally.answered += 1
+                    return True
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass
+        tally.retries += 1
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def load(run: RunCommand, customers: int, until: float, tally: Tally) -> None:
+    token = mint_customer_token("demo-anna", LOCAL_CUSTOMER_TOKEN_SECRET)
+    url = run.gateway_url + REST_PATH
+
+    async def customer(n: int) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            while time.monotonic() < until:
+                sender = f"fault-{n}-{uuid.uuid4().hex[:6]}"
+                for text in SCRIPT:
+                    unique = f"{text} [{uuid.uuid4().hex[:10]}]"
+                    tally.texts.append(unique)
+                    body = {"sender": sender, "text": unique, "customer_token": token, "message_id": uuid.uuid4().hex}
+                    if not await send(http, url, body, tally) or time.monotonic() >= until:
+                        break
+
+    await asyncio.gather(*(customer(n) for n in range(customers)))
+
+
+async def kill_in_turn(run: RunCommand, gap: float) -> None:
+    for name, fragment in VICTIMS:
+        await asyncio.sleep(gap)
+        pids = run.pids_of(fragment)
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            print(f"faults.killed.{name} 1", flush=True)
+
+
+def stored_counts(run: RunCommand, texts: list[str]) -> Counter[str]:
+    client: MongoClient[dict[str, Any]] = MongoClient(run.mongodb_uri)
+    try:
+        wanted = set(texts)
+        docs = client["contact_center"].messages.find({"author": "customer"}, {"text": 1})
+        return Counter(doc["text"] for doc in docs if doc["text"] in wanted)
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=8)
+    parser.add_argument("--gap", type=float, default=30.0, help="seconds between kills (and after the last)")
+    args = parser.parse_args()
+    run = RunCommand.start({"GATEWAY_PROCESSES": "2"})
+    try:
+        print(f"faults.start_to_ready_s {run.wait_ready():.1f}", flush=True)
+        tally = Tally()
+        until = time.monotonic() + args.gap * (len(VICTIMS) + 1)
+
+        async def everything() -> None:
+            await asyncio.gather(load(run, args.customers, until, tally), kill_in_turn(run, args.gap))
+
+        asyncio.run(everything())
+        counts = stored_counts(run, tally.texts)
+        sent = len(tally.texts)
+        print(f"faults.sent {sent}")
+        print(f"faults.stored_once {sum(1 for t in tally.texts if counts[t] == 1)}")
+        print(f"faults.lost {sum(1 for t in tally.texts if counts[t] == 0)}")
+        print(f"faults.duplicated {sum(1 for t in tally.texts if counts[t] > 1)}")
+        print(f"faults.answered {tally.answered}")
+        print(f"faults.over_5s {sum(1 for ms in tally.latencies_ms if ms > 5000)}")
+        print(f"faults.retries {tally.retries}")
+        ordered = sorted(tally.latencies_ms) or [float("nan")]
+        print(f"faults.answer_p95_ms {ordered[int(0.95 * (len(ordered) - 1))]:.0f}")
+    finally:
+        run.stop()
+
+
+if __name__ == "__main__":
+    main()
