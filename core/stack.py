@@ -285,6 +285,9 @@ class Stack:
     def start_rasa(self, name: str = "rasa") -> None:
         """A Rasa server with the trained model (Python 3.10 environment); `name` "rasa-2" etc. for more."""
         port = self.ports.setdefault(name, free_port())
+        if not _env_path("MODEL_PATH").is_file():
+            # Rasa would start without a model and answer /status anyway, then fail every turn.
+            raise StackError(f"{_env_path('MODEL_PATH')} is missing: run ./scripts/setup (it trains the model)")
         args = [
             str(_env_path("RASA_VENV") / "bin/rasa"),
             "run",
