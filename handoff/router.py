@@ -217,7 +217,10 @@ class Router:
         customer_id = message.identity.customer_id if message.identity else None
         if customer_id and customer_id != conversation.customer_id:
             # One verified customer per conversation, decided once: another customer's token never joins it.
-            if not await conversations.pin_customer(self.db, conversation.id, customer_id, now=now):
+            pinned_to_another = conversation.customer_id is not None
+            if pinned_to_another or not await conversations.pin_customer(
+                self.db, conversation.id, customer_id, now=now
+            ):
                 raise ConversationLocked("This conversation belongs to another customer; start a new one.")
         if language != conversation.language or (customer_id and customer_id != conversation.customer_id):
             # Written only on change: fewer writes racing the operator side's transitions.
