@@ -44,6 +44,24 @@ def _previous_user_intent(tracker: Tracker) -> str | None:
     return _intent_of(user_events[1].get("parse_data")) if len(user_events) > 1 else None
 
 
+# Actions that run on every turn and say nothing to the customer.
+_SILENT_ACTIONS = frozenset({"action_listen", "action_validate_slot_mappings", None})
+
+
+def _answers_knowledge_base_offer(tracker: Tracker) -> bool:
+    """Whether the bot's turn just before this message was action_answer_faq offering an operator."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") not in _SILENT_ACTIONS:
+            return event.get("name") == "action_answer_faq" and tracker.get_slot("operator_offered") is True
+    return False
+
+
 def _button_reason(tracker: Tracker) -> str | None:
     """The reason an operator button carries (`/request_operator{"handoff_reason": "kb_escalate"}`)."""
     for entity in tracker.latest_message.get("entities") or []:
@@ -70,9 +88,12 @@ def handoff_reason(tracker: Tracker) -> str:
         return BLOCK_CARD_UNVERIFIED
     if intent in _ASKING_INTENTS and unverified and _previous_user_intent(tracker) == "block_card":
         return BLOCK_CARD_UNVERIFIED
+    slot_reason = tracker.get_slot("handoff_reason")
+    if intent in _ASKING_INTENTS and _answers_knowledge_base_offer(tracker) and slot_reason in _BUTTON_REASONS:
+        # "yes please connect me" right after "Shall I connect you?" answers that offer: its reason, not a new request.
+        return str(slot_reason)
     if intent in _REASON_BY_INTENT:
         return _REASON_BY_INTENT[intent]
-    slot_reason = tracker.get_slot("handoff_reason")
     return slot_reason if isinstance(slot_reason, str) and slot_reason else CUSTOMER_REQUEST
 
 
