@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import tempfile
 import time
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=60)
     parser.add_argument("--attackers", type=int, default=16)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # one audit warning per refused attempt would drown the figures
     asyncio.run(run(args.searches, args.attackers))
 
 

@@ -306,6 +306,9 @@ async def import_articles(request: web.Request) -> web.Response:
             raise json_error(web.HTTPBadRequest, f"The CSV file cannot be read: {err}.") from err
         except json_body.BadInput as err:
             raise json_error(web.HTTPBadRequest, str(err)) from err
+        except RecursionError as err:
+            # PyYAML composes nested collections recursively ("[[[[..." thousands deep, found by bench/fuzz.py).
+            raise json_error(web.HTTPBadRequest, "The file nests lists or maps too deeply.") from err
         return await store.import_articles(
             request.app[DB_KEY], articles, by=session.user.login, now=_now(), publish=False
         )

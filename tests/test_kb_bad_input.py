@@ -229,3 +229,9 @@ async def test_an_import_with_a_lone_surrogate_escape_in_yaml_is_refused(editor:
         400,
         {"error": "Text contains a lone surrogate (such as \\ud800); send valid Unicode text."},
     )
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "{a: " * 3000])
+async def test_an_import_nested_thousands_deep_is_refused(editor: Editor, text: str) -> None:
+    status, answer = await editor.call("POST", "/api/kb/import?format=yaml", data=text.encode())
+    assert (status, answer) == (400, {"error": "The file nests lists or maps too deeply."})
