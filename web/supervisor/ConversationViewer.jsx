@@ -28,6 +28,10 @@ export function ConversationViewer({ id, subscribe, onClose, onBanner, onChanged
   const [owned, setOwned] = useState(false);
   const [draft, setDraft] = useState("");
   const heading = useRef(null);
+  const transcript = useRef(null);
+  const count = context ? context.messages.length : 0;
+  // The newest line in view, as in the chat itself.
+  useEffect(() => { if (transcript.current) transcript.current.scrollTop = transcript.current.scrollHeight; }, [count]);
 
   async function load() {
     try {
@@ -88,7 +92,7 @@ export function ConversationViewer({ id, subscribe, onClose, onBanner, onChanged
       </header>
       {!context ? <p class="hint">{tr.t("viewer.loading")}</p> : (
         <>
-          <ol class="transcript" id="viewer-transcript" aria-live="polite">
+          <ol class="transcript" id="viewer-transcript" aria-live="polite" tabIndex={0} aria-labelledby="viewer-heading" ref={transcript}>
             {context.messages.map((m) => <Message key={m.seq} message={m} language={conversation.language} />)}
           </ol>
           {context.notes.length ? (

@@ -52,7 +52,8 @@ export function FiguresPanel({ onOpen, onBanner, refreshKey }) {
             <ShareTable id="reasons" heading={tr.t("reasons.heading")} group="reason" values={figures.escalation_rate_by_reason} asShare />
             <ShareTable id="resolutions" heading={tr.t("resolutions.heading")} group="resolution" values={figures.resolutions} />
           </div>
-          <Comments comments={figures.comments} onOpen={onOpen} />
+          <Comments comments={figures.comments} onOpen={onOpen}
+            names={Object.fromEntries(figures.operators.map((o) => [o.operator_id, o.name]))} />
         </>
       ) : null}
     </section>

@@ -23,7 +23,9 @@ export function Kpis({ figures }) {
       <Card id="kpi-escalated" label={tr.t("kpi.escalated")} value={number(f.escalated, 0)}
         detail={[
           tr.t("kpi.atOnce", { count: f.escalated_at_once }),
-          tr.t("kpi.afterBot", { count: f.escalated_after_bot, avg: number(f.bot_turns_before_escalation_avg) }),
+          f.escalated_after_bot
+            ? tr.t("kpi.afterBotAvg", { count: f.escalated_after_bot, avg: number(f.bot_turns_before_escalation_avg) })
+            : tr.t("kpi.afterBot", { count: 0 }),
         ].join("; ")} />
       <Card id="kpi-wait" label={tr.t("kpi.wait")} value={duration(f.wait_avg_seconds)}
         detail={f.wait_p90_seconds !== null ? tr.t("kpi.waitDetail", { p90: duration(f.wait_p90_seconds) }) : null} />

@@ -36,7 +36,7 @@ export function OpenConversations({ rows, now, selected, onRead, onJoin, onTakeO
     <section class="panel" aria-labelledby="open-heading">
       <h2 id="open-heading">{tr.t("open.heading")} <span class="count">({rows.length})</span></h2>
       {rows.length === 0 ? <p class="hint">{tr.t("open.empty")}</p> : (
-        <ul id="open-conversations" class="live-list">
+        <ul id="open-conversations" class="live-list" tabIndex={0} aria-labelledby="open-heading">
           {rows.map((row) => (
             <Row key={row.id} row={row} now={now} selected={row.id === selected}
               onRead={onRead} onJoin={onJoin} onTakeOver={onTakeOver} />

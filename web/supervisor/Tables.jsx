@@ -51,7 +51,7 @@ export function ShareTable({ id, heading, group, values, asShare }) {
   );
 }
 
-export function Comments({ comments, onOpen }) {
+export function Comments({ comments, names, onOpen }) {
   useLanguage();
   return (
     <section aria-labelledby="comments-heading">
@@ -62,7 +62,7 @@ export function Comments({ comments, onOpen }) {
             <li key={c.conversation_id}>
               <blockquote>{c.comment}</blockquote>
               <span class="hint">{dateTime(c.at)} · {tr.t("comments.score", { score: c.score ?? "—" })}
-                {c.operator_id ? " · " + c.operator_id : ""} · </span>
+                {c.operator_id ? " · " + (names[c.operator_id] || c.operator_id) : ""} · </span>
               <a href={"/supervisor?conversation=" + encodeURIComponent(c.conversation_id)}
                 onClick={(ev) => { ev.preventDefault(); onOpen(c.conversation_id); }}>{tr.t("comments.open")}</a>
             </li>
