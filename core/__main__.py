@@ -18,7 +18,11 @@ def main() -> None:
         settings = Settings.from_env()
         if problems := settings.production_problems():
             raise SettingsError("Refusing to start with CC_ENV=production:\n- " + "\n- ".join(problems))
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+        # Several gateway processes share one port (SO_REUSEPORT): the kernel spreads the connections.
+        reuse_port = settings.gateway_processes > 1
+        web.run_app(
+            create_app(settings), host=settings.host, port=settings.port, access_log=None, reuse_port=reuse_port
+        )
     except SettingsError as err:
         # The demo-account check runs at start, with the database (core.production); both end here.
         sys.exit(str(err))

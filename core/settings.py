@@ -113,6 +113,8 @@ class Settings:
     # Several Rasa processes (RASA_URLS, comma-separated): each conversation goes to one of them by a
     # hash of its id; Rasa's Redis lock store keeps a conversation's turns in order across processes.
     rasa_urls: tuple[str, ...] = ()
+    # The action server's base URL, for /readyz (from Rasa's ACTION_ENDPOINT_URL, without /webhook).
+    action_server_url: str = ""
     # Bot calls in flight per Rasa process; more wait in the gateway's queue (Rasa serves one turn at a
     # time per CPU anyway, and a call that waits in Rasa's own queue eats the bot timeout).
     bot_concurrency: int = 4
@@ -191,7 +193,8 @@ class Settings:
             mongodb_db=os.environ.get("MONGODB_DB", "contact_center"),
             ferretdb_postgres_url=os.environ.get("FERRETDB_POSTGRES_URL", ""),
             rasa_url=os.environ.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
-            rasa_urls=tuple(url.strip().rstrip("/") for url in os.environ.get("RASA_URLS", "").split(",") if url.strip()),
+            rasa_urls=tuple(u.strip().rstrip("/") for u in os.environ.get("RASA_URLS", "").split(",") if u.strip()),
+            action_server_url=os.environ.get("ACTION_ENDPOINT_URL", "").removesuffix("/webhook"),
             bot_concurrency=_env_int("BOT_CONCURRENCY", 4),
             bot_busy_notice_seconds=_env_float("BOT_BUSY_NOTICE_SECONDS", 3.0),
             bot_queue_timeout_seconds=_env_float("BOT_QUEUE_TIMEOUT_SECONDS", 60.0),

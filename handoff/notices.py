@@ -11,6 +11,7 @@ class Notice(StrEnum):
 
     SENSITIVE_DATA = "sensitive_data"
     BOT_UNAVAILABLE = "bot_unavailable"
+    BOT_BUSY = "bot_busy"
     WITH_OPERATOR = "with_operator"
     UNKNOWN_BUTTON = "unknown_button"
     QUEUE_POSITION = "queue_position"
@@ -41,6 +42,10 @@ _TEXTS: dict[Notice, dict[str, str]] = {
     Notice.BOT_UNAVAILABLE: {
         "ru": "Извините, у нас техническая проблема. Ваше сообщение сохранено, повторять его не нужно.",
         "en": "Sorry, we have a technical problem. Your message is saved, no need to repeat it.",
+    },
+    Notice.BOT_BUSY: {
+        "ru": "Ассистент сейчас занят, ответ будет через минуту. Ваше сообщение получено.",
+        "en": "The assistant is busy right now; you will have an answer in a moment. Your message is received.",
     },
     Notice.WITH_OPERATOR: {
         "ru": "Ваше сообщение передано оператору. Пожалуйста, оставайтесь в чате.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,7 +15,8 @@ from core.language import DEFAULT_LANGUAGE, conversation_language, parse_languag
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
-from handoff.bot import BotMetadata, BotUnavailable, RasaBot
+from handoff.bot import BotMetadata, BotUnavailable
+from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
@@ -91,7 +92,7 @@ class Router:
     """
 
     db: Database
-    bot: RasaBot
+    bot: BotPool
     max_message_chars: int
     clock: Callable[[], datetime] = _utcnow
     bus: EventBus | None = None
@@ -250,7 +251,8 @@ class Router:
     ) -> tuple[list[Reply], ConversationState]:
         language = metadata["language"]
         try:
-            replies = await self.bot.send(conversation.id, text, metadata)
+            on_busy = self._busy_notice(conversation, language)
+            replies = await self.bot.send(conversation.id, text, metadata, on_busy=on_busy)
         except BotUnavailable as err:
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
             queued = await conversations.hand_off(
@@ -294,6 +296,17 @@ class Router:
             visible.extend(await self._escalate(conversation, reason, "bot", language, now, team=team, context=context))
             state = ConversationState.QUEUED
         return visible, state
+
+    def _busy_notice(self, conversation: Conversation, language: str) -> Callable[[], Awaitable[None]] | None:
+        """Push "the assistant is busy, one moment" while the message waits for the bot (push channels only)."""
+        if not self.delivery.can_reach(conversation):
+            return None
+
+        async def tell() -> None:
+            reply = Reply(text=notice_text(Notice.BOT_BUSY, language), author="system")
+            await outbox.send_to_customer(self.db, self.events, conversation, reply, actor="gateway", now=self.clock())
+
+        return tell
 
     async def _escalate(
         self,
