@@ -239,14 +239,16 @@ async def test_ivan_is_handed_to_an_operator_and_back_to_the_bot(
     await olga.goes_online()
     ivan = TelegramUser(gateway, bot_api, IVAN)
 
-    connecting = await ivan.says("позовите оператора", expect_messages=2)
-    assert connecting[0]["text"] == "Соединяю с оператором."
+    # One notice from the gateway, which knows Olga is online; it replaces the bot's own "connecting".
+    connecting = await ivan.says("позовите оператора")
+    assert connecting[0]["text"] == "Соединяю вас с оператором. Ваш номер в очереди: 1."
     await gateway.app[BUS_KEY].drain()
-    await bot_api.wait_for(lambda: any("оператор Ольга" in t for t in bot_api.texts(IVAN)))
-
     doc = await gateway.app[DB_KEY].conversations.find_one({"channel": "telegram", "channel_user_id": str(IVAN)})
     assert doc is not None and doc["state"] == "assigned"
     conversation_id = doc["_id"]
+    # Ivan hears who joined once Olga accepts the assignment (opening the conversation in her console).
+    await olga.conversation(conversation_id, "accept")
+    await bot_api.wait_for(lambda: any("оператор Ольга" in t for t in bot_api.texts(IVAN)))
     context = await olga.conversation(conversation_id)
     assert context["conversation"]["channel"] == "telegram", "the operator sees where the customer writes from"
 
