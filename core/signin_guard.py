@@ -85,8 +85,9 @@ async def _forget_idle(db: Database, keys: list[str], *, now: datetime, policy: 
 
 async def _locked(db: Database, key: str, now: datetime) -> SignInLocked:
     doc = await db.signin_limits.find_one({"_id": key})
-    wait = (doc["locked_until"] - now).total_seconds() if doc else 0.0
-    return SignInLocked(max(1.0, wait))
+    if doc is None or doc.get("checking"):
+        return SignInLocked(1.0)  # another attempt for the account is being checked: a moment, not the window
+    return SignInLocked(max(1.0, (doc["locked_until"] - now).total_seconds()))
 
 
 async def begin(db: Database, login: str, address: str, *, now: datetime, policy: SignInPolicy) -> None:
@@ -107,12 +108,18 @@ async def begin(db: Database, login: str, address: str, *, now: datetime, policy
     checking_until = now + timedelta(seconds=_CHECKING_SECONDS)
     claimed = await db.signin_limits.find_one_and_update(
         {"_id": keys["account"], "locked_until": {"$lte": now}},
-        {"$inc": {"failures": 1}, "$set": {"locked_until": checking_until, "last_failure_at": now}},
+        {"$inc": {"failures": 1}, "$set": {"locked_until": checking_until, "last_failure_at": now, "checking": True}},
     )
     if claimed is None:
         try:
             await db.signin_limits.insert_one(
-                {"_id": keys["account"], "failures": 1, "locked_until": checking_until, "last_failure_at": now}
+                {
+                    "_id": keys["account"],
+                    "failures": 1,
+                    "locked_until": checking_until,
+                    "last_failure_at": now,
+                    "checking": True,
+                }
             )
         except DuplicateKeyError:
             raise await _locked(db, keys["account"], now) from None
@@ -140,7 +147,7 @@ async def finish(
         seconds = policy.lockout(int(doc["failures"]), free[kind]) if doc else 0.0
         if kind == "account" or seconds:
             await db.signin_limits.update_one(
-                {"_id": key}, {"$set": {"locked_until": now + timedelta(seconds=seconds)}}
+                {"_id": key}, {"$set": {"locked_until": now + timedelta(seconds=seconds), "checking": False}}
             )
         longest = max(longest, seconds)
     return longest

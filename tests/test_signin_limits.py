@@ -118,3 +118,15 @@ async def test_customers_are_answered_while_sign_ins_are_hammered(gateway: Clien
     assert searches == [200, 200, 200, 200], "customers were answered throughout"
     assert sign_ins.count(429) >= 30, f"the limiter refused most guesses before checking them: {sign_ins}"
     assert set(sign_ins) <= {401, 429}
+
+
+async def test_a_double_click_on_sign_in_is_asked_to_wait_a_moment_not_the_lockout(gateway: Client) -> None:
+    first, second = await asyncio.gather(
+        sign_in(gateway, "kate", DEMO_STAFF_PASSWORD), sign_in(gateway, "kate", DEMO_STAFF_PASSWORD)
+    )
+    statuses = sorted([first[0], second[0]])
+    assert statuses in ([200, 200], [200, 429])
+    if statuses == [200, 429]:
+        refused = first if first[0] == 429 else second
+        assert refused[2] == "1", "one password check per account at a time; the other waits a second"
+    assert (await sign_in(gateway, "kate", DEMO_STAFF_PASSWORD))[0] == 200
