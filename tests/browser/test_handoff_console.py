@@ -137,6 +137,14 @@ async def test_operator_is_alerted_accepts_answers_from_the_kb_and_a_supervisor_
     await expect(chat.locator("#messages")).to_contain_text("Подскажу, если что-то не получится.")
     await expect(composer).to_have_value("")
 
+    # "/" opens the canned responses with search; Enter picks one, filled in for a guest without a gap.
+    await composer.type("/привет")
+    await expect(console.locator("#canned").get_by_role("option")).to_have_count(1)
+    await expect(console.locator("#canned").get_by_role("option")).to_contain_text("Приветствие")
+    await composer.press("Enter")
+    await expect(composer).to_have_value("Здравствуйте! Меня зовут Kate, я помогу вам.")
+    await composer.fill("")
+
     # Shift+Enter is a new line; a private note shows in the timeline and never reaches the customer.
     await console.get_by_text("Заметка (клиент не видит)").click()
     await composer.type("клиент новый")
@@ -173,9 +181,11 @@ async def test_operator_is_alerted_accepts_answers_from_the_kb_and_a_supervisor_
     # The supervisor finds the closed conversation by what the customer wrote and opens it read only.
     await supervisor.fill("#search", "активировать карту")
     await supervisor.press("#search", "Enter")
-    found = supervisor.locator("#rows li.row", has_text="закрыт")
+    found = supervisor.locator("#rows li.row")
     await expect(found).to_have_count(1)
+    await expect(found).to_contain_text("закрыт")
     await found.locator("a").click()
+    await expect(supervisor.locator("#conv-state")).to_have_text("закрыт")
     await expect(supervisor.locator("#read-only")).to_have_text("Только чтение")
     await expect(supervisor.locator("#transcript")).to_contain_text("Подскажу, если что-то не получится.")
     await expect(supervisor.locator("#composer")).to_have_count(0)

@@ -164,6 +164,8 @@ export default {
   "slot.language": "Language",
   "slot.product_type": "Product",
   "slot.block_confirmed": "Block confirmed",
+  "slot.kb_last_article": "Last knowledge-base article",
+  "slot.operator_offered": "Bot offered an operator",
   "slot.handoff_reason": "Handoff reason",
   "value.card": "card",
   "value.account": "account",

@@ -164,6 +164,8 @@ export default {
   "slot.language": "Язык",
   "slot.product_type": "Продукт",
   "slot.block_confirmed": "Блокировку подтвердил",
+  "slot.kb_last_article": "Последняя статья базы знаний",
+  "slot.operator_offered": "Бот предложил оператора",
   "slot.handoff_reason": "Причина передачи",
   "value.card": "карта",
   "value.account": "счёт",
