@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +20,7 @@ import aiohttp
 
 from core.identity import mint_customer_token
 from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_REST_API_KEY
-from core.stack import ROOT, descendants, free_port, tree_rss_kib
+from core.stack import RunCommand, descendants, tree_rss_kib
 
 TURNS = ["привет", "какой баланс на карте", "последние операции", "hello", "what is my balance", "спасибо"]
 TOTAL_TURNS = 1000
@@ -112,33 +109,19 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=TOTAL_TURNS, help="turns to send (default 1000)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    names = ("PG_PORT", "FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT")
-    ports = {name: str(free_port()) for name in names}
-    with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
-        Path(tmp).chmod(0o755)  # the PostgreSQL cluster inside belongs to an unprivileged account
-        env = os.environ | ports | {"CC_DATA_DIR": tmp}
-        for inherited in ("MONGODB_URI", "RASA_URL", "RASA_URLS", "ACTION_ENDPOINT_URL", "FERRETDB_POSTGRES_URL"):
-            env.pop(inherited, None)
-        start = time.monotonic()
-        platform = subprocess.Popen(
-            [str(ROOT / "scripts/run")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/api/channels/rest/messages"
-        try:
-            asyncio.run(first_answer(url, start + _READY_TIMEOUT_SECONDS))
-            print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}", flush=True)
-            for name, rss in process_rss(platform.pid).items():
-                print(f"resources.rss_at_ready_mib.{name} {rss / 1024:.0f}", flush=True)
-            load_started = time.monotonic()
-            asyncio.run(load(url, args.turns, platform.pid))
-            print(f"resources.turns_per_s {args.turns / (time.monotonic() - load_started):.2f}")
-        finally:
-            os.killpg(platform.pid, signal.SIGTERM)
-            platform.wait(timeout=30)
+    start = time.monotonic()
+    platform = RunCommand.start()
+    url = f"{platform.gateway_url}/api/channels/rest/messages"
+    try:
+        asyncio.run(first_answer(url, start + _READY_TIMEOUT_SECONDS))
+        print(f"resources.run_to_ready_s {time.monotonic() - start:.1f}", flush=True)
+        for name, rss in process_rss(platform.process.pid).items():
+            print(f"resources.rss_at_ready_mib.{name} {rss / 1024:.0f}", flush=True)
+        load_started = time.monotonic()
+        asyncio.run(load(url, args.turns, platform.process.pid))
+        print(f"resources.turns_per_s {args.turns / (time.monotonic() - load_started):.2f}")
+    finally:
+        platform.stop()
 
 
 if __name__ == "__main__":
