@@ -128,7 +128,7 @@ async def test_a_guest_greets_and_gets_an_ack_the_echo_and_a_russian_reply(open_
     kinds = [f["type"] for f in frames]
     assert kinds[0] == "typing" and frames[0]["on"] is True
     assert kinds[-1] == "ack" and frames[-1] == {"type": "ack", "id": "greet-1"}
-    assert {"type": "typing", "on": False} in frames
+    assert {"type": "typing", "on": False, "who": "bot", "name": None} in frames
     ready = next(f for f in frames if f["type"] == "ready")
     assert ready["conversation_id"] == page.conversation_id and ready["verified"] is False
     stored = messages(frames)
