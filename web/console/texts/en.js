@@ -109,6 +109,7 @@ export default {
   "reason.nlu_fallback": "bot did not understand",
   "reason.kb_no_answer": "no KB answer",
   "reason.kb_escalate": "KB article asks for an operator",
+  "reason.disputed_charge": "disputed charge",
   "reason.other": "other",
   "resolution.resolved": "resolved",
   "resolution.information_given": "information given",

@@ -113,6 +113,7 @@ export default {
   "reason.nlu_fallback": "bot did not understand",
   "reason.kb_no_answer": "no answer in the knowledge base",
   "reason.kb_escalate": "article asks for an operator",
+  "reason.disputed_charge": "disputed charge",
   "reason.other": "other",
   "resolution.resolved": "resolved",
   "resolution.information_given": "information given",

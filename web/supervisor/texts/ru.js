@@ -113,6 +113,7 @@ export default {
   "reason.nlu_fallback": "бот не понял",
   "reason.kb_no_answer": "нет ответа в базе знаний",
   "reason.kb_escalate": "статья просит оператора",
+  "reason.disputed_charge": "оспаривание списания",
   "reason.other": "другое",
   "resolution.resolved": "решено",
   "resolution.information_given": "информация дана",
