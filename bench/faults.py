@@ -7,8 +7,9 @@ process; the supervisor restarts each. Every message carries a client `message_i
 and is retried with the same id after an error, as an integration should. Then it
 counts, from the database, how often each message was stored, and prints one line
 per figure (`faults.<figure> <value>`):
-  sent, stored_once, lost, duplicated, answered (bot or queued), over_5s (first
-  answer later than 5 s after the first try), retries, answer p95 ms.
+  sent, stored_once, lost, duplicated, answered (bot or queued), acknowledged_as_duplicate
+  (a retry the gateway recognised: the first try was stored, its answer lost on the way), over_5s
+  (first answer later than 5 s after the first try), retries, answer p95 ms.
 The web chat is not part of this run (its resend-after-reconnect path is tested in
 tests/test_webchat_ws.py).
 Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.faults [--customers 8] [--gap 30]`.
@@ -48,6 +49,8 @@ class Tally:
 
     texts: list[str] = field(default_factory=list)
     answered: int = 0
+    # Retries answered `duplicate: true`: the first try was stored but its answer never reached the client.
+    acknowledged_duplicates: int = 0
     retries: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -58,7 +61,11 @@ async def send(http: aiohttp.ClientSession, url: str, body: dict[str, Any], tall
     while time.monotonic() - started < _GIVE_UP_SECONDS:
         try:
             async with http.post(url, json=body, headers=HEADERS) as resp:
-                if resp.status == 200 and (await resp.json()).get("state") in {"bot", "queued", "assigned"}:
+                payload = await resp.json() if resp.status == 200 else {}
+                if payload.get("duplicate"):
+                    tally.acknowledged_duplicates += 1
+                    return True
+                if payload.get("state") in {"bot", "queued", "assigned"}:
                     tally.latencies_ms.append((time.monotonic() - started) * 1000)
                     tally.answered += 1
                     return True
@@ -128,6 +135,7 @@ def main() -> None:
         print(f"faults.lost {sum(1 for t in tally.texts if counts[t] == 0)}")
         print(f"faults.duplicated {sum(1 for t in tally.texts if counts[t] > 1)}")
         print(f"faults.answered {tally.answered}")
+        print(f"faults.acknowledged_as_duplicate {tally.acknowledged_duplicates}")
         print(f"faults.over_5s {sum(1 for ms in tally.latencies_ms if ms > 5000)}")
         print(f"faults.retries {tally.retries}")
         ordered = sorted(tally.latencies_ms) or [float("nan")]
