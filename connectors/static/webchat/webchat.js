@@ -486,6 +486,7 @@
       sendHello();
       return;
     }
+    if (frame.code === "server_error" && frame.id && retryLater(frame.id)) return;
     if (frame.id) {
       settle(frame.id, frame.error || "error");
       return;
@@ -698,6 +699,19 @@
   function flushOutbox() {
     refreshPendingMeta();
     state.outbox.forEach(transmit);
+  }
+
+  // The server could not store the message (nothing was stored under its id): it stays in the outbox and
+  // goes again with the same id after a growing pause, so a database hiccup loses nothing and stores it once.
+  function retryLater(id) {
+    var entry = state.outbox.find(function (candidate) { return candidate.id === id; });
+    if (!entry) return false;
+    state.inflight.delete(id);
+    entry.attempts = (entry.attempts || 0) + 1;
+    window.setTimeout(function () {
+      if (state.outbox.indexOf(entry) !== -1) transmit(entry);
+    }, Math.min(1000 * Math.pow(2, entry.attempts), 15000));
+    return true;
   }
 
   // The server acked (the echo came before the ack) or refused the message: it leaves the outbox.
