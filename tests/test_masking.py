@@ -61,10 +61,16 @@ def card_numbers(draw: st.DrawFn) -> str:
     return luhn_complete(body)
 
 
+def distinctive(digits: str) -> bool:
+    """Every 8-digit window has 3 different digits: "00000000" also stands in amounts and ids the bank stores,
+    so the leak search could not tell the card from them (Hypothesis found 1000000000009)."""
+    return all(len(set(digits[i : i + 8])) >= 3 for i in range(len(digits) - 7))
+
+
 @st.composite
 def typed_card_numbers(draw: st.DrawFn) -> tuple[str, str]:
     """(digits, how the customer typed them): random groups joined by random separators."""
-    digits = draw(card_numbers())
+    digits = draw(card_numbers().filter(distinctive))
     cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(digits) - 1), max_size=len(digits) - 1)))
     groups = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
     typed = groups[0]
@@ -211,6 +217,15 @@ def test_tracebacks_in_log_lines_are_masked() -> None:
 # -- through the running gateway -----------------------------------------------------------------------
 
 
+async def others_offline(stack: Stack, login: str) -> None:
+    """Every operator but `login` offline, as if they had signed out."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
+    try:
+        await client[stack.mongodb_db].operators.update_many({"_id": {"$ne": login}}, {"$set": {"status": "offline"}})
+    finally:
+        await client.close()
+
+
 async def all_stored_strings(stack: Stack) -> list[str]:
     """Every string in every document of the platform's database (the knowledge base's articles aside)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
@@ -300,7 +315,12 @@ class Console:
 
 @pytest.fixture(scope="module")
 async def kates_conversation(stack: Stack) -> AsyncIterator[tuple[Console, str]]:
-    """Kate is online and serves a customer who asked for an operator."""
+    """Kate is online and serves a customer who asked for an operator.
+
+    Earlier stories of the session may have left colleagues online on the shared stack; they are set
+    offline first, so the automatic assignment cannot give the customer to someone else.
+    """
+    await others_offline(stack, "kate")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         kate = Console(http, stack.gateway_url)
         await kate.sign_in("kate")
