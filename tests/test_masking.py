@@ -91,6 +91,11 @@ def squeeze(text: str) -> str:
     return "".join(c for c in text if c not in _SEPARATOR_CHARS)
 
 
+def added(before: set[str], after: Iterable[str]) -> list[str]:
+    """What appeared since `before`: other stories' data (a fuzz test stores "0123456789…") is not this test's leak."""
+    return [text for text in after if text not in before]
+
+
 def leaked(digits: str, texts: Iterable[str]) -> list[str]:
     """Texts that still hold 8 consecutive digits of the card (the last four alone may stay)."""
     windows = {digits[i : i + 8] for i in range(len(digits) - 7)}
@@ -217,6 +222,16 @@ def test_tracebacks_in_log_lines_are_masked() -> None:
 # -- through the running gateway -----------------------------------------------------------------------
 
 
+async def assigned_to(stack: Stack, login: str) -> list[str]:
+    """Ids of the conversations an operator holds now."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
+    try:
+        docs = client[stack.mongodb_db].conversations.find({"state": "assigned", "assignee.id": login}, {"_id": 1})
+        return [doc["_id"] async for doc in docs]
+    finally:
+        await client.close()
+
+
 async def others_offline(stack: Stack, login: str) -> None:
     """Every operator but `login` offline, as if they had signed out."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
@@ -279,13 +294,14 @@ async def test_no_card_number_reaches_the_database_the_log_or_the_tracker(
     stack: Stack, case: tuple[str, str], code: str
 ) -> None:
     digits, message = case
+    stored_before, log_before = set(await all_stored_strings(stack)), set(gateway_log(stack))
     async with aiohttp.ClientSession() as http:
         turn = await customer_says(http, stack, f"pan-{uuid.uuid4().hex[:12]}", message + code)
         assert turn["replies"][0]["text"].startswith(("Пожалуйста, никогда не отправляйте", "Please never send"))
         tracker = await tracker_strings(stack, http, turn["conversation_id"])
-    stored = await all_stored_strings(stack)
+    stored = added(stored_before, await all_stored_strings(stack))
     assert not leaked(digits, stored), "stored in clear"
-    assert not leaked(digits, gateway_log(stack)), "logged in clear"
+    assert not leaked(digits, added(log_before, gateway_log(stack))), "logged in clear"
     assert not leaked(digits, tracker), "in Rasa's tracker in clear"
     for secret in ("987", "2468", "321"):
         if secret in code:
@@ -324,11 +340,15 @@ async def kates_conversation(stack: Stack) -> AsyncIterator[tuple[Console, str]]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         kate = Console(http, stack.gateway_url)
         await kate.sign_in("kate")
+        # Kate finishes what earlier stories left with her, so she has room for one more.
+        for earlier in await assigned_to(stack, "kate"):
+            await kate.post(f"/api/console/conversations/{earlier}/close", {"resolution": "information_given"})
         assert (await kate.post("/api/console/status", {"status": "online"}))[0] == 200
-        turn = await customer_says(http, stack, "masking-operator", "позовите оператора")
+        turn = await customer_says(http, stack, f"masking-operator-{uuid.uuid4().hex[:8]}", "позовите оператора")
         conversation_id = turn["conversation_id"]
-        status, answer = await kate.post(f"/api/console/conversations/{conversation_id}/take", {})
-        assert status == 200 or "already" in json.dumps(answer), answer
+        if conversation_id not in await assigned_to(stack, "kate"):
+            status, answer = await kate.post(f"/api/console/conversations/{conversation_id}/take", {})
+            assert status == 200, answer
         yield kate, conversation_id
         await kate.post(f"/api/console/conversations/{conversation_id}/close", {"resolution": "information_given"})
         await kate.post("/api/console/status", {"status": "offline"})
@@ -341,29 +361,32 @@ async def test_an_operators_card_number_is_masked_and_the_operator_is_told(
 ) -> None:
     kate, conversation_id = kates_conversation
     digits, text = case
+    stored_before, log_before = set(await all_stored_strings(stack)), set(gateway_log(stack))
     status, answer = await kate.post(f"/api/console/conversations/{conversation_id}/{kind}", {"text": text})
     assert status == 200, answer
     assert answer["notice"]["code"] == "sensitive_data_masked"
     assert answer["masked"] == ["card_number"]
-    assert not leaked(digits, await all_stored_strings(stack)), "stored in clear"
-    assert not leaked(digits, gateway_log(stack)), "logged in clear"
+    assert not leaked(digits, added(stored_before, await all_stored_strings(stack))), "stored in clear"
+    assert not leaked(digits, added(log_before, gateway_log(stack))), "logged in clear"
 
 
 async def test_an_operators_pin_is_masked_in_a_reply(stack: Stack, kates_conversation: tuple[Console, str]) -> None:
     kate, conversation_id = kates_conversation
+    stored_before = set(await all_stored_strings(stack))
     status, answer = await kate.post(
         f"/api/console/conversations/{conversation_id}/reply", {"text": "ваш новый пин-код: 8531"}
     )
     assert status == 200, answer
     assert answer["text"] == "ваш новый пин-код: ***"
     assert answer["masked"] == ["secret_code"]
-    assert not any("8531" in s for s in await all_stored_strings(stack))
+    assert not any("8531" in s for s in added(stored_before, await all_stored_strings(stack)))
 
 
 async def test_a_supervisor_writing_to_the_customer_is_masked_too(
     stack: Stack, kates_conversation: tuple[Console, str]
 ) -> None:
     _, conversation_id = kates_conversation
+    stored_before = set(await all_stored_strings(stack))
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         sveta = Console(http, stack.gateway_url)
         await sveta.sign_in("sveta")
@@ -374,4 +397,4 @@ async def test_a_supervisor_writing_to_the_customer_is_masked_too(
     assert answer["text"] == "проверьте карту •••• 5673, cvv ***"
     assert answer["masked"] == ["card_number", "secret_code"]
     assert answer["notice"]["code"] == "sensitive_data_masked"
-    assert not leaked("5469380012345673", await all_stored_strings(stack))
+    assert not leaked("5469380012345673", added(stored_before, await all_stored_strings(stack)))
