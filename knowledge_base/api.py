@@ -309,6 +309,11 @@ async def import_articles(request: web.Request) -> web.Response:
         except RecursionError as err:
             # PyYAML composes nested collections recursively ("[[[[..." thousands deep, found by bench/fuzz.py).
             raise json_error(web.HTTPBadRequest, "The file nests lists or maps too deeply.") from err
+        except ArticleError:
+            raise
+        except ValueError as err:
+            # A YAML integer over Python's 4,300-digit conversion limit (found by the fuzz test).
+            raise json_error(web.HTTPBadRequest, f"The file holds a value that cannot be read: {err}.") from err
         return await store.import_articles(
             request.app[DB_KEY], articles, by=session.user.login, now=_now(), publish=False
         )
