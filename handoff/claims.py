@@ -46,40 +46,13 @@ async def claim(collection: AsyncCollection[Document], claim_id: str, fields: di
     return True
 
 
-async def insert_next(
-    collection: AsyncCollection[Document],
-    scope: dict[str, Any],
-    build: Callable[[int], Document],
-    *,
-    field: str = "seq",
-) -> Document:
-    """Insert the document built for the next free sequence number within `scope`.
-
-    The collection must have a unique index over the scope's fields and `field`.
-
-    Returns:
-        The inserted document.
-    """
-    last = await collection.find_one(scope, sort=[(field, -1)])
-    seq = int(last[field]) + 1 if last else 1
-    for _ in range(_MAX_SEQUENCE_ATTEMPTS):
-        doc = build(seq)
-        try:
-            await collection.insert_one(doc)
-        except DuplicateKeyError:
-            seq += 1
-            continue
-        return doc
-    raise RuntimeError(f"No free {field} in {collection.name} after {_MAX_SEQUENCE_ATTEMPTS} attempts; check its index")
-
-
 async def insert_unique(
     collection: AsyncCollection[Document], start: int, build: Callable[[int], Document], *, field: str = "seq"
 ) -> Document:
     """Insert the document built for `start`, or the next free number above it, under a unique index on `field`.
 
-    Unlike `insert_next` nobody reads the current maximum first, so writers that
-    start from different numbers (timestamps) never queue behind each other.
+    Nobody reads the current maximum first: callers start from a hint (the event's
+    timestamp, a conversation's transcript head), so writers never queue behind a read.
     """
     seq = start
     for _ in range(_MAX_SEQUENCE_ATTEMPTS):
