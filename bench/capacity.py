@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 from pymongo import MongoClient
 
+from bench.latency import percentile
 from core.identity import mint_customer_token
 from core.settings import LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_REST_API_KEY
 from core.stack import Stack
@@ -50,14 +51,6 @@ SCRIPT = [
 SEQUENTIAL_TURNS = 60
 DB_PROCESSES = ("postgres", "ferretdb")
 PROCESSES = ("postgres", "ferretdb", "rasa", "actions", "gateway")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 @dataclass

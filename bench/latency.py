@@ -47,7 +47,9 @@ TURNS_PER_CONCURRENT_CONVERSATION = 8
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, in the values' unit."""
+    """Nearest-rank percentile, in the values' unit; NaN when there are none (every turn failed)."""
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
