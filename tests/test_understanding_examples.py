@@ -260,3 +260,40 @@ async def test_how_much_a_month_after_the_atm_fee_answer(customer: Callable[...,
 async def test_cash_abroad_is_the_abroad_article_not_the_domestic_atm_fee(customer: Callable[..., Customer]) -> None:
     replies = await customer().says("как снять деньги за границей?")
     assert "за рубежом" in said(replies) or "За границей" in said(replies), replies
+
+
+# --- Stretched words, a language asked for, questions off the bank's topic --------------------------
+
+
+@pytest.mark.parametrize("stretched", ["дааа", "агаа, давайте"])
+async def test_a_stretched_yes_after_the_offer_hands_off(
+    customer: Callable[..., Customer], bank: Database, stretched: str
+) -> None:
+    someone = customer()
+    offer = await someone.says("можно ли арендовать ячейку для кота?")
+    assert "Соединить вас с оператором?" in said(offer)
+    await someone.says(stretched)
+    assert (await conversation_of(bank, someone))["state"] == "queued"
+
+
+async def test_a_customer_who_asks_for_english_gets_english_not_an_operator(
+    customer: Callable[..., Customer], bank: Database
+) -> None:
+    someone = customer()
+    await someone.says("привет")
+    switched = await someone.says("sorry, could we do this in english?")
+    assert "continue in English" in said(switched), switched
+    assert (await conversation_of(bank, someone))["state"] == "bot"
+    balance = await someone.says("what is my balance")
+    assert not has_cyrillic(said(balance)), balance
+
+
+@pytest.mark.parametrize("question", ["сколько сахара в арбузе", "how do i fix a leaking tap"])
+async def test_a_question_off_the_banks_topic_is_declined_not_read_as_a_bank_request(
+    customer: Callable[..., Customer], bank: Database, question: str
+) -> None:
+    replies = await customer().says(question)
+    text = said(replies)
+    declined = ("только на вопросы о ваших картах", "only handle questions about your Demo-Bank")
+    assert any(marker in text for marker in declined + NOT_UNDERSTOOD), replies
+    assert "Баланс" not in text and "balance" not in text.split("I can show your balance")[0], replies
