@@ -12,6 +12,12 @@ training data only). DIET stays in the pipeline for the entities.
 Confidences are a softmax of the per-intent scores over `temperature`, so FallbackClassifier's
 threshold and ambiguity margin keep their meaning: a message that is about as near to two intents, or
 near to none, falls back.
+
+A "yes" with a request in one message ("да, давайте человека", "yes, block it") sits between the
+affirmation's examples and the request's, and would fall back as ambiguous. When the two best readings
+are the `affirmation` intent and another one (not one of `not_with_affirmation`, such as deny), the
+message is that other request, with both readings' confidence: agreeing adds nothing to a request.
+Only when both readings carry weight: a plain "ок" stays an affirmation.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _FILE = "nearest_examples.npz"
+# Both readings of a yes-with-a-request must carry at least this confidence; a plain "ок" (affirm 0.95,
+# thank 0.05) stays an affirmation.
+_COMPOUND_MIN_SHARE = 0.2
 
 
 def intent_scores(similarities: np.ndarray, labels: np.ndarray, intents: list[str], neighbours: int) -> np.ndarray:
@@ -61,7 +70,13 @@ class NearestExamplesClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Neighbours, the softmax temperature and the ranking's length (tuned values in config.yml)."""
-        return {"neighbours": 3, "temperature": 0.01, "ranking_length": 10}
+        return {
+            "neighbours": 3,
+            "temperature": 0.01,
+            "ranking_length": 10,
+            "affirmation": None,
+            "not_with_affirmation": [],
+        }
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -155,6 +170,27 @@ class NearestExamplesClassifier(GraphComponent, IntentClassifier):
             ranking = [
                 {INTENT_NAME_KEY: self._intents[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])} for i in order
             ]
+            ranking = self._yes_with_a_request(ranking)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
+
+    def _yes_with_a_request(self, ranking: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The request first, with both readings' confidence, when the two best are the affirmation and a request."""
+        affirmation = self._config.get("affirmation")
+        if not affirmation or len(ranking) < 2:
+            return ranking
+        first, second = ranking[0], ranking[1]
+        names = {first[INTENT_NAME_KEY], second[INTENT_NAME_KEY]}
+        if affirmation not in names:
+            return ranking
+        request = second if first[INTENT_NAME_KEY] == affirmation else first
+        if request[INTENT_NAME_KEY] in set(self._config.get("not_with_affirmation") or []):
+            return ranking
+        if second[PREDICTED_CONFIDENCE_KEY] < _COMPOUND_MIN_SHARE:
+            return ranking
+        merged = {
+            INTENT_NAME_KEY: request[INTENT_NAME_KEY],
+            PREDICTED_CONFIDENCE_KEY: first[PREDICTED_CONFIDENCE_KEY] + second[PREDICTED_CONFIDENCE_KEY],
+        }
+        return [merged, *ranking[2:]]

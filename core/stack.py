@@ -282,17 +282,21 @@ class Stack:
         self.processes["redis"] = proc = _spawn("redis", args, self.env(), self.data_dir / "logs")
         _wait(proc, port, timeout=30)
 
-    def start_rasa(self, name: str = "rasa") -> None:
-        """A Rasa server with the trained model (Python 3.10 environment); `name` "rasa-2" etc. for more."""
+    def start_rasa(self, name: str = "rasa", model: Path | None = None) -> None:
+        """A Rasa server with the trained model (Python 3.10 environment); `name` "rasa-2" etc. for more.
+
+        `model` instead of setup's (MODEL_PATH) lets a benchmark run two models side by side.
+        """
         port = self.ports.setdefault(name, free_port())
-        if not _env_path("MODEL_PATH").is_file():
+        model = model or _env_path("MODEL_PATH")
+        if not model.is_file():
             # Rasa would start without a model and answer /status anyway, then fail every turn.
-            raise StackError(f"{_env_path('MODEL_PATH')} is missing: run ./scripts/setup (it trains the model)")
+            raise StackError(f"{model} is missing: run ./scripts/setup (it trains the model)")
         args = [
             str(_env_path("RASA_VENV") / "bin/rasa"),
             "run",
             "--model",
-            str(_env_path("MODEL_PATH")),
+            str(model),
             "--enable-api",
             "--auth-token",
             self.rasa_token,

@@ -276,7 +276,7 @@ async def test_two_questions_the_knowledge_base_cannot_answer_bring_an_operator(
     first = await someone.says("Сколько стоит аренда сейфовой ячейки?")
     assert "не знаю" in said(first)
     assert any(b["payload"] == '/request_operator{"handoff_reason": "kb_no_answer"}' for b in buttons(first))
-    second = await someone.says("Вы выдаёте ипотеку на дом на Марсе?")
+    second = await someone.says("Можно ли обменять у вас старые монеты на купюры?")
     assert "оператор" in said(second).lower(), second
     conversation = await bank.conversations.find_one({"_id": someone.conversation_id})
     assert conversation is not None and conversation["state"] == "queued"

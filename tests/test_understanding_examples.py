@@ -221,14 +221,14 @@ async def test_a_plain_yes_after_the_offer_hands_off_and_a_no_keeps_the_bot(
     customer: Callable[..., Customer], bank: Database
 ) -> None:
     declines = customer()
-    offer = await declines.says("можно ли арендовать ячейку для кота?")
+    offer = await declines.says("можно ли у вас арендовать банковскую ячейку?")
     assert "Соединить вас с оператором?" in said(offer)
     stays = await declines.says("нет")
     assert "остаёмся в чате" in said(stays), stays
     assert (await conversation_of(bank, declines))["state"] == "bot"
 
     accepts = customer()
-    await accepts.says("можно ли арендовать ячейку для кота?")
+    await accepts.says("можно ли у вас арендовать банковскую ячейку?")
     await accepts.says("да")
     assert (await conversation_of(bank, accepts))["state"] == "queued"
 
@@ -270,7 +270,7 @@ async def test_a_stretched_yes_after_the_offer_hands_off(
     customer: Callable[..., Customer], bank: Database, stretched: str
 ) -> None:
     someone = customer()
-    offer = await someone.says("можно ли арендовать ячейку для кота?")
+    offer = await someone.says("можно ли у вас арендовать банковскую ячейку?")
     assert "Соединить вас с оператором?" in said(offer)
     await someone.says(stretched)
     assert (await conversation_of(bank, someone))["state"] == "queued"
@@ -297,3 +297,15 @@ async def test_a_question_off_the_banks_topic_is_declined_not_read_as_a_bank_req
     declined = ("только на вопросы о ваших картах", "only handle questions about your Demo-Bank")
     assert any(marker in text for marker in declined + NOT_UNDERSTOOD), replies
     assert "Баланс" not in text and "balance" not in text.split("I can show your balance")[0], replies
+
+
+@pytest.mark.parametrize("answer", ["да, хочу поговорить с человеком", "yes, get me a real person"])
+async def test_a_yes_with_a_request_for_a_person_after_i_am_a_bot_hands_off(
+    customer: Callable[..., Customer], bank: Database, answer: str
+) -> None:
+    someone = customer()
+    await someone.says("я разговариваю с ботом?" if answer.startswith("да") else "is this a bot?")
+    await someone.says(answer)
+    conversation = await conversation_of(bank, someone)
+    assert conversation["state"] == "queued", conversation
+    assert conversation["handoff"]["reason"] == "customer_request"
