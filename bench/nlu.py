@@ -349,7 +349,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="trained model (default: train one with config.yml)")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="pipeline to measure")
-    parser.add_argument("--compare", type=Path, help="a second pipeline: held-out, train time and parse time beside")
+    parser.add_argument(
+        "--compare", type=Path, help="a second pipeline (or its trained .tar.gz): held-out and parse time beside"
+    )
     parser.add_argument("--skip-cv", action="store_true", help="skip the cross-validation")
     parser.add_argument("--cv-only", action="store_true", help="only the cross-validation")
     args = parser.parse_args()
@@ -364,7 +366,9 @@ def main() -> None:
                 print(f"nlu rasa train ({args.config.name}): wall time {seconds:.0f} s")
             print_held_out(model)
             print_off_topic(model)
-            if args.compare:
+            if args.compare and args.compare.name.endswith(".tar.gz"):
+                other = args.compare.resolve()  # a model trained before (e.g. for bench/turn_cost.py too)
+            elif args.compare:
                 other, seconds = train(work, args.compare.resolve(), "compare")
                 print(f"nlu rasa train ({args.compare.name}): wall time {seconds:.0f} s")
                 print_held_out(other, f" [{args.compare.name}]")

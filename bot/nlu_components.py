@@ -38,102 +38,73 @@ def normalise_text(text: str) -> str:
     return _STRETCHED_LETTER_RE.sub(r"\1", text)
 
 
+class _MessageStep(GraphComponent):
+    """A stateless pipeline step with no configuration: it changes each message in place."""
+
+    # Whether the step also runs on the training examples (False: only on parsed messages).
+    on_training_data = True
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _MessageStep:
+        """Build the component; it has no state and no configuration."""
+        return cls()
+
+    def apply(self, message: Message) -> None:
+        """Change one message."""
+        raise NotImplementedError
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Apply the step to every training example, when it applies to training data."""
+        if self.on_training_data:
+            for message in training_data.training_examples:
+                self.apply(message)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Apply the step to each parsed message."""
+        for message in messages:
+            self.apply(message)
+        return messages
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class TokenNormaliser(GraphComponent):
+class TokenNormaliser(_MessageStep):
     """Sets each token's lemma to its normalised form, which the count featurizers read.
 
     Customers write "дааа", "агааа", "спасибооо", "отменён" and "отменен"; the training data cannot
     hold every stretch and spelling, and without this "дааа" shared no word with "да" and was read
     as out_of_scope. The token's text and offsets stay as typed, so entities keep their positions.
-    Goes right after the tokenizer.
+    Goes right after the tokenizer; the training examples are normalised the same way.
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TokenNormaliser:
-        """Build the component; it has no state and no configuration."""
-        return cls()
-
-    @staticmethod
-    def _normalise(messages: list[Message]) -> None:
-        for message in messages:
-            for token in message.get(_TEXT_TOKENS_KEY) or []:
-                token.lemma = normalise_word(token.lemma or token.text)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Normalise the training examples' tokens the same way as incoming messages'.
-
-        Args:
-            training_data: Tokenised training examples.
-
-        Returns:
-            The same examples with normalised lemmas.
-        """
-        self._normalise(training_data.training_examples)
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Normalise each incoming message's tokens.
-
-        Args:
-            messages: Tokenised messages.
-
-        Returns:
-            The same messages with normalised lemmas.
-        """
-        self._normalise(messages)
-        return messages
+    def apply(self, message: Message) -> None:
+        """Normalise the message's token lemmas."""
+        for token in message.get(_TEXT_TOKENS_KEY) or []:
+            token.lemma = normalise_word(token.lemma or token.text)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class DropTextTokens(GraphComponent):
+class DropTextTokens(_MessageStep):
     """Removes the token offsets from parsed messages once every other component has run.
 
     Rasa puts them into the user event's parse_data as pairs ([[0, 6], ...]), and
     FerretDB, our MongoDB, rejects nested arrays ("nested arrays are not supported"),
     so the Mongo tracker store fails to save and silently falls back to memory.
-    Nothing after the NLU pipeline reads the offsets. Must be the last component.
+    Nothing after the NLU pipeline reads the offsets. Must be the last component;
+    training data keeps them (they only matter in the tracker).
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> DropTextTokens:
-        """Build the component; it has no state and no configuration."""
-        return cls()
+    on_training_data = False
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Leave training data alone: the offsets only matter in the tracker.
-
-        Args:
-            training_data: Training examples after the pipeline.
-
-        Returns:
-            The same training data.
-        """
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Drop the token offsets from each message.
-
-        Args:
-            messages: Messages after the whole NLU pipeline.
-
-        Returns:
-            The same messages without the text_tokens key.
-        """
-        for message in messages:
-            message.data.pop(_TEXT_TOKENS_KEY, None)
-        return messages
+    def apply(self, message: Message) -> None:
+        """Drop the text_tokens key."""
+        message.data.pop(_TEXT_TOKENS_KEY, None)
 
 
 # --- Dense sentence features -------------------------------------------------------------------

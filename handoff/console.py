@@ -24,7 +24,6 @@ from handoff.operators import OperatorStatus
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
 # The built staff pages (web/, bundled by `node web/build.mjs`, which scripts/setup runs).
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 # Operator texts are short chat messages; a limit stops accidental pastes of whole documents.
@@ -460,7 +459,6 @@ def setup_routes(app: web.Application) -> None:
     WEB_DIST.mkdir(parents=True, exist_ok=True)  # aiohttp needs the folder; built_page says when it is empty
     add.add_static("/ui", WEB_DIST, name="web_dist")
     add.add_get("/api/console/inbox", inbox_view, name="console_inbox")
-    add.add_static("/console/static", STATIC_DIR, name="console_static")
     add.add_post("/api/console/sign-in", sign_in, name="console_sign_in")
     add.add_post("/api/console/sign-out", sign_out, name="console_sign_out")
     add.add_get("/api/console/me", me, name="console_me")

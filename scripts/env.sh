@@ -13,7 +13,7 @@ APP_VENV="$CC_CACHE_DIR/venv-app-$(_lock_key "$ROOT/requirements/app.lock")"
 RASA_VENV="$CC_CACHE_DIR/venv-rasa-$(_lock_key "$ROOT/requirements/rasa.lock")"
 FERRETDB_BIN="$CC_CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 # The trained model is keyed by everything that shapes it.
-MODEL_KEY="$(cd "$ROOT" && _lock_key config.yml bot/domain.yml bot/nlu_components.py $(find bot/data -type f -name '*.yml' 2>/dev/null | sort) requirements/rasa.lock)"
+MODEL_KEY="$(cd "$ROOT" && _lock_key config.yml bot/domain.yml bot/nlu_components.py bot/nearest_examples.py $(find bot/data -type f -name '*.yml' 2>/dev/null | sort) requirements/rasa.lock)"
 MODEL_DIR="$CC_CACHE_DIR/models"
 MODEL_PATH="$MODEL_DIR/bank-assistant-$MODEL_KEY.tar.gz"
 # Local run data (FerretDB's SQLite files, logs) lives under one folder.
