@@ -366,12 +366,14 @@ def main() -> None:
                 print(f"nlu rasa train ({args.config.name}): wall time {seconds:.0f} s")
             print_held_out(model)
             print_off_topic(model)
-            if args.compare and args.compare.name.endswith(".tar.gz"):
-                other = args.compare.resolve()  # a model trained before (e.g. for bench/turn_cost.py too)
-            elif args.compare:
-                other, seconds = train(work, args.compare.resolve(), "compare")
-                print(f"nlu rasa train ({args.compare.name}): wall time {seconds:.0f} s")
+            if args.compare:
+                if args.compare.name.endswith(".tar.gz"):
+                    other = args.compare.resolve()  # a model trained before (e.g. for bench/turn_cost.py too)
+                else:
+                    other, seconds = train(work, args.compare.resolve(), "compare")
+                    print(f"nlu rasa train ({args.compare.name}): wall time {seconds:.0f} s")
                 print_held_out(other, f" [{args.compare.name}]")
+                print_off_topic(other)
                 asyncio.run(parse_timings({args.config.name: model, args.compare.name: other}))
         if not args.skip_cv:
             print_cross_validation(work, args.config.resolve())

@@ -191,8 +191,19 @@ class SentenceEncoder:
             blocks.append(vectors / norms * np.float32(np.sqrt(share)))
         return np.concatenate(blocks, axis=1)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, one row per text (zeros for an empty text)."""
+    def encode(self, texts: list[str], *, cached: bool = True) -> np.ndarray:
+        """Unit vectors, one row per text (zeros for an empty text).
+
+        `cached=False` embeds every text afresh and keeps nothing: a customer's message is rarely
+        seen twice, and the parse-time figures of bench/nlu.py and bench/turn_cost.py repeat texts,
+        which a cache would make look free.
+        """
+        if not cached:
+            with self._lock:
+                present = [t for t in texts if t]
+                vectors = dict(zip(present, self._embed(present), strict=True)) if present else {}
+            zeros = np.zeros(self.dimension, dtype=np.float32)
+            return np.stack([vectors.get(t, zeros) for t in texts]) if texts else np.zeros((0, self.dimension))
         with self._lock:
             missing = sorted({t for t in texts if t and t not in self._cache})
             for start in range(0, len(missing), 64):
@@ -265,12 +276,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """Build the component; the encoder loads on first use."""
         return cls(config, execution_context.node_name)
 
-    def _featurize(self, messages: list[Message]) -> None:
+    def _featurize(self, messages: list[Message], *, cached: bool) -> None:
         with_text = [m for m in messages if isinstance(m.get(TEXT), str) and m.get(TEXT).strip()]
         if not with_text:
             return
         texts = [normalise_text(m.get(TEXT).strip()) for m in with_text]
-        vectors = sentence_encoder(self._model_spec).encode(texts)
+        vectors = sentence_encoder(self._model_spec).encode(texts, cached=cached)
         for message, vector in zip(with_text, vectors, strict=True):
             self.add_features_to_message(sequence=None, sentence=vector[None, :], attribute=TEXT, message=message)
 
@@ -283,7 +294,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         Returns:
             The same examples with a sentence feature on their text.
         """
-        self._featurize(training_data.training_examples)
+        self._featurize(training_data.training_examples, cached=True)  # cross-validation re-featurizes
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -295,5 +306,5 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         Returns:
             The same messages with a sentence feature on their text.
         """
-        self._featurize(messages)
+        self._featurize(messages, cached=False)
         return messages
