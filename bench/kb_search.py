@@ -18,6 +18,7 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import yaml
 from bench import kb_speed
 from knowledge_base.embeddings import Encoder, Matrix, load_encoder
 from knowledge_base.models import Article, ArticleStatus
-from knowledge_base.search import FusionWeights, SearchIndex, Thresholds
+from knowledge_base.search import WHITENING, FusionWeights, SearchIndex, Thresholds
 from knowledge_base.seed import load_seed
 
 DATA = Path(__file__).parent / "data"
@@ -74,6 +75,8 @@ def _metrics(scores: list[np.ndarray], expected: list[int]) -> dict[str, float]:
 
 
 Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix]
+# Whitening shrinkages the tuning tries (knowledge_base/search.py WHITENING; None: plain cosines).
+WHITENING_GRID: tuple[float | None, ...] = (None, 2.0, 5.0, 10.0, 30.0)
 # Answer-stems weights the tuning tries on top of each semantic/stems/chars split (FusionWeights.answers).
 ANSWER_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)
 
@@ -88,8 +91,8 @@ def _fused(c: Components, w: FusionWeights) -> Matrix:
     return fused
 
 
-def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> FusionWeights:
-    """Grid-search the fusion weights for mean dev hit@1 (ties: higher MRR)."""
+def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> tuple[FusionWeights, float, float]:
+    """Grid-search the fusion weights for mean dev hit@1 (ties: higher MRR); the weights, their hit@1 and MRR."""
     probes = [Probes(index, [(q, e, lang) for q, e in qs]) for index, qs, lang in dev]
     best: tuple[float, float, FusionWeights] | None = None
     grid = [x / 10 for x in range(11)]
@@ -105,9 +108,9 @@ def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> FusionWeights:
     assert best is not None
     print(
         f"tuned weights: semantic={best[2].semantic} stems={best[2].stems} chars={best[2].chars} "
-        f"prototype={best[2].prototype} answers={best[2].answers} dev hit@1={best[0]:.3f}"
+        f"prototype={best[2].prototype} answers={best[2].answers} dev hit@1={best[0]:.3f} mrr={best[1]:.3f}"
     )
-    return best[2]
+    return best[2], best[0], best[1]
 
 
 def seed_halves(seed: list[Article]) -> tuple[list[Article], dict[str, list[Query]]]:
@@ -338,6 +341,27 @@ STORY_CHECKS = [
 ]
 
 
+@dataclass
+class _Sets:
+    """compare_configurations' probes on indexes of one whitening."""
+
+    full: SearchIndex
+    dev_known: Probes
+    dev_unknown: Probes
+    dev_off: Probes
+    dev_hit: list[Probes]
+    b_test: Probes | None
+    test: dict[str, dict[str, Probes]]
+
+    def dev_hit1(self, w: FusionWeights) -> float:
+        """Mean dev hit@1 (seed halves ru, en; BANKING77 dev rows), as tune() scores it."""
+        return statistics.mean(p.hit1(w) for p in self.dev_hit)
+
+    def tuned(self, w: FusionWeights) -> Thresholds:
+        """Thresholds for w on this whitening's dev data."""
+        return tune_thresholds(w, self.dev_known, self.dev_unknown, self.dev_off)[1]
+
+
 def compare_configurations(
     seed: list[Article],
     encoder: Encoder | None,
@@ -346,67 +370,88 @@ def compare_configurations(
     b_articles: list[Article],
     b_dev: list[Query],
     b_test: list[Query],
+    whitening: float | None,
 ) -> None:
     """Thresholds tuned on dev (known, unknown bank, off-topic questions); decisions on the test halves.
+
+    `whitening`: the dev optimum's shrinkage, used for its rows; the shipped defaults use the shipped
+    one, the former defaults none (they predate it).
 
     Dev: the seed's odd questions against an index of its even ones, the even half of
     kb_unknown.yaml, off_topic.txt. Test: kb_eval.yaml (known), the odd half of kb_unknown.yaml,
     kb_eval.yaml's misses (off-topic and unknown), all against the full seed.
     """
     indexed, halves = seed_halves(seed)
-    half = SearchIndex(indexed, encoder)
-    full = SearchIndex(seed, encoder)
     unknown = unknown_questions()
     off_topic = [line.strip() for line in (DATA / "off_topic.txt").read_text().splitlines() if line.strip()]
-    dev_known = Probes(half, [(q, e, lang) for lang in ("ru", "en") for q, e in halves[lang]])
-    dev_unknown = Probes(half, [(q, None, lang) for lang in ("ru", "en") for q in unknown[lang]["dev"]])
-    dev_off = Probes(half, [(q, None, language_of(q)) for q in off_topic])
-    dev_hit = [
-        Probes(half, [(q, e, "ru") for q, e in halves["ru"]]),
-        Probes(half, [(q, e, "en") for q, e in halves["en"]]),
-    ]
-    b_dev_probes = b_test_probes = None
-    if b_articles:
-        b_index = SearchIndex(b_articles, encoder)
-        b_dev_probes = Probes(b_index, [(q, e, "en") for q, e in b_dev])
-        b_test_probes = Probes(b_index, [(q, e, "en") for q, e in b_test])
-        dev_hit.append(b_dev_probes)
-    test = {
-        lang: {
-            "known": Probes(full, [(i["q"], i["expected"], lang) for i in eval_set[lang]]),
-            "unknown": Probes(full, [(q, None, lang) for q in unknown[lang]["test"]]),
-            "off-topic (eval misses)": Probes(full, [(q, None, lang) for q in eval_set["misses"][lang]]),
+    built: dict[float | None, _Sets] = {}
+
+    def sets(shrinkage: float | None) -> _Sets:
+        """Every dev and test probe on indexes built with this whitening (built once)."""
+        if shrinkage in built:
+            return built[shrinkage]
+        half = SearchIndex(indexed, encoder, whitening=shrinkage)
+        full = SearchIndex(seed, encoder, whitening=shrinkage)
+        dev_known = Probes(half, [(q, e, lang) for lang in ("ru", "en") for q, e in halves[lang]])
+        dev_unknown = Probes(half, [(q, None, lang) for lang in ("ru", "en") for q in unknown[lang]["dev"]])
+        dev_off = Probes(half, [(q, None, language_of(q)) for q in off_topic])
+        dev_hit = [
+            Probes(half, [(q, e, "ru") for q, e in halves["ru"]]),
+            Probes(half, [(q, e, "en") for q, e in halves["en"]]),
+        ]
+        b_test_probes = None
+        if b_articles:
+            b_index = SearchIndex(b_articles, encoder, whitening=shrinkage)
+            dev_hit.append(Probes(b_index, [(q, e, "en") for q, e in b_dev]))
+            b_test_probes = Probes(b_index, [(q, e, "en") for q, e in b_test])
+        test = {
+            lang: {
+                "known": Probes(full, [(i["q"], i["expected"], lang) for i in eval_set[lang]]),
+                "unknown": Probes(full, [(q, None, lang) for q in unknown[lang]["test"]]),
+                "off-topic (eval misses)": Probes(full, [(q, None, lang) for q in eval_set["misses"][lang]]),
+            }
+            for lang in ("ru", "en")
         }
-        for lang in ("ru", "en")
-    }
+        built[shrinkage] = _Sets(full, dev_known, dev_unknown, dev_off, dev_hit, b_test_probes, test)
+        return built[shrinkage]
 
-    def dev_hit1(w: FusionWeights) -> float:
-        return statistics.mean(p.hit1(w) for p in dev_hit)
-
-    def tuned(w: FusionWeights) -> Thresholds:
-        return tune_thresholds(w, dev_known, dev_unknown, dev_off)[1]
+    chosen = sets(whitening)
 
     retuned_weights, retuned_thresholds = tune_for_decisions(
-        dev_known, dev_unknown, dev_off, dev_hit1, hit1_optimum.answers
+        chosen.dev_known, chosen.dev_unknown, chosen.dev_off, lambda w: chosen.dev_hit1(w), hit1_optimum.answers
     )
     configurations = [
-        ("the shipped defaults (knowledge_base/search.py)", FusionWeights(), Thresholds()),
-        ("former default (to 2026-11-26), its thresholds", FORMER_WEIGHTS, FORMER_THRESHOLDS),
-        ("former default weights, thresholds tuned with unknown questions", FORMER_WEIGHTS, tuned(FORMER_WEIGHTS)),
+        ("the shipped defaults (knowledge_base/search.py)", FusionWeights(), Thresholds(), WHITENING),
+        ("former default (to 2026-11-26), its thresholds", FORMER_WEIGHTS, FORMER_THRESHOLDS, None),
+        (
+            "former default weights, thresholds tuned with unknown questions",
+            FORMER_WEIGHTS,
+            sets(None).tuned(FORMER_WEIGHTS),
+            None,
+        ),
         (
             "prototype 0.9/0.1 stems/0.75, no answer stems (default to 2026-11-28), thresholds tuned",
             PROTOTYPE,
-            tuned(PROTOTYPE),
+            sets(None).tuned(PROTOTYPE),
+            None,
         ),
-        ("hit@1 dev optimum, thresholds tuned with unknown questions", hit1_optimum, tuned(hit1_optimum)),
-        ("weights and thresholds tuned together for decisions", retuned_weights, retuned_thresholds),
+        (
+            "hit@1 dev optimum, thresholds tuned with unknown questions",
+            hit1_optimum,
+            chosen.tuned(hit1_optimum),
+            whitening,
+        ),
+        ("weights and thresholds tuned together for decisions", retuned_weights, retuned_thresholds, whitening),
     ]
-    for name, w, t in configurations:
+    for name, w, t, shrinkage in configurations:
+        current = sets(shrinkage)
+        dev_known, dev_unknown, dev_off, test = current.dev_known, current.dev_unknown, current.dev_off, current.test
+        b_test_probes = current.b_test
         key, _ = tune_thresholds(w, dev_known, dev_unknown, dev_off)
         print(f"-- {name}")
         print(
             f"  weights semantic={w.semantic} stems={w.stems} chars={w.chars} prototype={w.prototype} "
-            f"answers={w.answers}; "
+            f"answers={w.answers}; whitening={shrinkage}; "
             f"thresholds answer={t.answer} margin={t.margin} suggest={t.suggest}"
         )
         dev_counts = [outcomes(p, w, t) for p in (dev_known, dev_unknown, dev_off)]
@@ -415,7 +460,7 @@ def compare_configurations(
             f"  dev: known answered right {dev_counts[0]['right']}/{len(dev_known)}, confident wrong {wrong} "
             f"({wrong / (len(dev_known) + len(dev_unknown)):.3f} of known + unknown), unknown missed "
             f"{dev_counts[1]['miss']}/{len(dev_unknown)}, off-topic missed {dev_counts[2]['miss']}/{len(dev_off)}; "
-            f"best key for these weights {key}; mean dev hit@1 {dev_hit1(w):.3f}"
+            f"best key for these weights {key}; mean dev hit@1 {current.dev_hit1(w):.3f}"
         )
         for lang in ("ru", "en"):
             probes = test[lang]
@@ -424,7 +469,7 @@ def compare_configurations(
                 print_decisions(f"{lang} {kind}", p, w, t)
         if b_test_probes is not None:
             _print("  banking77 10-shot test", {"fusion": b_test_probes.metrics(w)})
-        index = SearchIndex(seed, encoder, weights=w, thresholds=t)
+        index = SearchIndex(seed, encoder, weights=w, thresholds=t, whitening=shrinkage)
         story = []
         for text, lang, expected in STORY_CHECKS:
             got = index.query(text, lang).decision.value
@@ -459,14 +504,21 @@ def main() -> None:
         encoder = CachedEncoder(loaded) if loaded is not None else None
         print(f"== model {spec}")
         indexed, halves = seed_halves(seed)
-        half_index = SearchIndex(indexed, encoder)
-        dev = [(half_index, halves["ru"], "ru"), (half_index, halves["en"], "en")]
-        b_index = None
-        if not args.no_banking77:
-            b_index = SearchIndex(b_articles, encoder)
-            dev.append((b_index, b_dev, "en"))
-        weights = tune(dev)
-        compare_configurations(seed, encoder, weights, eval_set, b_articles if b_index else [], b_dev, b_test)
+        best: tuple[float, float, FusionWeights, float | None] | None = None
+        for shrinkage in WHITENING_GRID if encoder is not None else (None,):
+            half_index = SearchIndex(indexed, encoder, whitening=shrinkage)
+            dev = [(half_index, halves["ru"], "ru"), (half_index, halves["en"], "en")]
+            if not args.no_banking77:
+                dev.append((SearchIndex(b_articles, encoder, whitening=shrinkage), b_dev, "en"))
+            print(f"whitening {shrinkage}: ", end="")
+            weights, hit, mrr = tune(dev)
+            if best is None or (hit, mrr) > best[:2]:
+                best = (hit, mrr, weights, shrinkage)
+        assert best is not None
+        print(f"dev optimum: whitening {best[3]}")
+        compare_configurations(
+            seed, encoder, best[2], eval_set, [] if args.no_banking77 else b_articles, b_dev, b_test, best[3]
+        )
         if args.speed:
             kb_speed.run(spec, sizes)
 

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 SEARCH_CANDIDATES = 300
 # The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers).
 ANSWER_WEIGHT = 0.1
+# Shrinkage of the within-article whitening (see _whitening); None turns it off. PLACEHOLDER, tuned on dev.
+WHITENING: float | None = 3.0
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -115,17 +117,37 @@ class _LanguageIndex:
         self.answers = Bm25([stems(a.text("answer", language), language) for a in articles])
         self.vectors: Matrix | None = None
         self.prototypes: Matrix | None = None
-        self.starts = np.zeros(0, dtype=np.int64)
-        self.counts = np.zeros(0, dtype=np.int64)
+        self.mean: Matrix | None = None
+        self.transform: Matrix | None = None
+        counts = np.array([len(texts) for texts in texts_per_article], dtype=np.int64)
+        self.counts = counts if encoder is not None else np.zeros(0, dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)[: len(self.counts)]
+        # The model's vectors until finish() projects them (the whitening needs every language's first).
+        self.raw: Matrix | None = None
         if encoder is not None and articles:
-            variants = [q for texts in texts_per_article for q in texts]
-            counts = np.array([len(texts) for texts in texts_per_article])
-            self.vectors = encoder.encode(variants)
-            self.counts = counts.astype(np.int64)
-            self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            means = np.add.reduceat(self.vectors, self.starts) / counts[:, None]
-            norms = np.linalg.norm(means, axis=1, keepdims=True)
-            self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
+            self.raw = encoder.encode([q for texts in texts_per_article for q in texts])
+
+    def finish(self, transform: Matrix | None) -> None:
+        """Project the model's vectors (centred on this language's mean, then `transform`) and make prototypes."""
+        raw, self.raw = self.raw, None
+        if raw is None:
+            return
+        if transform is not None:
+            self.mean = raw.mean(axis=0).astype(np.float32)
+            self.transform = transform
+        self.vectors = self.project(raw)
+        means = np.add.reduceat(self.vectors, self.starts) / self.counts[:, None]
+        norms = np.linalg.norm(means, axis=1, keepdims=True)
+        self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+    def project(self, vectors: Matrix) -> Matrix:
+        """Model vectors into the index's space: centred, whitened within articles, unit length (or as they are)."""
+        if self.mean is None or self.transform is None:
+            return vectors
+        projected: Matrix = ((vectors - self.mean) @ self.transform).astype(np.float32)
+        norms = np.linalg.norm(projected, axis=1, keepdims=True)
+        normalised: Matrix = (projected / np.where(norms == 0, 1, norms)).astype(np.float32)
+        return normalised
 
     def best_question(self, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
         """Each article's best question cosine, for all articles or only the given ones (in their order)."""
@@ -151,6 +173,7 @@ class SearchIndex:
         weights: FusionWeights | None = None,
         thresholds: Thresholds | None = None,
         version: int = 0,
+        whitening: float | None = WHITENING,
     ) -> None:
         started = time.perf_counter()
         self.encoder = encoder
@@ -159,6 +182,10 @@ class SearchIndex:
         self.version = version
         self.articles = {a.id: a for a in articles}
         self._by_language = {lang: _LanguageIndex(articles, lang, encoder) for lang in LANGUAGES}
+        raws = [(i.raw, i.starts, i.counts) for i in self._by_language.values() if i.raw is not None]
+        transform = _whitening(raws, whitening) if whitening is not None and raws else None
+        for index in self._by_language.values():
+            index.finish(transform)
         self.build_seconds = time.perf_counter() - started
 
     def __len__(self) -> int:
@@ -215,7 +242,7 @@ class SearchIndex:
         char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
         answer_scores = _normalised(index.answers, query_stems, size)
         if self.encoder is not None and index.prototypes is not None:
-            vector = self.encoder.encode([query])[0]
+            vector = index.project(self.encoder.encode([query]))[0]
             prototype = (index.prototypes @ vector).clip(0.0, 1.0)
             if candidates is None or size <= candidates:
                 best = index.best_question(vector)
@@ -257,6 +284,35 @@ def _texts(article: Article, language: str) -> list[str]:
 def texts_to_embed(articles: Sequence[Article]) -> list[str]:
     """Every text an index of these articles embeds (with repeats), so a caller can fetch stored vectors first."""
     return [t for lang in LANGUAGES for a in articles for t in _texts(a, lang)]
+
+
+def _whitening(
+    indexed: Sequence[tuple[Matrix, npt.NDArray[np.int64], npt.NDArray[np.int64]]], shrinkage: float
+) -> Matrix:
+    """The matrix that whitens the spread of an article's own questions; `indexed`: a language's vectors, starts, counts.
+
+    Sentence-embedding cosines crowd into a narrow band (e5: 0.85–0.93 for any two bank questions),
+    and much of what varies between two phrasings of one question is the same for every article
+    (length, register, "how do I"). Dividing out the covariance of the questions around their own
+    article's mean (within-class whitening, as in LDA or a Mahalanobis nearest-centroid classifier)
+    damps those directions and keeps the ones that separate articles. The scatter is pooled over the
+    languages (one multilingual model; more questions give a steadier estimate). `shrinkage` (in units
+    of the mean eigenvalue) is added to the diagonal: few questions per article give a noisy
+    covariance, and a large shrinkage tends to plain centring. Costs one d×d product per query.
+    """
+    dims = indexed[0][0].shape[1]
+    scatter = np.zeros((dims, dims), dtype=np.float64)
+    for vectors, starts, counts in indexed:
+        own_means = np.add.reduceat(vectors, starts) / counts[:, None]
+        residuals = (vectors - np.repeat(own_means, counts, axis=0)).astype(np.float64)
+        scatter += residuals.T @ residuals
+    trace = float(np.trace(scatter))
+    if trace <= 0:  # one question per article: nothing to whiten, only centre
+        return np.eye(dims, dtype=np.float32)
+    scatter = scatter * (dims / trace) + shrinkage * np.eye(dims)
+    values, vectors_ = np.linalg.eigh(scatter)
+    transform: Matrix = ((vectors_ / np.sqrt(values)) @ vectors_.T).astype(np.float32)
+    return transform
 
 
 def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:
