@@ -289,7 +289,7 @@ def texts_to_embed(articles: Sequence[Article]) -> list[str]:
 def _whitening(
     indexed: Sequence[tuple[Matrix, npt.NDArray[np.int64], npt.NDArray[np.int64]]], shrinkage: float
 ) -> Matrix:
-    """The matrix that whitens the spread of an article's own questions; `indexed`: a language's vectors, starts, counts.
+    """The matrix that whitens the spread of each article's own questions; `indexed`: (vectors, starts, counts).
 
     Sentence-embedding cosines crowd into a narrow band (e5: 0.85–0.93 for any two bank questions),
     and much of what varies between two phrasings of one question is the same for every article
