@@ -28,7 +28,7 @@ import yaml
 from bench import kb_speed
 from knowledge_base.embeddings import Encoder, Matrix, load_encoder
 from knowledge_base.models import Article, ArticleStatus
-from knowledge_base.search import WHITENING, FusionWeights, SearchIndex, Thresholds
+from knowledge_base.search import WHITENING, Components, FusionWeights, SearchIndex, Thresholds
 from knowledge_base.seed import load_seed
 
 DATA = Path(__file__).parent / "data"
@@ -54,7 +54,7 @@ def evaluate(index: SearchIndex, queries: list[Query], lang: str) -> dict[str, d
     rankers: dict[str, Callable[[Components], Matrix]] = {
         "embedding": lambda c: _semantic(c, w.prototype),
         "lexical": lambda c: 0.6 * c[2] + 0.4 * c[3],
-        "fusion": lambda c: _fused(c, w),
+        "fusion": w.fuse,
     }
     result: dict[str, dict[str, float]] = {}
     for name, fn in rankers.items():
@@ -74,9 +74,10 @@ def _metrics(scores: list[np.ndarray], expected: list[int]) -> dict[str, float]:
     }
 
 
-Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix]
-# Whitening shrinkages the tuning tries (knowledge_base/search.py WHITENING; None: plain cosines).
-WHITENING_GRID: tuple[float | None, ...] = (None, 2.0, 5.0, 10.0, 30.0)
+# Whitening shrinkages the tuning tries (knowledge_base/search.py WHITENING), and the whitened prototype's
+# weights on top of each split (FusionWeights.whitened; 0: no whitening, whatever the shrinkage).
+WHITENING_GRID: tuple[float, ...] = (3.0, 10.0, 30.0)
+WHITENED_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)
 # Answer-stems weights the tuning tries on top of each semantic/stems/chars split (FusionWeights.answers).
 ANSWER_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)
 
@@ -86,21 +87,16 @@ def _semantic(c: Components, prototype: float) -> Matrix:
     return blended
 
 
-def _fused(c: Components, w: FusionWeights) -> Matrix:
-    fused: Matrix = w.semantic * _semantic(c, w.prototype) + w.stems * c[2] + w.chars * c[3] + w.answers * c[4]
-    return fused
-
-
 def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> tuple[FusionWeights, float, float]:
     """Grid-search the fusion weights for mean dev hit@1 (ties: higher MRR); the weights, their hit@1 and MRR."""
     probes = [Probes(index, [(q, e, lang) for q, e in qs]) for index, qs, lang in dev]
     best: tuple[float, float, FusionWeights] | None = None
     grid = [x / 10 for x in range(11)]
-    for ws, wl, wp, wa in itertools.product(grid, grid, (0.0, 0.25, 0.5, 0.75, 1.0), ANSWER_GRID):
+    for ws, wl, wp, wa, ww in itertools.product(grid, grid, (0.0, 0.25, 0.5, 0.75, 1.0), ANSWER_GRID, WHITENED_GRID):
         wc = round(1 - ws - wl, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
         if wc < 0:
             continue
-        weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp, answers=wa)
+        weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp, answers=wa, whitened=ww)
         hit = statistics.mean(p.hit1(weights) for p in probes)
         mrr = statistics.mean(p.mrr(weights) for p in probes)
         if best is None or (hit, mrr) > (best[0], best[1]):
@@ -108,7 +104,8 @@ def tune(dev: list[tuple[SearchIndex, list[Query], str]]) -> tuple[FusionWeights
     assert best is not None
     print(
         f"tuned weights: semantic={best[2].semantic} stems={best[2].stems} chars={best[2].chars} "
-        f"prototype={best[2].prototype} answers={best[2].answers} dev hit@1={best[0]:.3f} mrr={best[1]:.3f}"
+        f"prototype={best[2].prototype} answers={best[2].answers} whitened={best[2].whitened} "
+        f"dev hit@1={best[0]:.3f} mrr={best[1]:.3f}"
     )
     return best[2], best[0], best[1]
 
@@ -163,7 +160,7 @@ def language_of(text: str) -> str:
 class Probes:
     """Queries' cached per-article components on one index and the article each should find (-1: none).
 
-    Stacked as (queries, 5 components, articles), so any fusion weights are applied to all at once.
+    Stacked as (queries, 6 components, articles), so any fusion weights are applied to all at once.
     """
 
     def __init__(self, index: SearchIndex, queries: list[tuple[str, str | None, str]]) -> None:
@@ -176,14 +173,15 @@ class Probes:
             comps.append(np.stack(index.components(q, lang)))
             if expected is not None:
                 self.expected[row] = index.ids(lang).index(expected)
-        self.comps = np.array(comps, dtype=np.float32).reshape(len(queries), 5, len(index))
+        self.comps = np.array(comps, dtype=np.float32).reshape(len(queries), 6, len(index))
 
     def __len__(self) -> int:
         return len(self.expected)
 
     def fused(self, w: FusionWeights) -> np.ndarray:
         mix = np.array(
-            [w.semantic * (1 - w.prototype), w.semantic * w.prototype, w.stems, w.chars, w.answers], np.float32
+            [w.semantic * (1 - w.prototype), w.semantic * w.prototype, w.stems, w.chars, w.answers, w.whitened],
+            np.float32,
         )
         fused: np.ndarray = np.einsum("qca,c->qa", self.comps, mix)
         return fused
@@ -250,7 +248,7 @@ def tune_thresholds(
     k_top, k_gap, k_right = known.scored(w)
     u_top, u_gap, _ = unknown.scored(w)
     o_top, o_gap, _ = off_topic.scored(w)
-    answers = np.round(np.arange(0.5, 1.0, 0.005), 3)[:, None, None]
+    answers = np.round(np.arange(0.2, 1.0, 0.005), 3)[:, None, None]  # whitened cosines run lower
     margins = np.round(np.arange(0.0, 0.2, 0.005), 3)[None, :, None]
     k_answered = (k_top >= answers) & (k_gap >= margins)
     right = np.sum(k_answered & k_right, axis=-1)
@@ -280,7 +278,12 @@ def tune_thresholds(
 
 
 def tune_for_decisions(
-    known: Probes, unknown: Probes, off_topic: Probes, hit1: Callable[[FusionWeights], float], answers: float
+    known: Probes,
+    unknown: Probes,
+    off_topic: Probes,
+    hit1: Callable[[FusionWeights], float],
+    answers: float,
+    whitened: float,
 ) -> tuple[FusionWeights, Thresholds]:
     """Weights and thresholds together for the dev decision key (ties: mean dev hit@1)."""
     best: tuple[tuple[int, int, int], float, FusionWeights, Thresholds] | None = None
@@ -289,7 +292,7 @@ def tune_for_decisions(
         wc = round(1 - ws - wl, 2) + 0.0
         if wc < 0:
             continue
-        weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp, answers=answers)
+        weights = FusionWeights(semantic=ws, stems=wl, chars=wc, prototype=wp, answers=answers, whitened=whitened)
         key, thresholds = tune_thresholds(weights, known, unknown, off_topic)
         if best is None or key > best[0] or (key == best[0] and hit1(weights) > best[1]):
             best = (key, hit1(weights), weights, thresholds)
@@ -322,9 +325,12 @@ def print_decisions(label: str, probes: Probes, w: FusionWeights, t: Thresholds)
 # Sentences the KB tests and story tests expect a decision for (tests/actions/test_answer_faq.py,
 # tests/test_kb_store_and_search.py, tests/test_conversations.py): printed per configuration.
 # The prototype configuration of 2026-11-26 (README): the hit@1 dev optimum with BANKING77 in the dev data.
-PROTOTYPE = FusionWeights(semantic=0.9, stems=0.1, chars=0.0, prototype=0.75, answers=0.0)
+PROTOTYPE = FusionWeights(semantic=0.9, stems=0.1, chars=0.0, prototype=0.75, answers=0.0, whitened=0.0)
+# The default of 2026-11-29 (answer stems, no whitening).
+ANSWER_STEMS = FusionWeights(semantic=0.9, stems=0.0, chars=0.1, prototype=0.75, answers=0.1, whitened=0.0)
+ANSWER_STEMS_THRESHOLDS = Thresholds(answer=0.88, margin=0.005, suggest=0.831)
 # The default until 2026-11-26: no prototype, thresholds tuned on off-topic questions only.
-FORMER_WEIGHTS = FusionWeights(semantic=0.8, stems=0.0, chars=0.2, prototype=0.0, answers=0.0)
+FORMER_WEIGHTS = FusionWeights(semantic=0.8, stems=0.0, chars=0.2, prototype=0.0, answers=0.0, whitened=0.0)
 FORMER_THRESHOLDS = Thresholds(answer=0.706, margin=0.07, suggest=0.706)
 
 STORY_CHECKS = [
@@ -418,7 +424,12 @@ def compare_configurations(
     chosen = sets(whitening)
 
     retuned_weights, retuned_thresholds = tune_for_decisions(
-        chosen.dev_known, chosen.dev_unknown, chosen.dev_off, lambda w: chosen.dev_hit1(w), hit1_optimum.answers
+        chosen.dev_known,
+        chosen.dev_unknown,
+        chosen.dev_off,
+        lambda w: chosen.dev_hit1(w),
+        hit1_optimum.answers,
+        hit1_optimum.whitened,
     )
     configurations = [
         ("the shipped defaults (knowledge_base/search.py)", FusionWeights(), Thresholds(), WHITENING),
@@ -433,6 +444,12 @@ def compare_configurations(
             "prototype 0.9/0.1 stems/0.75, no answer stems (default to 2026-11-28), thresholds tuned",
             PROTOTYPE,
             sets(None).tuned(PROTOTYPE),
+            None,
+        ),
+        (
+            "answer stems, no whitening (default of 2026-11-29), its thresholds",
+            ANSWER_STEMS,
+            ANSWER_STEMS_THRESHOLDS,
             None,
         ),
         (
@@ -451,7 +468,7 @@ def compare_configurations(
         print(f"-- {name}")
         print(
             f"  weights semantic={w.semantic} stems={w.stems} chars={w.chars} prototype={w.prototype} "
-            f"answers={w.answers}; whitening={shrinkage}; "
+            f"answers={w.answers} whitened={w.whitened}; whitening={shrinkage}; "
             f"thresholds answer={t.answer} margin={t.margin} suggest={t.suggest}"
         )
         dev_counts = [outcomes(p, w, t) for p in (dev_known, dev_unknown, dev_off)]
@@ -505,7 +522,8 @@ def main() -> None:
         print(f"== model {spec}")
         indexed, halves = seed_halves(seed)
         best: tuple[float, float, FusionWeights, float | None] | None = None
-        for shrinkage in WHITENING_GRID if encoder is not None else (None,):
+        shrinkages: tuple[float | None, ...] = WHITENING_GRID if encoder is not None else (None,)
+        for shrinkage in shrinkages:
             half_index = SearchIndex(indexed, encoder, whitening=shrinkage)
             dev = [(half_index, halves["ru"], "ru"), (half_index, halves["en"], "en")]
             if not args.no_banking77:

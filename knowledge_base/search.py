@@ -28,13 +28,18 @@ from knowledge_base.text import char_ngrams, stems
 
 logger = logging.getLogger(__name__)
 
+# Per-article scores of one query (SearchIndex.components): best question, prototype, stems, characters,
+# answer stems, whitened prototype.
+Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix, Matrix]
+
 # Articles whose best-question cosine a search computes (see SearchIndex.components): enough that the
 # right article is among them (bench/kb_speed.py compares with the exact ranking at 10,000 articles).
 SEARCH_CANDIDATES = 300
 # The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers).
 ANSWER_WEIGHT = 0.1
-# Shrinkage of the within-article whitening (see _whitening); None turns it off. PLACEHOLDER, tuned on dev.
-WHITENING: float | None = 3.0
+# Shrinkage of the within-article whitening behind FusionWeights.whitened (see _whitening); None: no
+# whitened prototypes are built. PLACEHOLDER, tuned on dev by bench/kb_search.py.
+WHITENING: float | None = 10.0
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -58,6 +63,21 @@ class FusionWeights:
     # unknown bank questions (bench/data/kb_unknown.yaml); 2026-11-27 it answered no more of them than
     # the former default (0.8 semantic / 0.2 chars, no prototype) with its own tuned thresholds.
     prototype: float = 0.75
+    # The cosine to the article's prototype in the whitened space (see _whitening), added on top.
+    # PLACEHOLDER, tuned on dev by bench/kb_search.py.
+    whitened: float = 0.1
+
+    def fuse(self, components: Components) -> Matrix:
+        """The fused scores of SearchIndex.components' per-article scores."""
+        best, prototype, stem_scores, char_scores, answer_scores, whitened = components
+        fused: Matrix = (
+            self.semantic * ((1 - self.prototype) * best + self.prototype * prototype)
+            + self.stems * stem_scores
+            + self.chars * char_scores
+            + self.answers * answer_scores
+            + self.whitened * whitened
+        )
+        return fused
 
 
 @dataclass(frozen=True)
@@ -119,35 +139,26 @@ class _LanguageIndex:
         self.prototypes: Matrix | None = None
         self.mean: Matrix | None = None
         self.transform: Matrix | None = None
+        self.whitened: Matrix | None = None
         counts = np.array([len(texts) for texts in texts_per_article], dtype=np.int64)
         self.counts = counts if encoder is not None else np.zeros(0, dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)[: len(self.counts)]
-        # The model's vectors until finish() projects them (the whitening needs every language's first).
+        # The model's vectors until finish() (the whitening needs every language's vectors first).
         self.raw: Matrix | None = None
         if encoder is not None and articles:
             self.raw = encoder.encode([q for texts in texts_per_article for q in texts])
 
     def finish(self, transform: Matrix | None) -> None:
-        """Project the model's vectors (centred on this language's mean, then `transform`) and make prototypes."""
-        raw, self.raw = self.raw, None
-        if raw is None:
+        """Prototypes of the model's vectors and, with a whitening `transform`, prototypes in the whitened space."""
+        vectors, self.raw = self.raw, None
+        if vectors is None:
             return
+        self.vectors = vectors
+        self.prototypes = _prototypes(vectors, self.starts, self.counts)
         if transform is not None:
-            self.mean = raw.mean(axis=0).astype(np.float32)
+            self.mean = vectors.mean(axis=0).astype(np.float32)
             self.transform = transform
-        self.vectors = self.project(raw)
-        means = np.add.reduceat(self.vectors, self.starts) / self.counts[:, None]
-        norms = np.linalg.norm(means, axis=1, keepdims=True)
-        self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-    def project(self, vectors: Matrix) -> Matrix:
-        """Model vectors into the index's space: centred, whitened within articles, unit length (or as they are)."""
-        if self.mean is None or self.transform is None:
-            return vectors
-        projected: Matrix = ((vectors - self.mean) @ self.transform).astype(np.float32)
-        norms = np.linalg.norm(projected, axis=1, keepdims=True)
-        normalised: Matrix = (projected / np.where(norms == 0, 1, norms)).astype(np.float32)
-        return normalised
+            self.whitened = _prototypes(_whiten(vectors, self.mean, transform), self.starts, self.counts)
 
     def best_question(self, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
         """Each article's best question cosine, for all articles or only the given ones (in their order)."""
@@ -194,15 +205,14 @@ class SearchIndex:
     def search(self, query: str, language: str, limit: int = 5) -> list[Hit]:
         """Articles ranked best first with fused scores in 0..1 (limit at most 50)."""
         index = self._by_language.get(language) or self._by_language["ru"]
-        best, prototype, stem_scores, char_scores, answer_scores = self.components(
-            query, language, candidates=SEARCH_CANDIDATES
-        )
+        components = self.components(query, language, candidates=SEARCH_CANDIDATES)
+        best, prototype, stem_scores, char_scores, _, _ = components
         size = len(index.ids)
         if size == 0 or not query.strip():
             return []
         w = self.weights
         semantic = (1 - w.prototype) * best + w.prototype * prototype
-        fused = w.semantic * semantic + w.stems * stem_scores + w.chars * char_scores + w.answers * answer_scores
+        fused = w.fuse(components)
         limit = max(1, min(limit, 50, size))
         top = np.argpartition(-fused, limit - 1)[:limit] if size > limit else np.arange(size)
         top = top[np.argsort(-fused[top], kind="stable")]
@@ -219,10 +229,10 @@ class SearchIndex:
             if fused[i] > 0
         ]
 
-    def components(
-        self, query: str, language: str, *, candidates: int | None = None
-    ) -> tuple[Matrix, Matrix, Matrix, Matrix, Matrix]:
-        """Per-article scores (0..1) in index order: best question, prototype, stems, characters, answer stems.
+    def components(self, query: str, language: str, *, candidates: int | None = None) -> Components:
+        """Per-article scores (0..1) in index order: best question, prototype, stems, chars, answers, whitened.
+
+        The whitened prototype's cosine is zero everywhere when the index has no whitening.
 
         The benchmark tunes the fusion weights on these. With `candidates`, a larger index
         computes the best-question cosine only for that many articles, those the fusion ranks
@@ -235,26 +245,28 @@ class SearchIndex:
         size = len(index.ids)
         best = np.zeros(size, dtype=np.float32)
         prototype = best.copy()
+        whitened = best.copy()
         if not query or size == 0:
-            return best, prototype, best.copy(), best.copy(), best.copy()
+            return best, prototype, best.copy(), best.copy(), best.copy(), whitened
         query_stems = stems(query, index.language)
         stem_scores = _normalised(index.stems, query_stems, size)
         char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
         answer_scores = _normalised(index.answers, query_stems, size)
         if self.encoder is not None and index.prototypes is not None:
-            vector = index.project(self.encoder.encode([query]))[0]
+            vectors = self.encoder.encode([query])
+            vector = vectors[0]
             prototype = (index.prototypes @ vector).clip(0.0, 1.0)
+            if index.whitened is not None and index.mean is not None and index.transform is not None:
+                whitened = (index.whitened @ _whiten(vectors, index.mean, index.transform)[0]).clip(0.0, 1.0)
             if candidates is None or size <= candidates:
                 best = index.best_question(vector)
             else:
-                w = self.weights
-                proxy = (
-                    w.semantic * prototype + w.stems * stem_scores + w.chars * char_scores + w.answers * answer_scores
-                )
+                # The prototype stands in for the best question: (1 - p)·best + p·prototype = prototype.
+                proxy = self.weights.fuse((prototype, prototype, stem_scores, char_scores, answer_scores, whitened))
                 chosen = np.argpartition(-proxy, candidates - 1)[:candidates].astype(np.int64)
                 best = prototype.copy()
                 best[chosen] = index.best_question(vector, chosen)
-        return best, prototype, stem_scores, char_scores, answer_scores
+        return best, prototype, stem_scores, char_scores, answer_scores, whitened
 
     def ids(self, language: str) -> list[str]:
         """Article ids in the order components() uses."""
@@ -313,6 +325,22 @@ def _whitening(
     values, vectors_ = np.linalg.eigh(scatter)
     transform: Matrix = ((vectors_ / np.sqrt(values)) @ vectors_.T).astype(np.float32)
     return transform
+
+
+def _whiten(vectors: Matrix, mean: Matrix, transform: Matrix) -> Matrix:
+    """Model vectors centred on their language's mean, whitened, unit length."""
+    return _unit(((vectors - mean) @ transform).astype(np.float32))
+
+
+def _unit(vectors: Matrix) -> Matrix:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: Matrix = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return unit
+
+
+def _prototypes(vectors: Matrix, starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> Matrix:
+    """Each article's mean question vector, unit length."""
+    return _unit((np.add.reduceat(vectors, starts) / counts[:, None]).astype(np.float32))
 
 
 def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:
