@@ -36,10 +36,10 @@ Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix, Matrix]
 # right article is among them (bench/kb_speed.py compares with the exact ranking at 10,000 articles).
 SEARCH_CANDIDATES = 300
 # The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers).
-ANSWER_WEIGHT = 0.1
+ANSWER_WEIGHT = 0.15
 # Shrinkage of the within-article whitening behind FusionWeights.whitened (see _whitening); None: no
 # whitened prototypes are built. PLACEHOLDER, tuned on dev by bench/kb_search.py.
-WHITENING: float | None = 10.0
+WHITENING: float | None = 3.0
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -65,7 +65,7 @@ class FusionWeights:
     prototype: float = 0.75
     # The cosine to the article's prototype in the whitened space (see _whitening), added on top.
     # PLACEHOLDER, tuned on dev by bench/kb_search.py.
-    whitened: float = 0.1
+    whitened: float = 0.15
 
     def fuse(self, components: Components) -> Matrix:
         """The fused scores of SearchIndex.components' per-article scores."""
@@ -91,9 +91,9 @@ class Thresholds:
     # as high as helps: an honest miss for unknown questions rather than "did you mean"; every
     # off-topic dev question scores below it.
     # Re-tuned 2026-11-29 for the weights with answer stems (confident wrong on dev: 4 of 174, 2.3 %).
-    answer: float = 0.88  # top score at or above: a candidate answer
-    margin: float = 0.005  # ... and this far above the second article: answer outright
-    suggest: float = 0.831  # below this: no match at all
+    answer: float = 0.955  # top score at or above: a candidate answer
+    margin: float = 0.0  # ... and this far above the second article: answer outright
+    suggest: float = 0.89  # below this: no match at all
 
 
 class Decision(StrEnum):
