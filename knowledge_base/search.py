@@ -35,10 +35,12 @@ Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix, Matrix]
 # Articles whose best-question cosine a search computes (see SearchIndex.components): enough that the
 # right article is among them (bench/kb_speed.py compares with the exact ranking at 10,000 articles).
 SEARCH_CANDIDATES = 300
-# The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers).
+# The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers);
+# 0.1 until the whitened prototype joined (2026-11-29), 0.15 with it.
 ANSWER_WEIGHT = 0.15
 # Shrinkage of the within-article whitening behind FusionWeights.whitened (see _whitening); None: no
-# whitened prototypes are built. PLACEHOLDER, tuned on dev by bench/kb_search.py.
+# whitened prototypes are built. The dev optimum of bench/kb_search.py (3, 10 and 30 tried: dev hit@1
+# 0.882, 0.881, 0.875), 2026-11-29.
 WHITENING: float | None = 3.0
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
@@ -63,8 +65,11 @@ class FusionWeights:
     # unknown bank questions (bench/data/kb_unknown.yaml); 2026-11-27 it answered no more of them than
     # the former default (0.8 semantic / 0.2 chars, no prototype) with its own tuned thresholds.
     prototype: float = 0.75
-    # The cosine to the article's prototype in the whitened space (see _whitening), added on top.
-    # PLACEHOLDER, tuned on dev by bench/kb_search.py.
+    # The cosine to the article's prototype in the whitened space (see _whitening), added on top: it
+    # weighs the directions that tell articles apart over those every phrasing varies in. The dev
+    # optimum of bench/kb_search.py (0 to 0.3; dev hit@1 0.865 → 0.882, right dev answers 81 → 82 at
+    # the same 4 confident wrong ones), 2026-11-29. Whitened cosines *replacing* the plain ones
+    # ranked no better and decided worse on dev (70–74 right answers), so the plain ones stay.
     whitened: float = 0.15
 
     def fuse(self, components: Components) -> Matrix:
@@ -90,7 +95,8 @@ class Thresholds:
     # most 2.5 % of known + unknown questions, then as many right answers as possible, then `suggest`
     # as high as helps: an honest miss for unknown questions rather than "did you mean"; every
     # off-topic dev question scores below it.
-    # Re-tuned 2026-11-29 for the weights with answer stems (confident wrong on dev: 4 of 174, 2.3 %).
+    # Re-tuned 2026-11-29 for the weights with answer stems (confident wrong on dev: 4 of 174, 2.3 %),
+    # and again the same day with the whitened prototype (fused scores now reach ~1.2; wrong: 4 of 174).
     answer: float = 0.955  # top score at or above: a candidate answer
     margin: float = 0.0  # ... and this far above the second article: answer outright
     suggest: float = 0.89  # below this: no match at all
