@@ -164,7 +164,13 @@ class _LanguageIndex:
         if transform is not None:
             self.mean = vectors.mean(axis=0).astype(np.float32)
             self.transform = transform
-            self.whitened = _prototypes(_whiten(vectors, self.mean, transform), self.starts, self.counts)
+            # A block of whole articles at a time: no full-size whitened copy of the vectors.
+            blocks = []
+            for first, last in _blocks(self.starts, self.counts):
+                rows = vectors[self.starts[first] : self.starts[last - 1] + self.counts[last - 1]]
+                offsets = self.starts[first:last] - self.starts[first]
+                blocks.append(_prototypes(_whiten(rows, self.mean, transform), offsets, self.counts[first:last]))
+            self.whitened = np.concatenate(blocks).astype(np.float32)
 
     def best_question(self, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
         """Each article's best question cosine, for all articles or only the given ones (in their order)."""
@@ -321,9 +327,12 @@ def _whitening(
     dims = indexed[0][0].shape[1]
     scatter = np.zeros((dims, dims), dtype=np.float64)
     for vectors, starts, counts in indexed:
-        own_means = np.add.reduceat(vectors, starts) / counts[:, None]
-        residuals = (vectors - np.repeat(own_means, counts, axis=0)).astype(np.float64)
-        scatter += residuals.T @ residuals
+        # A block of whole articles at a time: no full-size copy of the vectors at 10,000 articles.
+        for first, last in _blocks(starts, counts):
+            rows = vectors[starts[first] : starts[last - 1] + counts[last - 1]]
+            own_means = np.add.reduceat(rows, starts[first:last] - starts[first]) / counts[first:last, None]
+            residuals = rows - np.repeat(own_means, counts[first:last], axis=0)
+            scatter += (residuals.T @ residuals).astype(np.float64)
     trace = float(np.trace(scatter))
     if trace <= 0:  # one question per article: nothing to whiten, only centre
         return np.eye(dims, dtype=np.float32)
@@ -331,6 +340,18 @@ def _whitening(
     values, vectors_ = np.linalg.eigh(scatter)
     transform: Matrix = ((vectors_ / np.sqrt(values)) @ vectors_.T).astype(np.float32)
     return transform
+
+
+def _blocks(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], rows: int = 8192) -> list[tuple[int, int]]:
+    """Consecutive article ranges [first, last) of about `rows` questions each (every article whole)."""
+    ends = starts + counts
+    blocks: list[tuple[int, int]] = []
+    first = 0
+    while first < len(starts):
+        last = max(first + 1, int(np.searchsorted(ends, starts[first] + rows, side="right")))
+        blocks.append((first, last))
+        first = last
+    return blocks
 
 
 def _whiten(vectors: Matrix, mean: Matrix, transform: Matrix) -> Matrix:
