@@ -71,9 +71,7 @@ def main() -> None:
         w = index.weights
         fused = []
         for text, _ in queries:
-            best, prototype, stems, chars, answers = index.components(text, "en")
-            semantic = (1 - w.prototype) * best + w.prototype * prototype
-            fused.append(w.semantic * semantic + w.stems * stems + w.chars * chars + w.answers * answers)
+            fused.append(w.fuse(index.components(text, "en")))
         head = _softmax((encoder.encode([t for t, _ in queries]) * _SCALE) @ weights + bias)
         return np.stack(fused), head, np.array([ids.index(e) for _, e in queries])
 

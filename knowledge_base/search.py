@@ -28,11 +28,20 @@ from knowledge_base.text import char_ngrams, stems
 
 logger = logging.getLogger(__name__)
 
+# Per-article scores of one query (SearchIndex.components): best question, prototype, stems, characters,
+# answer stems, whitened prototype.
+Components = tuple[Matrix, Matrix, Matrix, Matrix, Matrix, Matrix]
+
 # Articles whose best-question cosine a search computes (see SearchIndex.components): enough that the
 # right article is among them (bench/kb_speed.py compares with the exact ranking at 10,000 articles).
 SEARCH_CANDIDATES = 300
-# The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers).
-ANSWER_WEIGHT = 0.1
+# The answer-stems weight: the dev optimum of bench/kb_search.py's grid (0 to 0.2; see FusionWeights.answers);
+# 0.1 until the whitened prototype joined (2026-11-29), 0.15 with it.
+ANSWER_WEIGHT = 0.15
+# Shrinkage of the within-article whitening behind FusionWeights.whitened (see _whitening); None: no
+# whitened prototypes are built. The dev optimum of bench/kb_search.py (3, 10 and 30 tried: dev hit@1
+# 0.882, 0.881, 0.875), 2026-11-29.
+WHITENING: float | None = 3.0
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -56,6 +65,24 @@ class FusionWeights:
     # unknown bank questions (bench/data/kb_unknown.yaml); 2026-11-27 it answered no more of them than
     # the former default (0.8 semantic / 0.2 chars, no prototype) with its own tuned thresholds.
     prototype: float = 0.75
+    # The cosine to the article's prototype in the whitened space (see _whitening), added on top: it
+    # weighs the directions that tell articles apart over those every phrasing varies in. The dev
+    # optimum of bench/kb_search.py (0 to 0.3; dev hit@1 0.865 → 0.882, right dev answers 81 → 82 at
+    # the same 4 confident wrong ones), 2026-11-29. Whitened cosines *replacing* the plain ones
+    # ranked no better and decided worse on dev (70–74 right answers), so the plain ones stay.
+    whitened: float = 0.15
+
+    def fuse(self, components: Components) -> Matrix:
+        """The fused scores of SearchIndex.components' per-article scores."""
+        best, prototype, stem_scores, char_scores, answer_scores, whitened = components
+        fused: Matrix = (
+            self.semantic * ((1 - self.prototype) * best + self.prototype * prototype)
+            + self.stems * stem_scores
+            + self.chars * char_scores
+            + self.answers * answer_scores
+            + self.whitened * whitened
+        )
+        return fused
 
 
 @dataclass(frozen=True)
@@ -68,10 +95,11 @@ class Thresholds:
     # most 2.5 % of known + unknown questions, then as many right answers as possible, then `suggest`
     # as high as helps: an honest miss for unknown questions rather than "did you mean"; every
     # off-topic dev question scores below it.
-    # Re-tuned 2026-11-29 for the weights with answer stems (confident wrong on dev: 4 of 174, 2.3 %).
-    answer: float = 0.88  # top score at or above: a candidate answer
-    margin: float = 0.005  # ... and this far above the second article: answer outright
-    suggest: float = 0.831  # below this: no match at all
+    # Re-tuned 2026-11-29 for the weights with answer stems (confident wrong on dev: 4 of 174, 2.3 %),
+    # and again the same day with the whitened prototype (fused scores now reach ~1.2; wrong: 4 of 174).
+    answer: float = 0.955  # top score at or above: a candidate answer
+    margin: float = 0.0  # ... and this far above the second article: answer outright
+    suggest: float = 0.89  # below this: no match at all
 
 
 class Decision(StrEnum):
@@ -115,17 +143,34 @@ class _LanguageIndex:
         self.answers = Bm25([stems(a.text("answer", language), language) for a in articles])
         self.vectors: Matrix | None = None
         self.prototypes: Matrix | None = None
-        self.starts = np.zeros(0, dtype=np.int64)
-        self.counts = np.zeros(0, dtype=np.int64)
+        self.mean: Matrix | None = None
+        self.transform: Matrix | None = None
+        self.whitened: Matrix | None = None
+        counts = np.array([len(texts) for texts in texts_per_article], dtype=np.int64)
+        self.counts = counts if encoder is not None else np.zeros(0, dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)[: len(self.counts)]
+        # The model's vectors until finish() (the whitening needs every language's vectors first).
+        self.raw: Matrix | None = None
         if encoder is not None and articles:
-            variants = [q for texts in texts_per_article for q in texts]
-            counts = np.array([len(texts) for texts in texts_per_article])
-            self.vectors = encoder.encode(variants)
-            self.counts = counts.astype(np.int64)
-            self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            means = np.add.reduceat(self.vectors, self.starts) / counts[:, None]
-            norms = np.linalg.norm(means, axis=1, keepdims=True)
-            self.prototypes = (means / np.where(norms == 0, 1, norms)).astype(np.float32)
+            self.raw = encoder.encode([q for texts in texts_per_article for q in texts])
+
+    def finish(self, transform: Matrix | None) -> None:
+        """Prototypes of the model's vectors and, with a whitening `transform`, prototypes in the whitened space."""
+        vectors, self.raw = self.raw, None
+        if vectors is None:
+            return
+        self.vectors = vectors
+        self.prototypes = _prototypes(vectors, self.starts, self.counts)
+        if transform is not None:
+            self.mean = vectors.mean(axis=0).astype(np.float32)
+            self.transform = transform
+            # A block of whole articles at a time: no full-size whitened copy of the vectors.
+            blocks = []
+            for first, last in _blocks(self.starts, self.counts):
+                rows = vectors[self.starts[first] : self.starts[last - 1] + self.counts[last - 1]]
+                offsets = self.starts[first:last] - self.starts[first]
+                blocks.append(_prototypes(_whiten(rows, self.mean, transform), offsets, self.counts[first:last]))
+            self.whitened = np.concatenate(blocks).astype(np.float32)
 
     def best_question(self, vector: Matrix, articles: npt.NDArray[np.int64] | None = None) -> Matrix:
         """Each article's best question cosine, for all articles or only the given ones (in their order)."""
@@ -151,6 +196,7 @@ class SearchIndex:
         weights: FusionWeights | None = None,
         thresholds: Thresholds | None = None,
         version: int = 0,
+        whitening: float | None = WHITENING,
     ) -> None:
         started = time.perf_counter()
         self.encoder = encoder
@@ -159,6 +205,10 @@ class SearchIndex:
         self.version = version
         self.articles = {a.id: a for a in articles}
         self._by_language = {lang: _LanguageIndex(articles, lang, encoder) for lang in LANGUAGES}
+        raws = [(i.raw, i.starts, i.counts) for i in self._by_language.values() if i.raw is not None]
+        transform = _whitening(raws, whitening) if whitening is not None and raws else None
+        for index in self._by_language.values():
+            index.finish(transform)
         self.build_seconds = time.perf_counter() - started
 
     def __len__(self) -> int:
@@ -167,15 +217,14 @@ class SearchIndex:
     def search(self, query: str, language: str, limit: int = 5) -> list[Hit]:
         """Articles ranked best first with fused scores in 0..1 (limit at most 50)."""
         index = self._by_language.get(language) or self._by_language["ru"]
-        best, prototype, stem_scores, char_scores, answer_scores = self.components(
-            query, language, candidates=SEARCH_CANDIDATES
-        )
+        components = self.components(query, language, candidates=SEARCH_CANDIDATES)
+        best, prototype, stem_scores, char_scores, _, _ = components
         size = len(index.ids)
         if size == 0 or not query.strip():
             return []
         w = self.weights
         semantic = (1 - w.prototype) * best + w.prototype * prototype
-        fused = w.semantic * semantic + w.stems * stem_scores + w.chars * char_scores + w.answers * answer_scores
+        fused = w.fuse(components)
         limit = max(1, min(limit, 50, size))
         top = np.argpartition(-fused, limit - 1)[:limit] if size > limit else np.arange(size)
         top = top[np.argsort(-fused[top], kind="stable")]
@@ -192,10 +241,10 @@ class SearchIndex:
             if fused[i] > 0
         ]
 
-    def components(
-        self, query: str, language: str, *, candidates: int | None = None
-    ) -> tuple[Matrix, Matrix, Matrix, Matrix, Matrix]:
-        """Per-article scores (0..1) in index order: best question, prototype, stems, characters, answer stems.
+    def components(self, query: str, language: str, *, candidates: int | None = None) -> Components:
+        """Per-article scores (0..1) in index order: best question, prototype, stems, chars, answers, whitened.
+
+        The whitened prototype's cosine is zero everywhere when the index has no whitening.
 
         The benchmark tunes the fusion weights on these. With `candidates`, a larger index
         computes the best-question cosine only for that many articles, those the fusion ranks
@@ -208,26 +257,28 @@ class SearchIndex:
         size = len(index.ids)
         best = np.zeros(size, dtype=np.float32)
         prototype = best.copy()
+        whitened = best.copy()
         if not query or size == 0:
-            return best, prototype, best.copy(), best.copy(), best.copy()
+            return best, prototype, best.copy(), best.copy(), best.copy(), whitened
         query_stems = stems(query, index.language)
         stem_scores = _normalised(index.stems, query_stems, size)
         char_scores = _normalised(index.chars, char_ngrams(query, index.language), size)
         answer_scores = _normalised(index.answers, query_stems, size)
         if self.encoder is not None and index.prototypes is not None:
-            vector = self.encoder.encode([query])[0]
+            vectors = self.encoder.encode([query])
+            vector = vectors[0]
             prototype = (index.prototypes @ vector).clip(0.0, 1.0)
+            if index.whitened is not None and index.mean is not None and index.transform is not None:
+                whitened = (index.whitened @ _whiten(vectors, index.mean, index.transform)[0]).clip(0.0, 1.0)
             if candidates is None or size <= candidates:
                 best = index.best_question(vector)
             else:
-                w = self.weights
-                proxy = (
-                    w.semantic * prototype + w.stems * stem_scores + w.chars * char_scores + w.answers * answer_scores
-                )
+                # The prototype stands in for the best question: (1 - p)·best + p·prototype = prototype.
+                proxy = self.weights.fuse((prototype, prototype, stem_scores, char_scores, answer_scores, whitened))
                 chosen = np.argpartition(-proxy, candidates - 1)[:candidates].astype(np.int64)
                 best = prototype.copy()
                 best[chosen] = index.best_question(vector, chosen)
-        return best, prototype, stem_scores, char_scores, answer_scores
+        return best, prototype, stem_scores, char_scores, answer_scores, whitened
 
     def ids(self, language: str) -> list[str]:
         """Article ids in the order components() uses."""
@@ -257,6 +308,66 @@ def _texts(article: Article, language: str) -> list[str]:
 def texts_to_embed(articles: Sequence[Article]) -> list[str]:
     """Every text an index of these articles embeds (with repeats), so a caller can fetch stored vectors first."""
     return [t for lang in LANGUAGES for a in articles for t in _texts(a, lang)]
+
+
+def _whitening(
+    indexed: Sequence[tuple[Matrix, npt.NDArray[np.int64], npt.NDArray[np.int64]]], shrinkage: float
+) -> Matrix:
+    """The matrix that whitens the spread of each article's own questions; `indexed`: (vectors, starts, counts).
+
+    Sentence-embedding cosines crowd into a narrow band (e5: 0.85–0.93 for any two bank questions),
+    and much of what varies between two phrasings of one question is the same for every article
+    (length, register, "how do I"). Dividing out the covariance of the questions around their own
+    article's mean (within-class whitening, as in LDA or a Mahalanobis nearest-centroid classifier)
+    damps those directions and keeps the ones that separate articles. The scatter is pooled over the
+    languages (one multilingual model; more questions give a steadier estimate). `shrinkage` (in units
+    of the mean eigenvalue) is added to the diagonal: few questions per article give a noisy
+    covariance, and a large shrinkage tends to plain centring. Costs one d×d product per query.
+    """
+    dims = indexed[0][0].shape[1]
+    scatter = np.zeros((dims, dims), dtype=np.float64)
+    for vectors, starts, counts in indexed:
+        # A block of whole articles at a time: no full-size copy of the vectors at 10,000 articles.
+        for first, last in _blocks(starts, counts):
+            rows = vectors[starts[first] : starts[last - 1] + counts[last - 1]]
+            own_means = np.add.reduceat(rows, starts[first:last] - starts[first]) / counts[first:last, None]
+            residuals = rows - np.repeat(own_means, counts[first:last], axis=0)
+            scatter += (residuals.T @ residuals).astype(np.float64)
+    trace = float(np.trace(scatter))
+    if trace <= 0:  # one question per article: nothing to whiten, only centre
+        return np.eye(dims, dtype=np.float32)
+    scatter = scatter * (dims / trace) + shrinkage * np.eye(dims)
+    values, vectors_ = np.linalg.eigh(scatter)
+    transform: Matrix = ((vectors_ / np.sqrt(values)) @ vectors_.T).astype(np.float32)
+    return transform
+
+
+def _blocks(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], rows: int = 8192) -> list[tuple[int, int]]:
+    """Consecutive article ranges [first, last) of about `rows` questions each (every article whole)."""
+    ends = starts + counts
+    blocks: list[tuple[int, int]] = []
+    first = 0
+    while first < len(starts):
+        last = max(first + 1, int(np.searchsorted(ends, starts[first] + rows, side="right")))
+        blocks.append((first, last))
+        first = last
+    return blocks
+
+
+def _whiten(vectors: Matrix, mean: Matrix, transform: Matrix) -> Matrix:
+    """Model vectors centred on their language's mean, whitened, unit length."""
+    return _unit(((vectors - mean) @ transform).astype(np.float32))
+
+
+def _unit(vectors: Matrix) -> Matrix:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: Matrix = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return unit
+
+
+def _prototypes(vectors: Matrix, starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> Matrix:
+    """Each article's mean question vector, unit length."""
+    return _unit((np.add.reduceat(vectors, starts) / counts[:, None]).astype(np.float32))
 
 
 def _normalised(ranker: Bm25, tokens: list[str], size: int) -> Matrix:
