@@ -8,53 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
 from core.db import Database, Document
-from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
-
-PATH = "/api/channels/rest/messages"
-REST_HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
-NBSP = "\u00a0"
+from tests.rest_support import Customer, buttons, said
 
 Mint = Callable[..., str]
-
-
-class Customer:
-    """One customer writing to the REST channel, optionally signed in with a token from the bank's site."""
-
-    def __init__(self, http: aiohttp.ClientSession, gateway_url: str, token: str | None = None) -> None:
-        self.http = http
-        self.url = gateway_url + PATH
-        self.sender = f"story-{uuid.uuid4().hex[:12]}"
-        self.token = token
-        self.conversation_id = ""
-
-    async def says(self, text: str) -> list[dict[str, Any]]:
-        """Send a message; return the bot's replies."""
-        body: dict[str, Any] = {"sender": self.sender, "text": text}
-        if self.token is not None:
-            body["customer_token"] = self.token
-        async with self.http.post(self.url, json=body, headers=REST_HEADERS) as resp:
-            payload = await resp.json()
-            assert resp.status == 200, payload
-        self.conversation_id = payload["conversation_id"]
-        replies: list[dict[str, Any]] = payload["replies"]
-        return replies
-
-
-def said(replies: list[dict[str, Any]]) -> str:
-    """Everything the bot wrote, as one string with ordinary spaces (amounts use NBSP)."""
-    return "\n".join(r.get("text") or "" for r in replies).replace(NBSP, " ").replace("\u202f", " ")
-
-
-def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [b for r in replies for b in r.get("buttons") or []]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ example (bench/nlu.py checks the held-out set; these are checked below too).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,44 +18,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from core.db import Database, Document
-from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
+from tests.rest_support import Customer, said
 
-PATH = "/api/channels/rest/messages"
 TRAINING_DIR = Path(__file__).resolve().parent.parent / "bot" / "data" / "nlu"
-
-
-class Customer:
-    """One customer writing to the REST channel, optionally signed in with a token from the bank's site."""
-
-    def __init__(self, http: aiohttp.ClientSession, stack: Stack, token: str | None = None) -> None:
-        self.http = http
-        self.url = stack.gateway_url + PATH
-        self.sender = f"understanding-{uuid.uuid4().hex[:12]}"
-        self.token = token
-        self.conversation_id = ""
-        self.headers = {"X-Api-Key": LOCAL_REST_API_KEY}  # the local integration's key (REST_API_KEYS)
-
-    async def says(self, text: str) -> list[dict[str, Any]]:
-        """Send a message; return the bot's replies."""
-        body: dict[str, Any] = {"sender": self.sender, "text": text}
-        if self.token is not None:
-            body["customer_token"] = self.token
-        async with self.http.post(self.url, json=body, headers=self.headers) as resp:
-            payload = await resp.json()
-            assert resp.status == 200, payload
-        self.conversation_id = payload["conversation_id"]
-        replies: list[dict[str, Any]] = payload["replies"]
-        return replies
-
-
-def said(replies: list[dict[str, Any]]) -> str:
-    """Everything the bot wrote, as one string with ordinary spaces."""
-    return "\n".join(r.get("text") or "" for r in replies).replace("\u00a0", " ").replace("\u202f", " ")
-
-
-def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [b for r in replies for b in r.get("buttons") or []]
 
 
 def has_cyrillic(text: str) -> bool:
@@ -81,7 +46,7 @@ async def bank(stack: Stack) -> AsyncIterator[Database]:
 @pytest.fixture
 def customer(http: aiohttp.ClientSession, stack: Stack) -> Callable[..., Customer]:
     def make(token: str | None = None) -> Customer:
-        return Customer(http, stack, token)
+        return Customer(http, stack.gateway_url, token, prefix="understanding")
 
     return make
 
