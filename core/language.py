@@ -52,6 +52,28 @@ def conversation_language(text: str, current: Language | None) -> Language | Non
     return current
 
 
+# A short message that names a language asks for it: "in russian please", "english?", "по-английски
+# можно?", "давайте на русском". Longer messages that mention a language are about something else
+# ("how much is that in russian rubles", "переведи на английский слово кошка").
+_ASKS_FOR: dict[Language, re.Pattern[str]] = {
+    "ru": re.compile(r"\b(по-?\s?русски|на русском|russian)\b", re.IGNORECASE),
+    "en": re.compile(r"\b(по-?\s?английски|на английском|english)\b", re.IGNORECASE),
+}
+_MAX_WORDS_OF_A_REQUEST = 6
+
+
+def requested_language(text: str) -> Language | None:
+    """The language a short message asks for by name, or None.
+
+    The script the customer writes in decides otherwise (conversation_language), but "in russian
+    please" is written in English and asks for Russian: the request wins.
+    """
+    if len(text.split()) > _MAX_WORDS_OF_A_REQUEST:
+        return None
+    asked = [language for language, pattern in _ASKS_FOR.items() if pattern.search(text)]
+    return asked[0] if len(asked) == 1 else None
+
+
 def parse_language(value: object) -> Language | None:
     """Return a supported language code from an untrusted value, or None."""
     if isinstance(value, str):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pymongo
 
 from core.db import Database
-from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language
+from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
@@ -208,10 +208,12 @@ class Router:
             and await transcript.stored_inbound(self.db, conversation.id, key)
         ):
             return None
-        # A channel's explicit choice first; otherwise the conversation keeps its language until the
-        # customer clearly writes in the other one (core.language.conversation_language).
+        # A channel's explicit choice first, then a language the customer asks for by name ("in russian
+        # please"); otherwise the conversation keeps its language until the customer clearly writes in
+        # the other one (core.language).
         language = (
             parse_language(message.language_hint)
+            or requested_language(text)
             or conversation_language(text, parse_language(conversation.language))
             or DEFAULT_LANGUAGE
         )

@@ -34,7 +34,7 @@ __all__ = ["_close_operator_sessions"]
 ASK_FOR_OPERATOR = "позовите оператора"
 # Two questions in a row the knowledge base has no article for (tests/test_conversations.py asks the same).
 KB_MISS_1 = "Сколько стоит аренда сейфовой ячейки?"
-KB_MISS_2 = "Вы выдаёте ипотеку на дом на Марсе?"
+KB_MISS_2 = "Можно ли обменять у вас старые монеты на купюры?"
 KB_MISS_REPLY = (
     "Я пока не знаю ответа на этот вопрос. Передал его коллегам, чтобы добавить ответ. Соединить вас с оператором?"
 )

@@ -274,3 +274,14 @@ async def test_a_yes_with_a_request_for_a_person_after_i_am_a_bot_hands_off(
     conversation = await conversation_of(bank, someone)
     assert conversation["state"] == "queued", conversation
     assert conversation["handoff"]["reason"] == "customer_request"
+
+
+async def test_asking_for_russian_in_english_switches_the_conversation_to_russian(
+    customer: Callable[..., Customer], bank: Database
+) -> None:
+    someone = customer()
+    await someone.says("hello")
+    switched = await someone.says("could you answer in russian?")
+    assert "по-русски" in said(switched), switched
+    conversation = await conversation_of(bank, someone)
+    assert conversation["language"] == "ru" and conversation["state"] == "bot"
