@@ -7,7 +7,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from pymongo import AsyncMongoClient
 
+from core.db import Database, Document
 from core.identity import mint_customer_token
 from core.stack import Stack, running_stack
 
@@ -33,6 +35,14 @@ def mint_token(stack: Stack):  # type: ignore[no-untyped-def]
         return mint_customer_token(customer_id, stack.customer_token_secret, ttl_seconds)
 
     return mint
+
+
+@pytest.fixture
+async def bank(stack: Stack) -> AsyncIterator[Database]:
+    """The running platform's database, where the demo bank and the conversations live."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+    yield client[stack.mongodb_db]
+    await client.close()
 
 
 @pytest.fixture

@@ -11,21 +11,11 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
-from pymongo import AsyncMongoClient
 
-from core.db import Database, Document
-from core.stack import Stack
+from core.db import Database
 from tests.rest_support import Customer, buttons, said
 
 Mint = Callable[..., str]
-
-
-@pytest.fixture
-async def bank(stack: Stack) -> AsyncIterator[Database]:
-    """The stack's database, where the demo bank and the conversations live."""
-    client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
-    yield client[stack.mongodb_db]
-    await client.close()
 
 
 @pytest.fixture

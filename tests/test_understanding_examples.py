@@ -9,13 +9,12 @@ example (bench/nlu.py checks the held-out set; these are checked below too).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from pymongo import AsyncMongoClient
 
 from core.db import Database, Document
 from core.stack import Stack
@@ -34,13 +33,6 @@ NOT_UNDERSTOOD = ("не понял", "didn't understand", "не знаю отв�
 def understood(replies: list[dict[str, Any]]) -> bool:
     text = said(replies)
     return not any(marker in text for marker in NOT_UNDERSTOOD)
-
-
-@pytest.fixture
-async def bank(stack: Stack) -> AsyncIterator[Database]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
-    yield client[stack.mongodb_db]
-    await client.close()
 
 
 @pytest.fixture
