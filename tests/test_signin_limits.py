@@ -8,12 +8,14 @@ are two apps on the same database.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from core import signin_guard
 from core.app import create_app
 from core.keys import DB_KEY
 from core.signin_guard import SignInPolicy
@@ -130,3 +132,14 @@ async def test_a_double_click_on_sign_in_is_asked_to_wait_a_moment_not_the_locko
         refused = first if first[0] == 429 else second
         assert refused[2] == "1", "one password check per account at a time; the other waits a second"
     assert (await sign_in(gateway, "kate", DEMO_STAFF_PASSWORD))[0] == 200
+
+
+async def test_first_attempts_from_one_address_at_the_same_moment_are_all_counted(gateway: Client) -> None:
+    """Several accounts tried at once from a new address: the counter is created once, every attempt counts."""
+    db = gateway.app[DB_KEY]
+    address = "198.51.100.77"
+    now = datetime.now(UTC)
+    logins = [f"race-{n}" for n in range(8)]
+    await asyncio.gather(*(signin_guard.begin(db, login, address, now=now, policy=SignInPolicy()) for login in logins))
+    counter = await db.signin_limits.find_one({"_id": signin_guard._keys(logins[0], address)["address"]})
+    assert counter is not None and counter["failures"] == len(logins)
