@@ -144,8 +144,6 @@ async def test_first_attempts_from_one_address_at_the_same_moment_are_all_admitt
     address = "198.51.100.77"
     now = datetime.now(UTC)
     logins = [f"race-{n}" for n in range(8)]
-    await asyncio.gather(
-        *(signin_guard.begin(db, login, address, now=now, policy=SignInPolicy()) for login in logins)
-    )
+    await asyncio.gather(*(signin_guard.begin(db, login, address, now=now, policy=SignInPolicy()) for login in logins))
     counter = await db.signin_limits.find_one({"_id": signin_guard._keys(logins[0], address)["address"]})
     assert counter is not None and 1 <= counter["failures"] <= len(logins)
