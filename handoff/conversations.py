@@ -20,7 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
-from handoff import claims, events
+from handoff import claims, events, triage
 from handoff.bus import EventBus
 from handoff.events import Event
 
@@ -64,17 +64,18 @@ _TRANSITION_WRITE_SECONDS = 10.0
 # A transition claim neither completed nor given back (the database failed during the release too) is taken
 # over after this long: three times the write bound, so its holder has certainly stopped writing.
 TRANSITION_LEASE_SECONDS = 30.0
-# Complaints and customers the bot failed wait less: they are already unhappy.
-_URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE})
+# Queue ranks of the priority levels (handoff/triage.py): a lost card or fraud first, then complaints and
+# customers the bot failed (already unhappy), then the rest.
 URGENT_PRIORITY = 0
-NORMAL_PRIORITY = 1
+HIGH_PRIORITY = 1
+NORMAL_PRIORITY = 2
 # Reasons that need a skill; other conversations go to any operator speaking the language.
 _REASON_TEAMS: dict[HandoffReason, str] = {HandoffReason.BLOCK_CARD_UNVERIFIED: "cards"}
 
 
 def priority_of(reason: HandoffReason) -> int:
-    """Queue priority of a reason: lower is served first."""
-    return URGENT_PRIORITY if reason in _URGENT_REASONS else NORMAL_PRIORITY
+    """Queue priority of a reason: lower is served first (the mapping is configurable, see handoff/triage.py)."""
+    return triage.rank(triage.level_of_reason(reason.value))
 
 
 def team_of(reason: HandoffReason) -> str | None:
@@ -115,6 +116,8 @@ class Conversation:
     awaiting: str | None = None
     fallbacks_in_row: int = 0
     resolution: str | None = None
+    labels: tuple[str, ...] = ()
+    snooze: triage.Snooze | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> Conversation:
@@ -138,6 +141,8 @@ class Conversation:
             awaiting=doc.get("awaiting"),
             fallbacks_in_row=int(doc.get("fallbacks_in_row", 0)),
             resolution=doc.get("resolution"),
+            labels=tuple(str(label) for label in doc.get("labels") or ()),
+            snooze=triage.Snooze.from_document(doc.get("snooze")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,6 +157,9 @@ class Conversation:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "queued_at": self.queued_at.isoformat() if self.queued_at else None,
             "priority": self.priority,
+            "priority_level": triage.level(self.priority),
+            "labels": list(self.labels),
+            "snooze": self.snooze.to_dict() if self.snooze else None,
             "team": self.team,
             "assignee_id": self.assignee_id,
             "assignee_name": self.assignee_name,
@@ -493,6 +501,7 @@ async def assign(
                     "waited_seconds": waited,
                     "language": conversation.language,
                     "team": conversation.team,
+                    **(await alert_facts(db, conversation)),
                 },
             )
         )
@@ -564,10 +573,20 @@ async def transfer(
                     "note": note,
                     "language": conversation.language,
                     "state": conversation.state.value,
+                    **(await alert_facts(db, conversation)),
                 },
             )
         )
     return conversation
+
+
+async def alert_facts(db: Database, conversation: Conversation) -> dict[str, Any]:
+    """What an operator's alert names: the customer (name when the bank knows them), channel and reason."""
+    name = None
+    if conversation.customer_id:
+        customer = await db.bank_customers.find_one({"_id": conversation.customer_id}, {"full_name": 1})
+        name = customer.get("full_name") if customer else None
+    return {"customer_name": name, "channel": conversation.channel, "reason": conversation.handoff_reason}
 
 
 async def return_to_bot(

@@ -23,6 +23,17 @@ OPERATOR_TYPED = "operator.typed"
 OPERATOR_STATUS_CHANGED = "operator.status_changed"
 RATING_CREATED = "rating.created"
 CALLBACK_REQUESTED = "callback.requested"
+# The conversation's customer was verified (by an operator's check or the channel's sign-in).
+CUSTOMER_VERIFIED = "customer.verified"
+# An operator blocked one of the customer's cards (data: card, last four digits only).
+CARD_BLOCKED = "card.blocked"
+# Triage: priority, labels and snooze of a conversation, changed by staff (or a snooze woken).
+CONVERSATION_PRIORITY_CHANGED = "conversation.priority_changed"
+CONVERSATION_LABELS_CHANGED = "conversation.labels_changed"
+CONVERSATION_SNOOZED = "conversation.snoozed"
+CONVERSATION_WOKEN = "conversation.woken"
+# A conversation went past its service-level target (first or next response).
+SLA_BREACHED = "sla.breached"
 
 # Ephemeral events are published live but never stored (typing indicators).
 EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED, OPERATOR_TYPED})

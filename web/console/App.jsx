@@ -6,7 +6,7 @@ import { api, setCsrf } from "../lib/api.js";
 import { Banner, LanguageSwitch, SignIn } from "../lib/components.jsx";
 import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
-import { alertOperator, askNotifications, isMuted, notificationState, setMuted } from "./alerts.js";
+import { alertOperator, askNotifications, enableSound, isMuted, notificationState, probeSound, setMuted, watchSound } from "./alerts.js";
 import { Conversation } from "./Conversation.jsx";
 import { Inbox } from "./Inbox.jsx";
 import { openConversation, useRoute } from "./router.js";
@@ -41,7 +41,13 @@ function Workspace({ me }) {
   const [status, setStatus] = useState(me.operator ? me.operator.status : "offline");
   const [muted, setMute] = useState(isMuted());
   const [notifications, setNotifications] = useState(notificationState());
+  const [soundBlocked, setSoundBlocked] = useState(false);
+  useEffect(() => { const stop = watchSound(setSoundBlocked); probeSound(); return stop; }, []);
+  const rowsById = useRef(new Map());
   const [banner, setBanner] = useState(null);
+  // Narrow screens show one pane at a time: the list, the conversation, or the customer panel over it.
+  const [panelOpen, setPanelOpen] = useState(false);
+  useEffect(() => setPanelOpen(false), [current]);
   const subscribers = useRef(new Set());
   const mine = useRef(new Set());
   const currentRef = useRef(current);
@@ -56,6 +62,7 @@ function Workspace({ me }) {
     if (q) params.set("q", q);
     const data = await api("GET", "/api/console/inbox?" + params);
     mine.current = new Set(data.mine_ids);
+    for (const row of data.rows) rowsById.current.set(row.id, row);
     setInbox(data);
     if (v === "callbacks") setCallbacks((await api("GET", "/api/console/queue")).callbacks);
     return data;
@@ -76,11 +83,14 @@ function Workspace({ me }) {
       || (event.name === "conversation.transferred" && event.data.to_operator_id === me.login);
     if (toMe) {
       mine.current.add(id);
-      alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assigned"),
-        body: "", onOpen: () => openConversation(id) });
+      const facts = { ...(rowsById.current.get(id) || {}), ...event.data };
+      alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assignedFrom", { name: customerOf(facts) }),
+        body: alertBody(facts, event.name === "conversation.transferred" ? event.data.note : ""), onOpen: () => openConversation(id) });
     } else if (event.name === "message.created" && event.data.author === "customer" && mine.current.has(id) && !watching) {
-      alertOperator({ kind: "message", conversationId: id, title: tr.t("alert.message"),
-        body: String(event.data.text || "").slice(0, 120), onOpen: () => openConversation(id) });
+      const facts = rowsById.current.get(id) || {};
+      alertOperator({ kind: "message", conversationId: id, title: tr.t("alert.messageFrom", { name: customerOf(facts) }),
+        body: tr.word("channel", facts.channel || event.data.channel) + ": " + String(event.data.text || "").slice(0, 120),
+        onOpen: () => openConversation(id) });
     }
     for (const fn of subscribers.current) fn(event);
     if (event.name !== "customer.typed" && event.name !== "operator.typed") scheduleRefresh();
@@ -129,6 +139,11 @@ function Workspace({ me }) {
       ) : null}
       <span id="connection" class={"badge " + connection} data-state={connection} role="status">{tr.t("connection." + connection)}</span>
       <span class="spacer" />
+      {soundBlocked && !muted ? (
+        <span class="sound-blocked" role="status" id="sound-blocked">{tr.t("header.soundBlocked")}{" "}
+          <button type="button" id="enable-sound" class="primary" onClick={() => enableSound()}>{tr.t("header.enableSound")}</button>
+        </span>
+      ) : null}
       <button type="button" id="mute" aria-pressed={String(!muted)} title={tr.t("header.sound")}
         onClick={() => { setMuted(!muted); setMute(!muted); }}>
         {muted ? tr.t("header.soundOff") : tr.t("header.soundOn")}
@@ -140,19 +155,29 @@ function Workspace({ me }) {
       <LanguageSwitch tr={tr} />
       <button type="button" id="sign-out" onClick={signOut}>{tr.t("header.signOut")}</button>
     </header>
-  ), [lang, status, connection, muted, notifications]);
+  ), [lang, status, connection, muted, notifications, soundBlocked]);
 
   return (
     <div class="workspace">
       {header}
       <div id="alert-live" class="visually-hidden" aria-live="assertive" />
       <Banner tr={tr} message={banner} onDismiss={() => setBanner(null)} />
-      <div class="columns">
+      <div class="columns" data-pane={current ? (panelOpen ? "panel" : "conversation") : "list"}>
         <Inbox view={view} setView={setView} query={query} setQuery={setQuery} inbox={inbox} callbacks={callbacks}
           current={current} me={me} onError={showError} onDone={(b) => { setBanner(b); refresh().catch(() => {}); }} />
         <Conversation key={current || "none"} id={current} me={me} subscribe={subscribe}
-          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} />
+          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} setPanelOpen={setPanelOpen} />
       </div>
     </div>
   );
+}
+
+function customerOf(facts) {
+  return facts.customer_name || tr.t("row.guest");
+}
+
+/** "Web chat · customer request" (+ the transfer note): what the operator needs before opening it. */
+function alertBody(facts, note) {
+  const parts = [tr.word("channel", facts.channel), tr.word("reason", facts.reason || facts.handoff_reason)].filter(Boolean);
+  return parts.join(" · ") + (note ? " — " + note : "");
 }
