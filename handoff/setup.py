@@ -21,7 +21,17 @@ from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_K
 from core.settings import Settings
 from core.staff import Role
 from handoff import bus as bus_module
-from handoff import canned, console, operators, reporting, service_levels, snooze, supervisor_http, triage
+from handoff import (
+    canned,
+    console,
+    operators,
+    reporting,
+    service_levels,
+    snooze,
+    supervisor_http,
+    triage,
+    triage_http,
+)
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
@@ -216,4 +226,5 @@ def setup_handoff(app: web.Application) -> None:
     app.cleanup_ctx.append(handoff_context)
     app.on_shutdown.append(close_consoles)
     console.setup_routes(app)
+    triage_http.setup_routes(app)
     supervisor_http.setup_routes(app)

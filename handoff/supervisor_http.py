@@ -13,7 +13,7 @@ from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import operators, queue, reporting, supervision
+from handoff import events, operators, queue, reporting, supervision
 from handoff.console import built_page
 from handoff.supervision import NotLive, Supervision
 
@@ -47,8 +47,31 @@ async def live(request: web.Request) -> web.Response:
             "at": now.isoformat(),
             "queues": [f.to_dict() for f in await queue.live_figures(db, now)],
             "operators": [o.to_dict() for o in await operators.list_operators(db) if o.id not in supervisors],
-            "conversations": [c.to_dict() for c in await supervision.open_conversations(db, now)],
+            "conversations": await _with_clocks(request, await supervision.open_conversations(db, now), now),
+            "breached_today": await _breached_count(request, now),
         }
+    )
+
+
+async def _with_clocks(
+    request: web.Request, rows: list[supervision.LiveConversation], now: datetime
+) -> list[dict[str, Any]]:
+    """Each open conversation with its service-level clock: a breach shows in the supervisor's live list."""
+    levels = request.app[HANDOFF_KEY].levels
+    out = []
+    for row in rows:
+        item = row.to_dict()
+        doc = await request.app[DB_KEY].conversations.find_one({"_id": row.conversation.id}) if levels else None
+        clock = await levels.clock(request.app[DB_KEY], doc, now) if levels is not None and doc else None
+        item["sla"] = clock.to_dict() if clock else None
+        out.append(item)
+    return out
+
+
+async def _breached_count(request: web.Request, now: datetime) -> int:
+    """Breaches announced in the last 24 hours (the live list marks the ones still waiting)."""
+    return await request.app[DB_KEY].events.count_documents(
+        {"name": events.SLA_BREACHED, "at": {"$gte": now - timedelta(days=1)}}
     )
 
 

@@ -9,6 +9,7 @@ import { connectLive } from "../lib/live.js";
 import { alertOperator, askNotifications, enableSound, isMuted, notificationState, probeSound, setMuted, watchSound } from "./alerts.js";
 import { Conversation } from "./Conversation.jsx";
 import { Inbox } from "./Inbox.jsx";
+import { Keyboard } from "./Keyboard.jsx";
 import { openConversation, useRoute } from "./router.js";
 import { tr } from "./tr.js";
 
@@ -35,6 +36,10 @@ function Workspace({ me }) {
   const current = useRoute();
   const [view, setView] = useState(savedView());
   const [query, setQuery] = useState("");
+  const [filters, setFilters] = useState({});
+  const [triage, setTriage] = useState({ priorities: [], teams: [], labels: [], operators: [], views: [] });
+  const loadTriage = useCallback(() => api("GET", "/api/console/triage").then(setTriage).catch(() => {}), []);
+  useEffect(() => { loadTriage(); }, []);
   const [inbox, setInbox] = useState({ rows: [], counts: {}, unread: 0, mine_ids: [] });
   const [callbacks, setCallbacks] = useState([]);
   const [connection, setConnection] = useState("offline");
@@ -49,23 +54,38 @@ function Workspace({ me }) {
   const [panelOpen, setPanelOpen] = useState(false);
   useEffect(() => setPanelOpen(false), [current]);
   const subscribers = useRef(new Set());
+  const isSupervisorRef = useRef(me.roles.includes("supervisor"));
   const mine = useRef(new Set());
   const currentRef = useRef(current);
   currentRef.current = current;
   const refreshTimer = useRef(null);
-  const viewRef = useRef({ view, query });
-  viewRef.current = { view, query };
+  const viewRef = useRef({ view, query, filters });
+  viewRef.current = { view, query, filters };
 
   const refresh = useCallback(async () => {
-    const { view: v, query: q } = viewRef.current;
+    const { view: v, query: q, filters: f } = viewRef.current;
     const params = new URLSearchParams({ view: v === "callbacks" ? "mine" : v });
     if (q) params.set("q", q);
+    for (const [key, value] of Object.entries(f)) if (value) params.set(key, value);
     const data = await api("GET", "/api/console/inbox?" + params);
     mine.current = new Set(data.mine_ids);
     for (const row of data.rows) rowsById.current.set(row.id, row);
     setInbox(data);
     if (v === "callbacks") setCallbacks((await api("GET", "/api/console/queue")).callbacks);
     return data;
+  }, []);
+
+  // A customer's message changes one row: read that row alone instead of the whole view.
+  const refreshRow = useCallback(async (id) => {
+    if (!rowsById.current.has(id)) { scheduleRefresh(); return; }
+    const row = await api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id));
+    const before = rowsById.current.get(id);
+    rowsById.current.set(id, row);
+    setInbox((shown) => ({
+      ...shown,
+      rows: shown.rows.map((r) => (r.id === id ? row : r)),
+      unread: mine.current.has(id) ? Math.max(0, shown.unread + row.unread - ((before && before.unread) || 0)) : shown.unread,
+    }));
   }, []);
 
   const scheduleRefresh = useCallback(() => {
@@ -93,7 +113,17 @@ function Workspace({ me }) {
         onOpen: () => openConversation(id) });
     }
     for (const fn of subscribers.current) fn(event);
-    if (event.name !== "customer.typed" && event.name !== "operator.typed") scheduleRefresh();
+    if (event.name === "message.created" || event.name === "message.delivered") {
+      if (id && rowsById.current.has(id)) refreshRow(id).catch(() => {});
+    } else if (event.name === "sla.breached") {
+      if (event.data.operator_id === me.login || (isSupervisorRef.current && !event.data.operator_id)) {
+        alertOperator({ kind: "sla", conversationId: id, title: tr.t("alert.sla", { target: tr.word("sla", event.data.target) }),
+          body: alertBody(rowsById.current.get(id) || event.data, ""), onOpen: () => openConversation(id) });
+      }
+      scheduleRefresh();
+    } else if (event.name !== "customer.typed" && event.name !== "operator.typed" && event.name !== "note.created") {
+      scheduleRefresh();
+    }
   }, [me.login, scheduleRefresh]);
 
   useEffect(() => {
@@ -105,7 +135,7 @@ function Workspace({ me }) {
     return () => live && live.stop();
   }, []);
 
-  useEffect(() => { refresh().catch(showError); }, [view, query]);
+  useEffect(() => { refresh().catch(showError); }, [view, query, filters]);
   useEffect(() => { try { localStorage.setItem(VIEW_KEY, view); } catch (e) { /* this page only */ } }, [view]);
   useEffect(() => {
     document.title = inbox.unread > 0 ? tr.t("title.unread", { count: inbox.unread }) : tr.t("title");
@@ -152,6 +182,7 @@ function Workspace({ me }) {
         <button type="button" id="notify" onClick={async () => setNotifications(await askNotifications())}>{tr.t("header.notify")}</button>
       ) : <span class="hint">{notifications === "granted" ? tr.t("header.notifyOn") : notifications === "denied" ? tr.t("header.notifyBlocked") : ""}</span>}
       {isSupervisor ? <a href="/supervisor" id="to-supervisor">{tr.t("header.supervisor")}</a> : null}
+      <Keyboard />
       <LanguageSwitch tr={tr} />
       <button type="button" id="sign-out" onClick={signOut}>{tr.t("header.signOut")}</button>
     </header>
@@ -164,9 +195,10 @@ function Workspace({ me }) {
       <Banner tr={tr} message={banner} onDismiss={() => setBanner(null)} />
       <div class="columns" data-pane={current ? (panelOpen ? "panel" : "conversation") : "list"}>
         <Inbox view={view} setView={setView} query={query} setQuery={setQuery} inbox={inbox} callbacks={callbacks}
+          filters={filters} setFilters={setFilters} triage={triage} reloadTriage={loadTriage} onRefresh={() => refresh().catch(showError)}
           current={current} me={me} onError={showError} onDone={(b) => { setBanner(b); refresh().catch(() => {}); }} />
         <Conversation key={current || "none"} id={current} me={me} subscribe={subscribe}
-          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} setPanelOpen={setPanelOpen} />
+          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} setPanelOpen={setPanelOpen} triage={triage} />
       </div>
     </div>
   );

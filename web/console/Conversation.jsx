@@ -9,15 +9,18 @@ import { CustomerPanel } from "./CustomerPanel.jsx";
 import { ChannelIcon } from "./Inbox.jsx";
 import { openConversation } from "./router.js";
 import { Timeline } from "./Timeline.jsx";
+import { Triage } from "./Triage.jsx";
 import { tr } from "./tr.js";
 
 // Events about the conversation that change its panel or timeline (the conversation.* ones reload too).
 const RELOAD_ON = new Set(["customer.verified", "card.blocked", "callback.requested", "rating.created", "sla.breached"]);
+// conversation.* events (assigned, priority_changed, labels_changed, snoozed, woken...) reload it as well.
 const drafts = new Map();  // conversation id -> {text, mode}: switching conversations keeps each draft
 
-export function Conversation({ id, me, subscribe, onChanged, setBanner, onError, setPanelOpen }) {
+export function Conversation({ id, me, subscribe, onChanged, setBanner, onError, setPanelOpen, triage }) {
   useLanguage();
   const [ctx, setCtx] = useState(null);
+  const [row, setRow] = useState(null);
   const [messages, setMessages] = useState([]);
   const [notes, setNotes] = useState([]);
   const [typing, setTyping] = useState(false);
@@ -29,6 +32,7 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError,
   const load = useCallback(async () => {
     const found = await api("GET", "/api/console/conversations/" + id);
     setCtx(found);
+    api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id)).then((r) => setRow({ ...r, readAt: Date.now() })).catch(() => {});
     setMessages((shown) => mergeMessages(found.messages, shown));
     setNotes(found.notes);
     const conv = found.conversation;
@@ -104,7 +108,10 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError,
             {" · "}<span class="conv-id">{tr.t("conv.id", { id: conv.id.slice(0, 8) })}</span>
             {!mine ? <> · <span class="tag readonly" id="read-only">{tr.t("conv.readOnly")}</span></> : null}
           </p>
-          {mine ? <Actions id={id} me={me} onDone={reloadAfter} onError={onError} /> : null}
+          {(mine || me.roles.includes("supervisor")) && conv.state !== "closed" && conv.state !== "bot" ? (
+            <Triage conv={conv} row={row} triage={triage} onDone={reloadAfter} onError={onError} />
+          ) : null}
+          {mine ? <Actions id={id} me={me} teams={triage.teams} onDone={reloadAfter} onError={onError} /> : null}
         </header>
         <Timeline messages={messages} notes={notes} activity={ctx.activity} language={conv.language} />
         {typing ? <p class="typing" id="typing" role="status">{tr.t("conv.typing")}</p> : null}

@@ -8,6 +8,7 @@ import { connectLive } from "../lib/live.js";
 import { ConversationViewer } from "./ConversationViewer.jsx";
 import { FiguresPanel } from "./FiguresPanel.jsx";
 import { Header } from "./Header.jsx";
+import { Labels } from "./Labels.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
 import { OpenConversations } from "./OpenConversations.jsx";
 import { tr } from "./tr.js";
@@ -112,6 +113,7 @@ function Dashboard({ me, onSignedOut }) {
         <aside class="sv-side" aria-label={tr.t("live.heading")}>
           <Queues queues={live.queues} />
           <Operators operators={live.operators} />
+          <Labels onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
       </main>
