@@ -5,7 +5,7 @@ cluster folder is given to an unprivileged account (`PG_OS_USER`, default
 `postgres`, which Debian's package creates) and the server drops to it. The
 cluster listens on 127.0.0.1 only and trusts local connections: it is the local
 default; a deployment points MONGODB_URI and the RASA_TRACKER_* settings at its
-own servers instead (README, "Deployment").
+own servers instead (docs/operations.md, "Deployment on several machines").
 
 Usage from the shell (scripts/run, the supervisor):
     python -m core.pgcluster prepare DIR PORT   # initdb once, start, create databases, stop
