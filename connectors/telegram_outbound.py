@@ -22,7 +22,7 @@ from aiogram.exceptions import (
 )
 
 from connectors.telegram_render import escape, inline_keyboard
-from outbound.limits import SharedRateLimit
+from outbound.limits import LocalRateLimit, SharedRateLimit
 from outbound.models import Channel
 from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
 
@@ -44,7 +44,7 @@ class TelegramSender:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, bot: Bot, limit: SharedRateLimit | None = None) -> None:
+    def __init__(self, bot: Bot, limit: SharedRateLimit | LocalRateLimit | None = None) -> None:
         self.bot = bot
         self.limit = limit
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 
-def _int(name: str, default: int) -> int:
+def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     try:
         return int(raw) if raw.strip() else default
@@ -46,9 +46,9 @@ class OutboundSettings:
         return cls(
             database_url=os.environ.get("OUTBOUND_DATABASE_URL", ""),
             redis_url=os.environ.get("OUTBOUND_REDIS_URL", ""),
-            telegram_per_second=_int("OUTBOUND_TELEGRAM_PER_SECOND", 25),
-            max_calls=_int("OUTBOUND_MAX_CALLS", 5),
-            worker_concurrency=_int("OUTBOUND_WORKER_CONCURRENCY", 10),
+            telegram_per_second=_env_int("OUTBOUND_TELEGRAM_PER_SECOND", 25),
+            max_calls=_env_int("OUTBOUND_MAX_CALLS", 5),
+            worker_concurrency=_env_int("OUTBOUND_WORKER_CONCURRENCY", 10),
             twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID", ""),
             twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN", ""),
             twilio_api_base=os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),

@@ -91,3 +91,43 @@ class SharedSlots:
     async def release(self, holder: str) -> None:
         """Give the holder's slot back (a call ended)."""
         await self.redis.zrem(f"slots:{self.name}", holder)
+
+
+@dataclass
+class LocalRateLimit:
+    """The same sliding windows inside one process, for a single worker without Redis."""
+
+    name: str
+    per_second: int
+    per_key_per_second: int = 1
+
+    def __post_init__(self) -> None:
+        self._sent: dict[str | None, list[float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, key: str | None = None, patience: float = 60.0) -> None:
+        """Wait for a slot (global, and the key's own)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        window = WINDOW_MICROSECONDS / 1e6
+        async with self._lock:
+            while True:
+                now = loop.time()
+                waits = []
+                for bucket, limit in ((None, self.per_second), (key, self.per_key_per_second)):
+                    times = [t for t in self._sent.get(bucket, []) if t > now - window]
+                    self._sent[bucket] = times
+                    if len(times) >= limit:
+                        waits.append(times[0] + window - now)
+                    if key is None:
+                        break
+                if not waits:
+                    self._sent[None].append(now)
+                    if key is not None:
+                        self._sent[key].append(now)
+                    if len(self._sent) > 10_000:
+                        self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - window}
+                    return
+                if now + max(waits) > deadline:
+                    raise TimeoutError(f"no {self.name} send slot within {patience} s")
+                await asyncio.sleep(max(waits))

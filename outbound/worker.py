@@ -25,7 +25,7 @@ from core.settings import Settings
 from outbound import store
 from outbound.config import OutboundSettings
 from outbound.delivery import Deliverer, reap
-from outbound.limits import SharedRateLimit
+from outbound.limits import LocalRateLimit, SharedRateLimit
 from outbound.models import Channel
 from outbound.queue import DELIVER_TASK, QUEUE, REAP_TASK, create_queue_app, defer_delivery, ensure_queue_schema
 from outbound.senders import Sender
@@ -46,10 +46,10 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
     """The channels configured here: Telegram with a bot token, SMS and calls with a Twilio account."""
     senders: dict[Channel, Sender] = {}
     if settings.telegram_bot_token:
-        limit = (
+        limit: SharedRateLimit | LocalRateLimit = (
             SharedRateLimit(redis, "telegram", outbound.telegram_per_second, per_key_per_second=1)
             if redis is not None
-            else None
+            else LocalRateLimit("telegram", outbound.telegram_per_second, per_key_per_second=1)
         )
         bot = create_outbound_bot(settings.telegram_bot_token, settings.telegram_api_base)
         senders[Channel.TELEGRAM] = TelegramSender(bot, limit)
