@@ -46,6 +46,9 @@ class HandoffReason(StrEnum):
     KB_ESCALATE = "kb_escalate"
     # A charge the customer did not make or does not recognise (intent dispute_charge, issue 11).
     DISPUTED_CHARGE = "disputed_charge"
+    # Outbound (issue 18): a fraud alert answered "no, it wasn't me"; a reply to a reminder an operator must take.
+    FRAUD_ALERT = "fraud_alert"
+    OUTBOUND_REPLY = "outbound_reply"
     OTHER = "other"
 
     @classmethod
@@ -70,7 +73,10 @@ URGENT_PRIORITY = 0
 HIGH_PRIORITY = 1
 NORMAL_PRIORITY = 2
 # Reasons that need a skill; other conversations go to any operator speaking the language.
-_REASON_TEAMS: dict[HandoffReason, str] = {HandoffReason.BLOCK_CARD_UNVERIFIED: "cards"}
+_REASON_TEAMS: dict[HandoffReason, str] = {
+    HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
+    HandoffReason.FRAUD_ALERT: "fraud",
+}
 
 
 def priority_of(reason: HandoffReason) -> int:

@@ -24,6 +24,7 @@ URGENT, HIGH, NORMAL = PRIORITIES
 DEFAULT_REASON_PRIORITIES: dict[str, str] = {
     "block_card_unverified": URGENT,  # a lost or stolen card
     "disputed_charge": URGENT,  # a charge the customer did not make: possible fraud
+    "fraud_alert": URGENT,  # the customer answered a fraud alert (outbound)
     "complaint": HIGH,
     "bot_unavailable": HIGH,
     "nlu_fallback": HIGH,
