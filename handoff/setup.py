@@ -197,6 +197,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     bus.subscribe(hub)
     bus.subscribe(CustomerReplyWaker(db, bus), local_only=True)
     await triage.ensure_indexes(db)
+    triage.reason_priorities()  # a malformed PRIORITY_BY_REASON stops the start, not the first handoff
     app[HANDOFF_KEY] = services
     # Frees operator capacity that a failure left held for no conversation (handoff/assignment.py).
     reconciler = asyncio.create_task(reconcile_forever(assignment))

@@ -10,7 +10,9 @@ supervisor closes both conversations at once, each one audited.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,6 +106,8 @@ async def test_an_operator_triages_snoozes_and_misses_a_target_and_the_superviso
     await expect(web_row.locator(".reason")).to_have_text("customer request")
     await expect(web_row.locator(".sla")).to_contain_text("left")
     assert "/request_operator" not in await kate.locator("#rows").inner_text()
+    if folder := os.environ.get("CC_SCREENSHOTS"):  # docs' pictures: CC_SCREENSHOTS=docs/screenshots
+        await kate.screenshot(path=str(Path(folder) / "console-triage.png"))
     assert await axe_violations(kate) == [], "the inbox with triage"
 
     # Raise the web-chat customer to urgent and label it; the timeline notes both.

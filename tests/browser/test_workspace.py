@@ -9,7 +9,9 @@ once per screen size (1280x800, 390x844) and each language once; every page pass
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +101,8 @@ async def test_a_newcomer_finds_every_page_and_none_scrolls_sideways(
     await expect(page.locator("#page-chat")).to_contain_text("John Smith")
     assert not await scrolls_sideways(page)
     assert await axe_violations(page) == [], "the front page"
+    if (folder := os.environ.get("CC_SCREENSHOTS")) and locale == "en-US":  # docs' pictures
+        await page.screenshot(path=str(Path(folder) / "front-page.png"))
     await page.get_by_role("link", name=texts["console"]).click()
     await expect(page).to_have_url(re.compile(r"/console$"))
 
@@ -187,6 +191,9 @@ async def test_on_a_phone_an_operator_verifies_a_customer_blocks_the_lost_card_a
     )
     await expect(timeline.locator("li[data-event='card.blocked']")).to_contain_text("Kate заблокировал(а) карту")
     await expect(timeline.locator("li[data-event='conversation.assigned']")).to_have_count(1)
+
+    if folder := os.environ.get("CC_SCREENSHOTS"):  # docs' pictures: CC_SCREENSHOTS=docs/screenshots
+        await console.screenshot(path=str(Path(folder) / "console-phone.png"))
 
     # The customer reads the block confirmed in their language, without the operator typing it.
     await expect(chat.locator("#messages")).to_contain_text("Карта •••• 5678 заблокирована", timeout=BOT_TIMEOUT_MS)
