@@ -425,7 +425,7 @@ async def canned_for_conversation(request: web.Request) -> web.Response:
         profile = await services.profile_source(conversation.customer_id)
         name = canned.first_name(((profile or {}).get("customer") or {}).get("full_name"))
     variables = {"name": name, "operator": session.user.display_name}
-    rendered = await canned.rendered_for(db, conversation.language or "ru", variables)
+    rendered = await canned.rendered_for(db, conversation.language or "ru", variables, conversation.team)
     return web.json_response({"canned": rendered})
 
 

@@ -179,6 +179,7 @@ async def ensure_indexes(db: Database) -> None:
     await db.conversations.create_index([("customer_id", 1), ("created_at", -1)])
     await db.conversations.create_index([("state", 1), ("priority", 1), ("queued_at", 1)])
     await db.conversations.create_index([("assignee.id", 1), ("state", 1)])
+    await db.channel_users.create_index([("conversation_id", 1)])
 
 
 async def _upsert(
@@ -242,10 +243,23 @@ async def find_open(db: Database, channel: str, channel_user_id: str) -> Convers
 
 
 async def release_pointer(db: Database, conversation: Conversation) -> None:
-    """Forget the customer's open conversation so their next message starts a new one."""
+    """Forget the customer's open conversation so their next message starts a new one.
+
+    On every device that shared it (see `share_pointer`), not only the one that opened it.
+    """
     await db.channel_users.delete_one(
         {"_id": f"{conversation.channel}:{conversation.channel_user_id}", "conversation_id": conversation.id}
     )
+    await db.channel_users.delete_many({"conversation_id": conversation.id})
+
+
+async def share_pointer(db: Database, channel: str, channel_user_id: str, conversation_id: str) -> None:
+    """Let another channel user (the same signed-in customer's second browser) write into an open conversation."""
+    fields = {"conversation_id": conversation_id, "shared": True}
+    try:
+        await db.channel_users.update_one({"_id": f"{channel}:{channel_user_id}"}, {"$set": fields}, upsert=True)
+    except DuplicateKeyError:  # FerretDB: a simultaneous first upsert of the same id; the document exists now
+        await db.channel_users.update_one({"_id": f"{channel}:{channel_user_id}"}, {"$set": fields})
 
 
 async def get_conversation(db: Database, conversation_id: str) -> Conversation | None:

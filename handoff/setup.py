@@ -23,6 +23,7 @@ from core.staff import Role
 from handoff import bus as bus_module
 from handoff import (
     canned,
+    canned_http,
     console,
     operators,
     reporting,
@@ -228,4 +229,5 @@ def setup_handoff(app: web.Application) -> None:
     app.on_shutdown.append(close_consoles)
     console.setup_routes(app)
     triage_http.setup_routes(app)
+    canned_http.setup_routes(app)
     supervisor_http.setup_routes(app)

@@ -13,7 +13,7 @@ from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import events, operators, queue, reporting, supervision
+from handoff import events, operators, queue, reporting, reports, supervision
 from handoff.console import built_page
 from handoff.supervision import NotLive, Supervision
 
@@ -101,6 +101,14 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
     return start, end
 
 
+async def reports_view(request: web.Request) -> web.Response:
+    """Reports of a period (`from`, `to`, `tz`) beside the previous period of equal length."""
+    await _supervisor(request)
+    start, end = _period(request)
+    found = await reports.report(request.app[DB_KEY], start, end, _zone(request))
+    return web.json_response(found.to_dict())
+
+
 async def _figures(request: web.Request) -> reporting.Figures:
     start, end = _period(request)
     bucket = request.query.get("bucket")
@@ -178,6 +186,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/supervisor", supervisor_page, name="supervisor_page")
     add.add_get("/api/supervisor/live", live, name="supervisor_live")
     add.add_get("/api/supervisor/figures", figures, name="supervisor_figures")
+    add.add_get("/api/supervisor/reports", reports_view, name="supervisor_reports")
     add.add_get("/api/supervisor/figures.csv", figures_csv, name="supervisor_figures_csv")
     base = "/api/supervisor/conversations/{conversation_id}"
     add.add_post(base + "/join", join, name="supervisor_join")

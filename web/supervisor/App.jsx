@@ -7,6 +7,7 @@ import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
 import { ConversationViewer } from "./ConversationViewer.jsx";
 import { FiguresPanel } from "./FiguresPanel.jsx";
+import { Canned } from "./Canned.jsx";
 import { Header } from "./Header.jsx";
 import { Labels } from "./Labels.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
@@ -116,6 +117,7 @@ function Dashboard({ me, onSignedOut }) {
           <Labels onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
+        <Canned onBanner={setBanner} />
       </main>
     </div>
   );
