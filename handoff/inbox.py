@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from core.db import Database, Document
 from core.teams import GENERAL_TEAM, PRIORITIES
 from handoff import queue, triage
@@ -134,9 +136,11 @@ def _read_id(operator_id: str, conversation_id: str) -> str:
 async def mark_read(db: Database, operator_id: str, conversation_id: str, seq: int) -> None:
     """Remember that the operator has seen the conversation up to message `seq` (never moves back)."""
     key = _read_id(operator_id, conversation_id)
-    await db.console_reads.update_one(
-        {"_id": key}, {"$max": {"seq": seq}, "$set": {"operator_id": operator_id}}, upsert=True
-    )
+    update = {"$max": {"seq": seq}, "$set": {"operator_id": operator_id}}
+    try:
+        await db.console_reads.update_one({"_id": key}, update, upsert=True)
+    except DuplicateKeyError:  # two tabs marked it at once: FerretDB does not retry the losing upsert
+        await db.console_reads.update_one({"_id": key}, update)
 
 
 _OPEN_STATES = [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]

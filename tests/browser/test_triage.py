@@ -137,6 +137,7 @@ async def test_an_operator_triages_snoozes_and_misses_a_target_and_the_superviso
     await kate.fill("#palette-input", "next")
     await kate.press("#palette-input", "Enter")
     await expect(kate).not_to_have_url(current)
+    await expect(kate.locator("#composer-text")).to_be_visible()
     await kate.locator("body").press("Alt+KeyN")
     await expect(kate.locator("#composer-text")).to_be_focused()
     await expect(kate.locator("#composer")).to_have_class(re.compile(r"\bnote-mode\b"))
