@@ -65,7 +65,7 @@ async def test_the_database_keeps_neither_the_session_token_nor_the_csrf_token(s
     [
         ("text/plain", json.dumps(CREDENTIALS)),  # what <form enctype="text/plain"> sends, no preflight
         ("application/x-www-form-urlencoded", "login=kate&password=" + DEMO_STAFF_PASSWORD),
-        ("multipart/form-data; boundary=x", f'--x\r\nContent-Disposition: form-data; name="login"\r\n\r\nkate\r\n--x--'),
+        ("multipart/form-data; boundary=x", '--x\r\nContent-Disposition: form-data; name="login"\r\n\r\nkate\r\n--x--'),
     ],
     ids=["text-plain", "urlencoded", "multipart"],
 )
