@@ -58,6 +58,7 @@ export default {
   "viewer.say": "Write to the customer as yourself",
   "viewer.send": "Send",
   "viewer.joined": "You are in the conversation: the customer sees your messages.",
+  "viewer.joinFirst": "Join the conversation to write to the customer.",
   "viewer.takenOver": "The conversation is yours: carry on in the operator console.",
   "viewer.openConsole": "Open in the console",
   "viewer.readOnly": "The conversation is closed: read only.",
@@ -123,5 +124,6 @@ export default {
   "resolution.no_response": "no response",
   "resolution.other": "other",
   "error.not_live": "The conversation is already closed.",
+  "error.not_joined": "Join the conversation first.",
   "error.bad_period": "Check the period: 'to' after 'from', at most 93 days.",
 };

@@ -58,6 +58,7 @@ export default {
   "viewer.say": "Написать клиенту от своего имени",
   "viewer.send": "Отправить",
   "viewer.joined": "Вы в разговоре: клиент видит ваши сообщения.",
+  "viewer.joinFirst": "Чтобы написать клиенту, присоединитесь к разговору.",
   "viewer.takenOver": "Разговор ваш: продолжите его в консоли оператора.",
   "viewer.openConsole": "Открыть в консоли",
   "viewer.readOnly": "Разговор закрыт: только чтение.",
@@ -123,5 +124,6 @@ export default {
   "resolution.no_response": "клиент не ответил",
   "resolution.other": "другое",
   "error.not_live": "Разговор уже закрыт.",
+  "error.not_joined": "Сначала присоединитесь к разговору.",
   "error.bad_period": "Проверьте период: «по» позже «с», не длиннее 93 дней.",
 };
