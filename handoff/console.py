@@ -288,7 +288,10 @@ async def verify_digits(request: web.Request) -> web.Response:
         )
     except verification.VerificationError as err:
         status = _VERIFY_STATUS.get(err.code, 400)
-        return web.json_response({"error": str(err), "code": err.code, **err.details}, status=status)
+        # `params` fill the console's own text ("2 attempts left", "locked until 06.12 18:15").
+        params = {"attempts_left": err.details.get("attempts_left"), "until": err.details.get("until")}
+        answer = {"error": str(err), "code": err.code, "params": params, **err.details}
+        return web.json_response(answer, status=status)
     return web.json_response({"customer_id": customer_id})
 
 

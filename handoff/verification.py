@@ -59,6 +59,7 @@ def _locked_error(locked: verify_limits.Standing) -> VerificationError:
             "verification_stopped",
             "Your checks of card digits are stopped after too many failures; a supervisor can resume them.",
             locked_until=until,
+            until=moscow_time(locked.locked_until) if locked.locked_until else None,
             attempts_left=0,
         )
     return VerificationError(
@@ -66,6 +67,7 @@ def _locked_error(locked: verify_limits.Standing) -> VerificationError:
         "Checks for this customer are locked after too many wrong digits; they resume by themselves "
         "or when a supervisor lifts the lock. The customer has been told how to get help.",
         locked_until=until,
+        until=moscow_time(locked.locked_until) if locked.locked_until else None,
         attempts_left=0,
     )
 
