@@ -34,6 +34,8 @@ CONVERSATION_SNOOZED = "conversation.snoozed"
 CONVERSATION_WOKEN = "conversation.woken"
 # A conversation went past its service-level target (first or next response).
 SLA_BREACHED = "sla.breached"
+# Card-digit checks of a customer (or by an operator) were locked after too many failures (handoff/verify_limits.py).
+VERIFICATION_LOCKED = "verification.locked"
 
 # Ephemeral events are published live but never stored (typing indicators).
 EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED, OPERATOR_TYPED})

@@ -32,6 +32,7 @@ from handoff import (
     supervisor_http,
     triage,
     triage_http,
+    verify_limits,
 )
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
@@ -172,9 +173,13 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     await operators.ensure_indexes(db)
     await reporting.ensure_indexes(db)
     await staff.ensure_indexes(db)
+    await verify_limits.ensure_indexes(db)
     await canned.seed_defaults(db)
     if settings.demo_staff:
         await seed_demo_staff(db)
+    for login, unknown in (await operators.operators_with_unknown_skills(db)).items():
+        # Routing never sends them work for these; the supervisor fixes the profile or the team list.
+        logger.error("Operator %s has skills that name no configured team: %s", login, ", ".join(unknown))
     router = app[ROUTER_KEY]
     levels = ServiceLevels.configured(settings.operator_hours, settings.operator_timezone)
     assignment = AssignmentService(db, bus, _utcnow, auto_assign=settings.handoff_auto_assign)

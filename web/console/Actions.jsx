@@ -2,15 +2,12 @@
 // close with a resolution after a confirmation. The transfer list is read fresh every time it opens.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../lib/api.js";
-import { useLanguage } from "../lib/i18n.js";
-import { teamTitle } from "./Inbox.jsx";
+import { language, useLanguage } from "../lib/i18n.js";
 import { tr } from "./tr.js";
 
-// The configured team list (core/teams.yml) comes from /api/console/triage; these stand in until it loads.
-const FALLBACK_TEAMS = [{ name: "cards", titles: {} }, { name: "loans", titles: {} }];
 const RESOLUTIONS = ["resolved", "information_given", "card_blocked", "complaint_registered", "callback_arranged", "no_response", "other"];
 
-export function Actions({ id, onDone, onError, teams }) {
+export function Actions({ id, onDone, onError }) {
   useLanguage();
   const [transferOpen, setTransferOpen] = useState(false);
   const [resolution, setResolution] = useState("");
@@ -51,7 +48,7 @@ export function Actions({ id, onDone, onError, teams }) {
         if (!resolution) { onError({ code: "pick_resolution" }); document.getElementById("resolution").focus(); return; }
         setConfirming(true);
       }}>{tr.t("actions.close")}</button>
-      {transferOpen ? <Transfer id={id} teams={teams && teams.length ? teams : FALLBACK_TEAMS} onDone={async (b) => { setTransferOpen(false); await onDone(b); }} onError={onError} /> : null}
+      {transferOpen ? <Transfer id={id} onDone={async (b) => { setTransferOpen(false); await onDone(b); }} onError={onError} /> : null}
       {confirming ? (
         <dialog ref={dialog} id="confirm-close" aria-labelledby="confirm-close-text" onClose={() => setConfirming(false)}>
           <p id="confirm-close-text">{tr.t("actions.confirmClose", { resolution: tr.word("resolution", resolution) })}</p>
@@ -65,19 +62,26 @@ export function Actions({ id, onDone, onError, teams }) {
   );
 }
 
-function Transfer({ id, teams, onDone, onError }) {
+// A configured team's name in the page's language (core/teams.yml has both).
+function teamTitle(team) {
+  return tr.t("team", { team: (team.titles && team.titles[language()]) || team.name });
+}
+
+function Transfer({ id, onDone, onError }) {
   const [colleagues, setColleagues] = useState(null);
+  // The configured teams (GET /api/console/teams): the only ones a transfer may name.
+  const [teams, setTeams] = useState([]);
   const [target, setTarget] = useState("team:cards");
   const [note, setNote] = useState("");
   useEffect(() => {
     api("GET", "/api/console/operators?for=transfer").then((data) => setColleagues(data.operators)).catch(onError);
+    api("GET", "/api/console/teams").then((data) => setTeams(data.teams)).catch(onError);
   }, []);
   async function submit(e) {
     e.preventDefault();
     const [kind, value] = target.split(":");
     const body = kind === "op" ? { to_operator_id: value, note } : { to_team: value, note };
-    const label = kind === "op" ? (colleagues.find((c) => c.id === value) || {}).display_name
-      : tr.t("team", { team: teamTitle(teams.find((t) => t.name === value) || { name: value }) });
+    const label = kind === "op" ? (colleagues.find((c) => c.id === value) || {}).display_name : teamTitle(teams.find((t) => t.name === value) || { name: value });
     try {
       await api("POST", "/api/console/conversations/" + id + "/transfer", body);
       await onDone({ kind: "ok", text: tr.t("banner.transferred", { to: label }) });
@@ -87,7 +91,7 @@ function Transfer({ id, teams, onDone, onError }) {
     <form id="transfer-form" class="transfer" onSubmit={submit}>
       <label>{tr.t("actions.transferTarget")}
         <select id="transfer-target" value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-          {teams.map((team) => <option value={"team:" + team.name} key={team.name}>{tr.t("team", { team: teamTitle(team) })}</option>)}
+          {teams.map((team) => <option value={"team:" + team.name} key={team.name}>{teamTitle(team)}</option>)}
           {(colleagues || []).map((op) => (
             <option value={"op:" + op.id} key={op.id}>{op.display_name} — {tr.word("opStatus", op.status)}, {op.active}/{op.capacity}</option>
           ))}

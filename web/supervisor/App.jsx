@@ -13,6 +13,7 @@ import { Labels } from "./Labels.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
 import { OpenConversations } from "./OpenConversations.jsx";
 import { tr } from "./tr.js";
+import { VerificationLocks } from "./VerificationLocks.jsx";
 
 // The live lists are re-read at most this often while events arrive, and at least this often without.
 const REFRESH_DEBOUNCE_MS = 300;
@@ -114,6 +115,7 @@ function Dashboard({ me, onSignedOut }) {
         <aside class="sv-side" aria-label={tr.t("live.heading")}>
           <Queues queues={live.queues} />
           <Operators operators={live.operators} />
+          <VerificationLocks locks={live.verification_locks || []} onLifted={refresh} onBanner={setBanner} />
           <Labels onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
