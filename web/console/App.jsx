@@ -69,7 +69,8 @@ function Workspace({ me }) {
     for (const [key, value] of Object.entries(f)) if (value) params.set(key, value);
     const data = await api("GET", "/api/console/inbox?" + params);
     mine.current = new Set(data.mine_ids);
-    for (const row of data.rows) rowsById.current.set(row.id, row);
+    const readAt = Date.now();  // the service-level clocks count down from here
+    for (const row of data.rows) { row.readAt = readAt; rowsById.current.set(row.id, row); }
     setInbox(data);
     if (v === "callbacks") setCallbacks((await api("GET", "/api/console/queue")).callbacks);
     return data;
@@ -79,6 +80,7 @@ function Workspace({ me }) {
   const refreshRow = useCallback(async (id) => {
     if (!rowsById.current.has(id)) { scheduleRefresh(); return; }
     const row = await api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id));
+    row.readAt = Date.now();
     const before = rowsById.current.get(id);
     rowsById.current.set(id, row);
     setInbox((shown) => ({
@@ -115,6 +117,7 @@ function Workspace({ me }) {
     for (const fn of subscribers.current) fn(event);
     if (event.name === "message.created" || event.name === "message.delivered") {
       if (id && rowsById.current.has(id)) refreshRow(id).catch(() => {});
+      else if (id && mine.current.has(id) && event.data.author === "customer") scheduleRefresh();  // unread total
     } else if (event.name === "sla.breached") {
       if (event.data.operator_id === me.login || (isSupervisorRef.current && !event.data.operator_id)) {
         alertOperator({ kind: "sla", conversationId: id, title: tr.t("alert.sla", { target: tr.word("sla", event.data.target) }),

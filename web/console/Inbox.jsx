@@ -99,7 +99,7 @@ function Row({ row, now, current, me, onError, triage, picked, onPick, onChanged
   const name = row.customer_name || tr.t("row.guest");
   const last = row.last_message || {};
   const said = row.customer_said && row.customer_said.text ? row.customer_said : null;
-  const [readAt] = useState(Date.now());
+  const readAt = row.readAt || now;
   const supervisor = me.roles.includes("supervisor");
   async function take(ev) {
     ev.preventDefault();
