@@ -125,19 +125,27 @@ _THANKS = {
     "ru": "Спасибо за ваши ответы! Они помогают нам стать лучше.",
     "en": "Thank you for your answers! They help us improve.",
 }
-# On the phone the keypad replaces the buttons, and a number may be said instead.
+# On the phone the keypad replaces the buttons, and a number may be said instead. Numbers are written as
+# words in Russian, in the case the sentence needs ("от одного до пяти"), for the speech synthesizer.
 _VOICE_HINTS: dict[QuestionType, dict[str, str]] = {
     QuestionType.RATING: {
-        "ru": "Нажмите цифру от 1 до 5 или назовите оценку.",
+        "ru": "Нажмите цифру от одного до пяти или назовите оценку.",
         "en": "Press a key from 1 to 5 or say your rating.",
     },
     QuestionType.RECOMMEND: {
-        "ru": "Наберите число от 0 до 10 и нажмите решётку, или назовите его.",
+        "ru": "Наберите число от нуля до десяти и нажмите решётку, или назовите его.",
         "en": "Enter a number from 0 to 10 followed by the hash key, or say it.",
     },
     QuestionType.COMMENT: {
         "ru": "Скажите ваш комментарий после сигнала или нажмите решётку, чтобы пропустить.",
         "en": "Say your comment after the tone, or press the hash key to skip.",
+    },
+}
+_VOICE_QUESTIONS: dict[QuestionType, dict[str, str]] = {
+    QuestionType.RATING: {"ru": "Оцените, пожалуйста, нашу работу от одного до пяти, где пять — отлично."},
+    QuestionType.RECOMMEND: {
+        "ru": "Насколько вероятно, что вы порекомендуете Демо-Банк друзьям или коллегам? "
+        "Оцените от нуля до десяти, где десять — точно порекомендую."
     },
 }
 _SKIP_TITLE = {"ru": "Пропустить", "en": "Skip"}
@@ -208,9 +216,13 @@ def question_reply(survey: Survey, index: int, *, language: str, channel: str) -
     question = survey.questions[index]
     lang = language if language in ("ru", "en") else "ru"
     text = _text(survey, question.id, lang, _QUESTION_TEXTS[question.type])
-    custom = {CUSTOM_KEY: {"type": question.type.value, "run": survey.run}}
+    custom: dict[str, Any] = {CUSTOM_KEY: {"type": question.type.value, "run": survey.run}}
     if channel in _VOICE_CHANNELS:
-        return Reply(text=f"{text} {_VOICE_HINTS[question.type][lang]}", custom=custom, author="system")
+        hint = _VOICE_HINTS[question.type][lang]
+        # The phone reads `voice` (numbers as words); the transcript keeps the written text.
+        spoken = text if question.id in survey.texts else _VOICE_QUESTIONS.get(question.type, {}).get(lang, text)
+        custom["voice"] = f"{spoken} {hint}"
+        return Reply(text=f"{text} {hint}", custom=custom, author="system")
     if question.type is QuestionType.RATING:
         buttons = tuple(Button(str(n), f"{RATE_PAYLOAD_PREFIX}{n}") for n in range(1, 6))
     elif question.type is QuestionType.RECOMMEND:

@@ -18,13 +18,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.voice.calls import load_call, save_call
+from connectors.voice.twiml import CALL_ID_PREFIX
 from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY
 from core.stack import Stack
 from handoff import conversations, outbox, surveys
 from handoff.surveys import Question, QuestionType
 
+from .channel_support import TWIML_TOKEN
 from .handoff_support import REST, REST_HEADERS, _close_operator_sessions, bot_heard, gateway_settings
+from .test_voice_english_call import PUBLIC, Call, said, spoken
 
 __all__ = ["_close_operator_sessions"]
 
@@ -130,6 +134,51 @@ async def test_a_message_that_is_no_score_goes_to_the_bot_and_the_question_keeps
     assert answers == 2
     results = await surveys.results(db, campaign_id="cmp_wait")
     assert (results.rating_avg, results.nps) == (5.0, 100.0)
+
+
+@pytest.fixture
+async def phone_gateway(stack: Stack, aiohttp_client: Any) -> TestClient[web.Request, web.Application]:
+    settings = gateway_settings(stack, "survey_call", twiml_auth_token=TWIML_TOKEN, twiml_public_url=PUBLIC)
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    return client
+
+
+async def test_on_the_phone_keys_answer_the_scores_and_the_comment_is_said(
+    phone_gateway: TestClient[web.Request, web.Application], stack: Stack
+) -> None:
+    """The call as the outbound dialler leaves it: the survey's first question asked, the call state told so."""
+    call = Call(phone_gateway)
+    await call.rings()
+    await call.says("здравствуйте")
+    db = phone_gateway.app[DB_KEY]
+    conversation = await db.conversations.find_one({"channel": "voice", "channel_user_id": {"$regex": call.sid}})
+    assert conversation is not None
+    survey = surveys.Survey(key="campaign:cmp_phone", questions=THREE_QUESTIONS, campaign_id="cmp_phone")
+    first = await surveys.start(db, conversation["_id"], survey, language="ru", channel="voice")
+    assert first.custom["voice"].endswith(
+        "от одного до пяти, где пять — отлично. Нажмите цифру от одного до пяти или назовите оценку."
+    )
+    assert not first.buttons
+    state = await load_call(db, f"{CALL_ID_PREFIX}{call.sid}")
+    assert state is not None
+    state.survey_question = first.custom[surveys.CUSTOM_KEY]["type"]
+    await save_call(db, state)
+
+    nps = await call.presses("5")
+    assert spoken(nps).endswith(
+        "Оцените от нуля до десяти, где десять — точно порекомендую. "
+        "Наберите число от нуля до десяти и нажмите решётку, или назовите его."
+    )
+    comment = await call.presses("0")  # 0 is a score here, not the operator key
+    assert "Скажите ваш комментарий после сигнала" in spoken(comment)
+    thanks = await call.says("всё хорошо, но долго ждал ответа")
+    assert said(thanks)[0] == ("ru-RU", "Спасибо за ваши ответы! Они помогают нам стать лучше.")
+
+    stored = {a["question"]: a async for a in db.survey_answers.find({"campaign_id": "cmp_phone"})}
+    assert (stored["rating"]["value"], stored["nps"]["value"]) == (5, 0)
+    assert stored["comment"]["comment"] == "всё хорошо, но долго ждал ответа"
+    assert {a["channel"] for a in stored.values()} == {"voice"}
+    assert "всё хорошо, но долго ждал ответа" not in await bot_heard(stack, conversation["_id"])
 
 
 @pytest.mark.parametrize(
