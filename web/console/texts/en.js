@@ -234,4 +234,8 @@ export default {
   "oanswer.yes": "yes",
   "oanswer.no": "no",
   "oanswer.opted_out": "opted out",
+  "oanswer.remind_tomorrow": "remind tomorrow",
+  "oanswer.operator": "asked for an operator",
+  "oanswer.stop": "opted out",
+  "oanswer.answered": "answered the survey",
 };

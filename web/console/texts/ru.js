@@ -234,4 +234,8 @@ export default {
   "oanswer.yes": "да",
   "oanswer.no": "нет",
   "oanswer.opted_out": "отписался",
+  "oanswer.remind_tomorrow": "напомнить завтра",
+  "oanswer.operator": "попросил оператора",
+  "oanswer.stop": "отписался",
+  "oanswer.answered": "ответил на опрос",
 };

@@ -10,7 +10,7 @@ export function Attempts({ page }) {
     <section aria-labelledby="attempts-heading">
       <h3 id="attempts-heading">{tr.t("attempts.heading")}</h3>
       {!rows.length ? <p class="hint">{tr.t("attempts.empty")}</p> : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label={tr.t("attempts.heading")}>
           <table id="attempts">
             <thead><tr>
               <th scope="col">{tr.t("col.customer")}</th><th scope="col">{tr.t("col.channel")}</th>
@@ -23,7 +23,7 @@ export function Attempts({ page }) {
                   <td>{a.channel ? tr.word("ochannel", a.channel) : "—"}</td>
                   <td>{tr.word("astate", a.state)}{a.reason ? " · " + tr.word("suppress", a.reason) : ""}</td>
                   <td>{dateTime(a.sent_at || a.earliest_at)}</td>
-                  <td>{a.answer ? tr.word("outcome", a.answer) : ""}</td>
+                  <td>{a.answer ? tr.word("answer", a.answer) : ""}</td>
                 </tr>
               ))}
             </tbody>

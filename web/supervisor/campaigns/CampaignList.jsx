@@ -8,7 +8,7 @@ export function CampaignList({ items, selected, onOpen }) {
   useLanguage();
   if (!items.length) return <p class="hint" id="campaigns-empty">{tr.t("campaigns.empty")}</p>;
   return (
-    <div class="table-scroll">
+    <div class="table-scroll" tabindex="0" role="region" aria-label={tr.t("campaigns.heading")}>
       <table id="campaign-list">
         <thead><tr>
           <th scope="col">{tr.t("col.name")}</th><th scope="col">{tr.t("col.kind")}</th>

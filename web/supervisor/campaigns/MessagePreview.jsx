@@ -38,7 +38,9 @@ export function MessagePreview({ campaignId }) {
       {problem ? <p role="alert" class="form-problem">{problem}</p> : null}
       {preview ? (
         <>
-          <p class="hint" id="preview-for">{tr.t("preview.for", { id: preview.customer_id })}</p>
+          <p class="hint" id="preview-for">
+            {tr.t("preview.for", { id: preview.customer_id })}{preview.channel ? " · " + tr.word("ochannel", preview.channel) : ""}
+          </p>
           <div class="previews">
             {["ru", "en"].map((lang) => (
               <figure class="message-sample" key={lang} id={"preview-" + lang}>

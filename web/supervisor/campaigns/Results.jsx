@@ -9,7 +9,9 @@ const OUTCOMES = ["queued", "sent", "delivered", "replied", "paid", "opted_out",
 
 export function Results({ campaign, results }) {
   useLanguage();
-  const counts = { ...((results && results.counts) || {}), queued: queuedCount(campaign.counts) };
+  const raw = (results && results.counts) || {};
+  // `sent_total` and `replied_total` count every attempt that got that far (a replied one was sent too).
+  const counts = { ...raw, queued: queuedCount(campaign.counts), sent: raw.sent_total ?? raw.sent, replied: raw.replied_total ?? raw.replied };
   const shown = OUTCOMES.filter((o) => o !== "paid" || campaign.kind === "payment_reminder")
     .filter((o) => o !== "unknown" || counts.unknown);
   const reasons = Object.entries((results && results.suppressed_by_reason) || {}).filter(([, n]) => n);

@@ -57,7 +57,10 @@ export function SurveyResults({ survey }) {
               <h4>{tr.t("survey.comments")}</h4>
               <ul class="comments" id="survey-comments">
                 {survey.comments.map((c, i) => (
-                  <li key={i}><blockquote>{c.comment}</blockquote><span class="hint">{dateTime(c.at)} · {c.customer_id || ""}</span></li>
+                  <li key={i}>
+                    <blockquote>{typeof c === "string" ? c : c.comment}</blockquote>
+                    {c.at ? <span class="hint">{dateTime(c.at)}{c.customer_id ? " · " + c.customer_id : ""}</span> : null}
+                  </li>
                 ))}
               </ul>
             </>

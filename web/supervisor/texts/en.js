@@ -287,4 +287,11 @@ export default {
   "error.bad_request": "Check the form's fields.",
   "error.bad_csv": "The file has errors.",
   "campaigns.notFound": "No such campaign.",
+  "answer.paid": "already paid",
+  "answer.remind_tomorrow": "remind tomorrow",
+  "answer.operator": "asked for an operator",
+  "answer.stop": "opted out",
+  "answer.yes": "yes",
+  "answer.no": "no",
+  "answer.answered": "answered the survey",
 };

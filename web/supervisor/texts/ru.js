@@ -287,4 +287,11 @@ export default {
   "error.bad_request": "Проверьте поля формы.",
   "error.bad_csv": "В файле есть ошибки.",
   "campaigns.notFound": "Такой кампании нет.",
+  "answer.paid": "уже оплатил",
+  "answer.remind_tomorrow": "напомнить завтра",
+  "answer.operator": "попросил оператора",
+  "answer.stop": "отписался",
+  "answer.yes": "да",
+  "answer.no": "нет",
+  "answer.answered": "ответил на опрос",
 };
