@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.csv_export import SafeWriter
+from core.csv_cells import SafeWriter
 from core.db import Database, Document
 from handoff import claims, surveys
 from handoff.events import Event
@@ -185,7 +185,7 @@ class Figures:
             conversation_link: turns a conversation id into the address a reader opens it at.
         """
         out = io.StringIO()
-        # Comments are customers' words: a cell starting with '=' must not run as a formula.
+        # Comments are the customers' own words: no cell may run as a formula in the reader's spreadsheet.
         writer = SafeWriter(out)
         writer.writerow(["metric", "value"])
         tables = {"operators", "series", "comments"}
