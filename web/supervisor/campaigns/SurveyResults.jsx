@@ -56,12 +56,15 @@ export function SurveyResults({ survey }) {
             <>
               <h4>{tr.t("survey.comments")}</h4>
               <ul class="comments" id="survey-comments">
-                {survey.comments.map((c, i) => (
-                  <li key={i}>
-                    <blockquote>{typeof c === "string" ? c : c.comment}</blockquote>
-                    {c.at ? <span class="hint">{dateTime(c.at)}{c.customer_id ? " · " + c.customer_id : ""}</span> : null}
-                  </li>
-                ))}
+                {survey.comments.map((c, i) => {
+                  const comment = typeof c === "string" ? { comment: c } : c;
+                  return (
+                    <li key={i}>
+                      <blockquote>{comment.comment}</blockquote>
+                      {comment.at ? <span class="hint">{dateTime(comment.at)}{comment.customer_id ? " · " + comment.customer_id : ""}</span> : null}
+                    </li>
+                  );
+                })}
               </ul>
             </>
           ) : null}
