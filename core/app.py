@@ -20,6 +20,7 @@ from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.middlewares import setup_middlewares
+from core.openapi import setup_openapi
 from core.production import refuse_unsafe_production
 from core.settings import Settings, SettingsError
 from handoff import conversations, transcript
@@ -113,6 +114,7 @@ def setup_routes(app: web.Application) -> None:
     setup_telegram(app, "/telegram/webhook")
     setup_voice(app, "/voice/twiml")
     WebChatChannel().register(app, "/chat")
+    setup_openapi(app)
 
 
 def create_app(settings: Settings) -> web.Application:
