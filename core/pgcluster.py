@@ -32,6 +32,8 @@ PG_ROLE = "contact_center"
 # FerretDB keeps the platform's collections here; Rasa's SQL tracker store its own database.
 FERRETDB_DATABASE = "ferretdb"
 RASA_DATABASE = "rasa"
+# Outbound campaigns, contact attempts and their procrastinate job queue (outbound/store.py, outbound/queue.py).
+OUTBOUND_DATABASE = "outbound"
 _READY_TIMEOUT_SECONDS = 60
 
 
@@ -154,7 +156,7 @@ def wait_ready(port: int, popen: subprocess.Popen[bytes] | None = None) -> None:
     raise ClusterError(f"postgres on port {port} was not ready within {_READY_TIMEOUT_SECONDS} s")
 
 
-def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_DATABASE)) -> None:
+def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_DATABASE, OUTBOUND_DATABASE)) -> None:
     """Create the platform's databases when they are missing."""
     psql = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_ROLE, "-d", "postgres", "-tAq"]
     for name in names:
@@ -171,6 +173,11 @@ def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_
 def ferretdb_url(port: int) -> str:
     """FerretDB's --postgresql-url for this cluster."""
     return f"postgres://{PG_ROLE}@127.0.0.1:{port}/{FERRETDB_DATABASE}"
+
+
+def outbound_url(port: int) -> str:
+    """OUTBOUND_DATABASE_URL for this cluster."""
+    return f"postgresql://{PG_ROLE}@127.0.0.1:{port}/{OUTBOUND_DATABASE}"
 
 
 def prepare(data_dir: Path, port: int) -> None:
