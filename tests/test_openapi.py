@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -73,9 +73,19 @@ def registered_routes() -> set[tuple[str, str]]:
         if route.method == "HEAD" or route.resource is None:
             continue  # aiohttp answers HEAD with the GET handler
         info = route.resource.get_info()
-        template = info.get("formatter") or info.get("path") or f"{info['prefix']}/{{path}}"
-        found.add((route.method, _normalized(str(template))))
+        template = str(info.get("formatter") or info.get("path") or f"{info['prefix']}/{{path}}")
+        found.update((route.method, _normalized(each)) for each in _spelled_out(template, info))
     return found
+
+
+def _spelled_out(template: str, info: Mapping[str, Any]) -> list[str]:
+    """A route whose parameter takes a few words ({action:schedule|pause}) is one documented path per word."""
+    pattern = info.get("pattern")
+    choices = re.findall(r"\(\?P<(\w+)>([\w-]+(?:\|[\w-]+)+)\)", pattern.pattern) if pattern is not None else []
+    templates = [template]
+    for name, words in choices:
+        templates = [each.replace(f"{{{name}}}", word) for each in templates for word in words.split("|")]
+    return templates
 
 
 def documented_routes() -> set[tuple[str, str]]:
