@@ -406,6 +406,7 @@ class WebChatChannel:
             conversation is not None
             and conversation.customer_id is not None
             and (identity is None or identity.customer_id != conversation.customer_id)
+            and not (identity is None and conversation.verified_by_operator)
         ):
             # A verified customer's transcript (balances, cards) is shown to that customer only,
             # not to whoever later holds the browser's visitor id without the token.

@@ -19,6 +19,7 @@ from core.language import DEFAULT_LANGUAGE, conversation_language, parse_languag
 from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
+from core.teams import configured_teams
 from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
@@ -59,6 +60,9 @@ _BUTTON_TITLES = {
     "ru": ("Оставить сообщение", "Заказать обратный звонок"),
     "en": ("Leave a message", "Request a callback"),
 }
+
+# What the customer reads when no new callback task is made (handoff/callbacks.py).
+_REFUSED_CALLBACK = {"already_arranged": Notice.CALLBACK_ALREADY_ARRANGED, "hourly_limit": Notice.CALLBACK_LIMIT}
 
 
 @dataclass(frozen=True)
@@ -194,11 +198,17 @@ class Router:
         elif is_payload(masked.text) and not is_known_payload(masked.text):
             replies.append(Reply(text=notice_text(Notice.UNKNOWN_BUTTON, language), author="system"))
         else:
+            # A guest an operator verified is that customer for the bot too (verification upgraded the conversation).
+            identity = message.identity or (
+                CustomerIdentity(conversation.customer_id, conversation.verified_method or "operator")
+                if conversation.verified_by_operator and conversation.customer_id
+                else None
+            )
             metadata: BotMetadata = {
                 "channel": message.channel,
                 "language": language,
-                "customer_id": message.identity.customer_id if message.identity else None,
-                "identity_method": message.identity.method if message.identity else None,
+                "customer_id": identity.customer_id if identity else None,
+                "identity_method": identity.method if identity else None,
                 "redacted": sorted(masked.found),
             }
             bot_replies, state = await self._ask_bot(conversation, masked.text, metadata, now)
@@ -328,7 +338,7 @@ class Router:
                 team = handoff.get("team")
                 escalation = (
                     HandoffReason.parse(handoff.get("reason")),
-                    team if isinstance(team, str) else None,
+                    team if isinstance(team, str) and team in configured_teams() else None,
                     dict(handoff),
                 )
             marker = reply.custom.get(FALLBACK_MARKER)
@@ -410,7 +420,12 @@ class Router:
         if text == callbacks.REQUEST_CALLBACK_PAYLOAD:
             known = await self.phones(conversation.customer_id) if self.phones and conversation.customer_id else None
             if known:
-                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=known, now=now)
+                try:
+                    await callbacks.create_task(
+                        self.db, self.events, conversation, kind="callback", phone=known, now=now
+                    )
+                except callbacks.CallbackRefused as refused:
+                    return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
                 ending = callbacks.phone_ending(known)
                 return [
                     Reply(text=notice_text(Notice.CALLBACK_TO_KNOWN_PHONE, language, ending=ending), author="system")
@@ -424,7 +439,11 @@ class Router:
             phone = callbacks.parse_phone(text)
             if phone is None:
                 return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
-            await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            try:
+                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            except callbacks.CallbackRefused as refused:
+                await conversations.set_awaiting(self.db, conversation.id, None)
+                return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
             await conversations.set_awaiting(self.db, conversation.id, None)
             return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
         if conversation.awaiting == "message":

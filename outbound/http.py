@@ -14,15 +14,18 @@ from typing import Any
 
 import procrastinate
 from aiohttp import web
+from redis.asyncio import Redis
 
 from connectors.rest import integration_of, presented_key
+from connectors.twilio_outbound import TwilioWebhooks
 from core import staff_http
 from core.banking import BankingBackend, create_banking_backend
 from core.keys import DB_KEY, SETTINGS_KEY
 from core.staff import Role
 from outbound import campaigns, notices, store
 from outbound.config import OutboundSettings
-from outbound.delivery import facts_of
+from outbound.delivery import call_ended, facts_of
+from outbound.limits import SharedSlots
 from outbound.messages import DEFAULT_TEMPLATES, LANGUAGES, VARIABLES, buttons_for, render, template_for
 from outbound.models import Attempt, AttemptState, Campaign, CampaignState, Channel, Kind
 from outbound.planner import plan_campaign, targets_of
@@ -40,6 +43,9 @@ class Outbound:
     pool: store.Pool | None = None
     queue: procrastinate.App | None = None
     clock: Any = field(default=lambda: datetime.now(UTC))
+    # The outbound calls' shared line count (released when a call ends); None without Redis.
+    slots: SharedSlots | None = None
+    redis: Redis | None = None
 
     async def defer_many(self, attempts: Sequence[tuple[str, datetime]]) -> None:
         """Queue delivery jobs."""
@@ -59,7 +65,12 @@ async def outbound_context(app: web.Application) -> AsyncIterator[None]:
         outbound.queue = create_queue_app(outbound.settings.database_url)
         await outbound.queue.open_async()
         await ensure_queue_schema(outbound.queue)
+    if outbound.settings.redis_url:
+        outbound.redis = Redis.from_url(outbound.settings.redis_url)
+        outbound.slots = SharedSlots(outbound.redis, "calls", outbound.settings.max_calls)
     yield
+    if outbound.redis is not None:
+        await outbound.redis.aclose()
     if outbound.queue is not None:
         await outbound.queue.close_async()
     if outbound.pool is not None:
@@ -384,8 +395,22 @@ async def get_notice(request: web.Request) -> web.Response:
 
 def setup_outbound(app: web.Application) -> None:
     """Register the outbound side's context and routes."""
-    app[OUTBOUND_KEY] = Outbound(OutboundSettings.from_env())
+    outbound = Outbound(OutboundSettings.from_env())
+    app[OUTBOUND_KEY] = outbound
     app.cleanup_ctx.append(outbound_context)
+
+    async def on_call_status(attempt_id: str, status: str, answered_by: str, call_sid: str) -> None:
+        if outbound.pool is None:
+            return
+
+        async def defer(one: str, at: datetime) -> None:
+            await outbound.defer_many([(one, at)])
+
+        await call_ended(outbound.pool, attempt_id, status, answered_by, outbound.clock(), defer)
+        if outbound.slots is not None:
+            await outbound.slots.release(attempt_id)
+
+    TwilioWebhooks(outbound.settings.twilio_auth_token, outbound.settings.public_url, on_call_status).register(app)
     add = app.router
     base = "/api/supervisor/campaigns"
     add.add_get(base + "/meta", meta, name="outbound_meta")
