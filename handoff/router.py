@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,9 +12,11 @@ from typing import Protocol
 
 import pymongo
 
+from core import metrics
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
+from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from core.teams import configured_teams
@@ -160,6 +163,8 @@ class Router:
             # An earlier attempt stored it and died before saying so: a duplicate after all.
             raise DuplicateMessage(str(message.channel_message_id))
         conversation, language, masked, stored = intake
+        metrics.MESSAGES.labels(message.channel).inc()
+        bind_conversation(conversation.id)  # this task's later log lines name the conversation
 
         replies: list[Reply] = []
         if masked.changed:
@@ -309,8 +314,11 @@ class Router:
         language = metadata["language"]
         try:
             on_busy = self._busy_notice(conversation, language)
+            started = time.perf_counter()
             replies = await self.bot.send(conversation.id, text, metadata, on_busy=on_busy)
+            metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
         except BotUnavailable as err:
+            metrics.ERRORS.labels("bot_unavailable").inc()
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
             queued = await conversations.hand_off(
                 self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
