@@ -32,7 +32,7 @@ async def home_api(request: web.Request) -> web.Response:
     """The pages and, when this gateway seeded them, the demo accounts that open each one."""
     settings = request.app[SETTINGS_KEY]
     if settings.env != "local":
-        raise web.HTTPNotFound()
+        return web.json_response({"error": "The front page's list exists in local runs only."}, status=404)
     staff: list[dict[str, Any]] = []
     if settings.demo_staff:
         logins = [*DEMO_STAFF_LOGINS, DEMO_EDITOR_LOGIN]

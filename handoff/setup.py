@@ -30,6 +30,7 @@ from handoff import (
     service_levels,
     snooze,
     supervisor_http,
+    surveys,
     triage,
     triage_http,
     verify_limits,
@@ -172,6 +173,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     settings, db, bus = app[SETTINGS_KEY], app[DB_KEY], app[BUS_KEY]
     await operators.ensure_indexes(db)
     await reporting.ensure_indexes(db)
+    await surveys.ensure_indexes(db)
     await staff.ensure_indexes(db)
     await verify_limits.ensure_indexes(db)
     await canned.seed_defaults(db)
