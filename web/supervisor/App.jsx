@@ -72,6 +72,12 @@ function Dashboard({ me, onSignedOut }) {
     const feed = connectLive({
       onEvent: (event) => {
         for (const fn of subscribers.current) fn(event);
+        if (event.name === "sla.breached" && !event.replay) {
+          // A missed target is the supervisor's business too: say it where it cannot be missed.
+          setBanner({ kind: "error", text: tr.t("sla.breachedBanner", {
+            target: tr.word("sla", event.data.target), channel: tr.word("channel", event.data.channel),
+            priority: tr.word("priority", event.data.priority) }) });
+        }
         if (!event.name.endsWith(".typed")) refreshSoon();
       },
       onState: setConnection,

@@ -367,4 +367,5 @@ export default {
   "team.general": "general",
   "team.sales": "sales",
   "team.fraud": "fraud",
+  "sla.breachedBanner": "Target missed ({target}): {channel}, {priority} priority. The conversation is marked in the open list.",
 };

@@ -367,4 +367,5 @@ export default {
   "team.general": "общая линия",
   "team.sales": "продажи",
   "team.fraud": "антифрод",
+  "sla.breachedBanner": "Просрочен срок ({target}): {channel}, приоритет {priority}. Разговор отмечен в списке открытых.",
 };
