@@ -87,8 +87,9 @@ async def test_a_customer_moves_from_her_laptop_to_her_phone_mid_conversation(
     await laptop.click("#send")
     # Written in English, so thanked in English: the comment is a comment, not a question for the bot.
     await expect(phone.locator("#messages")).to_contain_text("Thank you for the feedback!")
-    rating = await gateway.app[DB_KEY].ratings.find_one({"_id": conversation_id})
-    assert rating is not None and rating["score"] == 4 and rating["comment"] == "Kate was nice but slow to answer"
+    answers = await gateway.app[DB_KEY].survey_answers.find({"conversation_id": conversation_id}).to_list()
+    assert [a.get("value") for a in answers if a.get("type") == "rating_1_5"] == [4]
+    assert [a.get("comment") for a in answers if a.get("type") == "comment"] == ["Kate was nice but slow to answer"]
     assert "Glad I could help" not in await laptop.locator("#messages").inner_text()
     assert await axe_violations(phone) == [], "the phone's chat"
 
