@@ -48,7 +48,7 @@ async def main(requests: int, rounds: int) -> None:
         await server.start_server()
     spent = dict.fromkeys(servers, 0.0)
     async with aiohttp.ClientSession() as http:
-        for name, server in servers.items():  # warm up
+        for server in servers.values():  # warm up
             await _round(http, str(server.make_url("/hello")), 200)
         for _ in range(rounds):
             for name, server in servers.items():
