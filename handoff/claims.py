@@ -46,6 +46,14 @@ async def claim(collection: AsyncCollection[Document], claim_id: str, fields: di
     return True
 
 
+class AlreadyInserted(Exception):
+    """The document's own `_id` is taken: an earlier attempt inserted it (a retry after a timed-out insert)."""
+
+    def __init__(self, existing: Document) -> None:
+        super().__init__(f"{existing.get('_id')!r} is stored already")
+        self.existing = existing
+
+
 async def insert_unique(
     collection: AsyncCollection[Document], start: int, build: Callable[[int], Document], *, field: str = "seq"
 ) -> Document:
@@ -53,13 +61,20 @@ async def insert_unique(
 
     Nobody reads the current maximum first: callers start from a hint (the event's
     timestamp, a conversation's transcript head), so writers never queue behind a read.
+    A document built with an `_id` of its own is inserted at most once whatever its number:
+    when that `_id` exists, `AlreadyInserted` carries the stored document.
     """
     seq = start
     for _ in range(_MAX_SEQUENCE_ATTEMPTS):
         doc = build(seq)
+        own_id = field != "_id" and "_id" in doc  # insert_one adds an ObjectId to a document without one
         try:
             await collection.insert_one(doc)
         except DuplicateKeyError:
+            if own_id:
+                existing = await collection.find_one({"_id": doc["_id"]})
+                if existing is not None:
+                    raise AlreadyInserted(existing) from None
             seq += 1
             continue
         return doc

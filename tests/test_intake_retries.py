@@ -188,3 +188,32 @@ async def test_a_message_stored_by_an_attempt_that_died_before_saying_so_is_not_
         await router.handle(message("intake-visitor-3", "m-3"))
 
     assert await customer_messages(gateway, key) == 1
+
+
+async def test_a_retry_after_an_insert_that_timed_out_but_landed_later_is_not_stored_again(gateway: Client) -> None:
+    """The probe's case: the write timed out for the gateway, which gave the claim back, and the database
+    applied it when it resumed. The message's storage id is its inbound id, so the retry finds it."""
+    clock = Clock()
+    router = gateway.app[ROUTER_KEY]
+    router.clock = clock
+    conversation_id = await queued_visitor(gateway, clock, "intake-visitor-4")
+    key = inbound_key("webchat", "intake-visitor-4:m-4")
+    # What the first attempt's insert left once the database resumed; its claim was given back (no inbound_seen).
+    await gateway.app[DB_KEY].messages.insert_one(
+        {
+            "_id": f"inbound:{key}",
+            "conversation_id": conversation_id,
+            "seq": 1,
+            "author": "customer",
+            "text": "вы тут?",
+            "at": clock(),
+            "inbound_id": key,
+        }
+    )
+
+    turn = await router.handle(message("intake-visitor-4", "m-4"))
+    assert turn.conversation_id == conversation_id, "the retry carries the turn on with the stored message"
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-4", "m-4"))
+
+    assert await customer_messages(gateway, key) == 1
