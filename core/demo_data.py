@@ -9,11 +9,14 @@ from decimal import Decimal
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from core.banking import BANK_TIMEZONE, CURRENCY, AccountKind, CardKind, CardStatus, ensure_indexes, to_kopecks
 from core.db import Database, Document
 
 logger = logging.getLogger(__name__)
+
+_DUPLICATE_KEY = 11000
 
 # Transactions are stored with absolute dates computed from this fixed day, so every run, test
 # and screenshot shows the same history whatever day it is; the history simply ages.
@@ -183,7 +186,14 @@ def _transaction_documents() -> list[Document]:
 async def _upsert_all(collection: AsyncCollection[Document], docs: list[Document]) -> None:
     """Replace each document by its stable id, creating it if missing."""
     operations = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs]
-    await collection.bulk_write(operations, ordered=True)
+    try:
+        await collection.bulk_write(operations, ordered=True)
+    except BulkWriteError as err:
+        if any(e.get("code") != _DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+            raise
+        # Another gateway seeded the same documents at the same moment and FerretDB does not retry the
+        # upsert that lost the race to create one: now that they exist, replacing them is plain.
+        await collection.bulk_write(operations, ordered=True)
 
 
 async def seed_demo_bank(db: Database) -> None:

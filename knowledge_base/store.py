@@ -372,7 +372,12 @@ async def import_articles(
             current = await get_article(db, article.id)
         except ArticleNotFound:
             status = ArticleStatus.PUBLISHED if publish else ArticleStatus.DRAFT
-            await create_article(db, article.with_changes(status=status), by=by, now=now)
+            try:
+                await create_article(db, article.with_changes(status=status), by=by, now=now)
+            except ArticleExists:
+                # Another process imported it at the same moment (two gateways seeding a fresh database).
+                counts["unchanged"] += 1
+                continue
             counts["created"] += 1
             continue
         target = current.content() if publish else current.working_content()
