@@ -12,7 +12,16 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from core.banking import BANK_TIMEZONE, CURRENCY, AccountKind, CardKind, CardStatus, ensure_indexes, to_kopecks
+from core.banking import (
+    BANK_TIMEZONE,
+    CURRENCY,
+    AccountKind,
+    CardKind,
+    CardStatus,
+    ensure_indexes,
+    release_card_blocks,
+    to_kopecks,
+)
 from core.db import Database, Document
 
 logger = logging.getLogger(__name__)
@@ -250,6 +259,7 @@ async def seed_demo_bank(db: Database) -> None:
     await ensure_indexes(db)
     await _upsert_all(db.bank_customers, _CUSTOMERS)
     await _upsert_all(db.bank_cards, _CARDS)
+    await release_card_blocks(db, [card["_id"] for card in _CARDS if card.get("status") == CardStatus.ACTIVE.value])
     await _upsert_all(db.bank_accounts, _ACCOUNTS)
     await _upsert_all(db.bank_transactions, _transaction_documents())
     await seed_payments(db.bank_payments, datetime.now(BANK_TIMEZONE).date())

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from core import signin_guard
+from core.banking import BlockStatus, MongoBankingBackend, release_card_blocks
 from core.db import Database
+from core.demo_data import seed_demo_bank
 from core.signin_guard import SignInLocked, SignInPolicy
 from handoff import inbox
 from knowledge_base import store
@@ -194,3 +196,37 @@ async def test_simultaneous_guesses_at_one_account_are_checked_one_at_a_time(rac
         assert 1 <= checked <= POLICY.free_failures_per_account + 1 and results.count("refused") == 16 - checked
         counted = await signin_guard.failures(db, login, "192.0.2.0", now=NOW, policy=POLICY)
         assert counted["account"] == checked, f"round {round_}: every checked guess counts"
+
+
+async def test_a_card_blocked_from_many_channels_at_once_is_blocked_once_and_audited_once(races: Database) -> None:
+    """Was: a conditional update, read-modify-write on FerretDB: two simultaneous requests both said "blocked"."""
+    db = races
+    bank = MongoBankingBackend(db)
+    await seed_demo_bank(db)
+    for round_ in range(ROUNDS):
+        # Ivan's card active again, as the demo seed puts it back, and its block claim given back.
+        await db.bank_cards.update_one({"_id": "demo-ivan-card-1"}, {"$set": {"status": "active"}})
+        await release_card_blocks(db, ["demo-ivan-card-1"])
+        results = await at_once(
+            [
+                bank.block_card("demo-ivan", "5678", actor=f"operator-{n}", channel="console", conversation_id=f"c{n}")
+                for n in range(16)
+            ]
+        )
+        statuses = [r.status for r in results]
+        assert sorted(statuses) == [BlockStatus.ALREADY_BLOCKED] * 15 + [BlockStatus.BLOCKED], f"round {round_}"
+        blocked = await db.audit_log.count_documents({"action": "card.block", "result": "blocked"})
+        assert blocked == round_ + 1, f"round {round_}: one audited block per round"
+
+
+async def test_a_payment_marked_paid_by_many_callers_at_once_is_marked_once(races: Database) -> None:
+    db = races
+    bank = MongoBankingBackend(db)
+    await seed_demo_bank(db)
+    payments = [doc["_id"] async for doc in db.bank_payments.find({}, {"_id": 1})]
+    assert len(payments) >= 1
+    for round_ in range(ROUNDS):
+        payment_id = f"race-payment-{round_}"
+        await db.bank_payments.insert_one({"_id": payment_id, "customer_id": "demo-anna", "paid_at": None})
+        results = await at_once([bank.mark_paid(payment_id) for _ in range(16)])
+        assert results.count(True) == 1 and results.count(False) == 15, f"round {round_}: {results}"
