@@ -145,7 +145,7 @@ async def test_two_gateways_starting_at_once_on_a_fresh_database_both_seed_it_an
         for gateway in (first, second):
             assert (await gateway.get("/healthz")).status == 200, f"round {round_}"
         db = first.app[DB_KEY]
-        assert sorted(d["_id"] async for d in db.operators.find({}, {"_id": 1})) == ["kate", "olga", "sveta"]
+        assert sorted([d["_id"] async for d in db.operators.find({}, {"_id": 1})]) == ["kate", "olga", "sveta"]
         assert await db.kb_articles.count_documents({}) == 32
         assert await db.kb_article_versions.count_documents({}) == 32, "each seed article created once"
         await first.close()
