@@ -326,3 +326,48 @@ async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]
     for attempt_id in again:
         await defer(attempt_id, now)
     return unknown, len(again)
+
+
+# Twilio's final call statuses that mean nobody took the call: tried again later, like a temporary failure.
+UNANSWERED_CALL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
+
+
+async def call_ended(
+    pool: store.Pool, attempt_id: str, status: str, answered_by: str, now: datetime, defer: Defer
+) -> AttemptState | None:
+    """Record a placed call's end (Twilio's status callback): answered, or retried with backoff."""
+    attempt = await store.get_attempt(pool, attempt_id)
+    if attempt is None or attempt.state is not AttemptState.SENT:
+        return None
+    if status == "completed":
+        await store.merge_data(pool, attempt_id, {"answered_by": answered_by or "unknown"})
+        await store.set_attempt(
+            pool, attempt_id, to=AttemptState.DELIVERED, from_states=[AttemptState.SENT], outcome_at=now
+        )
+        return AttemptState.DELIVERED
+    if status not in UNANSWERED_CALL_STATUSES:
+        return None
+    if attempt.tries < MAX_TRIES:
+        retry_at = now + backoff(attempt.tries, None)
+        # Nobody answered: not an interaction, so it does not count against the caps.
+        await store.set_attempt(
+            pool,
+            attempt_id,
+            to=AttemptState.QUEUED,
+            from_states=[AttemptState.SENT],
+            contacted_at=None,
+            sent_at=None,
+            earliest_at=retry_at,
+            error=f"call {status}",
+        )
+        await defer(attempt_id, retry_at)
+        return AttemptState.QUEUED
+    await store.set_attempt(
+        pool,
+        attempt_id,
+        to=AttemptState.FAILED,
+        from_states=[AttemptState.SENT],
+        outcome_at=now,
+        error=f"call {status}",
+    )
+    return AttemptState.FAILED

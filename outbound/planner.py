@@ -85,7 +85,17 @@ async def targets_of(campaign: Campaign, bank: BankingBackend) -> list[Target]:
     """The campaign's audience as contacts to plan."""
     audience = campaign.audience
     if audience.get("type") == AudienceType.CSV:
-        return [Target(cid, campaign.start, campaign.end) for cid in audience.get("customer_ids", [])]
+        ids = list(audience.get("customer_ids", []))
+        if campaign.kind is not Kind.PAYMENT_REMINDER:
+            return [Target(cid, campaign.start, campaign.end) for cid in ids]
+        # A listed customer is reminded of their next unpaid payment; none left means nothing to remind of.
+        first_day = campaign.start.astimezone(BANK_TIMEZONE).date()
+        listed: list[Target] = []
+        for cid in ids:
+            unpaid = [p for p in await bank.list_payments(cid) if p.paid_at is None and p.due_date >= first_day]
+            data = payment_data(unpaid[0]) if unpaid else {"nothing_due": True}
+            listed.append(Target(cid, campaign.start, campaign.end, data))
+        return listed
     days = int(audience.get("days", 3))
     products = set(audience.get("products") or ("loan", "credit_card"))
     first = campaign.start.astimezone(BANK_TIMEZONE).date()
@@ -148,12 +158,18 @@ async def plan_campaign(
             earliest_at=max(now, target.earliest_at),
             campaign_id=campaign.id,
             not_after=target.not_after,
-            data=target.data,
+            data=target.data | ({"survey": campaign.survey} if campaign.survey else {}),
         )
         profile = profiles.get(target.customer_id)
         channel = choose_channel(campaign.channels, profile, chats) if profile else None
-        if profile is None or channel is None:
-            reason = Reason.UNKNOWN_CUSTOMER if profile is None else Reason.NO_CHANNEL
+        if profile is None or channel is None or target.data.get("nothing_due"):
+            reason = (
+                Reason.UNKNOWN_CUSTOMER
+                if profile is None
+                else Reason.PAID
+                if channel is not None
+                else Reason.NO_CHANNEL
+            )
             attempt.state, attempt.reason = AttemptState.SUPPRESSED, reason
         else:
             attempt.channel = channel
@@ -174,8 +190,3 @@ async def plan_campaign(
             plan.later += 1
         plan.attempts.append(attempt)
     return plan
-
-
-def is_reminder_kind(kind: Kind) -> bool:
-    """Kinds whose audience may be a rule over the banking backend."""
-    return kind is Kind.PAYMENT_REMINDER

@@ -534,3 +534,18 @@ async def queued_of_campaign(pool: Pool, campaign_id: str) -> list[tuple[str, da
             (campaign_id, AttemptState.QUEUED.value),
         )
         return [(r["id"], r["earliest_at"]) for r in await cursor.fetchall()]
+
+
+async def merge_data(pool: Pool, attempt_id: str, extra: dict[str, Any]) -> None:
+    """Add facts to an attempt (card blocked, handed off); one atomic jsonb merge."""
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE outbound_attempts SET data = data || %s WHERE id = %s", (Jsonb(extra), attempt_id))
+
+
+async def answers_of(pool: Pool, attempt_id: str) -> list[Row]:
+    """The survey answers given to one attempt so far."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT question, value FROM outbound_survey_answers WHERE attempt_id = %s", (attempt_id,)
+        )
+        return list(await cursor.fetchall())

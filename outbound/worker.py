@@ -18,6 +18,7 @@ import procrastinate
 from redis.asyncio import Redis
 
 from connectors.telegram_outbound import TelegramSender, create_outbound_bot
+from connectors.twilio_outbound import CallSender, SmsSender, twilio_client
 from core import db as core_db
 from core.banking import create_banking_backend
 from core.log import setup_logging
@@ -25,7 +26,7 @@ from core.settings import Settings
 from outbound import store
 from outbound.config import OutboundSettings
 from outbound.delivery import Deliverer, reap
-from outbound.limits import LocalRateLimit, SharedRateLimit
+from outbound.limits import LocalRateLimit, SharedRateLimit, SharedSlots
 from outbound.models import Channel
 from outbound.queue import DELIVER_TASK, QUEUE, REAP_TASK, create_queue_app, defer_delivery, ensure_queue_schema
 from outbound.senders import Sender
@@ -53,6 +54,11 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
         )
         bot = create_outbound_bot(settings.telegram_bot_token, settings.telegram_api_base)
         senders[Channel.TELEGRAM] = TelegramSender(bot, limit)
+    if outbound.twilio_account_sid and outbound.twilio_auth_token and outbound.twilio_from_number:
+        client = twilio_client(outbound.twilio_account_sid, outbound.twilio_auth_token, outbound.twilio_api_base)
+        senders[Channel.SMS] = SmsSender(client, outbound.twilio_from_number)
+        slots = SharedSlots(redis, "calls", outbound.max_calls) if redis is not None else None
+        senders[Channel.CALL] = CallSender(client, outbound.twilio_from_number, outbound.public_url, slots)
     return senders
 
 

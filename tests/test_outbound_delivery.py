@@ -9,7 +9,7 @@ including 403 "bot was blocked by the user" and 429 flood control.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,8 +82,17 @@ async def reminder_campaign(pool: store.Pool, bank: Database, customers: Sequenc
 class Workers:
     """Procrastinate workers in this process, each with its own Deliverer, on the real queue."""
 
-    def __init__(self, url: str, pool: store.Pool, bank: Database, telegram_url: str, redis: Redis | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool: store.Pool,
+        bank: Database,
+        telegram_url: str,
+        redis: Redis | None,
+        clock: Callable[[], datetime] = lambda: NOON,
+    ) -> None:
         self.url, self.pool, self.bank, self.telegram_url, self.redis = url, pool, bank, telegram_url, redis
+        self.clock = clock
         self.queue = create_queue_app(url)
         self.deliverer: Deliverer | None = None
 
@@ -97,7 +106,7 @@ class Workers:
             await defer_deliveries(self.queue, [(attempt_id, at)])
 
         self.deliverer = Deliverer(
-            self.pool, self.bank, backend(self.bank), {Channel.TELEGRAM: sender}, defer, clock=lambda: NOON
+            self.pool, self.bank, backend(self.bank), {Channel.TELEGRAM: sender}, defer, clock=self.clock
         )
         register_tasks(self.queue, self.pool, self.deliverer)
         return self

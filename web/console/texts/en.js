@@ -110,6 +110,8 @@ export default {
   "reason.kb_no_answer": "no KB answer",
   "reason.kb_escalate": "KB article asks for an operator",
   "reason.disputed_charge": "disputed charge",
+  "reason.fraud_alert": "fraud alert answered no",
+  "reason.outbound_reply": "reply to an outbound contact",
   "reason.other": "other",
   "resolution.resolved": "resolved",
   "resolution.information_given": "information given",

@@ -110,6 +110,8 @@ export default {
   "reason.kb_no_answer": "нет ответа в базе знаний",
   "reason.kb_escalate": "статья просит оператора",
   "reason.disputed_charge": "оспаривание списания",
+  "reason.fraud_alert": "подозрительная операция",
+  "reason.outbound_reply": "ответ на рассылку",
   "reason.other": "другое",
   "resolution.resolved": "решено",
   "resolution.information_given": "информация дана",
