@@ -7,11 +7,12 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid, DuplicateKeyError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
 from core.settings import Settings
 
 Document = dict[str, Any]
+_ALREADY_EXISTS = frozenset({11000, 48})
 Database = AsyncDatabase[Document]
 
 
@@ -39,6 +40,11 @@ async def ensure_collections(db: Database, names: list[str]) -> None:
                 await db.create_collection(name)
             except CollectionInvalid:
                 pass  # another gateway process created it at the same moment
+            except OperationFailure as err:
+                # The same race seen by the server: both processes found it missing and asked to create it;
+                # FerretDB answers the second with a duplicate key (11000), MongoDB with NamespaceExists (48).
+                if err.code not in _ALREADY_EXISTS:
+                    raise
 
 
 async def insert_if_missing(collection: AsyncCollection[Document], doc: Document) -> bool:
