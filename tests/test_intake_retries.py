@@ -233,7 +233,13 @@ async def test_an_operator_closing_during_a_database_pause_hears_why_at_once_and
     await olga.signs_in()
     await olga.goes_online()
     conversation_id = await queued_visitor(gateway, Clock(), "intake-visitor-5")
-    await olga.conversation(conversation_id, "take")
+    # Olga is the one operator online: she takes it, unless the automatic assignment gave it to her first.
+    async with olga.session.post(
+        f"{olga.base}/api/console/conversations/{conversation_id}/take", headers={"X-CSRF-Token": olga.csrf}
+    ) as resp:
+        assert resp.status in (200, 409), await resp.text()
+    conversation = await gateway.app[DB_KEY].conversations.find_one({"_id": conversation_id})
+    assert conversation is not None and conversation["assignee"]["id"] == "olga"
 
     ferretdb = own_database.processes["ferretdb"].popen
     ferretdb.send_signal(signal.SIGSTOP)  # the database stops answering, connections stay open
