@@ -24,6 +24,7 @@ import sys
 from functools import partial
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from rasa_sdk import utils
 from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
 from rasa_sdk.endpoint import create_app_for_serve, create_argument_parser
@@ -82,18 +83,32 @@ def die_with_parent() -> None:
         os._exit(1)  # the parent died before the line above: nothing would stop this worker any more
 
 
+async def metrics(request: Request) -> HTTPResponse:
+    """Prometheus metrics of this worker (the knowledge base's decisions for the bot, process figures).
+
+    With PROMETHEUS_MULTIPROC_DIR set (scripts/run with several processes) every worker's samples are summed.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    return response.raw(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def create_guarded_app(
     executor: ActionExecutor, token: str, endpoints: str, *, worker_process: bool = False
 ) -> Sanic[Any, Any]:
     """rasa_sdk's app for one worker, guarded; module level so Sanic can pickle it into workers."""
-    app = guard(create_app_for_serve(executor, cors_origins=None, endpoints=endpoints), token)
+    app = create_app_for_serve(executor, cors_origins=None, endpoints=endpoints)
+    app.add_route(metrics, "/metrics", methods=["GET"])  # behind the same ?token= as the actions
     if worker_process:
 
         async def tie_worker_to_main(app: Sanic[Any, Any]) -> None:
             die_with_parent()
 
         app.register_listener(tie_worker_to_main, "before_server_start")
-    return app
+    return guard(app, token)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> None:

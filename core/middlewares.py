@@ -34,6 +34,8 @@ STAFF_ACTION_SECONDS = 12.0
 _STAFF_API_PREFIXES = ("/api/console/", "/api/supervisor/")
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DATABASE_UNAVAILABLE = "The database did not answer in time; nothing may have changed. Try again in a moment."
+# Responses that may hold customer data wherever they are served (exports included).
+_DATA_TYPES = frozenset({"application/json", "text/csv"})
 
 
 @web.middleware
@@ -103,6 +105,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/") or (response.content_type or "") in _DATA_TYPES:
+        # Answers of the API carry customers' names, balances and messages: no browser or proxy keeps a copy.
+        headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
     headers[hdrs.SERVER] = SERVER_NAME
     headers.setdefault("Referrer-Policy", "no-referrer")
     policy = headers.get(CSP)

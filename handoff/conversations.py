@@ -20,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
+from core.teams import configured_teams
 from handoff import claims, events
 from handoff.bus import EventBus
 from handoff.events import Event
@@ -60,6 +61,8 @@ class HandoffReason(StrEnum):
             return cls.OTHER
 
 
+# The `verified.method` of a conversation whose customer an operator verified (handoff/verification.py).
+OPERATOR_VERIFIED = "operator_card_digits"
 # A transition's write is retried this often when a concurrent write on FerretDB overwrote it.
 _WRITE_ATTEMPTS = 5
 # A transition's write (all attempts) must finish within this, or it fails and gives its claim back.
@@ -72,6 +75,7 @@ _URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILA
 URGENT_PRIORITY = 0
 NORMAL_PRIORITY = 1
 # Reasons that need a skill; other conversations go to any operator speaking the language.
+# Names from the configured team list (core/teams.yml); a list without one routes that reason to anyone.
 _REASON_TEAMS: dict[HandoffReason, str] = {
     HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
     HandoffReason.FRAUD_ALERT: "fraud",
@@ -84,8 +88,9 @@ def priority_of(reason: HandoffReason) -> int:
 
 
 def team_of(reason: HandoffReason) -> str | None:
-    """The team (operator skill) a reason needs, if any."""
-    return _REASON_TEAMS.get(reason)
+    """The team (operator skill) a reason needs, if any, and only if the configured list has it."""
+    team = _REASON_TEAMS.get(reason)
+    return team if team in configured_teams() else None
 
 
 class Resolution(StrEnum):
@@ -121,6 +126,16 @@ class Conversation:
     awaiting: str | None = None
     fallbacks_in_row: int = 0
     resolution: str | None = None
+    # How an operator verified the customer ("operator_card_digits"), when one did.
+    verified_method: str | None = None
+
+    @property
+    def verified_by_operator(self) -> bool:
+        """Whether an operator verified whoever writes here: the conversation is that customer's from now on.
+
+        The session that started it (a guest's sender or visitor id) keeps writing without a token.
+        """
+        return self.customer_id is not None and self.verified_method == OPERATOR_VERIFIED
 
     @classmethod
     def from_document(cls, doc: Document) -> Conversation:
@@ -144,6 +159,7 @@ class Conversation:
             awaiting=doc.get("awaiting"),
             fallbacks_in_row=int(doc.get("fallbacks_in_row", 0)),
             resolution=doc.get("resolution"),
+            verified_method=(doc.get("verified") or {}).get("method"),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ event (a retry, a second process) never counts twice.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.csv_cells import SafeWriter
 from core.db import Database, Document
 from handoff import claims
 from handoff.events import Event
@@ -185,7 +185,8 @@ class Figures:
             conversation_link: turns a conversation id into the address a reader opens it at.
         """
         out = io.StringIO()
-        writer = csv.writer(out)
+        # Comments are the customers' own words: no cell may run as a formula in the reader's spreadsheet.
+        writer = SafeWriter(out)
         writer.writerow(["metric", "value"])
         tables = {"operators", "series", "comments"}
         for key, value in self.to_dict().items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,11 +12,14 @@ from typing import Protocol
 
 import pymongo
 
+from core import metrics
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
+from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
+from core.teams import configured_teams
 from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
@@ -56,6 +60,9 @@ _BUTTON_TITLES = {
     "ru": ("Оставить сообщение", "Заказать обратный звонок"),
     "en": ("Leave a message", "Request a callback"),
 }
+
+# What the customer reads when no new callback task is made (handoff/callbacks.py).
+_REFUSED_CALLBACK = {"already_arranged": Notice.CALLBACK_ALREADY_ARRANGED, "hourly_limit": Notice.CALLBACK_LIMIT}
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,8 @@ class Router:
         if on_stored is not None:
             on_stored()
         conversation, language, masked, stored = intake
+        metrics.MESSAGES.labels(message.channel).inc()
+        bind_conversation(conversation.id)  # this task's later log lines name the conversation
 
         replies: list[Reply] = []
         if masked.changed:
@@ -196,11 +205,17 @@ class Router:
         elif is_payload(masked.text) and not is_known_payload(masked.text):
             replies.append(Reply(text=notice_text(Notice.UNKNOWN_BUTTON, language), author="system"))
         else:
+            # A guest an operator verified is that customer for the bot too (verification upgraded the conversation).
+            identity = message.identity or (
+                CustomerIdentity(conversation.customer_id, conversation.verified_method or "operator")
+                if conversation.verified_by_operator and conversation.customer_id
+                else None
+            )
             metadata: BotMetadata = {
                 "channel": message.channel,
                 "language": language,
-                "customer_id": message.identity.customer_id if message.identity else None,
-                "identity_method": message.identity.method if message.identity else None,
+                "customer_id": identity.customer_id if identity else None,
+                "identity_method": identity.method if identity else None,
                 "redacted": sorted(masked.found),
             }
             bot_replies, state = await self._ask_bot(conversation, masked.text, metadata, now)
@@ -310,8 +325,11 @@ class Router:
         language = metadata["language"]
         try:
             on_busy = self._busy_notice(conversation, language)
+            started = time.perf_counter()
             replies = await self.bot.send(conversation.id, text, metadata, on_busy=on_busy)
+            metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
         except BotUnavailable as err:
+            metrics.ERRORS.labels("bot_unavailable").inc()
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
             queued = await conversations.hand_off(
                 self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
@@ -332,7 +350,7 @@ class Router:
                 team = handoff.get("team")
                 escalation = (
                     HandoffReason.parse(handoff.get("reason")),
-                    team if isinstance(team, str) else None,
+                    team if isinstance(team, str) and team in configured_teams() else None,
                     dict(handoff),
                 )
             marker = reply.custom.get(FALLBACK_MARKER)
@@ -414,7 +432,12 @@ class Router:
         if text == callbacks.REQUEST_CALLBACK_PAYLOAD:
             known = await self.phones(conversation.customer_id) if self.phones and conversation.customer_id else None
             if known:
-                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=known, now=now)
+                try:
+                    await callbacks.create_task(
+                        self.db, self.events, conversation, kind="callback", phone=known, now=now
+                    )
+                except callbacks.CallbackRefused as refused:
+                    return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
                 ending = callbacks.phone_ending(known)
                 return [
                     Reply(text=notice_text(Notice.CALLBACK_TO_KNOWN_PHONE, language, ending=ending), author="system")
@@ -428,7 +451,11 @@ class Router:
             phone = callbacks.parse_phone(text)
             if phone is None:
                 return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
-            await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            try:
+                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            except callbacks.CallbackRefused as refused:
+                await conversations.set_awaiting(self.db, conversation.id, None)
+                return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
             await conversations.set_awaiting(self.db, conversation.id, None)
             return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
         if conversation.awaiting == "message":

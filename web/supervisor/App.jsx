@@ -11,6 +11,7 @@ import { Header } from "./Header.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
 import { OpenConversations } from "./OpenConversations.jsx";
 import { tr } from "./tr.js";
+import { VerificationLocks } from "./VerificationLocks.jsx";
 
 // The live lists are re-read at most this often while events arrive, and at least this often without.
 const REFRESH_DEBOUNCE_MS = 300;
@@ -112,6 +113,7 @@ function Dashboard({ me, onSignedOut }) {
         <aside class="sv-side" aria-label={tr.t("live.heading")}>
           <Queues queues={live.queues} />
           <Operators operators={live.operators} />
+          <VerificationLocks locks={live.verification_locks || []} onLifted={refresh} onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
       </main>
