@@ -137,8 +137,13 @@ class Router:
             self.bus = EventBus(self.db)
         return self.bus
 
-    async def handle(self, message: InboundMessage) -> Turn:
-        """Route one inbound message and return the replies for the customer's channel."""
+    async def handle(self, message: InboundMessage, *, on_stored: Callable[[], None] | None = None) -> Turn:
+        """Route one inbound message and return the replies for the customer's channel.
+
+        `on_stored` is called once the message is in storage, before the bot or an operator sees it: a
+        channel acknowledges the message to its platform (Telegram's "typing") only then, so a
+        failing platform call never loses what the customer wrote.
+        """
         text = clean_text(message.text, self.max_message_chars)
         now = self.clock()
         lease: claims.Lease | None = None
@@ -162,6 +167,8 @@ class Router:
         if intake is None:
             # An earlier attempt stored it and died before saying so: a duplicate after all.
             raise DuplicateMessage(str(message.channel_message_id))
+        if on_stored is not None:
+            on_stored()
         conversation, language, masked, stored = intake
         metrics.MESSAGES.labels(message.channel).inc()
         bind_conversation(conversation.id)  # this task's later log lines name the conversation
@@ -294,9 +301,14 @@ class Router:
         extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
         if key is not None:
             extra["inbound_id"] = key
-        stored = await transcript.append(
-            self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
-        )
+        try:
+            stored = await transcript.append(
+                self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
+            )
+        except claims.AlreadyInserted as already:
+            # An earlier attempt's insert timed out for it but was applied: that copy is the message, and
+            # since that attempt failed before the bot saw it, this one carries the turn on.
+            stored = StoredMessage.from_document(already.existing)
         return conversation, language, masked, stored
 
     async def customer_typing(self, channel: str, channel_user_id: str) -> None:
