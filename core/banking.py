@@ -17,7 +17,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from core.db import Database, Document
+from core.db import Database, Document, insert_if_missing
 from core.masking import mask_pan
 from core.settings import Settings
 
@@ -388,17 +388,25 @@ async def find_recent_transactions(
 async def mark_card_blocked(cards: AsyncCollection[Document], card_id: str, *, actor: str, now: datetime) -> bool:
     """Block the card if it is active; True only for the call that changed it.
 
-    The status condition makes a repeated request a no-op on every MongoDB-compatible
-    server. On MongoDB it is also race-free; FerretDB 1.24 applies conditional updates
-    as read-modify-write (see handoff/claims.py), so two simultaneous requests may
-    both report "blocked" there. The card ends blocked either way; only the audit
-    log could show two "blocked" entries, which is acceptable for the demo backend.
+    The block is claimed by a unique insert (`bank_card_blocks`, one document per card): a
+    conditional update alone is read-modify-write on FerretDB 1.24, and two simultaneous
+    requests both reported "blocked" (two audit entries for one block). The demo seed, which
+    puts the cards back into their documented state, gives the claims back (`release_card_blocks`).
     """
-    result = await cards.update_one(
-        {"_id": card_id, "status": CardStatus.ACTIVE.value},
-        {"$set": {"status": CardStatus.BLOCKED.value, "blocked_at": now, "blocked_by": actor}},
+    card = await cards.find_one({"_id": card_id}, {"status": 1})
+    if card is None or card.get("status") != CardStatus.ACTIVE.value:
+        return False
+    if not await insert_if_missing(cards.database["bank_card_blocks"], {"_id": card_id, "at": now, "by": actor}):
+        return False
+    await cards.update_one(
+        {"_id": card_id}, {"$set": {"status": CardStatus.BLOCKED.value, "blocked_at": now, "blocked_by": actor}}
     )
-    return result.modified_count == 1
+    return True
+
+
+async def release_card_blocks(db: Database, card_ids: list[str]) -> None:
+    """Forget the block claims of cards made active again (the demo seed), so they can be blocked anew."""
+    await db.bank_card_blocks.delete_many({"_id": {"$in": card_ids}})
 
 
 async def find_many_by(collection: AsyncCollection[Document], field: str, values: list[str]) -> list[Document]:
@@ -611,11 +619,16 @@ class MongoBankingBackend:
 
     async def mark_paid(self, payment_id: str) -> bool:
         """The demo's "payment received": True for the call that marked it."""
+        now = self._clock()
         with _backend_errors("mark the payment paid"):
-            result = await self._db.bank_payments.update_one(
-                {"_id": payment_id, "paid_at": None}, {"$set": {"paid_at": self._clock()}}
-            )
-        return result.modified_count == 1
+            payment = await self._db.bank_payments.find_one({"_id": payment_id}, {"paid_at": 1})
+            if payment is None or payment.get("paid_at") is not None:
+                return False
+            # Claimed by a unique insert: a conditional update alone let simultaneous calls both "mark" it.
+            if not await insert_if_missing(self._db.bank_payments_paid, {"_id": payment_id, "at": now}):
+                return False
+            await self._db.bank_payments.update_one({"_id": payment_id}, {"$set": {"paid_at": now}})
+        return True
 
     async def set_opt_out(self, customer_id: str, *, opted_out: bool, actor: str, source: str) -> None:
         """Store the choice (one document per customer, whole-value writes) and audit it."""
