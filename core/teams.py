@@ -1,5 +1,6 @@
 """The configured team list: one place that names every team an operator, a transfer, routing, a
-service-level target or a campaign may refer to, so that nothing routes to a team nobody serves."""
+service-level target or a campaign may refer to, so that nothing routes to a team nobody serves.
+"""
 
 from __future__ import annotations
 

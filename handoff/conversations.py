@@ -46,6 +46,8 @@ class HandoffReason(StrEnum):
     KB_ESCALATE = "kb_escalate"
     # A charge the customer did not make or does not recognise (intent dispute_charge, issue 11).
     DISPUTED_CHARGE = "disputed_charge"
+    # A product the customer wants that the knowledge base does not answer (issue 20): the sales team.
+    SALES_REQUEST = "sales_request"
     OTHER = "other"
 
     @classmethod
@@ -69,7 +71,10 @@ _URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILA
 URGENT_PRIORITY = 0
 NORMAL_PRIORITY = 1
 # Reasons that need a skill; other conversations go to any operator speaking the language.
-_REASON_TEAMS: dict[HandoffReason, str] = {HandoffReason.BLOCK_CARD_UNVERIFIED: "cards"}
+_REASON_TEAMS: dict[HandoffReason, str] = {
+    HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
+    HandoffReason.SALES_REQUEST: "sales",
+}
 
 
 def priority_of(reason: HandoffReason) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pymongo
@@ -14,6 +14,7 @@ from core.db import Database
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
+from core.teams import configured_teams
 from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
@@ -22,7 +23,7 @@ from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
 from handoff.desk import parse_rating
 from handoff.events import Event
-from handoff.hours import WorkingHours
+from handoff.hours import HoursError, WorkingHours
 from handoff.notices import (
     Availability,
     NoOperatorOnline,
@@ -284,6 +285,7 @@ class Router:
                 # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
                 fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
+        replies = _sign_in_where_offered(replies, conversation.channel)
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
             in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
@@ -334,8 +336,12 @@ class Router:
     ) -> Reply:
         """One coherent notice: the queue position, or (nobody online, out of hours) a message or callback offer."""
         availability: Availability
+        team_hours = _team_hours(conversation.team, self.hours)
         if self.hours is not None and not self.hours.is_open(now):
             availability = OutOfHours(*self.hours.describe())
+        elif team_hours is not None and not team_hours.is_open(now):
+            # A team with its own hours (sales, core/teams.yml): outside them, a message or a callback.
+            availability = OutOfHours(*team_hours.describe())
         elif await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
             availability = NoOperatorOnline()
         else:
@@ -393,6 +399,36 @@ class Router:
         await conversations.store_rating_comment(self.db, conversation.id, comment=text, now=now)
         await conversations.release_pointer(self.db, conversation)
         return [Reply(text=notice_text(Notice.THANKS_FOR_RATING, language), author="system")]
+
+
+# The bot's sign-in button: the web chat (and a host page's own chat over REST) opens its sign-in; Telegram and the
+# phone have none, so there the button is left out and the text's other ways (the app, an operator) remain.
+_SIGN_IN_PAYLOAD = "/sign_in"
+_WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
+
+
+def _sign_in_where_offered(replies: list[Reply], channel: str) -> list[Reply]:
+    if channel not in _WITHOUT_SIGN_IN:
+        return replies
+    return [
+        replace(r, buttons=tuple(b for b in r.buttons if b.payload != _SIGN_IN_PAYLOAD))
+        if any(b.payload == _SIGN_IN_PAYLOAD for b in r.buttons)
+        else r
+        for r in replies
+    ]
+
+
+def _team_hours(team_name: str | None, general: WorkingHours | None) -> WorkingHours | None:
+    """The configured team's own hours (in the operators' time zone), if it has any."""
+    team = configured_teams().get(team_name) if team_name else None
+    if team is None or not team.hours:
+        return None
+    zone = general.zone.key if general is not None else "Europe/Moscow"
+    try:
+        return WorkingHours.parse(team.hours, zone)
+    except HoursError:
+        logger.warning("Team %s has malformed hours %r; treated as the general hours", team.name, team.hours)
+        return None
 
 
 def _text_only(reply: Reply) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from knowledge_base.embeddings import Matrix
 
@@ -57,7 +58,9 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def features(components: tuple[Matrix, ...], fused: Matrix, prototype_share: float, words: int, english: bool) -> Matrix:
+def features(
+    components: tuple[Matrix, ...], fused: Matrix, prototype_share: float, words: int, english: bool
+) -> npt.NDArray[np.float64]:
     """The decision's inputs for one query: SearchIndex.components' six arrays and their fusion."""
     best, prototype, stem_scores, char_scores, answer_scores, whitened = components
     size = len(fused)
@@ -107,17 +110,19 @@ class Logistic:
     weights: tuple[float, ...]
     bias: float
 
-    def probability(self, x: Matrix) -> float:
+    def probability(self, x: npt.NDArray[np.float64]) -> float:
         """P(label = 1) for one feature row."""
         z = (np.asarray(x, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = float(z @ np.asarray(self.weights) + self.bias)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
     def to_json(self) -> dict[str, Any]:
+        """As stored in decision.json."""
         return {"mean": list(self.mean), "scale": list(self.scale), "weights": list(self.weights), "bias": self.bias}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Logistic:
+        """From decision.json."""
         return cls(
             mean=tuple(float(v) for v in raw["mean"]),
             scale=tuple(float(v) for v in raw["scale"]),
@@ -126,8 +131,16 @@ class Logistic:
         )
 
 
-def fit_logistic(x: Matrix, y: Matrix, *, l2: float = 1.0, steps: int = 50) -> Logistic:
-    """Newton's method on the L2-penalised log-likelihood (standardised features, unpenalised bias)."""
+def fit_logistic(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    *,
+    weights: npt.NDArray[np.float64] | None = None,
+    l2: float = 1.0,
+    steps: int = 50,
+) -> Logistic:
+    """Newton's method on the L2-penalised, row-weighted log-likelihood (standardised features, unpenalised bias)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale = np.where(scale < 1e-9, 1.0, scale)
@@ -138,8 +151,8 @@ def fit_logistic(x: Matrix, y: Matrix, *, l2: float = 1.0, steps: int = 50) -> L
     penalty[-1] = 0.0
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ theta, -50, 50)))
-        gradient = design.T @ (p - y) + penalty * theta
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        gradient = design.T @ (w * (p - y)) + penalty * theta
+        hessian = (design * (w * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         theta -= step
         if float(np.abs(step).max()) < 1e-8:
@@ -163,6 +176,7 @@ class DecisionModel:
     clarify: float  # p_relevant at or above (and not answered): "did you mean"
 
     def to_json(self) -> dict[str, Any]:
+        """As stored in decision.json."""
         return {
             "features": list(FEATURES),
             "top": self.top.to_json(),
@@ -174,6 +188,7 @@ class DecisionModel:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> DecisionModel:
+        """From decision.json; ValueError when it was fitted for other features."""
         if list(raw.get("features") or []) != list(FEATURES):
             raise ValueError("decision.json was fitted for other features; run python -m bench.kb_decision --fit")
         return cls(
@@ -200,9 +215,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
     "block": re.compile(
         r"\b(заблок\w*(ть|те|уй|ую|ем)|заблоч\w*(ть|те|ь)|блокир\w*(ть|те|уй)|block|freeze|lock)\b", re.IGNORECASE
     ),
-    "unblock": re.compile(
-        r"\b(разблок\w*|разблоч\w*|unblock\w*|unfreeze\w*|unlock\w*|снять блок\w*)\b", re.IGNORECASE
-    ),
+    "unblock": re.compile(r"\b(разблок\w*|разблоч\w*|unblock\w*|unfreeze\w*|unlock\w*|снять блок\w*)\b", re.IGNORECASE),
     "close": re.compile(r"\b(закр(ыть|ойте|ой|ою|оем)|close|closing|shut)\b", re.IGNORECASE),
     "open": re.compile(r"\b(откр(ыть|ойте|ой|ою|оем)|open|opening)\b", re.IGNORECASE),
 }

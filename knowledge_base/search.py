@@ -138,6 +138,8 @@ class SearchResult:
     relevance: float | None = None
     # With an answer that is likely but not certain: the next articles to offer ("Не то? Возможно, вы про…").
     alternatives: list[Hit] = field(default_factory=list)
+    # An answer the decision is sure of (no alternatives needed); a sale is answered only then.
+    sure: bool = False
 
 
 class _LanguageIndex:
@@ -313,14 +315,14 @@ class SearchIndex:
             return Decision.ANSWER
         return Decision.CLARIFY
 
-    def evidence(self, text: str, language: str, limit: int = 5) -> tuple[list[Hit], Matrix]:
+    def evidence(self, text: str, language: str, limit: int = 5) -> tuple[list[Hit], npt.NDArray[np.float64]]:
         """Ranked hits without the opposed articles, and the calibrated decision's feature row.
 
         bench/kb_decision.py fits the decision on these rows, so fitting and answering read the same.
         """
         components = self.components(text, language, candidates=SEARCH_CANDIDATES)
         if not text.strip():
-            return [], np.zeros(len(calibrated.FEATURES))
+            return [], np.zeros(len(calibrated.FEATURES), dtype=np.float32)
         fused = self.weights.fuse(components)
         index = self._by_language.get(language) or self._by_language["ru"]
         wanted = calibrated.asks(text)
@@ -341,12 +343,15 @@ class SearchIndex:
         model = self.decision_model
         hits, row = self.evidence(text, language, max(limit, 3))
         if model is None:
-            return SearchResult(hits=hits[:limit], decision=self.decide(hits))
+            decided = self.decide(hits)
+            return SearchResult(hits=hits[:limit], decision=decided, sure=decided is Decision.ANSWER)
         p_top, p_relevant = model.top.probability(row), model.relevant.probability(row)
         alternatives: list[Hit] = []
         if not hits:
             decision = Decision.MISS
-        elif p_top >= model.answer:
+        elif p_top >= model.answer and (p_top >= model.sure or len(text.split()) > 1):
+            # One word ("деньги") carries no detail to choose between close articles: unless the decision
+            # is sure, ask which one was meant.
             decision = Decision.ANSWER
             if p_top < model.sure:
                 alternatives = [h for h in hits[1:3] if h.score >= ALTERNATIVE_SHARE * hits[0].score]
@@ -360,6 +365,7 @@ class SearchIndex:
             confidence=round(p_top, 4),
             relevance=round(p_relevant, 4),
             alternatives=alternatives,
+            sure=decision is Decision.ANSWER and p_top >= model.sure,
         )
 
 

@@ -72,6 +72,22 @@ class Unanswered:
     first_at: datetime
     last_at: datetime
     count: int
+    # Set when a customer said an answer with this article did not help (issue 20).
+    not_helpful_article: str | None = None
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    """Customers' votes on one article's answers."""
+
+    helpful: int
+    not_helpful: int
+
+    @property
+    def share(self) -> float | None:
+        """The helpful share of the votes, None without votes."""
+        total = self.helpful + self.not_helpful
+        return round(self.helpful / total, 3) if total else None
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -79,6 +95,7 @@ async def ensure_indexes(db: Database) -> None:
     await db.kb_article_versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
     await db.kb_articles.create_index([("status", ASCENDING)])
     await db.kb_unanswered.create_index([("resolved", ASCENDING), ("last_at", DESCENDING)])
+    await db.kb_votes.create_index([("article_id", ASCENDING), ("helpful", ASCENDING)])
 
 
 async def index_version(db: Database) -> int:
@@ -361,19 +378,78 @@ def _question_key(text: str, language: str) -> str:
 
 
 async def record_unanswered(
-    db: Database, *, text: str, language: str, channel: str, conversation_id: str, now: datetime
+    db: Database,
+    *,
+    text: str,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+    not_helpful_article: str | None = None,
 ) -> None:
-    """Keep a question the KB could not answer; similar ones increase the count of the first."""
+    """Keep a question the KB could not answer (or whose answer did not help); similar ones count on the first.
+
+    A second upsert racing the first one on FerretDB fails with DuplicateKeyError instead of updating
+    the document the first one created: it is retried once as the update it is.
+    """
     key = _question_key(text, language)
-    await db.kb_unanswered.update_one(
-        {"_id": key},
-        {
-            "$setOnInsert": {"text": text[:1000], "language": language, "first_at": now, "resolved": False},
-            "$set": {"last_at": now, "channel": channel, "conversation_id": conversation_id},
-            "$inc": {"count": 1},
-        },
-        upsert=True,
-    )
+    changes: dict[str, Any] = {"last_at": now, "channel": channel, "conversation_id": conversation_id}
+    if not_helpful_article:
+        changes["not_helpful_article"] = not_helpful_article
+    update = {
+        "$setOnInsert": {"text": text[:1000], "language": language, "first_at": now, "resolved": False},
+        "$set": changes,
+        "$inc": {"count": 1},
+    }
+    try:
+        await db.kb_unanswered.update_one({"_id": key}, update, upsert=True)
+    except DuplicateKeyError:
+        await db.kb_unanswered.update_one({"_id": key}, update, upsert=True)
+
+
+async def record_vote(
+    db: Database,
+    *,
+    vote_id: str,
+    article_id: str,
+    question: str,
+    helpful: bool,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+) -> bool:
+    """Keep one customer's vote on one answer; False when that answer already has one (a second click).
+
+    Append-only, one document per answered question (`vote_id`), counted by a query (`helpfulness`):
+    no counter to increment, so simultaneous votes are never lost (FerretDB runs $inc as read-then-write).
+    """
+    try:
+        await db.kb_votes.insert_one(
+            {
+                "_id": vote_id[:300],
+                "article_id": article_id,
+                "question": question[:1000],
+                "helpful": helpful,
+                "language": language,
+                "channel": channel,
+                "conversation_id": conversation_id,
+                "at": now,
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def helpfulness(db: Database, article_ids: list[str] | None = None) -> dict[str, Helpfulness]:
+    """Votes per article, counted from the vote records."""
+    match: dict[str, Any] = {"article_id": {"$in": article_ids}} if article_ids is not None else {}
+    counts: dict[str, dict[bool, int]] = {}
+    pipeline = [{"$match": match}, {"$group": {"_id": {"a": "$article_id", "h": "$helpful"}, "n": {"$sum": 1}}}]
+    async for row in await db.kb_votes.aggregate(pipeline):
+        counts.setdefault(str(row["_id"]["a"]), {})[bool(row["_id"]["h"])] = int(row["n"])
+    return {aid: Helpfulness(helpful=c.get(True, 0), not_helpful=c.get(False, 0)) for aid, c in counts.items()}
 
 
 async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]:
@@ -389,6 +465,7 @@ async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]
             first_at=d["first_at"],
             last_at=d["last_at"],
             count=int(d.get("count", 1)),
+            not_helpful_article=d.get("not_helpful_article"),
         )
         async for d in cursor
     ]

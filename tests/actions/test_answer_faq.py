@@ -61,14 +61,16 @@ async def test_on_the_phone_the_short_voice_answer_is_read(action: ActionAnswerF
 
 async def test_an_escalating_article_answers_then_offers_an_operator(action: ActionAnswerFaq) -> None:
     _, dispatcher = await ask(action, "Банкомат забрал карту, что делать?")
-    assert len(texts(dispatcher)) == 2
+    assert texts(dispatcher)[1:] == ["Если нужна помощь сотрудника, я соединю вас с оператором.", "Ответ помог?"]
     offer = dispatcher.messages[1]["buttons"][0]
     assert offer["payload"] == '/request_operator{"handoff_reason": "kb_escalate"}'
+    votes = [b["title"] for b in dispatcher.messages[-1]["buttons"]]
+    assert votes == ["Помогло", "Не помогло"]
 
 
 async def test_a_close_call_offers_three_articles_and_a_person(action: ActionAnswerFaq) -> None:
-    # Two transfer articles fit equally well ("not received" and "cancel"), so the bot asks which one.
-    _, dispatcher = await ask(action, "проблема с переводом")
+    # Several card articles fit a vague "problem with the card" (declined, activation, ATM), so the bot asks.
+    _, dispatcher = await ask(action, "проблема с картой")
     assert texts(dispatcher) == ["Уточните, пожалуйста, что вы имели в виду:"]
     payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
     assert len(payloads) == 4

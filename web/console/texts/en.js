@@ -109,6 +109,7 @@ export default {
   "reason.nlu_fallback": "bot did not understand",
   "reason.kb_no_answer": "no KB answer",
   "reason.kb_escalate": "KB article asks for an operator",
+  "reason.sales_request": "product request (sales)",
   "reason.disputed_charge": "disputed charge",
   "reason.other": "other",
   "resolution.resolved": "resolved",
