@@ -8,12 +8,23 @@ for a person wins over its topic; a product the knowledge base has no article fo
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from core.app import create_app
 from core.db import Database
+from core.stack import Stack
+from core.teams import configured_teams
 from knowledge_base.seed import load_seed
+from tests.handoff_support import REST, REST_HEADERS, gateway_settings
 from tests.how_to_phrasings import HOW_TO_PHRASINGS, OFFERS
 from tests.rest_support import Customer, buttons, said
 
@@ -67,3 +78,33 @@ async def test_a_guest_asking_for_the_balance_gets_the_chats_sign_in(guest: Call
     assert "Покажу баланс, как только вы войдёте" in said(replies)
     assert {"title": "Войти", "payload": "/sign_in"} in buttons(replies)
     assert "напишите мне оттуда" not in said(replies)
+
+
+async def test_outside_the_sales_teams_hours_a_product_request_gets_a_callback_offer(
+    stack: Stack, aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sales team's own hours (core/teams.yml), set to a window that is certainly not now in Moscow.
+    hour = datetime.now(ZoneInfo("Europe/Moscow")).hour
+    window = "13:00-14:00" if hour < 12 else "01:00-02:00"
+    teams = yaml.safe_load((Path(__file__).parents[1] / "core" / "teams.yml").read_text(encoding="utf-8"))
+    for team in teams["teams"]:
+        if team["name"] == "sales":
+            team["hours"] = window
+    (tmp_path / "teams.yml").write_text(yaml.safe_dump(teams, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("TEAMS_FILE", str(tmp_path / "teams.yml"))
+    configured_teams.cache_clear()
+    try:
+        client: TestClient[web.Request, web.Application] = await aiohttp_client(
+            create_app(gateway_settings(stack, "sales_hours"))
+        )
+        resp = await client.post(
+            REST, json={"sender": "sales-night", "text": "хочу оформить кредитную карту"}, headers=REST_HEADERS
+        )
+        turn = await resp.json()
+    finally:
+        configured_teams.cache_clear()
+    opens, closes = window.split("-")
+    texts = [reply["text"] for reply in turn["replies"]]
+    assert f"Операторы работают с {opens} до {closes} (МСК)" in " ".join(texts), texts
+    titles = [b["title"] for reply in turn["replies"] for b in reply.get("buttons") or []]
+    assert titles == ["Оставить сообщение", "Заказать обратный звонок"]

@@ -15,7 +15,7 @@ from knowledge_base import store
 from knowledge_base.config import default_model
 from knowledge_base.embeddings import Encoder, load_encoder
 from knowledge_base.seed import load_seed
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import CachingEncoder, KnowledgeBase
 
 from .trackers import DOMAIN, metadata, texts, tracker
 
@@ -24,7 +24,9 @@ pytest_plugins = ("tests.kb_support",)
 
 @pytest.fixture(scope="module")
 def encoder() -> Encoder | None:
-    return load_encoder(default_model())
+    # One embedding cache for the module: each test's fresh database re-indexes the same seed texts.
+    inner = load_encoder(default_model())
+    return CachingEncoder(inner) if inner is not None else None
 
 
 @pytest.fixture
