@@ -533,7 +533,7 @@ def setup_telegram(app: web.Application, path: str) -> None:
 async def _set_webhook_command() -> None:
     config = TelegramConfig.from_settings(Settings.from_env())
     if not config.token or not config.webhook_url:
-        raise SystemExit("Set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_URL (README, 'Telegram').")
+        raise SystemExit("Set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_URL (docs/integrations.md, 'Telegram').")
     bot = create_bot(config)
     try:
         await set_webhook(bot, config)

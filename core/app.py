@@ -30,6 +30,8 @@ from handoff.delivery import DeliveryRegistry
 from handoff.router import Router
 from handoff.setup import bus_context, setup_handoff, working_hours
 from knowledge_base.setup import setup_knowledge_base
+from outbound.http import OUTBOUND_KEY, setup_outbound
+from outbound.replies import OutboundReplies
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -78,6 +80,7 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
         delivery=app[DELIVERY_KEY],
         hours=working_hours(settings),
         phones=registered_phones(create_banking_backend(settings, app[DB_KEY])),
+        outbound_replies=OutboundReplies(lambda: app[OUTBOUND_KEY].pool, create_banking_backend(settings, app[DB_KEY])),
     )
     yield
     await session.close()
@@ -125,6 +128,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(router_context)
     setup_handoff(app)
     setup_knowledge_base(app)
+    setup_outbound(app)
     setup_routes(app)
     setup_middlewares(app)
     # Last, so it runs after every context that declares indexes (mongo, handoff, knowledge base).

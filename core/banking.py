@@ -7,14 +7,14 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from core.db import Database, Document
 from core.masking import mask_pan
@@ -151,6 +151,46 @@ class Transaction:
     account_last4: str | None = None
 
 
+class PaymentProduct(StrEnum):
+    """What a scheduled payment repays."""
+
+    LOAN = "loan"
+    CREDIT_CARD = "credit_card"
+
+
+@dataclass(frozen=True)
+class ScheduledPayment:
+    """A loan instalment or a credit card's minimum payment, due on a Moscow date; paid once `paid_at` is set."""
+
+    payment_id: str
+    customer_id: str
+    product: PaymentProduct
+    product_name: str
+    amount: Decimal
+    due_date: date
+    card_last4: str | None = None
+    paid_at: datetime | None = None
+    currency: str = CURRENCY
+
+
+@dataclass(frozen=True)
+class ContactProfile:
+    """What outbound contacts need to know about a customer: where, when and whether they may be reached."""
+
+    customer_id: str
+    full_name: str
+    language: str
+    timezone: str = "Europe/Moscow"
+    phone: str | None = None
+    marketing_consent: bool = False
+    # The customer asked for no more reminders, surveys or offers (reply "стоп", a button, an operator's mark).
+    opted_out: bool = False
+    # On the bank's do-not-contact list (e.g. a 230-FZ refusal of interaction).
+    do_not_contact: bool = False
+    # Preferred channels in order ("telegram", "sms", "call"); empty: the campaign's order.
+    channels: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class BlockResult:
     """What a block request did; `card` is the card after the request, None when not found."""
@@ -188,6 +228,26 @@ class BankingBackend(Protocol):
         self, customer_id: str, card_last4: str, *, actor: str, channel: str, conversation_id: str
     ) -> BlockResult:
         """Block one of the customer's cards; calling it again changes nothing and says so."""
+        ...
+
+    async def contact_profiles(self, customer_ids: list[str]) -> dict[str, ContactProfile]:
+        """Profiles of the customers that exist, by id (unknown ids are missing from the answer)."""
+        ...
+
+    async def payments_due(self, on: date) -> list[ScheduledPayment]:
+        """Unpaid payments due on this date."""
+        ...
+
+    async def list_payments(self, customer_id: str) -> list[ScheduledPayment]:
+        """The customer's scheduled payments, paid ones included, by due date."""
+        ...
+
+    async def set_opt_out(self, customer_id: str, *, opted_out: bool, actor: str, source: str) -> None:
+        """Record the customer's choice about reminders, surveys and offers (audited)."""
+        ...
+
+    async def mark_paid(self, payment_id: str) -> bool:
+        """The payment arrived: no more reminders for it. True for the call that changed it."""
         ...
 
 
@@ -342,6 +402,37 @@ async def find_audit_records(audit_log: AsyncCollection[Document], customer_id: 
     return await audit_log.find({"customer_id": customer_id}).sort([("at", ASCENDING), ("_id", ASCENDING)]).to_list()
 
 
+def payment_from_document(doc: Document) -> ScheduledPayment:
+    """Map a bank_payments document (due_date stored as an ISO date string, which sorts)."""
+    return ScheduledPayment(
+        payment_id=doc["_id"],
+        customer_id=doc["customer_id"],
+        product=PaymentProduct(doc["product"]),
+        product_name=doc["product_name"],
+        amount=from_kopecks(int(doc["amount_kopecks"])),
+        due_date=date.fromisoformat(doc["due_date"]),
+        card_last4=doc.get("card_last4"),
+        paid_at=doc.get("paid_at"),
+        currency=doc.get("currency", CURRENCY),
+    )
+
+
+def profile_from_documents(customer: Document, preferences: Document | None) -> ContactProfile:
+    """A customer document and their contact preferences (kept apart: the demo seed rewrites customers)."""
+    prefs = preferences or {}
+    return ContactProfile(
+        customer_id=customer["_id"],
+        full_name=customer["full_name"],
+        language=customer.get("language", "ru"),
+        timezone=customer.get("timezone", "Europe/Moscow"),
+        phone=customer.get("phone"),
+        marketing_consent=bool(customer.get("marketing_consent", False)),
+        opted_out=bool(prefs.get("opted_out", False)),
+        do_not_contact=bool(prefs.get("do_not_contact", False)),
+        channels=tuple(customer.get("contact_channels", ())),
+    )
+
+
 async def ensure_indexes(db: Database) -> None:
     """Indexes for the queries above."""
     await db.bank_customers.create_index([("phone", ASCENDING)])
@@ -349,6 +440,8 @@ async def ensure_indexes(db: Database) -> None:
     await db.bank_cards.create_index([("customer_id", ASCENDING), ("last4", ASCENDING)])
     await db.bank_transactions.create_index([("customer_id", ASCENDING), ("booked_at", DESCENDING)])
     await db.audit_log.create_index([("customer_id", ASCENDING), ("at", ASCENDING)])
+    await db.bank_payments.create_index([("due_date", ASCENDING), ("paid_at", ASCENDING)])
+    await db.bank_payments.create_index([("customer_id", ASCENDING), ("due_date", ASCENDING)])
 
 
 def _utc_now() -> datetime:
@@ -450,6 +543,62 @@ class MongoBankingBackend:
             fresh = None if doc is None else await find_card_by_last4(self._db.bank_cards, customer_id, card_last4)
         logger.info("Card block for customer %s, card %s: %s (actor %s)", customer_id, card_last4, status, actor)
         return BlockResult(status=status, card=None if fresh is None else card_from_document(fresh))
+
+    async def contact_profiles(self, customer_ids: list[str]) -> dict[str, ContactProfile]:
+        """Profiles by id, read in batches (a campaign may name 100,000 customers)."""
+        found: dict[str, ContactProfile] = {}
+        with _backend_errors("load contact profiles"):
+            for start in range(0, len(customer_ids), 1000):
+                batch = customer_ids[start : start + 1000]
+                customers = await self._db.bank_customers.find({"_id": {"$in": batch}}).to_list()
+                prefs = {
+                    doc["_id"]: doc
+                    for doc in await self._db.bank_contact_preferences.find({"_id": {"$in": batch}}).to_list()
+                }
+                for doc in customers:
+                    found[doc["_id"]] = profile_from_documents(doc, prefs.get(doc["_id"]))
+        return found
+
+    async def payments_due(self, on: date) -> list[ScheduledPayment]:
+        """Unpaid payments due on this date."""
+        with _backend_errors("list payments due"):
+            docs = await self._db.bank_payments.find({"due_date": on.isoformat(), "paid_at": None}).to_list()
+        return sorted((payment_from_document(doc) for doc in docs), key=lambda p: p.payment_id)
+
+    async def list_payments(self, customer_id: str) -> list[ScheduledPayment]:
+        """The customer's scheduled payments by due date."""
+        with _backend_errors("list payments"):
+            docs = await self._db.bank_payments.find({"customer_id": customer_id}).sort("due_date", ASCENDING).to_list()
+        return [payment_from_document(doc) for doc in docs]
+
+    async def mark_paid(self, payment_id: str) -> bool:
+        """The demo's "payment received": True for the call that marked it."""
+        with _backend_errors("mark the payment paid"):
+            result = await self._db.bank_payments.update_one(
+                {"_id": payment_id, "paid_at": None}, {"$set": {"paid_at": self._clock()}}
+            )
+        return result.modified_count == 1
+
+    async def set_opt_out(self, customer_id: str, *, opted_out: bool, actor: str, source: str) -> None:
+        """Store the choice (one document per customer, whole-value writes) and audit it."""
+        now = self._clock()
+        change = {"$set": {"opted_out": opted_out, "opted_out_at": now if opted_out else None, "source": source}}
+        with _backend_errors("record the opt-out"):
+            try:
+                await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change, upsert=True)
+            except DuplicateKeyError:
+                # FerretDB runs an upsert as read-then-insert: a simultaneous first write won; set ours on it.
+                await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change)
+            await insert_audit_record(
+                self._db.audit_log,
+                {
+                    "action": "contact.opt_out" if opted_out else "contact.opt_in",
+                    "actor": actor,
+                    "at": now,
+                    "channel": source,
+                    "customer_id": customer_id,
+                },
+            )
 
 
 def create_banking_backend(settings: Settings, db: Database) -> BankingBackend:

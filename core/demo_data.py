@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from core.banking import BANK_TIMEZONE, CURRENCY, AccountKind, CardKind, CardStatus, ensure_indexes, to_kopecks
 from core.db import Database, Document
@@ -21,9 +23,23 @@ DEMO_BASE_DATE = date(2026, 11, 25)
 
 _CUSTOMERS: list[Document] = [
     # Phones are E.164 (core.banking.normalize_phone); Telegram contacts and caller ids find customers by them.
-    {"_id": "demo-ivan", "full_name": "Иван Петров", "language": "ru", "phone": "+79160000001"},
-    {"_id": "demo-anna", "full_name": "Анна Смирнова", "language": "ru", "phone": "+79160000002"},
-    {"_id": "demo-john", "full_name": "John Smith", "language": "en", "phone": "+79160000003"},
+    # Outbound contacts read the time zone (windows are the customer's local hours) and the marketing consent.
+    {"_id": "demo-ivan", "full_name": "Иван Петров", "language": "ru", "phone": "+79160000001",
+     "timezone": "Europe/Moscow", "marketing_consent": True, "contact_channels": ["telegram", "call"]},
+    {"_id": "demo-anna", "full_name": "Анна Смирнова", "language": "ru", "phone": "+79160000002",
+     "timezone": "Asia/Yekaterinburg", "marketing_consent": False, "contact_channels": ["telegram", "sms"]},
+    {"_id": "demo-john", "full_name": "John Smith", "language": "en", "phone": "+79160000003",
+     "timezone": "Europe/London", "marketing_consent": True, "contact_channels": ["telegram", "call"]},
+]  # fmt: skip
+
+# Loan instalments and credit-card minimum payments: (id, customer, product, name, amount, days from the
+# first seed to the due date, card). Created once with dates relative to that day, then left alone, so a
+# payment marked paid stays paid and reminders find payments due in the coming days.
+_PAYMENTS: list[tuple[str, str, str, str, str, int, str | None]] = [
+    ("demo-ivan-loan-1", "demo-ivan", "loan", "Потребительский кредит", "12450.00", 3, None),
+    ("demo-ivan-cc-9012", "demo-ivan", "credit_card", "Кредитная карта 100 дней", "3500.00", 5, "9012"),
+    ("demo-anna-cc-7755", "demo-anna", "credit_card", "Кредитная карта Visa Gold", "2100.50", 3, "7755"),
+    ("demo-john-loan-1", "demo-john", "loan", "Car loan", "28900.00", 7, None),
 ]
 
 
@@ -186,6 +202,35 @@ async def _upsert_all(collection: AsyncCollection[Document], docs: list[Document
     await collection.bulk_write(operations, ordered=True)
 
 
+def payment_documents(today: date) -> list[Document]:
+    """The demo's scheduled payments, due the documented number of days after `today`."""
+    docs: list[Document] = []
+    for payment_id, customer_id, product, name, amount, days, card in _PAYMENTS:
+        doc: Document = {
+            "_id": payment_id,
+            "customer_id": customer_id,
+            "product": product,
+            "product_name": name,
+            "amount_kopecks": to_kopecks(Decimal(amount)),
+            "due_date": (today + timedelta(days=days)).isoformat(),
+            "paid_at": None,
+            "currency": CURRENCY,
+        }
+        if card is not None:
+            doc["card_last4"] = card
+        docs.append(doc)
+    return docs
+
+
+async def seed_payments(payments: AsyncCollection[Document], today: date) -> None:
+    """Insert the demo payments that are missing; existing ones (perhaps paid) are kept."""
+    known = {doc["_id"] for doc in await payments.find({}, {"_id": 1}).to_list()}
+    missing = [doc for doc in payment_documents(today) if doc["_id"] not in known]
+    for doc in missing:
+        with contextlib.suppress(DuplicateKeyError):  # another gateway process seeded it meanwhile
+            await payments.insert_one(doc)
+
+
 async def seed_demo_bank(db: Database) -> None:
     """Create or reset the demo customers, their products and their history.
 
@@ -198,4 +243,5 @@ async def seed_demo_bank(db: Database) -> None:
     await _upsert_all(db.bank_cards, _CARDS)
     await _upsert_all(db.bank_accounts, _ACCOUNTS)
     await _upsert_all(db.bank_transactions, _transaction_documents())
+    await seed_payments(db.bank_payments, datetime.now(BANK_TIMEZONE).date())
     logger.info("Demo bank seeded: %s customers, %s cards", len(_CUSTOMERS), len(_CARDS))

@@ -83,7 +83,7 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
         try:
             await conn.execute(custom_plans_statement(database))
         except psycopg.errors.InsufficientPrivilege:
-            logger.warning("Cannot set plan_cache_mode on %s; set it as its owner (README, Deployment)", database)
+            logger.warning("Cannot set plan_cache_mode on %s; set it as its owner (docs/operations.md)", database)
         for item in await collection_tables(conn, schema):
             for field in item.fields:
                 name = gin_index_name(item.table, field)

@@ -5,7 +5,7 @@ cluster folder is given to an unprivileged account (`PG_OS_USER`, default
 `postgres`, which Debian's package creates) and the server drops to it. The
 cluster listens on 127.0.0.1 only and trusts local connections: it is the local
 default; a deployment points MONGODB_URI and the RASA_TRACKER_* settings at its
-own servers instead (README, "Deployment").
+own servers instead (docs/operations.md, "Deployment on several machines").
 
 Usage from the shell (scripts/run, the supervisor):
     python -m core.pgcluster prepare DIR PORT   # initdb once, start, create databases, stop
@@ -32,6 +32,8 @@ PG_ROLE = "contact_center"
 # FerretDB keeps the platform's collections here; Rasa's SQL tracker store its own database.
 FERRETDB_DATABASE = "ferretdb"
 RASA_DATABASE = "rasa"
+# Outbound campaigns, contact attempts and their procrastinate job queue (outbound/store.py, outbound/queue.py).
+OUTBOUND_DATABASE = "outbound"
 _READY_TIMEOUT_SECONDS = 60
 
 
@@ -154,7 +156,7 @@ def wait_ready(port: int, popen: subprocess.Popen[bytes] | None = None) -> None:
     raise ClusterError(f"postgres on port {port} was not ready within {_READY_TIMEOUT_SECONDS} s")
 
 
-def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_DATABASE)) -> None:
+def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_DATABASE, OUTBOUND_DATABASE)) -> None:
     """Create the platform's databases when they are missing."""
     psql = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_ROLE, "-d", "postgres", "-tAq"]
     for name in names:
@@ -171,6 +173,11 @@ def create_databases(port: int, names: Sequence[str] = (FERRETDB_DATABASE, RASA_
 def ferretdb_url(port: int) -> str:
     """FerretDB's --postgresql-url for this cluster."""
     return f"postgres://{PG_ROLE}@127.0.0.1:{port}/{FERRETDB_DATABASE}"
+
+
+def outbound_url(port: int) -> str:
+    """OUTBOUND_DATABASE_URL for this cluster."""
+    return f"postgresql://{PG_ROLE}@127.0.0.1:{port}/{OUTBOUND_DATABASE}"
 
 
 def prepare(data_dir: Path, port: int) -> None:

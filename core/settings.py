@@ -40,7 +40,7 @@ def required_env(name: str) -> str:
     """Return an environment variable or fail with a message that says how to fix it."""
     value = os.environ.get(name)
     if not value:
-        raise SettingsError(f"Set the environment variable {name} (see README, 'Configuration').")
+        raise SettingsError(f"Set the environment variable {name} (see docs/operations.md, 'Configuration').")
     return value
 
 
@@ -182,7 +182,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Build settings from environment variables (names in the README)."""
+        """Build settings from environment variables (names in docs/operations.md, 'Configuration')."""
         env = os.environ.get("CC_ENV", "local")
         local = env == "local"
         return cls(

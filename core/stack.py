@@ -206,9 +206,11 @@ class Stack:
         env |= rasa_lock_env(self.ports.get("redis"))
         if "redis" in self.ports:
             env["REDIS_URL"] = f"redis://127.0.0.1:{self.ports['redis']}/0"
+            env["OUTBOUND_REDIS_URL"] = env["REDIS_URL"]
         if "postgres" in self.ports:
             env |= rasa_tracker_env(self.ports["postgres"])
             env["FERRETDB_POSTGRES_URL"] = pgcluster.ferretdb_url(self.ports["postgres"])
+            env["OUTBOUND_DATABASE_URL"] = pgcluster.outbound_url(self.ports["postgres"])
         if self.storage == "sqlite":
             env |= {"RASA_ENDPOINTS": "bot/endpoints-mongo.yml", "CC_RASA_PATCHES": "off"}
         if "actions" in self.ports:
@@ -355,7 +357,16 @@ def running_stack(data_dir: Path, *, with_bot: bool = True, with_gateway: bool =
 
 # Settings the run command derives from its ports.
 _RUN_COMMAND_DERIVES = frozenset(
-    {"MONGODB_URI", "RASA_URL", "RASA_URLS", "ACTION_ENDPOINT_URL", "FERRETDB_POSTGRES_URL", "REDIS_URL"}
+    {
+        "MONGODB_URI",
+        "RASA_URL",
+        "RASA_URLS",
+        "ACTION_ENDPOINT_URL",
+        "FERRETDB_POSTGRES_URL",
+        "REDIS_URL",
+        "OUTBOUND_DATABASE_URL",
+        "OUTBOUND_REDIS_URL",
+    }
 )
 
 

@@ -1,5 +1,7 @@
-"""The configured team list: one place that names every team an operator, a transfer, routing, a
-service-level target or a campaign may refer to, so that nothing routes to a team nobody serves.
+"""The configured team list.
+
+One place names every team an operator, a transfer, routing, a service-level target or a campaign may
+refer to, so that nothing routes to a team nobody serves.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class TeamList:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Team names in configured order."""
         return tuple(team.name for team in self.teams)
 
     def get(self, name: str | None) -> Team | None:
@@ -97,6 +100,7 @@ class TeamList:
         return team
 
     def to_list(self) -> list[dict[str, Any]]:
+        """Serialize every team for the console and the supervisor page."""
         return [team.to_dict() for team in self.teams]
 
 

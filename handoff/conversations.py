@@ -48,6 +48,9 @@ class HandoffReason(StrEnum):
     DISPUTED_CHARGE = "disputed_charge"
     # A product the customer wants that the knowledge base does not answer (issue 20): the sales team.
     SALES_REQUEST = "sales_request"
+    # Outbound (issue 18): a fraud alert answered "no, it wasn't me"; a reply to a reminder an operator must take.
+    FRAUD_ALERT = "fraud_alert"
+    OUTBOUND_REPLY = "outbound_reply"
     OTHER = "other"
 
     @classmethod
@@ -67,13 +70,14 @@ _TRANSITION_WRITE_SECONDS = 10.0
 # over after this long: three times the write bound, so its holder has certainly stopped writing.
 TRANSITION_LEASE_SECONDS = 30.0
 # Complaints and customers the bot failed wait less: they are already unhappy.
-_URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE})
+_URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE, HandoffReason.FRAUD_ALERT})
 URGENT_PRIORITY = 0
 NORMAL_PRIORITY = 1
 # Reasons that need a skill; other conversations go to any operator speaking the language.
 _REASON_TEAMS: dict[HandoffReason, str] = {
     HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
     HandoffReason.SALES_REQUEST: "sales",
+    HandoffReason.FRAUD_ALERT: "fraud",
 }
 
 

@@ -7,10 +7,12 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import pymongo
 
 from core.db import Database
+from core.identity import CustomerIdentity
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
@@ -55,6 +57,24 @@ _BUTTON_TITLES = {
     "ru": ("Оставить сообщение", "Заказать обратный звонок"),
     "en": ("Leave a message", "Request a callback"),
 }
+
+
+@dataclass(frozen=True)
+class HookedTurn:
+    """A reply the outbound side answered itself (to a reminder, an alert, a survey), perhaps for an operator."""
+
+    replies: list[Reply]
+    escalate: tuple[HandoffReason, str | None, dict[str, object]] | None = None
+
+
+class ReplyHook(Protocol):
+    """Answers a customer's reply to a bank-initiated contact, or None to let the bot answer (outbound/replies.py)."""
+
+    async def __call__(
+        self, conversation: Conversation, text: str, language: str, identity: CustomerIdentity | None, now: datetime
+    ) -> HookedTurn | None:
+        """The hooked turn, or None."""
+        ...
 
 
 class InvalidMessage(ValueError):
@@ -102,6 +122,8 @@ class Router:
     hours: WorkingHours | None = None
     # A signed-in customer's registered phone number, so a callback request need not ask for it.
     phones: callbacks.PhoneBook | None = None
+    # Replies to outbound contacts (reminders, fraud alerts, surveys) with the contact in context.
+    outbound_replies: ReplyHook | None = None
 
     @property
     def events(self) -> EventBus:
@@ -154,6 +176,17 @@ class Router:
                 await self._escalate(conversation, HandoffReason.CUSTOMER_REQUEST, "customer", language, now)
             )
             state = ConversationState.QUEUED
+        elif (hooked := await self._outbound_reply(conversation, masked.text, language, message, now)) is not None:
+            replies.extend(hooked.replies)
+            if hooked.escalate is not None:
+                reason, team, context = hooked.escalate
+                replies.extend(
+                    await self._escalate(conversation, reason, "bot", language, now, team=team, context=context)
+                )
+                state = ConversationState.QUEUED
+                await self.events.emit(
+                    Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
+                )
         elif is_payload(masked.text) and not is_known_payload(masked.text):
             replies.append(Reply(text=notice_text(Notice.UNKNOWN_BUTTON, language), author="system"))
         else:
@@ -178,6 +211,17 @@ class Router:
         for reply in replies:
             await transcript.append_reply(self.db, conversation.id, reply, self.clock())
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
+
+    async def _outbound_reply(
+        self, conversation: Conversation, text: str, language: str, message: InboundMessage, now: datetime
+    ) -> HookedTurn | None:
+        if self.outbound_replies is None:
+            return None
+        try:
+            return await self.outbound_replies(conversation, text, language, message.identity, now)
+        except Exception:  # the bot still answers when the outbound side's database is down
+            logger.exception("The reply to an outbound contact could not be handled in %s", conversation.id)
+            return None
 
     async def _store_inbound(
         self, message: InboundMessage, text: str, now: datetime, lease: claims.Lease | None

@@ -1,4 +1,4 @@
-"""Knowledge-base settings read from the environment (names in the README)."""
+"""Knowledge-base settings read from the environment (names in docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 CALL_ID_PREFIX = "twiml:"
 # Seconds Gather waits for the caller to start; speech ends on its own ("auto"), keys with "#".
 _GATHER_TIMEOUT_SECONDS = 5
-# Recognizer and voice per call language; README, "Phone line", says how to change them.
+# Recognizer and voice per call language; docs/integrations.md, "Phone line", says how to change them.
 _VOICE_LANGUAGES: dict[str, str] = {"ru": "ru-RU", "en": "en-US"}
 # Status callback values after which the call is over.
 _FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -103,7 +103,9 @@ class TwimlChannel:
             HTTPForbidden: the signature is missing or wrong.
         """
         if self._validator is None:
-            raise web.HTTPServiceUnavailable(text="Set TWIML_AUTH_TOKEN to the voice gateway's auth token (README).")
+            raise web.HTTPServiceUnavailable(
+                text="Set TWIML_AUTH_TOKEN to the voice gateway's auth token (docs/integrations.md, 'Phone line')."
+            )
         form = await request.post()
         params = {key: str(value) for key, value in form.items()}
         url = f"{self._config.public_url.rstrip('/')}{request.path_qs}" if self._config.public_url else str(request.url)

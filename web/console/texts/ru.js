@@ -111,6 +111,8 @@ export default {
   "reason.kb_escalate": "статья просит оператора",
   "reason.sales_request": "запрос на продукт (продажи)",
   "reason.disputed_charge": "оспаривание списания",
+  "reason.fraud_alert": "подозрительная операция",
+  "reason.outbound_reply": "ответ на рассылку",
   "reason.other": "другое",
   "resolution.resolved": "решено",
   "resolution.information_given": "информация дана",

@@ -1,0 +1,387 @@
+"""The customer's reply to an outbound contact, with the contact in its context.
+
+The router asks this first for a conversation whose last bank-initiated message is recent: a
+button of the message, or words that answer it in either language ("уже оплатил", "сколько и до
+какого числа?", "не могу заплатить", "стоп", "нет, это не я"), are handled here with the attempt
+they answer; anything else goes to the assistant as usual (its fallback asks once, then an
+operator takes over). "Не присылайте мне напоминания" opts out from anywhere.
+
+Nothing about a debt is said to anyone but the customer: the amount is named only when the
+message comes with the customer's verified identity (a linked Telegram chat, a signed-in web chat).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from actions.formatting import format_amount
+from core.banking import BankingBackend
+from core.identity import CustomerIdentity
+from core.messages import Button, Reply
+from handoff.conversations import Conversation, HandoffReason
+from handoff.router import HookedTurn
+from outbound import store
+from outbound.delivery import recipient_of
+from outbound.messages import ANSWER_INTENT, answer_payload, format_due_date
+from outbound.models import Attempt, AttemptState, Kind
+from outbound.rules import zone_of
+
+logger = logging.getLogger(__name__)
+
+# A reply this long after the contact is a new matter, not an answer to it.
+ANSWER_WINDOW = timedelta(days=7)
+_PAYLOAD_RE = re.compile(rf"^/{ANSWER_INTENT}(\{{.*\}})$", re.DOTALL)
+
+# Words that answer an outbound contact, per answer; both languages, matched on whole words.
+_ANSWERS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "stop",
+        re.compile(
+            r"^\s*(стоп|stop|хватит|отписаться|unsubscribe)\b|не\s+(пиши|присыла|звони|беспоко)|отпиш|"
+            r"\b(unsubscribe|opt[\s-]?out|stop\s+(sending|messag|remind|texting)|don'?t\s+(send|text|message|call))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "cannot_pay",
+        re.compile(
+            r"не\s+(могу|смогу|получается)\s+(за)?плат|нечем\s+плат|нет\s+денег|перенести|отсроч|рассроч|"
+            r"\b(can'?t|cannot|unable\s+to)\s+pay|\bpostpone|\breschedul|\bmove\s+the\s+(date|payment)|\bextension\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "paid",
+        re.compile(
+            r"(уже\s+)?(о|за)платил|внес(ла|л)?\b|погасил|\b(already\s+paid|i\s+(have\s+)?paid|i'?ve\s+paid|paid\s+it)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "how_much",
+        re.compile(
+            r"сколько|как(ая|ую)\s+сумм|до\s+какого|какого\s+числа|когда\s+(нужно\s+|надо\s+)?(платить|оплатить)|"
+            r"\b(how\s+much|what\s+amount|the\s+amount|when\s+is\s+it\s+due|due\s+date|by\s+when)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("remind_tomorrow", re.compile(r"напомн\w*\s+завтра|\bremind\s+me\s+tomorrow\b", re.IGNORECASE)),
+    (
+        "operator",
+        re.compile(r"оператор|специалист|человек|\b(operator|agent|human|a\s+person)\b", re.IGNORECASE),
+    ),
+]
+_NO = re.compile(
+    r"^\s*(нет|неа|no|nope)\b|\bне\s+я\b|это\s+не\s+я|не\s+(делал|совершал|покупал|плати)|"
+    r"\b(not\s+me|wasn'?t\s+me|it\s+was\s+not\s+me|didn'?t|did\s+not|fraud)\b",
+    re.IGNORECASE,
+)
+_YES = re.compile(
+    r"^\s*(да|ага|yes|yep|yeah)\b|это\s+(был(а)?\s+)?я|\b(it\s+was\s+me|that\s+was\s+me|i\s+did)\b", re.IGNORECASE
+)
+_ANYWHERE_OPT_OUT = re.compile(
+    r"не\s+(присылайте|присылай|отправляйте)\s+(мне\s+)?(больше\s+)?(напоминани|рассылк|опрос|предложени)|"
+    r"\b(stop|don'?t\s+send)\s+(me\s+)?(any\s+more\s+)?(reminders|offers|surveys)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"^\s*(\d{1,2})\s*(/\s*(5|10))?\s*$")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "paid": {
+        "ru": "Спасибо! Отметили, что вы оплатили. Если платёж ещё не отразился, он появится в течение рабочего дня.",
+        "en": "Thank you! We have noted that you paid. A payment not shown yet will be within a working day.",
+    },
+    "remind_tomorrow": {"ru": "Хорошо, напомню завтра.", "en": "All right, I will remind you tomorrow."},
+    "stopped": {
+        "ru": "Больше не будем присылать напоминания, опросы и предложения. Уведомления о безопасности карт "
+        "продолжат приходить.",
+        "en": "We will send no more reminders, surveys or offers. Security alerts about your cards will still come.",
+    },
+    "amount": {
+        "ru": "По продукту «{product}» нужно внести {amount} до {due_date}.",
+        "en": "The payment for your {product} is {amount}, due by {due_date}.",
+    },
+    "verify_first": {
+        "ru": "Сумму назову, когда подтвердите, что это вы: поделитесь номером телефона в Telegram (/link) или "
+        "войдите в чат на сайте банка. Срок платежа — до {due_date}.",
+        "en": "I can tell you the amount once you confirm it is you: share your phone number in Telegram (/link) "
+        "or sign in to the chat on the bank's website. The payment is due by {due_date}.",
+    },
+    "to_operator": {
+        "ru": "Передаю разговор специалисту, он увидит ваше напоминание.",
+        "en": "I am passing you to a specialist, who will see the reminder.",
+    },
+    "fraud_yes": {
+        "ru": "Спасибо, операция подтверждена. Карта продолжает работать.",
+        "en": "Thank you, the payment is confirmed. Your card keeps working.",
+    },
+    "fraud_no": {
+        "ru": "Карта •••• {card_last4} заблокирована, деньги на ней в безопасности. Передаю разговор специалисту "
+        "антифрод-службы.",
+        "en": "Card •••• {card_last4} is blocked; the money on it is safe. I am passing you to our fraud team.",
+    },
+    "fraud_block_failed": {
+        "ru": "Не удалось заблокировать карту автоматически. Передаю разговор специалисту антифрод-службы, "
+        "он заблокирует её вручную.",
+        "en": "The card could not be blocked automatically. Our fraud team will block it for you now.",
+    },
+    "nps": {
+        "ru": "Спасибо! Насколько вероятно, что вы порекомендуете банк друзьям, от 0 до 10?",
+        "en": "Thank you! How likely are you to recommend the bank to a friend, from 0 to 10?",
+    },
+    "comment": {
+        "ru": "Спасибо! Хотите что-нибудь добавить? Напишите пару слов.",
+        "en": "Thank you! Anything you would like to add? A few words are enough.",
+    },
+    "survey_thanks": {"ru": "Спасибо за ответы!", "en": "Thank you for your answers!"},
+}
+
+
+def _text(key: str, language: str, **values: str) -> str:
+    return TEXTS[key]["en" if language == "en" else "ru"].format(**values)
+
+
+def answer_of(text: str) -> str | None:
+    """The answer a button carries, or the answer the words give, or None."""
+    match = _PAYLOAD_RE.match(text.strip())
+    if match:
+        try:
+            value = json.loads(match.group(1)).get("answer")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+    for answer, pattern in _ANSWERS:
+        if pattern.search(text):
+            return answer
+    return None
+
+
+def yes_or_no(text: str) -> str | None:
+    """A fraud alert's answer: "yes", "no" or None (a button's payload, or words in either language)."""
+    answer = answer_of(text)
+    if answer in ("yes", "no"):
+        return answer
+    if _NO.search(text):
+        return "no"
+    if _YES.search(text):
+        return "yes"
+    return None
+
+
+@dataclass
+class OutboundReplies:
+    """The router's hook for replies to outbound contacts (HookedTurn, handoff/router.py)."""
+
+    pool_of: Any  # () -> store.Pool | None: the pool opens after the router is built
+    bank: BankingBackend
+
+    async def __call__(
+        self,
+        conversation: Conversation,
+        text: str,
+        language: str,
+        identity: CustomerIdentity | None,
+        now: datetime,
+    ) -> HookedTurn | None:
+        """Handle the reply when it answers a recent outbound contact; None sends it on to the bot."""
+        pool: store.Pool | None = self.pool_of()
+        if pool is None:
+            return None
+        attempt = await store.latest_for_conversation(pool, conversation.id)
+        if attempt is None or attempt.sent_at is None or now - attempt.sent_at > ANSWER_WINDOW:
+            return await self._opt_out_anywhere(conversation, text, language, identity)
+        if attempt.kind is Kind.FRAUD_ALERT:
+            return await self._fraud(pool, attempt, conversation, text, language, now)
+        if attempt.kind is Kind.SURVEY:
+            return await self._survey(pool, attempt, text, language, now)
+        answer = answer_of(text)
+        if answer is None:
+            return None
+        if answer == "stop":
+            return await self._stop(pool, attempt, conversation, language, now)
+        if attempt.kind is Kind.PAYMENT_REMINDER:
+            return await self._reminder(pool, attempt, answer, language, identity, now)
+        if answer == "operator":
+            await store.record_answer(pool, attempt.id, answer, now)
+            return HookedTurn([], escalate=_escalation(attempt, "sales"))
+        return None
+
+    async def _opt_out_anywhere(
+        self, conversation: Conversation, text: str, language: str, identity: CustomerIdentity | None
+    ) -> HookedTurn | None:
+        customer_id = identity.customer_id if identity else conversation.customer_id
+        if customer_id is None or not _ANYWHERE_OPT_OUT.search(text):
+            return None
+        await self.bank.set_opt_out(customer_id, opted_out=True, actor="customer", source=conversation.channel)
+        return HookedTurn([Reply(text=_text("stopped", language))])
+
+    async def _stop(
+        self, pool: store.Pool, attempt: Attempt, conversation: Conversation, language: str, now: datetime
+    ) -> HookedTurn:
+        await self.bank.set_opt_out(attempt.customer_id, opted_out=True, actor="customer", source=conversation.channel)
+        await store.record_answer(pool, attempt.id, "stop", now)
+        return HookedTurn([Reply(text=_text("stopped", language))])
+
+    async def _reminder(
+        self,
+        pool: store.Pool,
+        attempt: Attempt,
+        answer: str,
+        language: str,
+        identity: CustomerIdentity | None,
+        now: datetime,
+    ) -> HookedTurn | None:
+        data = attempt.data
+        due = format_due_date(datetime.fromisoformat(data["due_date"]).date(), language) if data.get("due_date") else ""
+        if answer == "paid":
+            await store.record_answer(pool, attempt.id, "paid", now)
+            return HookedTurn([Reply(text=_text("paid", language))])
+        if answer == "how_much":
+            if identity is None or identity.customer_id != attempt.customer_id:
+                return HookedTurn([Reply(text=_text("verify_first", language, due_date=due))])
+            amount = format_amount(Decimal(str(data.get("amount") or "0")), "en" if language == "en" else "ru")
+            text = _text("amount", language, product=str(data.get("product", "")), amount=amount, due_date=due)
+            return HookedTurn([Reply(text=text)])
+        if answer == "remind_tomorrow":
+            await store.record_answer(pool, attempt.id, "remind_tomorrow", now)
+            await self._again_tomorrow(pool, attempt, now)
+            return HookedTurn([Reply(text=_text("remind_tomorrow", language))])
+        if answer in ("cannot_pay", "operator"):
+            await store.record_answer(pool, attempt.id, "operator", now)
+            return HookedTurn([Reply(text=_text("to_operator", language))], escalate=_escalation(attempt, "loans"))
+        return None
+
+    async def _again_tomorrow(self, pool: store.Pool, attempt: Attempt, now: datetime) -> None:
+        """A new attempt tomorrow morning in the customer's zone; the rules still decide when exactly."""
+        profile = (await self.bank.contact_profiles([attempt.customer_id])).get(attempt.customer_id)
+        zone = zone_of(recipient_of(profile)) if profile else None
+        local = now.astimezone(zone) if zone else now
+        tomorrow = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
+        again = replace(
+            attempt,
+            id=store.new_id("att"),
+            state=AttemptState.QUEUED,
+            earliest_at=tomorrow,
+            not_after=None,
+            notice_id=None,
+            answer=None,
+            conversation_id=None,
+            data=attempt.data | {"again_of": attempt.id},
+        )
+        await store.insert_attempts(pool, [again])
+        # The gateway has no worker; the reaper defers queued attempts whose time has come.
+
+    async def _fraud(
+        self,
+        pool: store.Pool,
+        attempt: Attempt,
+        conversation: Conversation,
+        text: str,
+        language: str,
+        now: datetime,
+    ) -> HookedTurn | None:
+        if attempt.answer in ("yes", "no"):
+            return None  # answered already: what follows is an ordinary conversation
+        answer = yes_or_no(text)
+        if answer is None:
+            return None
+        last4 = str(attempt.data.get("card_last4", ""))
+        if answer == "yes":
+            await store.record_answer(pool, attempt.id, "yes", now)
+            return HookedTurn([Reply(text=_text("fraud_yes", language))])
+        blocked = False
+        try:
+            # The same audited path the assistant's action_block_card takes (core/banking.py).
+            result = await self.bank.block_card(
+                attempt.customer_id, last4, actor="bot", channel=conversation.channel, conversation_id=conversation.id
+            )
+            blocked = result.status.value in ("blocked", "already_blocked")
+        except Exception:
+            logger.exception("Blocking card %s after a fraud alert failed", last4)
+        await store.record_answer(pool, attempt.id, "no", now)
+        await store.merge_data(pool, attempt.id, {"card_blocked": blocked, "handed_off": True})
+        notice = _text("fraud_no" if blocked else "fraud_block_failed", language, card_last4=last4)
+        context: dict[str, object] = {
+            "fraud_alert": {
+                "attempt_id": attempt.id,
+                "notice_id": attempt.notice_id,
+                "card_last4": last4,
+                "amount": attempt.data.get("amount"),
+                "merchant": attempt.data.get("merchant"),
+                "at": attempt.data.get("at"),
+                "card_blocked": blocked,
+            }
+        }
+        return HookedTurn([Reply(text=notice)], escalate=(HandoffReason.FRAUD_ALERT, "fraud", context))
+
+    async def _survey(
+        self, pool: store.Pool, attempt: Attempt, text: str, language: str, now: datetime
+    ) -> HookedTurn | None:
+        answered = {r["question"] for r in await store.answers_of(pool, attempt.id)}
+        questions = [q["type"] for q in (attempt.data.get("survey") or {}).get("questions", [])] or ["rating_1_5"]
+        pending = [q for q in questions if _question_id(q) not in answered]
+        if not pending:
+            return None
+        current = pending[0]
+        value = _survey_value(current, text)
+        if value is None:
+            if answer_of(text) == "stop":
+                await self.bank.set_opt_out(attempt.customer_id, opted_out=True, actor="customer", source="survey")
+                await store.record_answer(pool, attempt.id, "stop", now)
+                return HookedTurn([Reply(text=_text("stopped", language))])
+            return None
+        await store.record_survey_answer(pool, attempt, _question_id(current), value, now)
+        await store.record_answer(pool, attempt.id, "answered", now)
+        following = pending[1:]
+        if not following:
+            return HookedTurn([Reply(text=_text("survey_thanks", language))])
+        nxt = following[0]
+        if nxt == "nps_0_10":
+            buttons = tuple(Button(title=str(n), payload=answer_payload(f"nps:{n}")) for n in range(11))
+            return HookedTurn([Reply(text=_text("nps", language), buttons=buttons)])
+        return HookedTurn([Reply(text=_text("comment", language))])
+
+
+def _question_id(question_type: str) -> str:
+    return {"rating_1_5": "rating", "nps_0_10": "nps", "comment": "comment"}[question_type]
+
+
+def _survey_value(question_type: str, text: str) -> str | None:
+    """The answer to one survey question: a button's number, a typed number, or (comment) any words."""
+    answer = answer_of(text)
+    number: int | None = None
+    if answer and ":" in answer:
+        _, _, raw = answer.partition(":")
+        number = int(raw) if raw.isdigit() else None
+    elif (match := _DIGIT.match(text)) is not None:
+        number = int(match.group(1))
+    if question_type == "rating_1_5":
+        return str(number) if number is not None and 1 <= number <= 5 else None
+    if question_type == "nps_0_10":
+        return str(number) if number is not None and 0 <= number <= 10 else None
+    if text.startswith("/"):
+        return None
+    return text.strip()[:1000] or None
+
+
+def _escalation(attempt: Attempt, team: str) -> tuple[HandoffReason, str | None, dict[str, object]]:
+    """Hand-off to a team with the contact shown to the operator."""
+    return (
+        HandoffReason.OUTBOUND_REPLY,
+        team,
+        {
+            "outbound": {
+                "attempt_id": attempt.id,
+                "campaign_id": attempt.campaign_id,
+                "kind": attempt.kind.value,
+                "product": attempt.data.get("product"),
+                "due_date": attempt.data.get("due_date"),
+            }
+        },
+    )

@@ -1,0 +1,205 @@
+"""Outbound over HTTP: a supervisor's campaign from CSV to results, and an integration's fraud alert answered "no".
+
+The gateway is the real app factory (Telegram channel on the local Bot API stand-in, a scripted
+Rasa); delivery runs on the real procrastinate queue in this process. Telegram cannot be reached
+from here: the stand-in answers every Bot API call exactly as api.telegram.org does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from connectors.telegram import SECRET_HEADER
+from core.app import create_app
+from core.banking import CardStatus
+from core.db import Database
+from core.settings import LOCAL_REST_API_KEY
+from outbound import store
+
+from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from .handoff_support import Operator, _close_operator_sessions
+from .outbound_support import OutboundStack, bank_db, link_telegram, outbound_stack, pg
+from .test_outbound_delivery import IVAN_CHAT, TelegramStandIn, Workers, telegram
+
+__all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
+
+API_KEY = {"X-Api-Key": LOCAL_REST_API_KEY}
+
+
+@pytest.fixture
+async def gateway(
+    pg: tuple[store.Pool, str],
+    bank_db: Database,
+    telegram: tuple[TelegramStandIn, str],
+    scripted_rasa: tuple[ScriptedRasa, str],
+    aiohttp_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    outbound_stack: OutboundStack,
+) -> TestClient[web.Request, web.Application]:
+    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
+    settings = channel_settings(
+        outbound_stack.mongodb_uri,
+        scripted_rasa[1],
+        mongodb_db=bank_db.name,
+        telegram_bot_token=BOT_TOKEN,
+        telegram_api_base=telegram[1],
+        telegram_mode="webhook",
+        telegram_webhook_url="https://bank.example/telegram/webhook",
+        telegram_webhook_secret=TELEGRAM_SECRET,
+    )
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
+    return client
+
+
+@pytest.fixture
+async def supervisor(gateway: TestClient[web.Request, web.Application]) -> AsyncIterator[Operator]:
+    sveta = Operator(gateway, "sveta")
+    await sveta.signs_in()
+    yield sveta
+
+
+async def call(who: Operator, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    async with who.session.request(method, who.base + path, json=body, headers={"X-CSRF-Token": who.csrf}) as resp:
+        return resp.status, (await resp.json() if resp.content_type == "application/json" else await resp.text())
+
+
+def campaign_body(csv_text: str, **changes: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "name": "Опрос после обращения",
+        "kind": "survey",
+        "channels": ["telegram"],
+        "start": now.isoformat(),
+        "end": (now + timedelta(days=3)).isoformat(),
+        "audience": {"type": "csv", "csv": csv_text},
+    } | changes
+
+
+async def test_a_csv_with_bad_rows_imports_nothing_and_names_each_bad_row(supervisor: Operator) -> None:
+    status, body = await call(
+        supervisor, "POST", "/api/supervisor/campaigns", campaign_body("customer_id\ndemo-ivan\nnobody\ndemo-ivan\n")
+    )
+    assert status == 400 and body["code"] == "bad_csv"
+    assert body["rows"] == [
+        {"row": 3, "value": "nobody", "reason": "unknown customer"},
+        {"row": 4, "value": "demo-ivan", "reason": "duplicate"},
+    ]
+    status, listed = await call(supervisor, "GET", "/api/supervisor/campaigns")
+    assert status == 200 and listed["campaigns"] == []
+
+
+async def test_a_supervisor_previews_forecasts_schedules_pauses_and_cancels_a_survey(
+    supervisor: Operator, bank_db: Database, pg: tuple[store.Pool, str]
+) -> None:
+    await link_telegram(bank_db, "demo-ivan", IVAN_CHAT)
+    status, created = await call(
+        supervisor, "POST", "/api/supervisor/campaigns", campaign_body("demo-ivan;\ndemo-anna;\ndemo-john;\n")
+    )
+    assert status == 201, created
+    assert created["state"] == "draft" and created["audience"] == {"type": "csv", "customer_ids": 3}
+    base = f"/api/supervisor/campaigns/{created['id']}"
+
+    status, preview = await call(supervisor, "GET", base + "/preview?customer_id=demo-john")
+    assert status == 200
+    assert preview["messages"]["en"] == "John, please rate our service from 1 to 5."
+    assert preview["messages"]["ru"].startswith("John, оцените")
+    assert preview["buttons"]["ru"][:5] == ["1", "2", "3", "4", "5"]
+
+    status, forecast = await call(supervisor, "GET", base + "/forecast")
+    assert forecast["audience"] == 3 and forecast["by_reason"] == {"no_channel": 2}
+
+    status, edited = await call(supervisor, "PATCH", base, {"name": "Опрос: декабрь"})
+    assert status == 200 and edited["name"] == "Опрос: декабрь"
+    status, scheduled = await call(supervisor, "POST", base + "/schedule")
+    assert status == 200 and scheduled["state"] in ("running", "scheduled")
+    assert scheduled["counts"]["queued"] == 1 and scheduled["counts"]["suppressed"] == 2
+    status, refused = await call(supervisor, "PATCH", base, {"name": "x"})
+    assert status == 409 and refused["code"] == "bad_state"
+
+    status, paused = await call(supervisor, "POST", base + "/pause")
+    assert paused["state"] == "paused"
+    status, resumed = await call(supervisor, "POST", base + "/resume")
+    assert resumed["state"] == "running"
+    status, cancelled = await call(supervisor, "POST", base + "/cancel")
+    assert cancelled["state"] == "cancelled" and cancelled["counts"]["cancelled"] == 1
+    status, again = await call(supervisor, "POST", base + "/resume")
+    assert status == 409 and again["state"] == "cancelled"
+
+    status, exported = await call(supervisor, "GET", base + "/export.csv")
+    assert status == 200 and exported.splitlines()[0].startswith("attempt_id,customer_id,channel,state,reason")
+    assert sum("no_channel" in line for line in exported.splitlines()) == 2
+
+
+async def test_a_fraud_alert_answered_no_blocks_the_card_and_brings_in_the_fraud_team(
+    gateway: TestClient[web.Request, web.Application],
+    pg: tuple[store.Pool, str],
+    bank_db: Database,
+    telegram: tuple[TelegramStandIn, str],
+) -> None:
+    api, api_url = telegram
+    pool, url = pg
+    await link_telegram(bank_db, "demo-ivan", IVAN_CHAT)
+    alert = {
+        "notice_id": "fraud-829173",
+        "kind": "fraud_alert",
+        "customer_id": "demo-ivan",
+        "data": {"card_last4": "5678", "amount": "12990.00", "merchant": "ALIEXPRESS"},
+    }
+    resp = await gateway.post("/api/notices", json=alert, headers=API_KEY)
+    assert resp.status == 202, await resp.text()
+    queued = await resp.json()
+    assert queued["channel"] == "telegram" and queued["state"] == "queued"
+    repeat = await gateway.post("/api/notices", json=alert, headers=API_KEY)
+    assert repeat.status == 200 and (await repeat.json())["attempt_id"] == queued["attempt_id"]
+    assert (await gateway.post("/api/notices", json=alert)).status == 401
+
+    async with Workers(url, pool, bank_db, api_url, None, clock=lambda: datetime.now(UTC)) as workers:
+        await workers.run_until_idle()
+    [message] = api.sent(IVAN_CHAT)
+    assert (
+        "•••• 5678" in message["text"]
+        and "12\u00a0990,00\u00a0₽" in message["text"]
+        and "ALIEXPRESS" in message["text"]
+    )
+    no_button = message["reply_markup"]["inline_keyboard"][1][0]
+    assert no_button["text"] == "Нет, это не я"
+
+    before = len(api.sent(IVAN_CHAT))
+    update = Updates().callback(IVAN_CHAT, no_button["callback_data"])
+    hook = await gateway.post("/telegram/webhook", json=update, headers={SECRET_HEADER: TELEGRAM_SECRET})
+    assert hook.status == 200
+    await api.wait_for(lambda: len(api.sent(IVAN_CHAT)) >= before + 2)
+    blocked_text = api.sent(IVAN_CHAT)[before]["text"]
+    assert blocked_text.startswith("Карта •••• 5678 заблокирована")
+
+    card = await bank_db.bank_cards.find_one({"customer_id": "demo-ivan", "last4": "5678"})
+    assert card is not None and card["status"] == CardStatus.BLOCKED.value and card["blocked_by"] == "bot"
+    [audit] = [r async for r in bank_db.audit_log.find({"action": "card.block", "card_last4": "5678"})]
+    assert audit["actor"] == "bot" and audit["channel"] == "telegram"
+    conversation = await bank_db.conversations.find_one({"channel_user_id": str(IVAN_CHAT)})
+    assert conversation is not None and conversation["state"] == "queued" and conversation["team"] == "fraud"
+    assert conversation["handoff"]["context"]["fraud_alert"]["card_last4"] == "5678"
+
+    status = await (await gateway.get("/api/notices/fraud-829173", headers=API_KEY)).json()
+    assert status["answer"] == "no" and status["card_blocked"] and status["handed_off"]
+    assert status["state"] == "replied"
+
+
+async def test_outbound_routes_say_what_to_set_when_outbound_is_off(
+    aiohttp_client: Any, bank_db: Database, outbound_stack: OutboundStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OUTBOUND_DATABASE_URL", raising=False)
+    settings = channel_settings(outbound_stack.mongodb_uri, "http://127.0.0.1:9", mongodb_db=bank_db.name)
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.post("/api/notices", json={}, headers=API_KEY)
+    assert resp.status == 503
+    assert await resp.json() == {
+        "error": "Outbound is not configured: set OUTBOUND_DATABASE_URL.",
+        "code": "outbound_off",
+    }
