@@ -30,16 +30,21 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import channel_of, language_of
+from actions.balance import ActionCheckBalance
+from actions.conversation import channel_of, language_of, verified_customer_id
+from actions.handoff import BLOCK_CARD_UNVERIFIED, CUSTOMER_REQUEST, asks_for_a_person
+from actions.texts import text
+from actions.transactions import ActionRecentTransactions
 from core import db as core_db
 from core.db import Database
 from core.language import Language
 from core.settings import Settings
+from knowledge_base import decision as calibrated
 from knowledge_base import store
 from knowledge_base.config import default_model
 from knowledge_base.embeddings import load_encoder
@@ -210,6 +215,25 @@ def _requested_article(tracker: Tracker) -> str | None:
     return match.group(1) if match else None
 
 
+# What the assistant does itself, by intent: the action a how-to question about it leads to (rules.yml's
+# entry for a guest; a signed-in customer's block request starts the form).
+_ACTION_INTENTS: Final = frozenset({"block_card", "check_balance", "recent_transactions"})
+# The NLU's second reading must carry at least this much for a how-to question to go to its action.
+_ACTION_READING_MIN = 0.15
+
+
+def _asked_action(tracker: Tracker, question: str) -> str | None:
+    """The action intent a question asks how to do: blocking (by its verbs), or one among the NLU's two best."""
+    if "block" in calibrated.asks(question):
+        return "block_card"
+    for ranked in (tracker.latest_message.get("intent_ranking") or [])[:2]:
+        name = ranked.get("name") if isinstance(ranked, dict) else None
+        confidence = ranked.get("confidence") if isinstance(ranked, dict) else None
+        if name in _ACTION_INTENTS and isinstance(confidence, int | float) and confidence >= _ACTION_READING_MIN:
+            return str(name)
+    return None
+
+
 def _small_talk_guess(tracker: Tracker) -> str | None:
     """The small-talk response for the NLU's best non-fallback guess, when that guess is small talk."""
     for ranked in tracker.latest_message.get("intent_ranking") or []:
@@ -343,7 +367,17 @@ class ActionAnswerFaq(Action):
                 article=article, offered=article.escalate and intent not in ARTICLE_FOR_INTENT, reason=KB_ESCALATE
             )
         question = (tracker.latest_message.get("text") or "").strip()
+        if asks_for_a_person(question):
+            # "нужен кредит на машину, позовите специалиста": the person wins over the topic.
+            dispatcher.utter_message(text=text(language, "handoff_connecting"))
+            dispatcher.utter_message(json_message={"handoff": {"reason": CUSTOMER_REQUEST}})
+            return _context(article=None, offered=False)
         result = await kb.query(question, language, 3)
+        action = _asked_action(tracker, question)
+        if action is not None and not result.sure:
+            # "как заблокировать карту?": a how-to question about something the assistant does itself leads
+            # to that action (with its sign-in step), not to a neighbouring article.
+            return await self._action(action, dispatcher, tracker, domain)
         previous = _previous_article(tracker)
         if previous is not None and previous in index.articles and result.decision != Decision.ANSWER:
             # A follow-up ("а сколько в месяц?", "where do i see the reason") read with the article before it.
@@ -393,6 +427,20 @@ class ActionAnswerFaq(Action):
         dispatcher.utter_message(text=TEXTS["dont_know"][language], buttons=[_operator_button(language, KB_NO_ANSWER)])
         dispatcher.utter_message(json_message={"fallback": KB_NO_ANSWER})
         return _context(article=None, offered=True, reason=KB_NO_ANSWER)
+
+    async def _action(
+        self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """What the intent's own rule would do: the balance or transactions action, the block sign-in or form."""
+        if intent == "check_balance":
+            return await ActionCheckBalance().run(dispatcher, tracker, domain)
+        if intent == "recent_transactions":
+            return await ActionRecentTransactions().run(dispatcher, tracker, domain)
+        if verified_customer_id(tracker):
+            return [FollowupAction("block_card_form")]
+        # A guest: the sign-in notice with its operator offer; "да" then hands off as after blocking.
+        dispatcher.utter_message(response="utter_block_card_sign_in")
+        return _context(article=None, offered=True, reason=BLOCK_CARD_UNVERIFIED)
 
     async def _vote(
         self,

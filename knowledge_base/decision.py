@@ -213,7 +213,9 @@ def default_model() -> DecisionModel | None:
 # "карта заблокирована, почему?" is about unblocking, "заблокируйте карту" is not.
 _ASKS: dict[str, re.Pattern[str]] = {
     "block": re.compile(
-        r"\b(заблок\w*(ть|те|уй|ую|ем)|заблоч\w*(ть|те|ь)|блокир\w*(ть|те|уй)|block|freeze|lock)\b", re.IGNORECASE
+        r"\b(заблок\w*(ть|те|уй|ую|ем)|заблоч\w*(ть|те|ь)|блокир\w*(ть|те|уй)|замороз\w*(ть|те)|заморозь"
+        r"|block|freeze|lock|on hold)\b",
+        re.IGNORECASE,
     ),
     "unblock": re.compile(r"\b(разблок\w*|разблоч\w*|unblock\w*|unfreeze\w*|unlock\w*|снять блок\w*)\b", re.IGNORECASE),
     "close": re.compile(r"\b(закр(ыть|ойте|ой|ою|оем)|close|closing|shut)\b", re.IGNORECASE),

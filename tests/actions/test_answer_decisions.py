@@ -105,6 +105,15 @@ async def test_how_to_block_a_card_never_gets_the_unblocking_article(action: Act
         shown = json.dumps(dispatcher.messages, ensure_ascii=False)
         assert SEED["card_unblock"].text("answer", language) not in texts(dispatcher)
         assert "card_unblock" not in shown
+        # The action itself, with its sign-in step: what the block request's own rule says to a guest.
+        assert [m.get("response") for m in dispatcher.messages] == ["utter_block_card_sign_in"]
+
+
+async def test_a_request_for_a_person_wins_over_the_topic(action: ActionAnswerFaq) -> None:
+    _, dispatcher = await say(action, "нужен кредит на машину, позовите специалиста", intent="product_request")
+    assert [m.get("custom") for m in dispatcher.messages if m.get("custom")] == [
+        {"handoff": {"reason": "customer_request"}}
+    ]
 
 
 async def test_helpful_and_not_helpful_votes_are_kept_with_the_question(
