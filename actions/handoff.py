@@ -42,7 +42,7 @@ _PERSON = re.compile(
 )
 _ASK = re.compile(
     r"\b(позов\w*|позвать|соедин\w*|переключ\w*|переведи\w*|дайте|свяжите|пригласите|поговорить|нужен|нужна|хочу"
-    r"|connect|talk|speak|get me|put me through|transfer|i need|i want|let me)\b",
+    r"|connect|talk|speak|get me|put me through|transfer me|need an?|want an?)\b",
     re.IGNORECASE,
 )
 
