@@ -146,7 +146,8 @@ class RestChannel:
         self, request: web.Request, channel_user_id: str, body: RestRequest, identity: CustomerIdentity | None
     ) -> web.Response:
         current = await conversations.find_open(request.app[DB_KEY], CHANNEL, channel_user_id)
-        if current is not None and current.customer_id is not None and identity is None:
+        locked = current is not None and current.customer_id is not None and not current.verified_by_operator
+        if locked and identity is None:
             return _error(
                 403,
                 "This conversation belongs to a signed-in customer: send their customer_token, "

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.banking import BankingBackend
 from core.db import Database, Document
-from handoff import events
+from handoff import claims, events
 from handoff.bus import EventBus
 from handoff.conversations import Conversation
 from handoff.events import Event
@@ -57,6 +57,44 @@ def parse_phone(text: str) -> str | None:
     return "+" + digits
 
 
+# One open callback per number and per conversation; at most this many callbacks to one number an hour.
+CALLBACKS_PER_NUMBER_PER_HOUR = 3
+
+
+class CallbackRefused(Exception):
+    """No new callback task: one is already open for this number or conversation, or the hour's limit is reached."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "already_arranged" or "hourly_limit"
+
+
+async def _claim_callback(db: Database, conversation: Conversation, phone: str, task_id: str, now: datetime) -> None:
+    """Claim the number's and the conversation's open task and a place among the number's callbacks this hour.
+
+    Unique-key claims (atomic on FerretDB too); each names the task, so completing it frees the open ones.
+
+    Raises:
+        CallbackRefused: a claim is held by another task (nothing is left claimed then).
+    """
+    held: list[str] = []
+    fields = {"task_id": task_id, "at": now}
+    try:
+        for key in (f"open-conversation:{conversation.id}", f"open-number:{phone}"):
+            if not await claims.claim(db.callback_claims, key, fields):
+                raise CallbackRefused("already_arranged")
+            held.append(key)
+        hour = now.strftime("%Y%m%d%H")
+        for place in range(CALLBACKS_PER_NUMBER_PER_HOUR):
+            if await claims.claim(db.callback_claims, f"hour:{phone}:{hour}:{place}", fields):
+                return
+        raise CallbackRefused("hourly_limit")
+    except BaseException:
+        for key in held:
+            await db.callback_claims.delete_one({"_id": key, "task_id": task_id})
+        raise
+
+
 async def create_task(
     db: Database,
     bus: EventBus,
@@ -71,8 +109,14 @@ async def create_task(
 
     Returns:
         The task id.
+
+    Raises:
+        CallbackRefused: a callback to this number or from this conversation is already open, or this
+            number had its hourly share of callbacks.
     """
     task_id = uuid.uuid4().hex
+    if kind == "callback" and phone:
+        await _claim_callback(db, conversation, phone, task_id, now)
     await db.callback_tasks.insert_one(
         {
             "_id": task_id,
@@ -121,7 +165,11 @@ async def complete_task(db: Database, task_id: str, *, operator_id: str, outcome
         {"_id": task_id, "status": "open"},
         {"$set": {"status": "done", "done_by": operator_id, "done_at": now, "outcome": outcome.value}},
     )
-    return result.modified_count == 1
+    if result.modified_count != 1:
+        return False
+    # The number and the conversation may ask for a callback again (the hour's places stay taken).
+    await db.callback_claims.delete_many({"task_id": task_id, "_id": {"$regex": "^open-"}})
+    return True
 
 
 def _task_dict(doc: Document, customer_name: str | None) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from core import json_body, staff_http
-from core.banking import create_banking_backend
+from core.banking import create_banking_backend, insert_audit_record
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import MaskResult, mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
+from core.teams import TeamsError, configured_teams
 from handoff import callbacks, canned, context, conversations, inbox, operators, queue, verification
 from handoff.assignment import AlreadyTaken, AssignmentError, CapacityReached, UnknownOperator
 from handoff.bus import last_event_seq
@@ -163,8 +164,8 @@ async def _last_seq(request: web.Request) -> int:
 
 
 async def conversation_view(request: web.Request) -> web.Response:
-    """The full context of one conversation."""
-    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    """The full context of one conversation; showing a customer's bank data (balances, cards) is audited."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
     services = request.app[HANDOFF_KEY]
     found = await context.build_context(
         request.app[DB_KEY],
@@ -175,7 +176,26 @@ async def conversation_view(request: web.Request) -> web.Response:
     )
     if found is None:
         return _coded(404, "not_found", "No such conversation.")
+    if found.get("profile"):
+        conversation = found.get("conversation") or {}
+        await insert_audit_record(
+            request.app[DB_KEY].audit_log,
+            {
+                "action": "bank_data.viewed",
+                "actor": f"{_staff_kind(session)}:{session.user.login}",
+                "at": datetime.now(UTC),
+                "channel": conversation.get("channel"),
+                "conversation_id": request.match_info["conversation_id"],
+                "customer_id": conversation.get("customer_id"),
+                "result": "shown",
+            },
+        )
     return web.json_response(found)
+
+
+def _staff_kind(session: StaffSession) -> str:
+    """The actor's kind in audit records (operator or supervisor), as the rest of the log names them."""
+    return "supervisor" if Role.SUPERVISOR in session.user.roles else "operator"
 
 
 async def inbox_view(request: web.Request) -> web.Response:
@@ -267,8 +287,16 @@ async def verify_digits(request: web.Request) -> web.Response:
             conversation, session.user.login, phone=phone, last4=last4.strip(), now=datetime.now(UTC)
         )
     except verification.VerificationError as err:
-        return _coded(400, err.code, str(err))
+        status = _VERIFY_STATUS.get(err.code, 400)
+        # `params` fill the console's own text ("2 attempts left", "locked until 06.12 18:15").
+        params = {"attempts_left": err.details.get("attempts_left"), "until": err.details.get("until")}
+        answer = {"error": str(err), "code": err.code, "params": params, **err.details}
+        return web.json_response(answer, status=status)
     return web.json_response({"customer_id": customer_id})
+
+
+# A locked customer is "try later" (429); a stopped operator may not check anyone (403).
+_VERIFY_STATUS = {"verification_locked": 429, "verification_stopped": 403, "conversation_taken": 409}
 
 
 async def block_card(request: web.Request) -> web.Response:
@@ -333,6 +361,12 @@ async def transfer(request: web.Request) -> web.Response:
     to_operator, to_team = body.get("to_operator_id"), body.get("to_team")
     if not isinstance(to_operator, str | None) or not isinstance(to_team, str | None) or not (to_operator or to_team):
         raise json_error(web.HTTPBadRequest, "Give 'to_operator_id' or 'to_team'.")
+    if to_team:
+        # Only a configured team has a queue someone serves; anything else would strand the conversation.
+        try:
+            configured_teams().require(to_team)
+        except TeamsError as err:
+            return _coded(400, "unknown_team", str(err))
     note_text = _operator_text(body, "note", required=False)
     try:
         moved = await request.app[HANDOFF_KEY].desk.transfer(
@@ -347,6 +381,12 @@ async def transfer(request: web.Request) -> web.Response:
     except AssignmentError as err:
         return _assignment_error(err)
     return web.json_response(moved.to_dict() | staff_notice(note_text))
+
+
+async def teams_list(request: web.Request) -> web.Response:
+    """The configured teams (core/teams.yml): the transfer picker's choices, with their names in both languages."""
+    await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    return web.json_response({"teams": configured_teams().to_list()})
 
 
 async def return_to_bot(request: web.Request) -> web.Response:
@@ -466,6 +506,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/api/console/queue", queue_view, name="console_queue")
     add.add_get("/api/console/operators", operators_list, name="console_operators")
     add.add_get("/api/console/canned", canned_list, name="console_canned")
+    add.add_get("/api/console/teams", teams_list, name="console_teams")
     add.add_get("/api/console/live", live_socket, name="console_live")
     add.add_post("/api/console/callbacks/{task_id}/done", callback_done, name="console_callback_done")
     base = "/api/console/conversations/{conversation_id}"

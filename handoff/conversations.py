@@ -20,7 +20,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
-from handoff import claims, events
+from core.teams import configured_teams
+from handoff import claims, events, surveys
 from handoff.bus import EventBus
 from handoff.events import Event
 
@@ -62,6 +63,8 @@ class HandoffReason(StrEnum):
             return cls.OTHER
 
 
+# The `verified.method` of a conversation whose customer an operator verified (handoff/verification.py).
+OPERATOR_VERIFIED = "operator_card_digits"
 # A transition's write is retried this often when a concurrent write on FerretDB overwrote it.
 _WRITE_ATTEMPTS = 5
 # A transition's write (all attempts) must finish within this, or it fails and gives its claim back.
@@ -74,6 +77,7 @@ _URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILA
 URGENT_PRIORITY = 0
 NORMAL_PRIORITY = 1
 # Reasons that need a skill; other conversations go to any operator speaking the language.
+# Names from the configured team list (core/teams.yml); a list without one routes that reason to anyone.
 _REASON_TEAMS: dict[HandoffReason, str] = {
     HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
     HandoffReason.SALES_REQUEST: "sales",
@@ -87,8 +91,9 @@ def priority_of(reason: HandoffReason) -> int:
 
 
 def team_of(reason: HandoffReason) -> str | None:
-    """The team (operator skill) a reason needs, if any."""
-    return _REASON_TEAMS.get(reason)
+    """The team (operator skill) a reason needs, if any, and only if the configured list has it."""
+    team = _REASON_TEAMS.get(reason)
+    return team if team in configured_teams() else None
 
 
 class Resolution(StrEnum):
@@ -120,10 +125,20 @@ class Conversation:
     team: str | None = None
     assignee_id: str | None = None
     assignee_name: str | None = None
-    # What the gateway waits for from the customer: "callback_phone", "message", "rating", "comment".
+    # What the gateway waits for from the customer: "callback_phone", "message", "survey" (handoff.surveys).
     awaiting: str | None = None
     fallbacks_in_row: int = 0
     resolution: str | None = None
+    # How an operator verified the customer ("operator_card_digits"), when one did.
+    verified_method: str | None = None
+
+    @property
+    def verified_by_operator(self) -> bool:
+        """Whether an operator verified whoever writes here: the conversation is that customer's from now on.
+
+        The session that started it (a guest's sender or visitor id) keeps writing without a token.
+        """
+        return self.customer_id is not None and self.verified_method == OPERATOR_VERIFIED
 
     @classmethod
     def from_document(cls, doc: Document) -> Conversation:
@@ -147,6 +162,7 @@ class Conversation:
             awaiting=doc.get("awaiting"),
             fallbacks_in_row=int(doc.get("fallbacks_in_row", 0)),
             resolution=doc.get("resolution"),
+            verified_method=(doc.get("verified") or {}).get("method"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -330,14 +346,21 @@ async def _transition(
     back, so the conversation can still be closed, returned or transferred; a
     claim that could not be given back expires after TRANSITION_LEASE_SECONDS.
     """
-    current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
-    if current is None or current["state"] not in {s.value for s in from_states}:
-        return None
-    version = int(current.get("version", 0))
-    record = _transition_record(from_states, to_state, actor, reason, now)
-    lease = await claims.claim_lease(
-        db.transition_claims, f"{conversation_id}:{version}", record, now=now, lease_seconds=TRANSITION_LEASE_SECONDS
-    )
+    # Everything bounded, the read and the claim too: when the database does not answer, the caller hears
+    # so after this long (503 from the staff API), not after the whole outage.
+    with pymongo.timeout(_TRANSITION_WRITE_SECONDS):
+        current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
+        if current is None or current["state"] not in {s.value for s in from_states}:
+            return None
+        version = int(current.get("version", 0))
+        record = _transition_record(from_states, to_state, actor, reason, now)
+        lease = await claims.claim_lease(
+            db.transition_claims,
+            f"{conversation_id}:{version}",
+            record,
+            now=now,
+            lease_seconds=TRANSITION_LEASE_SECONDS,
+        )
     if not isinstance(lease, claims.Lease):
         return None
     try:
@@ -347,7 +370,7 @@ async def _transition(
                 db, conversation_id, version, lease.took_over, from_states, to_state, record, set_fields, unset_fields
             )
     except BaseException:
-        await claims.release(lease)
+        await claims.release(lease)  # bounded; retried in the background while the database is away
         raise
     if written is None:
         await claims.release(lease)
@@ -652,7 +675,12 @@ async def close(
         actor=actor,
         reason=resolution.value,
         now=now,
-        set_fields={"resolution": resolution.value, "closed_at": now, "awaiting": "rating"},
+        set_fields={
+            "resolution": resolution.value,
+            "closed_at": now,
+            "awaiting": surveys.AWAITING,
+            "survey": surveys.after_conversation(conversation_id).to_document(),
+        },
     )
     if conversation is not None:
         assigned_at = (before or {}).get("assigned_at")
@@ -672,30 +700,6 @@ async def close(
             )
         )
     return conversation
-
-
-async def store_rating(db: Database, bus: EventBus, conversation_id: str, *, score: int, now: datetime) -> bool:
-    """Store the customer's 1-5 rating of a closed conversation, once (the rating's id is the conversation's).
-
-    Returns:
-        True if stored; False when the conversation already has a rating.
-    """
-    if not await claims.claim(db.ratings, conversation_id, {"score": score, "at": now}):
-        return False
-    await set_awaiting(db, conversation_id, "comment")
-    await bus.emit(Event(events.RATING_CREATED, conversation_id, "customer", now, {"score": score}))
-    return True
-
-
-async def store_rating_comment(db: Database, conversation_id: str, *, comment: str, now: datetime) -> None:
-    """Store the comment that follows a rating."""
-    await db.ratings.update_one({"_id": conversation_id}, {"$set": {"comment": comment, "comment_at": now}})
-    await set_awaiting(db, conversation_id, None)
-
-
-async def get_rating(db: Database, conversation_id: str) -> Document | None:
-    """The customer's rating and comment of a conversation, if given."""
-    return await db.ratings.find_one({"_id": conversation_id})
 
 
 async def list_by_state(

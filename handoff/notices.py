@@ -29,9 +29,30 @@ class Notice(StrEnum):
     ASK_RATING = "ask_rating"
     ASK_COMMENT = "ask_comment"
     THANKS_FOR_RATING = "thanks_for_rating"
+    VERIFICATION_LOCKED = "verification_locked"
+    CALLBACK_ALREADY_ARRANGED = "callback_already_arranged"
+    CALLBACK_LIMIT = "callback_limit"
 
 
 _TEXTS: dict[Notice, dict[str, str]] = {
+    Notice.VERIFICATION_LOCKED: {
+        "ru": "Для вашей безопасности проверка по цифрам карты приостановлена до {until} (МСК): было "
+        "несколько неверных попыток. Если это были не вы, позвоните по номеру на обороте карты или "
+        "обратитесь в любое отделение с паспортом — там проверят личность и снимут ограничение.",
+        "en": "For your safety, checks by card digits are paused until {until} (Moscow time) after several "
+        "wrong attempts. If that was not you, call the number on the back of your card or visit any branch "
+        "with your passport: they will confirm who you are and lift the pause.",
+    },
+    Notice.CALLBACK_ALREADY_ARRANGED: {
+        "ru": "Обратный звонок на этот номер уже заказан — оператор перезвонит, повторять заявку не нужно.",
+        "en": "A callback to this number is already booked; an operator will call, no need to ask again.",
+    },
+    Notice.CALLBACK_LIMIT: {
+        "ru": "На этот номер уже заказано много обратных звонков за последний час. Попробуйте позже "
+        "или оставьте сообщение — оператор ответит здесь.",
+        "en": "Too many callbacks to this number were booked in the last hour. Please try later, "
+        "or leave a message and an operator will answer here.",
+    },
     Notice.SENSITIVE_DATA: {
         "ru": "Пожалуйста, никогда не отправляйте полный номер карты, CVV/CVC-код или ПИН-код — "
         "даже сотрудникам банка. Я скрыл эти данные и не сохранил их; для моих вопросов достаточно "

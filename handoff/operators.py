@@ -10,7 +10,8 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from core.db import Database, Document
+from core.db import Database, Document, insert_if_missing
+from core.teams import TeamsError, configured_teams
 from handoff import claims, events
 from handoff.bus import EventBus
 from handoff.events import Event
@@ -84,23 +85,39 @@ async def save_operator(
     skills: tuple[str, ...] = (),
     capacity: int = DEFAULT_CAPACITY,
 ) -> Operator:
-    """Create or update an operator's profile, keeping their status and current load."""
+    """Create or update an operator's profile, keeping their status and current load.
+
+    Raises:
+        TeamsError: a skill names no configured team (core/teams.yml): nobody would route to it.
+    """
+    check_skills(skills)
+    profile = {"display_name": display_name, "languages": list(languages), "skills": list(skills), "capacity": capacity}
+    # Created by a unique insert (two gateways seeding at once both succeed), then the profile is set.
+    await insert_if_missing(db.operators, {"_id": operator_id, **profile, "status": OperatorStatus.OFFLINE.value})
     doc = await db.operators.find_one_and_update(
-        {"_id": operator_id},
-        {
-            "$set": {
-                "display_name": display_name,
-                "languages": list(languages),
-                "skills": list(skills),
-                "capacity": capacity,
-            },
-            "$setOnInsert": {"status": OperatorStatus.OFFLINE.value},
-        },
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
+        {"_id": operator_id}, {"$set": profile}, return_document=ReturnDocument.AFTER
     )
-    assert doc is not None  # noqa: S101 -- an upsert with AFTER always returns the document
+    assert doc is not None  # noqa: S101 -- created just above; operators are never deleted
     return Operator.from_document(doc)
+
+
+def check_skills(skills: tuple[str, ...]) -> None:
+    """Each skill is a configured team's name."""
+    teams = configured_teams()
+    unknown = [skill for skill in skills if skill not in teams]
+    if unknown:
+        raise TeamsError(f"Unknown skills {', '.join(unknown)}; skills are team names: {', '.join(teams.names)}.")
+
+
+async def operators_with_unknown_skills(db: Database) -> dict[str, list[str]]:
+    """Stored operators whose skills name teams the list no longer has (checked at startup)."""
+    teams = configured_teams()
+    found: dict[str, list[str]] = {}
+    async for doc in db.operators.find({}, {"skills": 1}):
+        unknown = [skill for skill in doc.get("skills") or () if skill not in teams]
+        if unknown:
+            found[str(doc["_id"])] = unknown
+    return found
 
 
 async def get_operator(db: Database, operator_id: str) -> Operator | None:

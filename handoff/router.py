@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -11,19 +12,20 @@ from typing import Protocol
 
 import pymongo
 
+from core import metrics
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
+from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from core.teams import configured_teams
-from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
+from handoff import callbacks, claims, conversations, events, operators, outbox, queue, surveys, transcript
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
-from handoff.desk import parse_rating
 from handoff.events import Event
 from handoff.hours import HoursError, WorkingHours
 from handoff.notices import (
@@ -57,6 +59,9 @@ _BUTTON_TITLES = {
     "ru": ("Оставить сообщение", "Заказать обратный звонок"),
     "en": ("Leave a message", "Request a callback"),
 }
+
+# What the customer reads when no new callback task is made (handoff/callbacks.py).
+_REFUSED_CALLBACK = {"already_arranged": Notice.CALLBACK_ALREADY_ARRANGED, "hourly_limit": Notice.CALLBACK_LIMIT}
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,13 @@ class Router:
             self.bus = EventBus(self.db)
         return self.bus
 
-    async def handle(self, message: InboundMessage) -> Turn:
-        """Route one inbound message and return the replies for the customer's channel."""
+    async def handle(self, message: InboundMessage, *, on_stored: Callable[[], None] | None = None) -> Turn:
+        """Route one inbound message and return the replies for the customer's channel.
+
+        `on_stored` is called once the message is in storage, before the bot or an operator sees it: a
+        channel acknowledges the message to its platform (Telegram's "typing") only then, so a
+        failing platform call never loses what the customer wrote.
+        """
         text = clean_text(message.text, self.max_message_chars)
         now = self.clock()
         lease: claims.Lease | None = None
@@ -157,7 +167,11 @@ class Router:
         if intake is None:
             # An earlier attempt stored it and died before saying so: a duplicate after all.
             raise DuplicateMessage(str(message.channel_message_id))
+        if on_stored is not None:
+            on_stored()
         conversation, language, masked, stored = intake
+        metrics.MESSAGES.labels(message.channel).inc()
+        bind_conversation(conversation.id)  # this task's later log lines name the conversation
 
         replies: list[Reply] = []
         if masked.changed:
@@ -171,6 +185,8 @@ class Router:
                 Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
             )
             replies.extend(await self._while_with_operators(conversation, masked.text, language, now))
+        elif taken := await self._survey_answer(conversation, masked.text, language, now):
+            replies.extend(taken.replies)
         elif message.channel == VOICE_CHANNEL and masked.text == DTMF_OPERATOR:
             replies.extend(
                 await self._escalate(conversation, HandoffReason.CUSTOMER_REQUEST, "customer", language, now)
@@ -190,11 +206,17 @@ class Router:
         elif is_payload(masked.text) and not is_known_payload(masked.text):
             replies.append(Reply(text=notice_text(Notice.UNKNOWN_BUTTON, language), author="system"))
         else:
+            # A guest an operator verified is that customer for the bot too (verification upgraded the conversation).
+            identity = message.identity or (
+                CustomerIdentity(conversation.customer_id, conversation.verified_method or "operator")
+                if conversation.verified_by_operator and conversation.customer_id
+                else None
+            )
             metadata: BotMetadata = {
                 "channel": message.channel,
                 "language": language,
-                "customer_id": message.identity.customer_id if message.identity else None,
-                "identity_method": message.identity.method if message.identity else None,
+                "customer_id": identity.customer_id if identity else None,
+                "identity_method": identity.method if identity else None,
                 "redacted": sorted(masked.found),
             }
             bot_replies, state = await self._ask_bot(conversation, masked.text, metadata, now)
@@ -235,7 +257,7 @@ class Router:
         conversation = await conversations.open_conversation(
             self.db, message.channel, message.channel_user_id, now, self.events
         )
-        if conversation.state is ConversationState.CLOSED and not _answers_closing(conversation, text):
+        if conversation.state is ConversationState.CLOSED and not await self._answers_survey(conversation, text):
             # A new question after a closed conversation starts a new one.
             await conversations.release_pointer(self.db, conversation)
             conversation = await conversations.open_conversation(
@@ -279,9 +301,14 @@ class Router:
         extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
         if key is not None:
             extra["inbound_id"] = key
-        stored = await transcript.append(
-            self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
-        )
+        try:
+            stored = await transcript.append(
+                self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
+            )
+        except claims.AlreadyInserted as already:
+            # An earlier attempt's insert timed out for it but was applied: that copy is the message, and
+            # since that attempt failed before the bot saw it, this one carries the turn on.
+            stored = StoredMessage.from_document(already.existing)
         return conversation, language, masked, stored
 
     async def customer_typing(self, channel: str, channel_user_id: str) -> None:
@@ -299,8 +326,11 @@ class Router:
         language = metadata["language"]
         try:
             on_busy = self._busy_notice(conversation, language)
+            started = time.perf_counter()
             replies = await self.bot.send(conversation.id, text, metadata, on_busy=on_busy)
+            metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
         except BotUnavailable as err:
+            metrics.ERRORS.labels("bot_unavailable").inc()
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
             queued = await conversations.hand_off(
                 self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
@@ -321,7 +351,7 @@ class Router:
                 team = handoff.get("team")
                 escalation = (
                     HandoffReason.parse(handoff.get("reason")),
-                    team if isinstance(team, str) else None,
+                    team if isinstance(team, str) and team in configured_teams() else None,
                     dict(handoff),
                 )
             marker = reply.custom.get(FALLBACK_MARKER)
@@ -408,7 +438,12 @@ class Router:
         if text == callbacks.REQUEST_CALLBACK_PAYLOAD:
             known = await self.phones(conversation.customer_id) if self.phones and conversation.customer_id else None
             if known:
-                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=known, now=now)
+                try:
+                    await callbacks.create_task(
+                        self.db, self.events, conversation, kind="callback", phone=known, now=now
+                    )
+                except callbacks.CallbackRefused as refused:
+                    return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
                 ending = callbacks.phone_ending(known)
                 return [
                     Reply(text=notice_text(Notice.CALLBACK_TO_KNOWN_PHONE, language, ending=ending), author="system")
@@ -422,7 +457,11 @@ class Router:
             phone = callbacks.parse_phone(text)
             if phone is None:
                 return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
-            await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            try:
+                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
+            except callbacks.CallbackRefused as refused:
+                await conversations.set_awaiting(self.db, conversation.id, None)
+                return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
             await conversations.set_awaiting(self.db, conversation.id, None)
             return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
         if conversation.awaiting == "message":
@@ -433,16 +472,34 @@ class Router:
             return [Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system")]
         return []
 
+    async def _answers_survey(self, conversation: Conversation, text: str) -> bool:
+        """Whether the message answers the survey question the conversation waits on."""
+        waiting = await surveys.pending(self.db, conversation.id, conversation.awaiting)
+        return waiting is not None and surveys.interpret(waiting.question.type, text) is not None
+
+    async def _survey_answer(
+        self, conversation: Conversation, text: str, language: str, now: datetime
+    ) -> surveys.Taken | None:
+        """A survey answer (a score, a comment) instead of a request for the bot; None when it is not one."""
+        waiting = await surveys.pending(self.db, conversation.id, conversation.awaiting)
+        if waiting is None:
+            return None
+        asked = surveys.Asked(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            language=language,
+            customer_id=conversation.customer_id,
+            operator_id=conversation.assignee_id,
+        )
+        return await surveys.take_answer(self.db, self.events, waiting, text, asked, now=now)
+
     async def _after_closing(self, conversation: Conversation, text: str, language: str, now: datetime) -> list[Reply]:
-        """The customer rates a closed conversation, then may add a comment."""
-        if conversation.awaiting == "rating":
-            score = parse_rating(text)
-            if score is not None:
-                await conversations.store_rating(self.db, self.events, conversation.id, score=score, now=now)
-                return [Reply(text=notice_text(Notice.ASK_COMMENT, language), author="system")]
-        await conversations.store_rating_comment(self.db, conversation.id, comment=text, now=now)
-        await conversations.release_pointer(self.db, conversation)
-        return [Reply(text=notice_text(Notice.THANKS_FOR_RATING, language), author="system")]
+        """The customer answers the survey of a closed conversation (the rating, then maybe a comment)."""
+        taken = await self._survey_answer(conversation, text, language, now)
+        if taken is None or taken.finished:
+            # The survey is over: the customer's next message starts a new conversation.
+            await conversations.release_pointer(self.db, conversation)
+        return taken.replies if taken else []
 
 
 # The bot's sign-in button: the web chat (and a host page's own chat over REST) opens its sign-in; Telegram and the
@@ -477,13 +534,6 @@ def _team_hours(team_name: str | None, general: WorkingHours | None) -> WorkingH
 
 def _text_only(reply: Reply) -> bool:
     return bool(reply.text) and not reply.buttons and not reply.custom
-
-
-def _answers_closing(conversation: Conversation, text: str) -> bool:
-    """Whether a message to a closed conversation is its rating or the comment after it."""
-    if conversation.awaiting == "rating":
-        return parse_rating(text) is not None
-    return conversation.awaiting == "comment"
 
 
 def clean_text(text: str, max_chars: int) -> str:

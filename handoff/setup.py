@@ -21,7 +21,7 @@ from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_K
 from core.settings import Settings
 from core.staff import Role
 from handoff import bus as bus_module
-from handoff import canned, console, operators, reporting, supervisor_http
+from handoff import canned, console, inbox, operators, reporting, supervisor_http, surveys, verify_limits
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
@@ -155,10 +155,16 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     settings, db, bus = app[SETTINGS_KEY], app[DB_KEY], app[BUS_KEY]
     await operators.ensure_indexes(db)
     await reporting.ensure_indexes(db)
+    await surveys.ensure_indexes(db)
     await staff.ensure_indexes(db)
+    await inbox.ensure_indexes(db)
+    await verify_limits.ensure_indexes(db)
     await canned.seed_defaults(db)
     if settings.demo_staff:
         await seed_demo_staff(db)
+    for login, unknown in (await operators.operators_with_unknown_skills(db)).items():
+        # Routing never sends them work for these; the supervisor fixes the profile or the team list.
+        logger.error("Operator %s has skills that name no configured team: %s", login, ", ".join(unknown))
     router = app[ROUTER_KEY]
     assignment = AssignmentService(db, bus, _utcnow, auto_assign=settings.handoff_auto_assign)
     hub = ConsoleHub(db)

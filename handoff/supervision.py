@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.banking import insert_audit_record
 from core.db import Database
 from core.messages import Reply
 from core.staff import Role
@@ -34,6 +35,10 @@ _WITH_OPERATORS = (ConversationState.QUEUED, ConversationState.ASSIGNED)
 
 class NotLive(Exception):
     """The conversation is closed (or unknown): there is nothing to join or take over."""
+
+
+class NotJoined(Exception):
+    """A supervisor writes to a customer without having joined the conversation."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class Supervision:
             )
             conversation = queued or await self._live(conversation_id)
         if await claims.claim(self.db.supervisor_joins, f"{conversation.id}:{login}", {"at": now}):
+            await self._audit(conversation, login, "supervisor.join")
             notice = Reply(
                 text=notice_text(Notice.SUPERVISOR_JOINED, conversation.language, name=name), author="system"
             )
@@ -142,10 +148,20 @@ class Supervision:
         return conversation
 
     async def say(self, login: str, name: str, conversation_id: str, text: str) -> StoredMessage:
-        """Write to the customer in a conversation the supervisor joined (joining it first if needed)."""
-        conversation = await self.join(login, name, conversation_id)
+        """Write to the customer in a conversation the supervisor joined (or took over).
+
+        Joining first is what tells the customer and the operator who else is in the conversation.
+
+        Raises:
+            NotJoined: the supervisor has not joined it.
+        """
+        conversation = await self._live(conversation_id)
+        joined = await self.db.supervisor_joins.find_one({"_id": f"{conversation.id}:{login}"}, {"_id": 1})
+        if joined is None and conversation.assignee_id != login:
+            raise NotJoined("Join the conversation first: the customer and the operator are told who joined.")
         if conversation.state not in _WITH_OPERATORS:
             raise NotLive("This conversation is not with the operators.")
+        await self._audit(conversation, login, "supervisor.say")
         return await outbox.send_to_customer(
             self.db,
             self.bus,
@@ -195,9 +211,26 @@ class Supervision:
                 await self.assignment.release(previous, conversation.id)
         if taken is None:
             raise NotLive("The conversation changed meanwhile; look again.")
+        await self._audit(taken, login, "supervisor.take_over", previous_operator=conversation.assignee_id)
         # Taking over is looking at it: the customer hears who serves them now.
         await self.desk.accept(login, taken.id)
         return taken
+
+    async def _audit(self, conversation: Conversation, login: str, action: str, **fields: str | None) -> None:
+        """Every intervention in a customer's conversation goes to the bank's audit log."""
+        await insert_audit_record(
+            self.db.audit_log,
+            {
+                "action": action,
+                "actor": f"supervisor:{login}",
+                "at": self.clock(),
+                "channel": conversation.channel,
+                "conversation_id": conversation.id,
+                "customer_id": conversation.customer_id,
+                "result": "done",
+                **fields,
+            },
+        )
 
     async def _note(self, conversation_id: str, login: str, text: str) -> None:
         now = self.clock()

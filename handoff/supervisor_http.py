@@ -9,17 +9,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 
 from core import staff_http
+from core.banking import insert_audit_record
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import operators, queue, reporting, supervision
+from handoff import operators, queue, reporting, supervision, verify_limits
 from handoff.console import built_page
-from handoff.supervision import NotLive, Supervision
+from handoff.supervision import NotJoined, NotLive, Supervision
 
 # The figures read every reporting row of the period; a quarter keeps one request bounded.
 _MAX_PERIOD_DAYS = 93
 _MAX_TEXT_CHARS = 4000
+_MAX_SUBJECT_CHARS = 200
 
 
 async def _supervisor(request: web.Request) -> StaffSession:
@@ -48,6 +50,7 @@ async def live(request: web.Request) -> web.Response:
             "queues": [f.to_dict() for f in await queue.live_figures(db, now)],
             "operators": [o.to_dict() for o in await operators.list_operators(db) if o.id not in supervisors],
             "conversations": [c.to_dict() for c in await supervision.open_conversations(db, now)],
+            "verification_locks": await verify_limits.active_alerts(db, now),
         }
     )
 
@@ -134,6 +137,8 @@ async def say(request: web.Request) -> web.Response:
         )
     except NotLive as err:
         return web.json_response({"error": str(err), "code": "not_live"}, status=409)
+    except NotJoined as err:
+        return web.json_response({"error": str(err), "code": "not_joined"}, status=409)
     return web.json_response(stored.to_dict() | staff_notice(text))
 
 
@@ -149,6 +154,36 @@ async def take_over(request: web.Request) -> web.Response:
     return web.json_response(taken.to_dict())
 
 
+async def verification_locks(request: web.Request) -> web.Response:
+    """Customers whose card-digit checks are locked and operators whose checks are stopped, newest first."""
+    await _supervisor(request)
+    return web.json_response({"locks": await verify_limits.active_alerts(request.app[DB_KEY], datetime.now(UTC))})
+
+
+async def lift_verification_lock(request: web.Request) -> web.Response:
+    """Lift a lock (`{"subject": "customer:<id>" | "operator:<login>"}`), e.g. after the customer came to a branch.
+
+    Audited with the supervisor as the actor; the subject's count starts afresh.
+    """
+    session = await _supervisor(request)
+    subject = (await staff_http.json_body(request)).get("subject")
+    if (
+        not isinstance(subject, str)
+        or len(subject) > _MAX_SUBJECT_CHARS
+        or not subject.startswith((verify_limits.CUSTOMER_PREFIX, verify_limits.OPERATOR_PREFIX))
+    ):
+        raise json_error(web.HTTPBadRequest, "'subject' must be 'customer:<id>' or 'operator:<login>'.")
+    db, now = request.app[DB_KEY], datetime.now(UTC)
+    actor = f"supervisor:{session.user.login}"
+    standing = await verify_limits.lift(db, subject, by=actor, now=now)
+    customer_id = subject.removeprefix(verify_limits.CUSTOMER_PREFIX) if subject.startswith("customer:") else None
+    await insert_audit_record(
+        db.audit_log,
+        {"action": "identity.lock_lifted", "actor": actor, "subject": subject, "customer_id": customer_id, "at": now},
+    )
+    return web.json_response({"subject": subject, "locked": standing.locked, "attempts_left": standing.attempts_left})
+
+
 def setup_routes(app: web.Application) -> None:
     """Every route of the supervisor page, named."""
     add = app.router
@@ -156,6 +191,10 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/api/supervisor/live", live, name="supervisor_live")
     add.add_get("/api/supervisor/figures", figures, name="supervisor_figures")
     add.add_get("/api/supervisor/figures.csv", figures_csv, name="supervisor_figures_csv")
+    add.add_get("/api/supervisor/verification-locks", verification_locks, name="supervisor_verification_locks")
+    add.add_post(
+        "/api/supervisor/verification-locks/lift", lift_verification_lock, name="supervisor_lift_verification_lock"
+    )
     base = "/api/supervisor/conversations/{conversation_id}"
     add.add_post(base + "/join", join, name="supervisor_join")
     add.add_post(base + "/say", say, name="supervisor_say")

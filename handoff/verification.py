@@ -15,18 +15,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from core.banking import BankingBackend, BlockResult, insert_audit_record, normalize_phone
 from core.db import Database
 from core.messages import Button, Reply
-from handoff import outbox
+from handoff import claims, conversations, outbox, verify_limits
 from handoff.bus import EventBus
 from handoff.conversations import Conversation
+from handoff.notices import Notice, notice_text
 
 SIGN_IN_PAYLOAD = "/sign_in"
 WEB_CHAT = "webchat"
 _LAST4_RE = re.compile(r"^\d{4}$")
-OPERATOR_VERIFIED = "operator_card_digits"
+OPERATOR_VERIFIED = conversations.OPERATOR_VERIFIED
+_MOSCOW = ZoneInfo("Europe/Moscow")
 
 _SIGN_IN_TEXT = {
     "ru": "Чтобы я мог помочь с вашими картами, войдите, пожалуйста, в интернет-банк — кнопка ниже. "
@@ -38,11 +41,40 @@ _SIGN_IN_BUTTON = {"ru": "Войти", "en": "Sign in"}
 
 
 class VerificationError(Exception):
-    """Verification or a bank action was refused; `code` names the reason for the console's texts."""
+    """Verification or a bank action was refused; `code` names the reason for the console's texts.
 
-    def __init__(self, code: str, message: str) -> None:
+    `details` (attempts left, the lock's end) go into the answer for the operator.
+    """
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message)
         self.code = code
+        self.details = details
+
+
+def _locked_error(locked: verify_limits.Standing) -> VerificationError:
+    until = locked.locked_until.isoformat() if locked.locked_until else None
+    if locked.subject.startswith(verify_limits.OPERATOR_PREFIX):
+        return VerificationError(
+            "verification_stopped",
+            "Your checks of card digits are stopped after too many failures; a supervisor can resume them.",
+            locked_until=until,
+            until=moscow_time(locked.locked_until) if locked.locked_until else None,
+            attempts_left=0,
+        )
+    return VerificationError(
+        "verification_locked",
+        "Checks for this customer are locked after too many wrong digits; they resume by themselves "
+        "or when a supervisor lifts the lock. The customer has been told how to get help.",
+        locked_until=until,
+        until=moscow_time(locked.locked_until) if locked.locked_until else None,
+        attempts_left=0,
+    )
+
+
+def moscow_time(at: datetime) -> str:
+    """The lock's end as customers read it (the bank's clock, Moscow time)."""
+    return at.astimezone(_MOSCOW).strftime("%d.%m %H:%M")
 
 
 @dataclass
@@ -88,17 +120,55 @@ class Verification:
     ) -> str:
         """Verify by the account's phone number and a card's last four digits; returns the customer id.
 
+        Each check counts against the customer and the operator (handoff/verify_limits.py): a locked
+        customer or a stopped operator is refused before the bank's records are read.
+
         Raises:
-            VerificationError: bad digits or phone, no such customer, or no card with those digits.
+            VerificationError: bad digits or phone, no such customer or card (with the attempts left),
+                a locked customer or a stopped operator (with the lock's end).
         """
         number = normalize_phone(phone)
         if number is None or not _LAST4_RE.match(last4):
             raise VerificationError("bad_digits", "Give the phone number and exactly four digits of a card.")
         customer = await self.backend.find_customer_by_phone(number)
-        cards = await self.backend.list_cards(customer.customer_id) if customer else []
-        if customer is None or not any(card.last4 == last4 for card in cards):
-            await self._audit(conversation, operator_id, "identity.verify", "mismatch", now, card_last4=last4)
-            raise VerificationError("wrong_digits", "The phone number and digits match no customer's card.")
+        subjects = [f"{verify_limits.OPERATOR_PREFIX}{operator_id}"]
+        if customer is not None:
+            subjects.append(f"{verify_limits.CUSTOMER_PREFIX}{customer.customer_id}")
+        target = replace(conversation, customer_id=customer.customer_id if customer else conversation.customer_id)
+
+        async def matches() -> bool:
+            cards = await self.backend.list_cards(customer.customer_id) if customer else []
+            return any(card.last4 == last4 for card in cards)
+
+        fields = {
+            "actor": f"operator:{operator_id}",
+            "channel": conversation.channel,
+            "conversation_id": conversation.id,
+        }
+        outcome = await verify_limits.guarded_check(self.db, subjects, matches, now=now, fields=fields)
+        if isinstance(outcome, verify_limits.Refused):
+            await self._audit(target, operator_id, "identity.verify", "refused_locked", now, card_last4=last4)
+            await self._tell_locked(conversation, outcome.standing, now)
+            raise _locked_error(outcome.standing)
+        for locked in outcome.newly_locked:
+            await verify_limits.raise_alert(self.db, self.bus, locked, now=now, fields=fields)
+        if not outcome.verified:
+            await self._audit(target, operator_id, "identity.verify", "mismatch", now, card_last4=last4)
+            locked_now = outcome.locked
+            if locked_now is not None:
+                await self._tell_locked(conversation, locked_now, now)
+                raise _locked_error(locked_now)
+            raise VerificationError(
+                "wrong_digits",
+                "The phone number and digits match no customer's card.",
+                attempts_left=outcome.attempts_left,
+            )
+        assert customer is not None  # noqa: S101 -- a match needs the customer's cards
+        if conversation.customer_id != customer.customer_id and not await conversations.pin_customer(
+            self.db, conversation.id, customer.customer_id, now=now
+        ):
+            # Another verified customer's token already holds this conversation.
+            raise VerificationError("conversation_taken", "This conversation belongs to another verified customer.")
         await self.db.conversations.update_one(
             {"_id": conversation.id},
             {
@@ -112,6 +182,17 @@ class Verification:
         verified = replace(conversation, customer_id=customer.customer_id)
         await self._audit(verified, operator_id, "identity.verify", "verified", now, card_last4=last4)
         return customer.customer_id
+
+    async def _tell_locked(self, conversation: Conversation, locked: verify_limits.Standing, now: datetime) -> None:
+        """Tell the customer (once per lock and conversation) why checks stopped and how to get help."""
+        if not locked.subject.startswith(verify_limits.CUSTOMER_PREFIX) or locked.locked_until is None:
+            return
+        told = f"{conversation.id}:{locked.subject}:{locked.locked_until.isoformat()}"
+        if not await claims.claim(self.db.verification_notices, told, {"at": now}):
+            return
+        text = notice_text(Notice.VERIFICATION_LOCKED, conversation.language, until=moscow_time(locked.locked_until))
+        reply = Reply(text=text, author="system")
+        await outbox.send_to_customer(self.db, self.bus, conversation, reply, actor="gateway", now=now)
 
     async def block_card(self, conversation: Conversation, operator_id: str, last4: str) -> BlockResult:
         """Block one of the verified customer's cards (the backend writes the audit record)."""

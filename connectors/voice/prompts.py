@@ -22,6 +22,8 @@ class Prompt(StrEnum):
     KEY_MENU = "key_menu"
     ASK_CARD_DIGITS = "ask_card_digits"
     DIGITS_WRONG = "digits_wrong"
+    # Too many wrong endings for this customer (on any call or channel): checks pause for a while.
+    VERIFY_LOCKED = "verify_locked"
     VERIFIED = "verified"
     TRANSFER = "transfer"
     MAX_DURATION = "max_duration"
@@ -70,6 +72,13 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
     Prompt.DIGITS_WRONG: {
         "ru": "Цифры не совпали. Наберите последние четыре цифры любой вашей карты ещё раз.",
         "en": "Those digits do not match. Please type the last four digits of any of your cards again.",
+    },
+    Prompt.VERIFY_LOCKED: {
+        "ru": "Для вашей безопасности проверка по цифрам карты временно приостановлена: было несколько "
+        "неверных попыток. Оператор поможет с остальными вопросами. Снять ограничение можно в любом "
+        "отделении с паспортом.",
+        "en": "For your safety, checks by card digits are paused for a while after several wrong attempts. "
+        "An operator will help with anything else. Any branch can lift the pause if you bring your passport.",
     },
     Prompt.VERIFIED: {"ru": "Спасибо, личность подтверждена.", "en": "Thank you, you are verified."},
     Prompt.TRANSFER: {

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -23,12 +23,14 @@ from connectors.voice.prompts import (
     other_language,
     say,
 )
-from core.banking import BankingBackend, BankingError
+from core.banking import BankingBackend, BankingError, insert_audit_record
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import Language, conversation_language, parse_language
 from core.messages import InboundMessage, Reply
+from handoff import verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
+from handoff.surveys import CUSTOM_KEY as SURVEY_QUESTION
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +134,19 @@ class VoiceSession:
             self.end(state, "max_duration")
             return self._outcome(state, (say(Prompt.MAX_DURATION, self._lang(state)),), NextStep.HANGUP)
         digits = (heard.digits or "").strip().rstrip("#")
+        speech = (heard.speech or "").strip()
+        if state.survey_question is not None and (digits or "#" in (heard.digits or "")):
+            # A survey score keyed in ("0" too, on the 0-10 scale), or "#" to skip a comment.
+            return await self._route(state, digits or "#")
         if digits:
             return await self._keys(state, digits)
-        speech = (heard.speech or "").strip()
         if not speech:
             return await self._missed(state, no_input=True)
         if heard.confidence is not None and heard.confidence < MIN_SPEECH_CONFIDENCE:
             return await self._missed(state, no_input=False)
+        if state.survey_question is not None:
+            # A score said aloud, or a comment: not a request for the bot, so no verification step.
+            return await self._route(state, speech)
         named = language_named(speech) if state.language_open else None
         if named is not None:
             return await self._choose_language(state, named)
@@ -219,6 +227,9 @@ class VoiceSession:
         if state.candidate_customer_id and not state.verified:
             intent = await intent_of_request(text, self._intents)
             if intent in SENSITIVE_INTENTS:
+                subject = verify_limits.CUSTOMER_PREFIX + state.candidate_customer_id
+                if (await verify_limits.standing(self._db, subject, self._clock())).locked:
+                    return await self._locked(state)
                 state.held_text = text
                 state.menu = []
                 ask = say(Prompt.ASK_CARD_DIGITS, self._lang(state))
@@ -231,34 +242,79 @@ class VoiceSession:
             parsing.cancel()
 
     async def _verify(self, state: CallState, digits: str) -> VoiceOutcome:
+        """The caller's keyed ending, counted against the customer across calls and channels."""
         language = self._lang(state)
-        assert state.candidate_customer_id is not None  # noqa: S101 -- held_text is only set with a candidate
-        try:
-            cards = await self._backend.list_cards(state.candidate_customer_id)
-        except BankingError:
-            logger.exception("Card lookup for caller verification failed in call %s", state.call_id)
-            cards = []
-        if len(digits) == CARD_DIGITS and any(card.last4 == digits for card in cards):
+        customer_id = state.candidate_customer_id
+        assert customer_id is not None  # noqa: S101 -- held_text is only set with a candidate
+        subject = verify_limits.CUSTOMER_PREFIX + customer_id
+        now = self._clock()
+
+        async def matches() -> bool:
+            try:
+                cards = await self._backend.list_cards(customer_id)
+            except BankingError:
+                logger.exception("Card lookup for caller verification failed in call %s", state.call_id)
+                cards = []
+            return len(digits) == CARD_DIGITS and any(card.last4 == digits for card in cards)
+
+        fields = {
+            "actor": f"caller:{state.call_id}",
+            "channel": VOICE_CHANNEL,
+            "conversation_id": state.conversation_id,
+        }
+        outcome = await verify_limits.guarded_check(self._db, [subject], matches, now=now, fields=fields)
+        if isinstance(outcome, verify_limits.Refused):
+            await self._audit_check(state, "refused_locked", now)
+            return await self._locked(state)
+        if outcome.verified:
+            await self._audit_check(state, "verified", now)
             state.verified = True
             held, state.held_text = state.held_text, None
             state.verify_attempts = 0
-            outcome = await self._route(state, held or "")
-            prompts = (say(Prompt.VERIFIED, language), *outcome.prompts)
-            if outcome.step is NextStep.GATHER:
+            outcome_after = await self._route(state, held or "")
+            prompts = (say(Prompt.VERIFIED, language), *outcome_after.prompts)
+            if outcome_after.step is NextStep.GATHER:
                 state.last_prompts = [{"text": p.text, "language": p.language} for p in prompts]
             return VoiceOutcome(
                 prompts=prompts,
-                step=outcome.step,
-                language=outcome.language,
-                conversation_id=outcome.conversation_id,
-                max_digits=outcome.max_digits,
-                dtmf_only=outcome.dtmf_only,
+                step=outcome_after.step,
+                language=outcome_after.language,
+                conversation_id=outcome_after.conversation_id,
+                max_digits=outcome_after.max_digits,
+                dtmf_only=outcome_after.dtmf_only,
             )
+        await self._audit_check(state, "mismatch", now)
+        for locked in outcome.newly_locked:
+            await verify_limits.raise_alert(self._db, self._router.events, locked, now=now, fields=fields)
+        if outcome.locked is not None:
+            return await self._locked(state)
         state.verify_attempts += 1
         if state.verify_attempts >= VERIFY_ATTEMPTS:
             state.held_text = None
             return await self._route(state, DTMF_OPERATOR)
         return self._gather(state, [say(Prompt.DIGITS_WRONG, language)], max_digits=CARD_DIGITS, dtmf_only=True)
+
+    async def _locked(self, state: CallState) -> VoiceOutcome:
+        """Checks for this customer are locked: say so and how to get help, then an operator."""
+        state.held_text = None
+        outcome = await self._route(state, DTMF_OPERATOR)
+        return replace(outcome, prompts=(say(Prompt.VERIFY_LOCKED, self._lang(state)), *outcome.prompts))
+
+    async def _audit_check(self, state: CallState, result: str, now: datetime) -> None:
+        """Every phone check goes to the bank's audit log, as the console's do (the digits are never stored)."""
+        await insert_audit_record(
+            self._db.audit_log,
+            {
+                "action": "identity.verify",
+                "actor": f"caller:{state.call_id}",
+                "at": now,
+                "channel": VOICE_CHANNEL,
+                "conversation_id": state.conversation_id,
+                "customer_id": state.candidate_customer_id,
+                "result": result,
+                "method": "caller_id_card_digits",
+            },
+        )
 
     async def _missed(self, state: CallState, *, no_input: bool) -> VoiceOutcome:
         """Reprompt, more directive each time; then keys (for words not understood); then an operator.
@@ -322,6 +378,7 @@ class VoiceSession:
         except InvalidMessage:
             return await self._missed(state, no_input=False)
         state.conversation_id = turn.conversation_id
+        state.survey_question = _survey_question(turn.replies)
         state.no_input = state.no_match = 0
         state.dtmf_only = False
         state.language_open = False
@@ -352,6 +409,15 @@ class VoiceSession:
         # ("Соединить вас с оператором?") is still open, whatever the caller answers to it.
         state.settled = not state.menu and bool(spoken) and _asks_anything_else(spoken[-1].text)
         return self._gather(state, spoken or [say(Prompt.ANYTHING_ELSE, language)])
+
+
+def _survey_question(replies: Sequence[Reply]) -> str | None:
+    """The type of the survey question the turn ends with, if it asks one."""
+    for reply in reversed(replies):
+        asked = reply.custom.get(SURVEY_QUESTION)
+        if isinstance(asked, dict):
+            return str(asked.get("type"))
+    return None
 
 
 def _spoken(replies: Sequence[Reply], language: Language, *, without_system: bool = False) -> list[Spoken]:

@@ -2,10 +2,9 @@
 // close with a resolution after a confirmation. The transfer list is read fresh every time it opens.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../lib/api.js";
-import { useLanguage } from "../lib/i18n.js";
+import { language, useLanguage } from "../lib/i18n.js";
 import { tr } from "./tr.js";
 
-const TEAMS = ["cards", "loans"];
 const RESOLUTIONS = ["resolved", "information_given", "card_blocked", "complaint_registered", "callback_arranged", "no_response", "other"];
 
 export function Actions({ id, onDone, onError }) {
@@ -63,18 +62,26 @@ export function Actions({ id, onDone, onError }) {
   );
 }
 
+// A configured team's name in the page's language (core/teams.yml has both).
+function teamTitle(team) {
+  return tr.t("team", { team: (team.titles && team.titles[language()]) || team.name });
+}
+
 function Transfer({ id, onDone, onError }) {
   const [colleagues, setColleagues] = useState(null);
+  // The configured teams (GET /api/console/teams): the only ones a transfer may name.
+  const [teams, setTeams] = useState([]);
   const [target, setTarget] = useState("team:cards");
   const [note, setNote] = useState("");
   useEffect(() => {
     api("GET", "/api/console/operators?for=transfer").then((data) => setColleagues(data.operators)).catch(onError);
+    api("GET", "/api/console/teams").then((data) => setTeams(data.teams)).catch(onError);
   }, []);
   async function submit(e) {
     e.preventDefault();
     const [kind, value] = target.split(":");
     const body = kind === "op" ? { to_operator_id: value, note } : { to_team: value, note };
-    const label = kind === "op" ? (colleagues.find((c) => c.id === value) || {}).display_name : tr.t("team", { team: tr.word("team", value) });
+    const label = kind === "op" ? (colleagues.find((c) => c.id === value) || {}).display_name : teamTitle(teams.find((t) => t.name === value) || { name: value });
     try {
       await api("POST", "/api/console/conversations/" + id + "/transfer", body);
       await onDone({ kind: "ok", text: tr.t("banner.transferred", { to: label }) });
@@ -84,7 +91,7 @@ function Transfer({ id, onDone, onError }) {
     <form id="transfer-form" class="transfer" onSubmit={submit}>
       <label>{tr.t("actions.transferTarget")}
         <select id="transfer-target" value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-          {TEAMS.map((team) => <option value={"team:" + team} key={team}>{tr.t("team", { team: tr.word("team", team) })}</option>)}
+          {teams.map((team) => <option value={"team:" + team.name} key={team.name}>{teamTitle(team)}</option>)}
           {(colleagues || []).map((op) => (
             <option value={"op:" + op.id} key={op.id}>{op.display_name} — {tr.word("opStatus", op.status)}, {op.active}/{op.capacity}</option>
           ))}

@@ -112,8 +112,10 @@ export function ConversationViewer({ id, subscribe, onClose, onBanner, onChanged
               <form class="say" onSubmit={send}>
                 <label for="say-text">{tr.t("viewer.say")}</label>
                 <textarea id="say-text" rows={2} value={draft} onInput={(e) => setDraft(e.currentTarget.value)}
+                  disabled={!joined} aria-describedby={joined ? undefined : "say-join-first"}
                   onKeyDown={(e) => { if (e.key === "Enter" && !e.shiftKey) send(e); }} />
-                <button type="submit" id="say-send">{tr.t("viewer.send")}</button>
+                <button type="submit" id="say-send" disabled={!joined}>{tr.t("viewer.send")}</button>
+                {joined ? null : <p class="hint" id="say-join-first">{tr.t("viewer.joinFirst")}</p>}
               </form>
             </div>
           )}
