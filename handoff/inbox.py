@@ -129,18 +129,42 @@ class Row:
         }
 
 
-def _read_id(operator_id: str, conversation_id: str) -> str:
-    return f"{operator_id}:{conversation_id}"
+async def ensure_indexes(db: Database) -> None:
+    """Read marks are found by operator and conversation, highest first."""
+    await db.console_read_marks.create_index([("operator_id", 1), ("conversation_id", 1), ("seq", -1)])
+
+
+def _mark_id(operator_id: str, conversation_id: str, seq: int) -> str:
+    return f"{operator_id}:{conversation_id}:{seq}"
 
 
 async def mark_read(db: Database, operator_id: str, conversation_id: str, seq: int) -> None:
-    """Remember that the operator has seen the conversation up to message `seq` (never moves back)."""
-    key = _read_id(operator_id, conversation_id)
-    update = {"$max": {"seq": seq}, "$set": {"operator_id": operator_id}}
+    """Remember that the operator has seen the conversation up to message `seq` (never moves back).
+
+    Each mark is its own document whose `_id` names operator, conversation and message, so
+    simultaneous marks (two tabs, a burst of new messages) are independent inserts and the
+    read position is the highest mark: no `$max` or upsert, which FerretDB applies as
+    read-then-write (8 at once answered 500 on the losing upserts).
+    """
     try:
-        await db.console_reads.update_one({"_id": key}, update, upsert=True)
-    except DuplicateKeyError:  # two tabs marked it at once: FerretDB does not retry the losing upsert
-        await db.console_reads.update_one({"_id": key}, update)
+        await db.console_read_marks.insert_one(
+            {
+                "_id": _mark_id(operator_id, conversation_id, seq),
+                "operator_id": operator_id,
+                "conversation_id": conversation_id,
+                "seq": seq,
+            }
+        )
+    except DuplicateKeyError:
+        pass  # this message was marked already
+
+
+async def read_position(db: Database, operator_id: str, conversation_id: str) -> int:
+    """The highest message the operator has marked read in the conversation (0 when none)."""
+    mark = await db.console_read_marks.find_one(
+        {"operator_id": operator_id, "conversation_id": conversation_id}, {"seq": 1}, sort=[("seq", -1)]
+    )
+    return int(mark["seq"]) if mark else 0
 
 
 _OPEN_STATES = [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]
@@ -216,8 +240,7 @@ async def _row(
         .to_list()
         or await db.messages.find({"conversation_id": conversation.id}).sort("seq", -1).limit(1).to_list()
     )
-    mark = await db.console_reads.find_one({"_id": _read_id(login, conversation.id)})
-    read_seq = int(mark["seq"]) if mark else 0
+    read_seq = await read_position(db, login, conversation.id)
     unread = await db.messages.count_documents(
         {"conversation_id": conversation.id, "author": "customer", "seq": {"$gt": read_seq}}
     )
@@ -316,9 +339,9 @@ async def summary(db: Database, login: str, operator: Operator | None) -> Summar
     snoozed = await db.conversations.count_documents({"state": {"$in": _OPEN_STATES}, "snooze": {"$ne": None}})
     unread = 0
     for conversation_id in mine_ids:
-        mark = await db.console_reads.find_one({"_id": _read_id(login, conversation_id)})
+        read_seq = await read_position(db, login, conversation_id)
         unread += await db.messages.count_documents(
-            {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": int(mark["seq"]) if mark else 0}}
+            {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": read_seq}}
         )
     counts = {
         View.QUEUE.value: queued,

@@ -25,6 +25,7 @@ from handoff import (
     canned,
     canned_http,
     console,
+    inbox,
     operators,
     reporting,
     service_levels,
@@ -175,6 +176,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     await reporting.ensure_indexes(db)
     await surveys.ensure_indexes(db)
     await staff.ensure_indexes(db)
+    await inbox.ensure_indexes(db)
     await verify_limits.ensure_indexes(db)
     await canned.seed_defaults(db)
     if settings.demo_staff:

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.webchat import embed_origins
 from core.app import create_app
 from core.settings import Settings
 from core.stack import Stack
@@ -352,7 +353,7 @@ async def test_demo_sign_in_is_refused_when_it_is_off(stack: Stack, aiohttp_clie
     assert resp.status == 403
     assert "customer_token" not in await resp.json()
     config = await (await client.get("/chat/config")).json()
-    assert config == {"demo_sign_in": False, "demo_customers": []}
+    assert config == {"demo_sign_in": False, "demo_customers": [], "embed_origins": ["'self'"]}
 
 
 async def test_the_page_is_served_with_a_strict_content_security_policy(
@@ -505,3 +506,14 @@ async def next_of(page: Page, kind: str) -> dict[str, Any]:
     while frame["type"] != kind:
         frame = await page.frame()
     return frame
+
+
+def test_the_chat_talks_only_to_the_sites_allowed_to_frame_it() -> None:
+    """/chat/config's embed_origins: the CSP frame-ancestors sources a page can name (origins, wildcards, 'self')."""
+    ancestors = "'self' https://www.bank.example https://*.bank.example:8443 http://localhost:8090 https: 'none' data:"
+    assert embed_origins(ancestors) == [
+        "'self'",
+        "https://www.bank.example",
+        "https://*.bank.example:8443",
+        "http://localhost:8090",
+    ]
