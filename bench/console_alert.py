@@ -164,7 +164,7 @@ async def main(messages: int, configurations: tuple[tuple[int, int], ...] = CONF
                     owners.append(page_of[str(owner)])
                 # Measure a quiet console: every page shows all its conversations (the lists re-read after
                 # the assignments are done), then a pause for anything still in flight.
-                for login, page in page_of.items():
+                for page in page_of.values():
                     mine = sum(1 for owner_page in owners if owner_page is page)
                     await page.wait_for_function(
                         "n => document.querySelectorAll('#rows li.row').length >= n", arg=mine, timeout=120_000
