@@ -322,6 +322,8 @@ class Deliverer:
 async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]:
     """Attempts whose worker died mid-send become `unknown`; queued attempts whose job was lost are deferred again.
 
+    Campaigns move on too: scheduled -> running at their start, running -> finished with nothing left to send.
+
     Returns:
         (attempts marked unknown, attempts deferred again).
     """
@@ -338,6 +340,7 @@ async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]
     again = await store.due_queued(pool, now - SENDING_LEASE)
     for attempt_id in again:
         await defer(attempt_id, now)
+    await store.advance_campaigns(pool, now)
     return unknown, len(again)
 
 

@@ -557,3 +557,23 @@ async def answers_of(pool: Pool, attempt_id: str) -> list[Row]:
             "SELECT question, value FROM outbound_survey_answers WHERE attempt_id = %s", (attempt_id,)
         )
         return list(await cursor.fetchall())
+
+
+async def advance_campaigns(pool: Pool, now: datetime) -> tuple[int, int]:
+    """Scheduled campaigns whose start has come run; running ones with nothing left to send finish.
+
+    Returns:
+        (campaigns started, campaigns finished).
+    """
+    open_states = [AttemptState.PLANNED.value, AttemptState.QUEUED.value, AttemptState.SENDING.value]
+    async with pool.connection() as conn:
+        started = await conn.execute(
+            "UPDATE outbound_campaigns SET state=%s, updated_at=%s WHERE state=%s AND start_at <= %s",
+            (CampaignState.RUNNING.value, now, CampaignState.SCHEDULED.value, now),
+        )
+        finished = await conn.execute(
+            "UPDATE outbound_campaigns c SET state=%s, updated_at=%s WHERE c.state=%s AND NOT EXISTS"
+            " (SELECT 1 FROM outbound_attempts a WHERE a.campaign_id = c.id AND a.state = ANY(%s))",
+            (CampaignState.FINISHED.value, now, CampaignState.RUNNING.value, open_states),
+        )
+        return started.rowcount, finished.rowcount
