@@ -47,6 +47,8 @@ class HandoffReason(StrEnum):
     KB_ESCALATE = "kb_escalate"
     # A charge the customer did not make or does not recognise (intent dispute_charge, issue 11).
     DISPUTED_CHARGE = "disputed_charge"
+    # A product the customer wants that the knowledge base does not answer (issue 20): the sales team.
+    SALES_REQUEST = "sales_request"
     # Outbound (issue 18): a fraud alert answered "no, it wasn't me"; a reply to a reminder an operator must take.
     FRAUD_ALERT = "fraud_alert"
     OUTBOUND_REPLY = "outbound_reply"
@@ -78,6 +80,7 @@ NORMAL_PRIORITY = 1
 # Names from the configured team list (core/teams.yml); a list without one routes that reason to anyone.
 _REASON_TEAMS: dict[HandoffReason, str] = {
     HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
+    HandoffReason.SALES_REQUEST: "sales",
     HandoffReason.FRAUD_ALERT: "fraud",
 }
 

@@ -23,9 +23,9 @@ from typing import Any
 from core.banking import BankingBackend, ContactProfile, find_many_by
 from core.db import Database
 from core.messages import Button
-from handoff import conversations, transcript
+from handoff import conversations, surveys, transcript
 from outbound import store
-from outbound.messages import Facts, buttons_for, render, template_for
+from outbound.messages import Facts, buttons_for, render, survey_questions, template_for
 from outbound.models import Attempt, AttemptState, CampaignState, Channel, Kind, Reason, Recipient
 from outbound.rules import Calendar, Rules, RussianCalendar, Send, Suppress, Wait, decide
 from outbound.senders import FinalFailure, OutboundMessage, Sender, Sent, TemporaryFailure, Unknown
@@ -234,7 +234,11 @@ class Deliverer:
             attempt.channel,
             attempt.kind,
         )
-        buttons = buttons_for(attempt.kind, language) if attempt.channel is Channel.TELEGRAM else ()
+        buttons = (
+            buttons_for(attempt.kind, language, attempt.data.get("survey"))
+            if attempt.channel is Channel.TELEGRAM
+            else ()
+        )
         return text, buttons
 
     async def _send(self, attempt: Attempt, profile: ContactProfile, address: str, now: datetime) -> AttemptState:
@@ -316,6 +320,17 @@ class Deliverer:
         await transcript.append(
             self.db, conversation.id, author="bot", text=text, now=now, buttons=buttons, extra=context
         )
+        if attempt.kind is Kind.SURVEY and attempt.campaign_id is not None:
+            # The message asked the first question: the conversation now waits for the answers
+            # (handoff/surveys.py takes them before the bot sees them).
+            survey = surveys.Survey(
+                key=f"campaign:{attempt.campaign_id}",
+                questions=survey_questions(attempt.data.get("survey")),
+                run=attempt.id,
+                campaign_id=attempt.campaign_id,
+                attempt_id=attempt.id,
+            )
+            await surveys.start(self.db, conversation.id, survey, language=profile.language, channel=channel)
         return conversation.id
 
 
