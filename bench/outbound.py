@@ -287,7 +287,8 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
                 await asyncio.sleep(rng.uniform(0.1, args.per_run / LIMIT))
                 victim = run % 2
                 workers[victim].kill()
-                workers[victim] = Worker.start(env, log_dir / f"worker-{victim}.log")
+                log = log_dir / f"worker-{victim}-{run}.log"
+                workers[victim] = Worker.start(env, log)
                 # The survivor finishes what it can; what the victim held is then reaped as after its lease.
                 await settle(pool, attempt_ids)
 
@@ -296,7 +297,9 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
                     await defer_deliveries(queue, [(attempt_id, datetime.now(UTC))])
 
                 await reap(pool, datetime.now(UTC) + SENDING_LEASE + timedelta(seconds=1), defer)
-                found = await wait_until(pool, attempt_ids, lambda s: all(v in FINAL for v in s.values()), 120)
+                found = await wait_until(pool, attempt_ids, lambda s: all(v in FINAL for v in s.values()), 300)
+                # Both workers serve the queue again before the next run kills the other one.
+                await ready([workers[victim]], [log])
                 chats = [chat for _, chat in api.arrivals]
                 wanted = {9_000_000 + int(c.split("-")[1]) for c in ids}
                 twice += sum(chats.count(chat) > 1 for chat in wanted)

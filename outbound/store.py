@@ -520,6 +520,14 @@ async def merge_data(pool: Pool, attempt_id: str, extra: dict[str, Any]) -> None
         await conn.execute("UPDATE outbound_attempts SET data = data || %s WHERE id = %s", (Jsonb(extra), attempt_id))
 
 
+async def set_conversation(pool: Pool, attempt_id: str, conversation_id: str) -> None:
+    """The conversation the sent message became a turn of (the reply finds its attempt by it)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE outbound_attempts SET conversation_id = %s WHERE id = %s", (conversation_id, attempt_id)
+        )
+
+
 async def advance_campaigns(pool: Pool, now: datetime) -> tuple[int, int]:
     """Scheduled campaigns whose start has come run; running ones with nothing left to send finish.
 
