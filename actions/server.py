@@ -21,6 +21,7 @@ import os
 from functools import partial
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from rasa_sdk import utils
 from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
 from rasa_sdk.endpoint import create_app_for_serve, create_argument_parser
@@ -63,9 +64,24 @@ def guard(app: Sanic[Any, Any], token: str) -> Sanic[Any, Any]:
     return app
 
 
+async def metrics(request: Request) -> HTTPResponse:
+    """Prometheus metrics of this worker (the knowledge base's decisions for the bot, process figures).
+
+    With PROMETHEUS_MULTIPROC_DIR set (scripts/run with several processes) every worker's samples are summed.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    return response.raw(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def create_guarded_app(executor: ActionExecutor, token: str, endpoints: str) -> Sanic[Any, Any]:
     """rasa_sdk's app for one worker, guarded; module level so Sanic can pickle it into workers."""
-    return guard(create_app_for_serve(executor, cors_origins=None, endpoints=endpoints), token)
+    app = create_app_for_serve(executor, cors_origins=None, endpoints=endpoints)
+    app.add_route(metrics, "/metrics", methods=["GET"])  # behind the same ?token= as the actions
+    return guard(app, token)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> None:

@@ -26,7 +26,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from connectors import telegram_links
-from connectors.telegram_limits import FloodControlMiddleware, FloodLimiter
+from connectors.telegram_limits import FloodControlMiddleware, FloodLimiter, SharedLimit
 from connectors.telegram_render import (
     LONG_PAYLOAD_PREFIX,
     PARSE_MODE,
@@ -48,6 +48,7 @@ from handoff.conversations import Conversation, ConversationState
 from handoff.router import DuplicateMessage, InvalidMessage
 from handoff.router import Router as MessageRouter
 from handoff.transcript import StoredMessage
+from outbound.http import shared_telegram_limit
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +149,10 @@ class TelegramConfig:
         )
 
 
-def create_bot(config: TelegramConfig, limiter: FloodLimiter | None = None) -> Bot:
+def create_bot(config: TelegramConfig, limiter: FloodLimiter | None = None, shared: SharedLimit | None = None) -> Bot:
     """An aiogram Bot with HTML parse mode, flood control and, if configured, a custom Bot API server."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base)) if config.api_base else AiohttpSession()
-    session.middleware(FloodControlMiddleware(limiter or FloodLimiter()))
+    session.middleware(FloodControlMiddleware(limiter or FloodLimiter(), shared))
     return Bot(config.token, session=session, default=DefaultBotProperties(parse_mode=PARSE_MODE))
 
 
@@ -213,7 +214,7 @@ class TelegramChannel:
     async def _context(self, app: web.Application) -> AsyncIterator[None]:
         self._router, self._db = app[ROUTER_KEY], app[DB_KEY]
         self._backend = create_banking_backend(app[SETTINGS_KEY], self._db)
-        self.bot = create_bot(self.config)
+        self.bot = create_bot(self.config, shared=shared_telegram_limit(app))
         self.once = UpdateOnce(self._db)
         self.dispatcher = build_dispatcher(self, self.once)
         if self.config.mode == "polling":

@@ -62,6 +62,19 @@ ErrorCode = Literal[
 ]
 
 
+def embed_origins(frame_ancestors: str) -> list[str]:
+    """The sites that may frame the chat (CSP frame-ancestors sources), which its page also talks to.
+
+    `'self'`, origins and `https://*.domain` wildcards; schemes alone and other keywords are left out, since
+    the page answers postMessage only to a parent it can name.
+    """
+    return [
+        source
+        for source in frame_ancestors.split()
+        if source == "'self'" or re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.-]+(:\d+)?/?", source)
+    ]
+
+
 class HelloFrame(TypedDict, total=False):
     """Client -> server, first frame on every connection."""
 
@@ -277,9 +290,16 @@ class WebChatChannel:
 
     async def config(self, request: web.Request) -> web.Response:
         """What the page offers: the demo sign-in exists only in local runs."""
-        demo = request.app[SETTINGS_KEY].demo_sign_in
+        settings = request.app[SETTINGS_KEY]
+        demo = settings.demo_sign_in
         customers = [{"id": key, "name": name} for key, name in DEMO_CUSTOMERS.items()] if demo else []
-        return web.json_response({"demo_sign_in": demo, "demo_customers": customers})
+        return web.json_response(
+            {
+                "demo_sign_in": demo,
+                "demo_customers": customers,
+                "embed_origins": embed_origins(settings.chat_frame_ancestors),
+            }
+        )
 
     async def demo_sign_in(self, request: web.Request) -> web.Response:
         """Mint a customer token for a demo customer, as the bank's website would after a real sign-in."""

@@ -250,6 +250,10 @@ class BankingBackend(Protocol):
         """The payment arrived: no more reminders for it. True for the call that changed it."""
         ...
 
+    async def set_do_not_contact(self, customer_id: str, *, listed: bool, actor: str) -> None:
+        """Put the customer on (or take them off) the do-not-contact list (audited)."""
+        ...
+
 
 def to_kopecks(amount: Decimal) -> int:
     """Decimal rubles to integer kopecks; refuses fractions of a kopeck rather than rounding money."""
@@ -583,7 +587,19 @@ class MongoBankingBackend:
         """Store the choice (one document per customer, whole-value writes) and audit it."""
         now = self._clock()
         change = {"$set": {"opted_out": opted_out, "opted_out_at": now if opted_out else None, "source": source}}
-        with _backend_errors("record the opt-out"):
+        await self._set_preference(
+            customer_id, change, "contact.opt_out" if opted_out else "contact.opt_in", actor, source
+        )
+
+    async def set_do_not_contact(self, customer_id: str, *, listed: bool, actor: str) -> None:
+        """The do-not-contact list is a flag on the same preferences document."""
+        change = {"$set": {"do_not_contact": listed}}
+        action = "contact.do_not_contact" if listed else "contact.may_contact"
+        await self._set_preference(customer_id, change, action, actor, "staff")
+
+    async def _set_preference(self, customer_id: str, change: Document, action: str, actor: str, source: str) -> None:
+        now = self._clock()
+        with _backend_errors("record the contact preference"):
             try:
                 await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change, upsert=True)
             except DuplicateKeyError:
@@ -591,13 +607,7 @@ class MongoBankingBackend:
                 await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change)
             await insert_audit_record(
                 self._db.audit_log,
-                {
-                    "action": "contact.opt_out" if opted_out else "contact.opt_in",
-                    "actor": actor,
-                    "at": now,
-                    "channel": source,
-                    "customer_id": customer_id,
-                },
+                {"action": action, "actor": actor, "at": now, "channel": source, "customer_id": customer_id},
             )
 
 

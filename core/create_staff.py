@@ -18,9 +18,6 @@ from core import staff
 from core.settings import Settings
 from core.staff import Role
 
-# Short passwords are refused: staff accounts can edit what customers are told.
-_MIN_PASSWORD_CHARS = 10
-
 
 async def _create(login: str, password: str, name: str, roles: tuple[Role, ...]) -> None:
     settings = Settings.from_env()
@@ -57,8 +54,9 @@ def main() -> None:
     if not args.role:
         parser.error("give at least one --role")
     password = os.environ.get("STAFF_PASSWORD") or getpass.getpass(f"Password for {args.login}: ")
-    if len(password) < _MIN_PASSWORD_CHARS:
-        parser.error(f"the password needs at least {_MIN_PASSWORD_CHARS} characters")
+    if reason := staff.weak_password(password):
+        # Staff accounts can read customers' data and edit what customers are told.
+        parser.error(f"refusing this password: {reason}")
     roles = tuple(Role(r) for r in args.role)
     asyncio.run(_create(args.login, password, args.name or args.login, roles))
     print(f"Saved staff account {args.login} with roles {', '.join(r.value for r in roles)}.")

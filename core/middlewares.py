@@ -27,6 +27,8 @@ _EMBEDDABLE_ROUTES = frozenset({"webchat_page"})
 _MAX_PATH_PART_BYTES = 255
 # aiohttp announces "aiohttp/<version>" otherwise: a free hint at which published bugs apply.
 SERVER_NAME = "contact-center"
+# Responses that may hold customer data wherever they are served (exports included).
+_DATA_TYPES = frozenset({"application/json", "text/csv"})
 
 
 @web.middleware
@@ -69,6 +71,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/") or (response.content_type or "") in _DATA_TYPES:
+        # Answers of the API carry customers' names, balances and messages: no browser or proxy keeps a copy.
+        headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
     headers[hdrs.SERVER] = SERVER_NAME
     headers.setdefault("Referrer-Policy", "no-referrer")
     policy = headers.get(CSP)

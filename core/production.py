@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from core import staff
 from core.db import Database
 from core.settings import PRODUCTION, Settings, SettingsError
 
@@ -33,6 +34,13 @@ async def refuse_unsafe_production(settings: Settings, db: Database) -> None:
         f"Demo staff account {login!r} exists (its password is documented); "
         f"delete it: python -m core.create_staff {login} --delete."
         for login in await demo_accounts(db)
+    )
+    demo = set(DEMO_STAFF_LOGINS)
+    problems.extend(
+        f"Staff account {login!r} has a short or documented password; set a new one of at least "
+        f"{staff.MIN_PASSWORD_CHARS} characters: python -m core.create_staff {login} --role ... (or --delete)."
+        for login in await staff.weak_password_accounts(db)
+        if login not in demo
     )
     if problems:
         message = "Refusing to start with CC_ENV=production:\n- " + "\n- ".join(problems)

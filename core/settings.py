@@ -29,7 +29,12 @@ LOCAL_SECRET_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 # Shorter shared secrets can be guessed offline from one signed token.
 MIN_PRODUCTION_SECRET_CHARS = 32
+# "aaaa...": long enough, guessed at once. Random tokens of 32 characters have far more distinct ones.
+MIN_PRODUCTION_SECRET_DISTINCT_CHARS = 10
 PRODUCTION = "production"
+# Every value CC_ENV may take (any spelling of case and surrounding spaces); anything else refuses to
+# start, so a typo ("Prod", "prodution") never runs a bank's platform with the local defaults.
+ENVIRONMENTS = ("local", "test", "staging", PRODUCTION)
 
 
 class SettingsError(RuntimeError):
@@ -71,6 +76,27 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def parse_environment(raw: str) -> str:
+    """CC_ENV as one of ENVIRONMENTS, whatever its case.
+
+    Raises:
+        SettingsError: for any other value, naming the allowed ones.
+    """
+    env = raw.strip().lower()
+    if env not in ENVIRONMENTS:
+        raise SettingsError(f"CC_ENV must be one of {', '.join(ENVIRONMENTS)}; got {raw!r}.")
+    return env
+
+
+def weak_secret(value: str) -> str | None:
+    """Why a shared secret is too weak for production, or None."""
+    if len(value) < MIN_PRODUCTION_SECRET_CHARS:
+        return f"is shorter than {MIN_PRODUCTION_SECRET_CHARS} characters"
+    if len(set(value)) < MIN_PRODUCTION_SECRET_DISTINCT_CHARS:
+        return f"has fewer than {MIN_PRODUCTION_SECRET_DISTINCT_CHARS} different characters"
+    return None
+
+
 _API_KEY_HASH_RE = re.compile(r"[0-9a-f]{64}")
 _INTEGRATION_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -97,8 +123,9 @@ def parse_api_keys(raw: str) -> dict[str, str]:
 class Settings:
     """Configuration of the gateway, the actions and the scripts.
 
-    `CC_ENV=local` (the default) allows the documented development secrets;
-    any other value makes `RASA_TOKEN` and `CUSTOMER_TOKEN_SECRET` mandatory.
+    `CC_ENV=local` (the default) allows the documented development secrets; test, staging and
+    production make every secret mandatory, and production refuses weak or documented ones
+    (`production_problems`). Any other CC_ENV refuses to start.
     """
 
     env: str = "local"
@@ -136,6 +163,8 @@ class Settings:
     max_message_chars: int = 4000
     demo_sign_in: bool = True
     banking_backend: str = "demo"
+    # The demo bank (seeded customers, balances) in production only when someone says so on purpose.
+    allow_demo_banking: bool = False
     # Live events between gateway processes go over Redis pub/sub when more than one process runs.
     gateway_processes: int = 1
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -178,12 +207,14 @@ class Settings:
     fastagi_recordings: str = ""
     # Origins that may show the customer chat in a frame (CSP frame-ancestors); staff pages never can.
     chat_frame_ancestors: str = "'self'"
+    # Bearer token /metrics asks for; without one, production answers only internal addresses.
+    metrics_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
         """Build settings from environment variables (names in docs/operations.md, 'Configuration')."""
-        env = os.environ.get("CC_ENV", "local")
+        env = parse_environment(os.environ.get("CC_ENV", "local"))
         local = env == "local"
         return cls(
             env=env,
@@ -223,6 +254,7 @@ class Settings:
             max_message_chars=_env_int("MAX_MESSAGE_CHARS", 4000),
             demo_sign_in=_env_bool("DEMO_SIGN_IN", local),
             banking_backend=os.environ.get("BANKING_BACKEND", "demo"),
+            allow_demo_banking=_env_bool("ALLOW_DEMO_BANKING", False),
             gateway_processes=_env_int("GATEWAY_PROCESSES", 1),
             redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
             handoff_auto_assign=_env_bool("HANDOFF_AUTO_ASSIGN", True),
@@ -253,6 +285,7 @@ class Settings:
             fastagi_sounds_dir=os.environ.get("FASTAGI_SOUNDS_DIR", "var/voice-prompts"),
             fastagi_recordings=os.environ.get("FASTAGI_RECORDINGS", ""),
             chat_frame_ancestors=os.environ.get("CHAT_FRAME_ANCESTORS", "'self'"),
+            metrics_token=os.environ.get("METRICS_TOKEN", ""),
         )
 
     def production_problems(self) -> list[str]:
@@ -268,8 +301,27 @@ class Settings:
             value = getattr(self, attribute)
             if value == default:
                 problems.append(f"{variable} is the documented local default; set a secret of your own.")
-            elif len(value) < MIN_PRODUCTION_SECRET_CHARS:
-                problems.append(f"{variable} is shorter than {MIN_PRODUCTION_SECRET_CHARS} characters.")
+            elif reason := weak_secret(value):
+                problems.append(f"{variable} {reason}.")
+        # Channel secrets are optional (the channel stays closed without them), but never weak when set.
+        for variable, value in (
+            ("TWIML_AUTH_TOKEN", self.twiml_auth_token),
+            ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),
+        ):
+            if value and (reason := weak_secret(value)):
+                problems.append(f"{variable} {reason}; set the full secret the service issued or a random one.")
+        local_key = hash_api_key(LOCAL_REST_API_KEY)
+        problems.extend(
+            f"REST_API_KEYS: integration {name!r} uses the documented local key; issue a new one: "
+            f"python -m connectors.rest_keys {name}."
+            for name, digest in sorted(self.rest_api_keys.items())
+            if digest == local_key
+        )
+        if self.banking_backend == "demo" and not self.allow_demo_banking:
+            problems.append(
+                "BANKING_BACKEND is 'demo' (made-up customers and balances are seeded); connect the bank's "
+                "backend, or set ALLOW_DEMO_BANKING=true for a demonstration install."
+            )
         if self.demo_sign_in:
             problems.append("DEMO_SIGN_IN is on: anyone could sign in as a demo customer; set DEMO_SIGN_IN=0.")
         if self.demo_staff:

@@ -201,6 +201,8 @@ class Stack:
                 "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
                 "ACTION_SERVER_TOKEN": os.environ.get("ACTION_SERVER_TOKEN", LOCAL_ACTION_SERVER_TOKEN),
                 "RASA_TRACKER_MONGO_DB": f"{self.mongodb_db}_rasa",
+                # Rasa reports nothing to Segment or Sentry, whatever the caller's environment says.
+                "RASA_TELEMETRY_ENABLED": "false",
             }
         )
         env |= rasa_lock_env(self.ports.get("redis"))
@@ -294,14 +296,15 @@ class Stack:
         if not model.is_file():
             # Rasa would start without a model and answer /status anyway, then fail every turn.
             raise StackError(f"{model} is missing: run ./scripts/setup (it trains the model)")
+        # bot/serve_rasa.py: the token from the environment (not the process list), telemetry off.
         args = [
-            str(_env_path("RASA_VENV") / "bin/rasa"),
+            str(_env_path("RASA_VENV") / "bin/python"),
+            "-m",
+            "bot.serve_rasa",
             "run",
             "--model",
             str(model),
             "--enable-api",
-            "--auth-token",
-            self.rasa_token,
             "--credentials",
             "bot/credentials.yml",
             "--endpoints",

@@ -6,12 +6,15 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from core import signin_guard, staff
 from core.db import Database
 from core.json_body import read_json_object
+from core.keys import SETTINGS_KEY
+from core.settings import PRODUCTION
 from core.staff import Role, StaffSession, StaffUser
 
 # The same limits for every staff page: the counters are per account and address, not per page.
@@ -58,6 +61,26 @@ def session_payload(session: StaffSession) -> dict[str, object]:
     }
 
 
+def refuse_cross_site_sign_in(request: web.Request) -> None:
+    """Sign-in only as JSON from the platform's own pages (no login CSRF).
+
+    Another site's form can post text/plain, urlencoded or multipart without asking; a JSON body needs
+    a CORS preflight the gateway never grants. The browser's Origin and Sec-Fetch-Site say where a
+    request comes from: another site is refused even with a JSON type.
+
+    Raises:
+        web.HTTPUnsupportedMediaType: the body is not declared as JSON.
+        web.HTTPForbidden: the request comes from another site.
+    """
+    if request.content_type != "application/json":
+        raise json_error(web.HTTPUnsupportedMediaType, "Send the sign-in as JSON (Content-Type: application/json).")
+    origin = request.headers.get("Origin")
+    # Host only: behind a TLS-terminating proxy the scheme the gateway sees is not the page's.
+    foreign = origin is not None and urlsplit(origin).netloc != request.host
+    if request.headers.get("Sec-Fetch-Site") == "cross-site" or foreign:
+        raise json_error(web.HTTPForbidden, "Sign in from the platform's own page.")
+
+
 async def sign_in(
     request: web.Request,
     db: Database,
@@ -70,6 +93,7 @@ async def sign_in(
     The same 401 answers a wrong password and a missing role, so the page reveals nothing about accounts.
     `payload` builds the page's answer (default: `session_payload`).
     """
+    refuse_cross_site_sign_in(request)
     body = await json_body(request)
     login, password = body.get("login"), body.get("password")
     if not isinstance(login, str) or not isinstance(password, str):
@@ -96,6 +120,13 @@ async def sign_in(
             db, login=login, address=address, page=page, outcome=signin_guard.Outcome.FAILED, now=now
         )
         return web.json_response({"error": "Wrong login or password, or no access to this page."}, status=401)
+    if request.app[SETTINGS_KEY].env == PRODUCTION and (reason := staff.weak_password(password)):
+        # A password set before the rules (or by hand in the database): right, but not good enough any more.
+        await signin_guard.audit(
+            db, login=login, address=address, page=page, outcome=signin_guard.Outcome.FAILED, now=now
+        )
+        message = f"This password cannot be used ({reason}); ask an administrator to set a new one."
+        return web.json_response({"error": message, "code": "weak_password"}, status=403)
     session = await staff.start_session(db, user, now=datetime.now(UTC))
     response = web.json_response(await payload(session) if payload else session_payload(session))
     response.set_cookie(

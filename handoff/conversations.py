@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
 from core.teams import configured_teams
-from handoff import claims, events
+from handoff import claims, events, surveys
 from handoff.bus import EventBus
 from handoff.events import Event
 
@@ -122,7 +122,7 @@ class Conversation:
     team: str | None = None
     assignee_id: str | None = None
     assignee_name: str | None = None
-    # What the gateway waits for from the customer: "callback_phone", "message", "rating", "comment".
+    # What the gateway waits for from the customer: "callback_phone", "message", "survey" (handoff.surveys).
     awaiting: str | None = None
     fallbacks_in_row: int = 0
     resolution: str | None = None
@@ -665,7 +665,12 @@ async def close(
         actor=actor,
         reason=resolution.value,
         now=now,
-        set_fields={"resolution": resolution.value, "closed_at": now, "awaiting": "rating"},
+        set_fields={
+            "resolution": resolution.value,
+            "closed_at": now,
+            "awaiting": surveys.AWAITING,
+            "survey": surveys.after_conversation(conversation_id).to_document(),
+        },
     )
     if conversation is not None:
         assigned_at = (before or {}).get("assigned_at")
@@ -685,30 +690,6 @@ async def close(
             )
         )
     return conversation
-
-
-async def store_rating(db: Database, bus: EventBus, conversation_id: str, *, score: int, now: datetime) -> bool:
-    """Store the customer's 1-5 rating of a closed conversation, once (the rating's id is the conversation's).
-
-    Returns:
-        True if stored; False when the conversation already has a rating.
-    """
-    if not await claims.claim(db.ratings, conversation_id, {"score": score, "at": now}):
-        return False
-    await set_awaiting(db, conversation_id, "comment")
-    await bus.emit(Event(events.RATING_CREATED, conversation_id, "customer", now, {"score": score}))
-    return True
-
-
-async def store_rating_comment(db: Database, conversation_id: str, *, comment: str, now: datetime) -> None:
-    """Store the comment that follows a rating."""
-    await db.ratings.update_one({"_id": conversation_id}, {"$set": {"comment": comment, "comment_at": now}})
-    await set_awaiting(db, conversation_id, None)
-
-
-async def get_rating(db: Database, conversation_id: str) -> Document | None:
-    """The customer's rating and comment of a conversation, if given."""
-    return await db.ratings.find_one({"_id": conversation_id})
 
 
 async def list_by_state(

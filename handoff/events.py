@@ -22,6 +22,8 @@ CUSTOMER_TYPED = "customer.typed"
 OPERATOR_TYPED = "operator.typed"
 OPERATOR_STATUS_CHANGED = "operator.status_changed"
 RATING_CREATED = "rating.created"
+# A customer answered a survey question (handoff.surveys): the post-conversation rating and survey campaigns.
+SURVEY_ANSWERED = "survey.answered"
 CALLBACK_REQUESTED = "callback.requested"
 # Card-digit checks of a customer (or by an operator) were locked after too many failures (handoff/verify_limits.py).
 VERIFICATION_LOCKED = "verification.locked"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,19 +12,20 @@ from typing import Protocol
 
 import pymongo
 
+from core import metrics
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import DEFAULT_LANGUAGE, conversation_language, parse_language, requested_language
+from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from core.teams import configured_teams
-from handoff import callbacks, claims, conversations, events, operators, outbox, queue, transcript
+from handoff import callbacks, claims, conversations, events, operators, outbox, queue, surveys, transcript
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
-from handoff.desk import parse_rating
 from handoff.events import Event
 from handoff.hours import WorkingHours
 from handoff.notices import (
@@ -161,6 +163,8 @@ class Router:
             # An earlier attempt stored it and died before saying so: a duplicate after all.
             raise DuplicateMessage(str(message.channel_message_id))
         conversation, language, masked, stored = intake
+        metrics.MESSAGES.labels(message.channel).inc()
+        bind_conversation(conversation.id)  # this task's later log lines name the conversation
 
         replies: list[Reply] = []
         if masked.changed:
@@ -174,6 +178,8 @@ class Router:
                 Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
             )
             replies.extend(await self._while_with_operators(conversation, masked.text, language, now))
+        elif taken := await self._survey_answer(conversation, masked.text, language, now):
+            replies.extend(taken.replies)
         elif message.channel == VOICE_CHANNEL and masked.text == DTMF_OPERATOR:
             replies.extend(
                 await self._escalate(conversation, HandoffReason.CUSTOMER_REQUEST, "customer", language, now)
@@ -244,7 +250,7 @@ class Router:
         conversation = await conversations.open_conversation(
             self.db, message.channel, message.channel_user_id, now, self.events
         )
-        if conversation.state is ConversationState.CLOSED and not _answers_closing(conversation, text):
+        if conversation.state is ConversationState.CLOSED and not await self._answers_survey(conversation, text):
             # A new question after a closed conversation starts a new one.
             await conversations.release_pointer(self.db, conversation)
             conversation = await conversations.open_conversation(
@@ -308,8 +314,11 @@ class Router:
         language = metadata["language"]
         try:
             on_busy = self._busy_notice(conversation, language)
+            started = time.perf_counter()
             replies = await self.bot.send(conversation.id, text, metadata, on_busy=on_busy)
+            metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
         except BotUnavailable as err:
+            metrics.ERRORS.labels("bot_unavailable").inc()
             logger.error("Bot unavailable for conversation %s: %s", conversation.id, err)
             queued = await conversations.hand_off(
                 self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
@@ -446,27 +455,38 @@ class Router:
             return [Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system")]
         return []
 
+    async def _answers_survey(self, conversation: Conversation, text: str) -> bool:
+        """Whether the message answers the survey question the conversation waits on."""
+        waiting = await surveys.pending(self.db, conversation.id, conversation.awaiting)
+        return waiting is not None and surveys.interpret(waiting.question.type, text) is not None
+
+    async def _survey_answer(
+        self, conversation: Conversation, text: str, language: str, now: datetime
+    ) -> surveys.Taken | None:
+        """A survey answer (a score, a comment) instead of a request for the bot; None when it is not one."""
+        waiting = await surveys.pending(self.db, conversation.id, conversation.awaiting)
+        if waiting is None:
+            return None
+        asked = surveys.Asked(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            language=language,
+            customer_id=conversation.customer_id,
+            operator_id=conversation.assignee_id,
+        )
+        return await surveys.take_answer(self.db, self.events, waiting, text, asked, now=now)
+
     async def _after_closing(self, conversation: Conversation, text: str, language: str, now: datetime) -> list[Reply]:
-        """The customer rates a closed conversation, then may add a comment."""
-        if conversation.awaiting == "rating":
-            score = parse_rating(text)
-            if score is not None:
-                await conversations.store_rating(self.db, self.events, conversation.id, score=score, now=now)
-                return [Reply(text=notice_text(Notice.ASK_COMMENT, language), author="system")]
-        await conversations.store_rating_comment(self.db, conversation.id, comment=text, now=now)
-        await conversations.release_pointer(self.db, conversation)
-        return [Reply(text=notice_text(Notice.THANKS_FOR_RATING, language), author="system")]
+        """The customer answers the survey of a closed conversation (the rating, then maybe a comment)."""
+        taken = await self._survey_answer(conversation, text, language, now)
+        if taken is None or taken.finished:
+            # The survey is over: the customer's next message starts a new conversation.
+            await conversations.release_pointer(self.db, conversation)
+        return taken.replies if taken else []
 
 
 def _text_only(reply: Reply) -> bool:
     return bool(reply.text) and not reply.buttons and not reply.custom
-
-
-def _answers_closing(conversation: Conversation, text: str) -> bool:
-    """Whether a message to a closed conversation is its rating or the comment after it."""
-    if conversation.awaiting == "rating":
-        return parse_rating(text) is not None
-    return conversation.awaiting == "comment"
 
 
 def clean_text(text: str, max_chars: int) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from core.csv_cells import SafeDictWriter, restore_cell
 from knowledge_base.models import LANGUAGES, Article, ArticleError, article_from_input
 
 # The seed the project was given (a copy of shared/data/kb_seed.yaml, kept in the repository so a
@@ -44,7 +45,9 @@ def articles_from_yaml(text: str) -> list[Article]:
 def articles_from_csv(text: str) -> list[Article]:
     """Parse the CSV export format (questions one per line inside their cell)."""
     result: list[Article] = []
-    for number, row in enumerate(csv.DictReader(io.StringIO(text)), 1):
+    for number, raw_row in enumerate(csv.DictReader(io.StringIO(text)), 1):
+        # Cells the export neutralised (core.csv_cells) come back as they were written.
+        row = {key: restore_cell(value) if isinstance(value, str) else value for key, value in raw_row.items()}
         raw: dict[str, Any] = {"id": row.get("id", ""), "tags": row.get("tags", ""), "escalate": row.get("escalate")}
         for name in ("title", "answer", "voice_answer"):
             raw[name] = {lang: row.get(f"{name}_{lang}") or "" for lang in LANGUAGES}
@@ -71,7 +74,8 @@ def to_yaml(articles: list[Article]) -> str:
 def to_csv(articles: list[Article]) -> str:
     """Export one row per article; questions one per line in their cell."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS)
+    # Imported text may start like a formula; the spreadsheet that opens the export must not run it.
+    writer = SafeDictWriter(out, fieldnames=_CSV_FIELDS)
     writer.writeheader()
     for a in articles:
         row: dict[str, Any] = {"id": a.id, "status": a.status.value, "tags": ",".join(a.tags), "escalate": a.escalate}

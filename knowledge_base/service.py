@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pymongo.errors import PyMongoError
 
+from core import metrics
 from core.db import Database
 from knowledge_base import store, vectors
 from knowledge_base.embeddings import Encoder, Matrix
@@ -181,4 +182,6 @@ class KnowledgeBase:
     async def query(self, text: str, language: str, limit: int = 5) -> SearchResult:
         """Search the current published articles and decide (answer / clarify / miss)."""
         index = await self.current()
-        return await asyncio.to_thread(index.query, text, language, limit)
+        result = await asyncio.to_thread(index.query, text, language, limit)
+        metrics.KB_DECISIONS.labels(result.decision.value, language).inc()
+        return result

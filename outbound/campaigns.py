@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.banking import BankingBackend
+from core.csv_cells import SafeWriter
 from core.db import Database
 from outbound import store
 from outbound.messages import LANGUAGES, TemplateError, check_template
@@ -327,7 +328,7 @@ async def export_csv(pool: store.Pool, campaign: Campaign) -> str:
     """One row per attempt."""
     attempts, _ = await store.list_attempts(pool, campaign_id=campaign.id, limit=MAX_CSV_ROWS * 2)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # answers are the customers' own words: no cell runs as a formula (core/csv_cells.py)
     writer.writerow(EXPORT_COLUMNS)
     for a in sorted(attempts, key=lambda a: (a.earliest_at, a.id)):
         writer.writerow(

@@ -120,6 +120,8 @@ class Deliverer:
     rules: Rules = field(default_factory=Rules)
     clock: Callable[[], datetime] = _utcnow
     worker: str = field(default_factory=worker_name)
+    # Campaign templates by id: they cannot change once the campaign has left its draft.
+    _templates: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def deliver(self, attempt_id: str) -> AttemptState | None:
         """Take one attempt as far as it can go now; returns its state, None when there was nothing to do."""
@@ -209,8 +211,9 @@ class Deliverer:
         """The text and buttons of an attempt for this customer."""
         templates: dict[str, str] = {}
         if attempt.campaign_id is not None:
-            campaign = await store.get_campaign(self.pool, attempt.campaign_id)
-            templates = campaign.templates if campaign else {}
+            if attempt.campaign_id not in self._templates:
+                self._templates[attempt.campaign_id] = await store.campaign_templates(self.pool, attempt.campaign_id)
+            templates = self._templates[attempt.campaign_id]
         elif attempt.data.get("template"):
             templates = dict(attempt.data["template"])
         language = profile.language

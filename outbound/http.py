@@ -25,7 +25,7 @@ from core.staff import Role
 from outbound import campaigns, notices, store
 from outbound.config import OutboundSettings
 from outbound.delivery import call_ended, facts_of
-from outbound.limits import SharedSlots
+from outbound.limits import SharedRateLimit, SharedSlots
 from outbound.messages import DEFAULT_TEMPLATES, LANGUAGES, VARIABLES, buttons_for, render, template_for
 from outbound.models import Attempt, AttemptState, Campaign, CampaignState, Channel, Kind
 from outbound.planner import plan_campaign, targets_of
@@ -75,6 +75,14 @@ async def outbound_context(app: web.Application) -> AsyncIterator[None]:
         await outbound.queue.close_async()
     if outbound.pool is not None:
         await outbound.pool.close()
+
+
+def shared_telegram_limit(app: web.Application) -> SharedRateLimit | None:
+    """The outbound workers' Telegram budget in Redis, for the gateway's own replies (None without Redis)."""
+    outbound = app.get(OUTBOUND_KEY)
+    if outbound is None or outbound.redis is None:
+        return None
+    return SharedRateLimit(outbound.redis, "telegram", outbound.settings.telegram_per_second)
 
 
 def _error(status: int, message: str, code: str, **extra: Any) -> web.HTTPException:
@@ -357,6 +365,29 @@ async def customer_contacts(request: web.Request) -> web.Response:
     return web.json_response({"contacts": [a.to_dict() for a in found]})
 
 
+async def set_preferences(request: web.Request) -> web.Response:
+    """An operator's or supervisor's mark: opted out of reminders/surveys/offers, on the do-not-contact list."""
+    session = await staff_http.require_staff(request, request.app[DB_KEY], Role.OPERATOR, Role.SUPERVISOR)
+    body = await staff_http.json_body(request)
+    customer_id = request.match_info["customer_id"]
+    opted_out, listed = body.get("opted_out"), body.get("do_not_contact")
+    if (opted_out is None and listed is None) or any(
+        v is not None and not isinstance(v, bool) for v in (opted_out, listed)
+    ):
+        raise _error(400, "Send 'opted_out' and/or 'do_not_contact' as true or false.", "bad_request")
+    bank = _bank(request)
+    if customer_id not in await bank.contact_profiles([customer_id]):
+        raise _error(404, "No such customer.", "unknown_customer")
+    if opted_out is not None:
+        await bank.set_opt_out(customer_id, opted_out=opted_out, actor=session.user.login, source="staff")
+    if listed is not None:
+        await bank.set_do_not_contact(customer_id, listed=listed, actor=session.user.login)
+    profile = (await bank.contact_profiles([customer_id]))[customer_id]
+    return web.json_response(
+        {"customer_id": customer_id, "opted_out": profile.opted_out, "do_not_contact": profile.do_not_contact}
+    )
+
+
 # --- Integration routes ------------------------------------------------------------------------------
 
 
@@ -427,5 +458,6 @@ def setup_outbound(app: web.Application) -> None:
     add.add_get("/api/supervisor/outbound/unknown", unknown, name="outbound_unknown")
     add.add_post("/api/supervisor/outbound/attempts/{attempt_id}/resolve", resolve, name="outbound_resolve")
     add.add_get("/api/outbound/customers/{customer_id}/contacts", customer_contacts, name="outbound_contacts")
+    add.add_put("/api/outbound/customers/{customer_id}/preferences", set_preferences, name="outbound_preferences")
     add.add_post("/api/notices", create_notice, name="outbound_create_notice")
     add.add_get("/api/notices/{notice_id}", get_notice, name="outbound_notice")

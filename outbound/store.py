@@ -243,6 +243,14 @@ async def get_campaign(pool: Pool, campaign_id: str) -> Campaign | None:
     return campaign_from_row(row, (await attempt_counts(pool, [campaign_id]))[campaign_id])
 
 
+async def campaign_templates(pool: Pool, campaign_id: str) -> dict[str, str]:
+    """A campaign's templates only (the worker's read per campaign)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT templates FROM outbound_campaigns WHERE id = %s", (campaign_id,))
+        row = await cursor.fetchone()
+    return dict(row["templates"]) if row else {}
+
+
 async def list_campaigns(pool: Pool, state: CampaignState | None = None, limit: int = 200) -> list[Campaign]:
     """Newest first."""
     async with pool.connection() as conn:

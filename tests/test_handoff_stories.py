@@ -156,8 +156,9 @@ async def test_customer_asks_for_an_operator_and_gets_the_whole_service(
     ]
     await ivan.says("Всё быстро, спасибо")
     db = gateway.app[DB_KEY]
-    rating = await db.ratings.find_one({"_id": ivan.conversation_id})
-    assert rating is not None and rating["score"] == 5 and rating["comment"] == "Всё быстро, спасибо"
+    answers = {a["question"]: a async for a in db.survey_answers.find({"run": ivan.conversation_id})}
+    assert answers["rating"]["value"] == 5 and answers["comment"]["comment"] == "Всё быстро, спасибо"
+    assert answers["rating"]["key"] == "after_conversation" and answers["comment"]["customer_id"] == "demo-ivan"
     rated = ivan.conversation_id
     fresh = await ivan.says("баланс")
     assert fresh["conversation_id"] != rated, "after the rating a new question opens a new conversation"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import Stack
 
 STAFF_PAGES = ["/console", "/supervisor", "/kb/editor", "/ui/console/index.html", "/kb/static/editor.html"]
@@ -60,3 +61,22 @@ async def test_no_answer_names_the_server_software_or_its_version(stack: Stack, 
     _, headers = await headers_of(stack, path)
     assert "aiohttp" not in headers.get("Server", "").lower()
     assert "python" not in headers.get("Server", "").lower()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/kb/search?q=баланс", "/api/console/me", "/api/supervisor/figures", "/chat/config"]
+)
+async def test_json_answers_are_never_kept_by_a_browser_or_proxy(stack: Stack, path: str) -> None:
+    _, headers = await headers_of(stack, path)
+    assert headers["Cache-Control"] == "no-store"
+
+
+async def test_a_customers_turn_with_their_balance_is_never_cached(stack: Stack) -> None:
+    body = {"sender": "no-store-check", "text": "баланс"}
+    auth = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stack.gateway_url + "/api/channels/rest/messages", json=body, headers=auth) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["Cache-Control"] == "no-store"

@@ -37,6 +37,8 @@ class CallState:
     # The sensitive request held while the caller enters the digits.
     held_text: str | None = None
     verify_attempts: int = 0
+    # The survey question just asked (handoff.surveys type): keys and words go to it as they are.
+    survey_question: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
 

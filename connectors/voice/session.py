@@ -29,6 +29,7 @@ from core.language import Language, parse_language
 from core.messages import InboundMessage, Reply
 from handoff import verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
+from handoff.surveys import CUSTOM_KEY as SURVEY_QUESTION
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +133,19 @@ class VoiceSession:
             self.end(state, "max_duration")
             return self._outcome(state, (say(Prompt.MAX_DURATION, self._lang(state)),), NextStep.HANGUP)
         digits = (heard.digits or "").strip().rstrip("#")
+        speech = (heard.speech or "").strip()
+        if state.survey_question is not None and (digits or "#" in (heard.digits or "")):
+            # A survey score keyed in ("0" too, on the 0-10 scale), or "#" to skip a comment.
+            return await self._route(state, digits or "#")
         if digits:
             return await self._keys(state, digits)
-        speech = (heard.speech or "").strip()
         if not speech:
             return await self._missed(state, no_input=True)
         if heard.confidence is not None and heard.confidence < MIN_SPEECH_CONFIDENCE:
             return await self._missed(state, no_input=False)
+        if state.survey_question is not None:
+            # A score said aloud, or a comment: not a request for the bot, so no verification step.
+            return await self._route(state, speech)
         named = language_named(speech) if state.language_open else None
         if named is not None:
             return await self._choose_language(state, named)
@@ -358,6 +365,7 @@ class VoiceSession:
         except InvalidMessage:
             return await self._missed(state, no_input=False)
         state.conversation_id = turn.conversation_id
+        state.survey_question = _survey_question(turn.replies)
         state.no_input = state.no_match = 0
         state.dtmf_only = False
         state.language_open = False
@@ -386,6 +394,15 @@ class VoiceSession:
             spoken.append(say(Prompt.ANYTHING_ELSE, language))
         state.settled = not state.menu and bool(spoken) and spoken[-1].text.endswith("?")
         return self._gather(state, spoken or [say(Prompt.ANYTHING_ELSE, language)])
+
+
+def _survey_question(replies: Sequence[Reply]) -> str | None:
+    """The type of the survey question the turn ends with, if it asks one."""
+    for reply in reversed(replies):
+        asked = reply.custom.get(SURVEY_QUESTION)
+        if isinstance(asked, dict):
+            return str(asked.get("type"))
+    return None
 
 
 def _spoken(replies: Sequence[Reply], language: Language, *, without_system: bool = False) -> list[Spoken]:

@@ -5,6 +5,7 @@ import { api, setCsrf } from "../lib/api.js";
 import { Banner, SignIn } from "../lib/components.jsx";
 import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
+import { CampaignsSection } from "./campaigns/CampaignsSection.jsx";
 import { ConversationViewer } from "./ConversationViewer.jsx";
 import { FiguresPanel } from "./FiguresPanel.jsx";
 import { Header } from "./Header.jsx";
@@ -34,12 +35,18 @@ function conversationInUrl() {
   return new URLSearchParams(location.search).get("conversation");
 }
 
+/** "campaigns" for the Campaigns section, else "overview" (live view and figures). */
+function viewInUrl() {
+  return new URLSearchParams(location.search).get("view") === "campaigns" ? "campaigns" : "overview";
+}
+
 function Dashboard({ me, onSignedOut }) {
   useLanguage();
   const [live, setLive] = useState({ queues: [], operators: [], conversations: [] });
   const [connection, setConnection] = useState("offline");
   const [now, setNow] = useState(Date.now());
   const [selected, setSelected] = useState(conversationInUrl());
+  const [view, setView] = useState(viewInUrl());
   const [banner, setBanner] = useState(null);
   const [figuresKey, setFiguresKey] = useState(0);
   const subscribers = useRef(new Set());
@@ -69,14 +76,20 @@ function Dashboard({ me, onSignedOut }) {
     });
     const poll = setInterval(refresh, REFRESH_EVERY_MS);
     const tick = setInterval(() => setNow(Date.now()), CLOCK_TICK_MS);
-    const onPop = () => setSelected(conversationInUrl());
+    const onPop = () => { setSelected(conversationInUrl()); setView(viewInUrl()); };
     window.addEventListener("popstate", onPop);
     return () => { feed.stop(); clearInterval(poll); clearInterval(tick); window.removeEventListener("popstate", onPop); };
   }, []);
 
   const subscribe = useCallback((fn) => { subscribers.current.add(fn); return () => subscribers.current.delete(fn); }, []);
 
+  function show(next) {
+    setView(next);
+    history.pushState(null, "", next === "campaigns" ? "?view=campaigns" : location.pathname);
+  }
+
   function open(id) {
+    setView("overview");
     setSelected(id);
     const url = id ? "?conversation=" + encodeURIComponent(id) : location.pathname;
     history.pushState(null, "", url);
@@ -99,8 +112,13 @@ function Dashboard({ me, onSignedOut }) {
 
   return (
     <div class="sv">
-      <Header me={me} connection={connection} onSignOut={signOut} />
+      <Header me={me} connection={connection} onSignOut={signOut} view={view} onView={show} />
       <Banner message={banner} tr={tr} onDismiss={() => setBanner(null)} />
+      {view === "campaigns" ? (
+        <main class="sv-main sv-main--campaigns">
+          <CampaignsSection subscribe={subscribe} onBanner={setBanner} />
+        </main>
+      ) : (
       <main class="sv-main">
         <div class="sv-live">
           <OpenConversations rows={live.conversations} now={now} selected={selected}
@@ -117,6 +135,7 @@ function Dashboard({ me, onSignedOut }) {
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
       </main>
+      )}
     </div>
   );
 }

@@ -163,7 +163,8 @@
     pingTimer: null,
     lastPong: 0,
     lastTypingSignal: 0,
-    statusKey: "status_connecting"
+    statusKey: "status_connecting",
+    embedHost: null
   };
   if (!state.visitorId) {
     state.visitorId = newId();
@@ -309,6 +310,7 @@
     el.stored.replaceChildren();
     el.pending.replaceChildren();
     showTyping(null);
+    reportStateToHost();
   }
 
   // ---- connection --------------------------------------------------------------------------------
@@ -418,6 +420,7 @@
         break;
       case "message":
         render(frame.conversation_id || state.conversationId, frame.message || {});
+        if (frame.message && frame.message.author !== "customer") toHost({ type: "message" });
         break;
       case "typing": onTyping(frame); break;
       case "ack": settle(frame.id, null); break;
@@ -463,6 +466,7 @@
       state.lastSeq = 0;
     }
     renderIdentity();
+    reportStateToHost();
   }
 
   function onError(frame) {
@@ -797,6 +801,96 @@
     save(KEYS.name, null);
   }
 
+  // ---- inside a bank's page (embed.js) ---------------------------------------------------------------
+  // The embedding page says who the customer is and keeps the conversation's visitor id in its own
+  // storage (ours may be partitioned or cleared by the browser). Messages go only to the parent, and
+  // only when its origin is one of the sites allowed to frame the chat (CHAT_FRAME_ANCESTORS); messages
+  // are taken only from that parent and that origin.
+  var EMBED_TAG = "demobank-chat";
+  var query = new URLSearchParams(location.search);
+  var embedHost = query.get("embed") === "1" && window.parent !== window ? query.get("host") : null;
+  var embedTimer = null;
+  var embedStarted = false;
+
+  function originAllowed(origin, patterns) {
+    return patterns.some(function (pattern) {
+      if (pattern === "'self'") return origin === location.origin;
+      if (pattern.indexOf("://*.") > 0) {
+        var scheme = pattern.split("://")[0];
+        var domain = pattern.split("://*.")[1];
+        var url;
+        try { url = new URL(origin); } catch (e) { return false; }
+        return url.protocol === scheme + ":" && url.host.slice(-(domain.length + 1)) === "." + domain;
+      }
+      return pattern.replace(/\/$/, "") === origin;
+    });
+  }
+
+  function toHost(message) {
+    if (!state.embedHost) return;
+    message.source = EMBED_TAG;
+    window.parent.postMessage(message, state.embedHost);
+  }
+
+  function reportStateToHost() {
+    toHost({ type: "state", visitor_id: state.visitorId, conversation_id: state.conversationId });
+  }
+
+  function startEmbedded() {
+    if (embedStarted) return;
+    embedStarted = true;
+    clearTimeout(embedTimer);
+    connect();
+  }
+
+  function adoptHost(data) {
+    var saved = data.state;
+    if (saved && typeof saved.visitor_id === "string" && /^[0-9a-f-]{8,64}$/i.test(saved.visitor_id) &&
+        saved.visitor_id !== state.visitorId) {
+      state.visitorId = saved.visitor_id;
+      save(KEYS.visitor, state.visitorId);
+      state.conversationId = typeof saved.conversation_id === "string" ? saved.conversation_id : null;
+      save(KEYS.conversation, state.conversationId);
+      state.lastSeq = 0;
+      state.seen.clear();
+      el.stored.replaceChildren();
+    }
+    // The page is the one that knows whether its customer is signed in.
+    if ("customer_token" in data) {
+      var token = typeof data.customer_token === "string" && data.customer_token ? data.customer_token : null;
+      if (!token && state.token) {
+        state.token = null;
+        save(KEYS.token, null);
+        startOver();
+      }
+      state.token = token;
+      state.name = null;
+      save(KEYS.token, token);
+      save(KEYS.name, null);
+    }
+    if (data.language === "ru" || data.language === "en") applyLanguage(data.language);
+    renderIdentity();
+    reportStateToHost();
+    startEmbedded();
+  }
+
+  window.addEventListener("message", function (event) {
+    if (!state.embedHost || event.source !== window.parent || event.origin !== state.embedHost) return;
+    var data = event.data;
+    if (!data || data.source !== EMBED_TAG || typeof data.type !== "string") return;
+    if (data.type === "init") adoptHost(data);
+    else if (data.type === "sign-in" && typeof data.customer_token === "string" && data.customer_token) {
+      el.notice.hidden = true;
+      setToken(data.customer_token, null);
+    } else if (data.type === "sign-out") signOut();
+    else if (data.type === "language" && (data.language === "ru" || data.language === "en")) applyLanguage(data.language);
+    else if (data.type === "focus") el.input.focus();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") toHost({ type: "close" });
+  });
+
   window.BankChat = {
     // Called by the embedding site: init({customerToken, language}).
     init: function (options) {
@@ -812,13 +906,25 @@
 
   applyLanguage(state.lang);
   state.outbox.forEach(renderPending);
+  if (embedHost && (query.get("lang") === "ru" || query.get("lang") === "en")) applyLanguage(query.get("lang"));
   fetch(BASE + "/config").then(function (resp) { return resp.json(); }).then(function (config) {
+    var origins = Array.isArray(config.embed_origins) ? config.embed_origins : [];
+    if (embedHost && originAllowed(embedHost, origins)) {
+      // Embedded: the bank's page signs the customer in; no demo sign-in inside its panel.
+      state.embedHost = embedHost;
+      document.body.classList.add("embedded");
+      toHost({ type: "ready" });
+      embedTimer = setTimeout(startEmbedded, 3000); // a page that never answers still gets a working chat
+      return;
+    }
+    if (embedHost && window.console) window.console.warn("web chat: " + embedHost + " may not embed this chat");
     state.demo.on = !!config.demo_sign_in;
     state.demo.customers = Array.isArray(config.demo_customers) ? config.demo_customers : [];
     renderDemoPanel();
     renderIdentity();
     if (state.demo.on && !state.token && !load(KEYS.guest)) openDemoPanel(true);
-  }).catch(function () { /* no demo sign-in then */ });
+    connect();
+  }).catch(function () { connect(); /* no demo sign-in then */ });
   state.pingTimer = setInterval(heartbeat, PING_EVERY_MS);
-  connect();
+  if (!embedHost) connect();
 })();
