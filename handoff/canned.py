@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.db import Database
+from core.db import Database, insert_if_missing
 
 _VARIABLE_RE = re.compile(r"\{(\w+)\}")
 
@@ -91,7 +91,7 @@ _DEFAULTS: list[dict[str, str]] = [
 async def seed_defaults(db: Database) -> None:
     """Insert the starter set once; edits made by staff are kept."""
     for doc in _DEFAULTS:
-        await db.canned_responses.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+        await insert_if_missing(db.canned_responses, dict(doc))  # two gateways seeding at once: one inserts
 
 
 async def list_for(db: Database, language: str | None) -> list[dict[str, Any]]:

@@ -47,6 +47,8 @@ class HandoffReason(StrEnum):
     KB_ESCALATE = "kb_escalate"
     # A charge the customer did not make or does not recognise (intent dispute_charge, issue 11).
     DISPUTED_CHARGE = "disputed_charge"
+    # A product the customer wants that the knowledge base does not answer (issue 20): the sales team.
+    SALES_REQUEST = "sales_request"
     # Outbound (issue 18): a fraud alert answered "no, it wasn't me"; a reply to a reminder an operator must take.
     FRAUD_ALERT = "fraud_alert"
     OUTBOUND_REPLY = "outbound_reply"
@@ -78,6 +80,7 @@ NORMAL_PRIORITY = 1
 # Names from the configured team list (core/teams.yml); a list without one routes that reason to anyone.
 _REASON_TEAMS: dict[HandoffReason, str] = {
     HandoffReason.BLOCK_CARD_UNVERIFIED: "cards",
+    HandoffReason.SALES_REQUEST: "sales",
     HandoffReason.FRAUD_ALERT: "fraud",
 }
 
@@ -343,14 +346,21 @@ async def _transition(
     back, so the conversation can still be closed, returned or transferred; a
     claim that could not be given back expires after TRANSITION_LEASE_SECONDS.
     """
-    current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
-    if current is None or current["state"] not in {s.value for s in from_states}:
-        return None
-    version = int(current.get("version", 0))
-    record = _transition_record(from_states, to_state, actor, reason, now)
-    lease = await claims.claim_lease(
-        db.transition_claims, f"{conversation_id}:{version}", record, now=now, lease_seconds=TRANSITION_LEASE_SECONDS
-    )
+    # Everything bounded, the read and the claim too: when the database does not answer, the caller hears
+    # so after this long (503 from the staff API), not after the whole outage.
+    with pymongo.timeout(_TRANSITION_WRITE_SECONDS):
+        current = await db.conversations.find_one({"_id": conversation_id, **(extra_filter or {})})
+        if current is None or current["state"] not in {s.value for s in from_states}:
+            return None
+        version = int(current.get("version", 0))
+        record = _transition_record(from_states, to_state, actor, reason, now)
+        lease = await claims.claim_lease(
+            db.transition_claims,
+            f"{conversation_id}:{version}",
+            record,
+            now=now,
+            lease_seconds=TRANSITION_LEASE_SECONDS,
+        )
     if not isinstance(lease, claims.Lease):
         return None
     try:
@@ -360,7 +370,7 @@ async def _transition(
                 db, conversation_id, version, lease.took_over, from_states, to_state, record, set_fields, unset_fields
             )
     except BaseException:
-        await claims.release(lease)
+        await claims.release(lease)  # bounded; retried in the background while the database is away
         raise
     if written is None:
         await claims.release(lease)

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from core.db import Database, Document
 from handoff import queue
 from handoff.conversations import Conversation, ConversationState
@@ -65,16 +67,42 @@ class Row:
         }
 
 
-def _read_id(operator_id: str, conversation_id: str) -> str:
-    return f"{operator_id}:{conversation_id}"
+async def ensure_indexes(db: Database) -> None:
+    """Read marks are found by operator and conversation, highest first."""
+    await db.console_read_marks.create_index([("operator_id", 1), ("conversation_id", 1), ("seq", -1)])
+
+
+def _mark_id(operator_id: str, conversation_id: str, seq: int) -> str:
+    return f"{operator_id}:{conversation_id}:{seq}"
 
 
 async def mark_read(db: Database, operator_id: str, conversation_id: str, seq: int) -> None:
-    """Remember that the operator has seen the conversation up to message `seq` (never moves back)."""
-    key = _read_id(operator_id, conversation_id)
-    await db.console_reads.update_one(
-        {"_id": key}, {"$max": {"seq": seq}, "$set": {"operator_id": operator_id}}, upsert=True
+    """Remember that the operator has seen the conversation up to message `seq` (never moves back).
+
+    Each mark is its own document whose `_id` names operator, conversation and message, so
+    simultaneous marks (two tabs, a burst of new messages) are independent inserts and the
+    read position is the highest mark: no `$max` or upsert, which FerretDB applies as
+    read-then-write (8 at once answered 500 on the losing upserts).
+    """
+    try:
+        await db.console_read_marks.insert_one(
+            {
+                "_id": _mark_id(operator_id, conversation_id, seq),
+                "operator_id": operator_id,
+                "conversation_id": conversation_id,
+                "seq": seq,
+            }
+        )
+    except DuplicateKeyError:
+        pass  # this message was marked already
+
+
+async def read_position(db: Database, operator_id: str, conversation_id: str) -> int:
+    """The highest message the operator has marked read in the conversation (0 when none)."""
+    mark = await db.console_read_marks.find_one(
+        {"operator_id": operator_id, "conversation_id": conversation_id}, {"seq": 1}, sort=[("seq", -1)]
     )
+    return int(mark["seq"]) if mark else 0
 
 
 async def _documents(db: Database, view: View, login: str, operator: Operator | None) -> list[Document]:
@@ -136,8 +164,7 @@ async def _row(db: Database, doc: Document, login: str, names: dict[str, str | N
         .to_list()
         or await db.messages.find({"conversation_id": conversation.id}).sort("seq", -1).limit(1).to_list()
     )
-    mark = await db.console_reads.find_one({"_id": _read_id(login, conversation.id)})
-    read_seq = int(mark["seq"]) if mark else 0
+    read_seq = await read_position(db, login, conversation.id)
     unread = await db.messages.count_documents(
         {"conversation_id": conversation.id, "author": "customer", "seq": {"$gt": read_seq}}
     )
@@ -209,9 +236,9 @@ async def summary(db: Database, login: str, operator: Operator | None) -> Summar
     )
     unread = 0
     for conversation_id in mine_ids:
-        mark = await db.console_reads.find_one({"_id": _read_id(login, conversation_id)})
+        read_seq = await read_position(db, login, conversation_id)
         unread += await db.messages.count_documents(
-            {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": int(mark["seq"]) if mark else 0}}
+            {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": read_seq}}
         )
     counts = {View.QUEUE.value: queued, View.MINE.value: len(mine_ids), View.OPEN.value: open_}
     return Summary(counts=counts, mine_ids=mine_ids, unread=unread)

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -27,7 +27,7 @@ from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
 from handoff.events import Event
-from handoff.hours import WorkingHours
+from handoff.hours import HoursError, WorkingHours
 from handoff.notices import (
     Availability,
     NoOperatorOnline,
@@ -137,8 +137,13 @@ class Router:
             self.bus = EventBus(self.db)
         return self.bus
 
-    async def handle(self, message: InboundMessage) -> Turn:
-        """Route one inbound message and return the replies for the customer's channel."""
+    async def handle(self, message: InboundMessage, *, on_stored: Callable[[], None] | None = None) -> Turn:
+        """Route one inbound message and return the replies for the customer's channel.
+
+        `on_stored` is called once the message is in storage, before the bot or an operator sees it: a
+        channel acknowledges the message to its platform (Telegram's "typing") only then, so a
+        failing platform call never loses what the customer wrote.
+        """
         text = clean_text(message.text, self.max_message_chars)
         now = self.clock()
         lease: claims.Lease | None = None
@@ -162,6 +167,8 @@ class Router:
         if intake is None:
             # An earlier attempt stored it and died before saying so: a duplicate after all.
             raise DuplicateMessage(str(message.channel_message_id))
+        if on_stored is not None:
+            on_stored()
         conversation, language, masked, stored = intake
         metrics.MESSAGES.labels(message.channel).inc()
         bind_conversation(conversation.id)  # this task's later log lines name the conversation
@@ -294,9 +301,14 @@ class Router:
         extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
         if key is not None:
             extra["inbound_id"] = key
-        stored = await transcript.append(
-            self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
-        )
+        try:
+            stored = await transcript.append(
+                self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
+            )
+        except claims.AlreadyInserted as already:
+            # An earlier attempt's insert timed out for it but was applied: that copy is the message, and
+            # since that attempt failed before the bot saw it, this one carries the turn on.
+            stored = StoredMessage.from_document(already.existing)
         return conversation, language, masked, stored
 
     async def customer_typing(self, channel: str, channel_user_id: str) -> None:
@@ -347,6 +359,7 @@ class Router:
                 # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
                 fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
+        replies = _sign_in_where_offered(replies, conversation.channel)
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
             in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
@@ -397,8 +410,12 @@ class Router:
     ) -> Reply:
         """One coherent notice: the queue position, or (nobody online, out of hours) a message or callback offer."""
         availability: Availability
+        team_hours = _team_hours(conversation.team, self.hours)
         if self.hours is not None and not self.hours.is_open(now):
             availability = OutOfHours(*self.hours.describe())
+        elif team_hours is not None and not team_hours.is_open(now):
+            # A team with its own hours (sales, core/teams.yml): outside them, a message or a callback.
+            availability = OutOfHours(*team_hours.describe())
         elif await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
             availability = NoOperatorOnline()
         else:
@@ -483,6 +500,36 @@ class Router:
             # The survey is over: the customer's next message starts a new conversation.
             await conversations.release_pointer(self.db, conversation)
         return taken.replies if taken else []
+
+
+# The bot's sign-in button: the web chat (and a host page's own chat over REST) opens its sign-in; Telegram and the
+# phone have none, so there the button is left out and the text's other ways (the app, an operator) remain.
+_SIGN_IN_PAYLOAD = "/sign_in"
+_WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
+
+
+def _sign_in_where_offered(replies: list[Reply], channel: str) -> list[Reply]:
+    if channel not in _WITHOUT_SIGN_IN:
+        return replies
+    return [
+        replace(r, buttons=tuple(b for b in r.buttons if b.payload != _SIGN_IN_PAYLOAD))
+        if any(b.payload == _SIGN_IN_PAYLOAD for b in r.buttons)
+        else r
+        for r in replies
+    ]
+
+
+def _team_hours(team_name: str | None, general: WorkingHours | None) -> WorkingHours | None:
+    """The configured team's own hours (in the operators' time zone), if it has any."""
+    team = configured_teams().get(team_name) if team_name else None
+    if team is None or not team.hours:
+        return None
+    zone = general.zone.key if general is not None else "Europe/Moscow"
+    try:
+        return WorkingHours.parse(team.hours, zone)
+    except HoursError:
+        logger.warning("Team %s has malformed hours %r; treated as the general hours", team.name, team.hours)
+        return None
 
 
 def _text_only(reply: Reply) -> bool:

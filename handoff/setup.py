@@ -21,7 +21,7 @@ from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_K
 from core.settings import Settings
 from core.staff import Role
 from handoff import bus as bus_module
-from handoff import canned, console, operators, reporting, supervisor_http, surveys, verify_limits
+from handoff import canned, console, inbox, operators, reporting, supervisor_http, surveys, verify_limits
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
@@ -157,6 +157,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     await reporting.ensure_indexes(db)
     await surveys.ensure_indexes(db)
     await staff.ensure_indexes(db)
+    await inbox.ensure_indexes(db)
     await verify_limits.ensure_indexes(db)
     await canned.seed_defaults(db)
     if settings.demo_staff:

@@ -122,6 +122,10 @@ async def try_question(request: web.Request) -> web.Response:
         {
             "results": [asdict(h) for h in result.hits],
             "decision": result.decision.value,
+            # The calibrated decision's probabilities (docs/content.md, "Reading the scores").
+            "confidence": result.confidence,
+            "relevance": result.relevance,
+            "alternatives": [h.id for h in result.alternatives],
             "thresholds": asdict(kb.config.thresholds),
             "weights": asdict(kb.config.weights),
             "index_version": kb.index.version,
@@ -141,7 +145,16 @@ async def list_articles(request: web.Request) -> web.Response:
         tag=request.query.get("tag") or None,
         text=request.query.get("q") or None,
     )
-    return web.json_response({"articles": [_article_json(a) for a in articles]})
+    votes = await store.helpfulness(request.app[DB_KEY], [a.id for a in articles])
+    return web.json_response(
+        {"articles": [_article_json(a) | {"helpfulness": _helpfulness_json(votes.get(a.id))} for a in articles]}
+    )
+
+
+def _helpfulness_json(votes: store.Helpfulness | None) -> dict[str, Any]:
+    """Customers' "Помогло / Не помогло" votes on the article's answers (issue 20)."""
+    votes = votes or store.Helpfulness(helpful=0, not_helpful=0)
+    return {"helpful": votes.helpful, "not_helpful": votes.not_helpful, "share": votes.share}
 
 
 async def get_article(request: web.Request) -> web.Response:

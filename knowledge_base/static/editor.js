@@ -32,6 +32,9 @@ const MESSAGES = {
     "list.label": "Статьи",
     "list.pending": "· неопубликованные изменения",
     "list.version": "{status}, версия {version}",
+    "list.helpful": "помогло {helpful} из {votes}",
+    "try.confidence": "уверенность {confidence}",
+    "unanswered.notHelpful": "не помог ответ: {article}",
     "io.heading": "Импорт и экспорт",
     "io.exportYaml": "Экспорт YAML",
     "io.exportCsv": "Экспорт CSV",
@@ -136,6 +139,9 @@ const MESSAGES = {
     "list.label": "Articles",
     "list.pending": "· unpublished changes",
     "list.version": "{status} v{version}",
+    "list.helpful": "helpful {helpful} of {votes}",
+    "try.confidence": "confidence {confidence}",
+    "unanswered.notHelpful": "answer did not help: {article}",
     "io.heading": "Import / export",
     "io.exportYaml": "Export YAML",
     "io.exportCsv": "Export CSV",
@@ -335,6 +341,9 @@ function renderList() {
     const li = el("li", undefined, { "data-id": a.id });
     li.append(open, " ", el("small", t("list.version", { status: statusWord(a.status), version: a.version })));
     if (a.pending) li.append(" ", el("small", t("list.pending"), { class: "changes" }));
+    // Customers' "Помогло / Не помогло" votes on this article's answers.
+    const votes = a.helpfulness ? a.helpfulness.helpful + a.helpfulness.not_helpful : 0;
+    if (votes) li.append(" ", el("small", t("list.helpful", { helpful: a.helpfulness.helpful, votes }), { class: "helpfulness" }));
     list.append(li);
   }
 }
@@ -489,7 +498,8 @@ function renderTried() {
   const data = state.tried;
   if (!data) return;
   const decision = has("decision." + data.decision) ? t("decision." + data.decision) : data.decision;
-  $("try-decision").textContent = t("try.decision", { decision });
+  const sure = typeof data.confidence === "number" ? " · " + t("try.confidence", { confidence: number(data.confidence, 2) }) : "";
+  $("try-decision").textContent = t("try.decision", { decision }) + sure;
   const list = $("try-results"); list.replaceChildren();
   for (const h of data.results) {
     const open = el("button", h.title, { type: "button", lang: data.lang });
@@ -511,6 +521,7 @@ function renderUnanswered() {
   for (const u of state.unanswered) {
     const li = el("li", undefined, { "data-key": u.key });
     li.append(el("span", u.text, { lang: u.language }), " ", el("small", "×" + u.count + " · " + u.language + " · " + u.channel));
+    if (u.not_helpful_article) li.append(" ", el("small", t("unanswered.notHelpful", { article: u.not_helpful_article })));
     const create = el("button", t("unanswered.new"));
     create.addEventListener("click", () => {
       const q = {}; q[u.language] = [u.text];

@@ -109,6 +109,7 @@ export default {
   "reason.nlu_fallback": "bot did not understand",
   "reason.kb_no_answer": "no KB answer",
   "reason.kb_escalate": "KB article asks for an operator",
+  "reason.sales_request": "product request (sales)",
   "reason.disputed_charge": "disputed charge",
   "reason.fraud_alert": "fraud alert answered no",
   "reason.outbound_reply": "reply to an outbound contact",

@@ -109,6 +109,7 @@ export default {
   "reason.nlu_fallback": "бот не понял",
   "reason.kb_no_answer": "нет ответа в базе знаний",
   "reason.kb_escalate": "статья просит оператора",
+  "reason.sales_request": "запрос на продукт (продажи)",
   "reason.disputed_charge": "оспаривание списания",
   "reason.fraud_alert": "подозрительная операция",
   "reason.outbound_reply": "ответ на рассылку",

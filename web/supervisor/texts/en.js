@@ -115,6 +115,7 @@ export default {
   "reason.kb_no_answer": "no answer in the knowledge base",
   "reason.kb_escalate": "article asks for an operator",
   "reason.disputed_charge": "disputed charge",
+  "reason.sales_request": "product request (sales)",
   "reason.other": "other",
   "resolution.resolved": "resolved",
   "resolution.information_given": "information given",

@@ -115,6 +115,7 @@ export default {
   "reason.kb_no_answer": "нет ответа в базе знаний",
   "reason.kb_escalate": "статья просит оператора",
   "reason.disputed_charge": "оспаривание списания",
+  "reason.sales_request": "запрос на продукт (продажи)",
   "reason.other": "другое",
   "resolution.resolved": "решено",
   "resolution.information_given": "информация дана",
