@@ -272,6 +272,11 @@ async def test_a_survey_campaign_shows_its_answers(
     await ivan_writes(gateway, api, "Приложение стало лучше, спасибо")
     assert "Спасибо" in api.sent(IVAN_CHAT)[-1]["text"]
 
+    # One survey mechanism: the answers are stored as the post-conversation rating's are, one per question.
+    stored = {a["question"]: a async for a in bank_db.survey_answers.find({"key": {"$regex": "^campaign:"}})}
+    assert (stored["rating"]["value"], stored["nps"]["value"]) == (4, 9)
+    assert stored["comment"]["comment"] == "Приложение стало лучше, спасибо"
+    await expect(page.locator("#outcomes [data-outcome='replied'] .kpi-value")).to_have_text("1")
     await expect(page.locator("#survey-rating .kpi-value")).to_have_text("4")
     await expect(page.locator("#survey-nps .kpi-value")).to_have_text("100")
     await expect(page.locator("#survey-comments")).to_contain_text("Приложение стало лучше, спасибо")

@@ -73,7 +73,7 @@
   launcher.setAttribute("aria-expanded", "false");
   style(launcher, {
     position: "fixed", right: "20px", bottom: "20px", zIndex: "2147483000", width: "60px", height: "60px",
-    borderRadius: "50%", border: "none", background: "#0b5cab", color: "#fff", cursor: "pointer",
+    borderRadius: "50%", border: "none", background: "#0b5d3b", color: "#fff", cursor: "pointer",
     boxShadow: "0 4px 16px rgba(0,0,0,.25)", display: "flex", alignItems: "center", justifyContent: "center"
   });
   var svgNs = "http://www.w3.org/2000/svg";
@@ -103,7 +103,7 @@
   var bar = document.createElement("div");
   style(bar, {
     display: "flex", alignItems: "center", justifyContent: "flex-end", height: "36px", padding: "0 6px",
-    background: "#0b5cab"
+    background: "#074028"
   });
   var closeButton = document.createElement("button");
   closeButton.type = "button";
