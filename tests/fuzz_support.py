@@ -41,8 +41,11 @@ HOSTILE_STRINGS = [
     "4276 1600 1234 5678", "olga", "demo-ivan", "ru", "en", "csv", "yaml", "online", "information_given",
     "2026-13-45T99:99", "a" * 5000,
 ]  # fmt: skip
-# Deliberate 503s: a front-end page that was never built, a voice webhook with no auth token configured.
-DELIBERATE_503 = re.compile(r"^(/console|/supervisor|/ui|/voice/)")
+# Deliberate 503s: a front-end page that was never built, a voice webhook with no auth token configured,
+# outbound routes without OUTBOUND_DATABASE_URL (outbound/http.py: "outbound_off").
+DELIBERATE_503 = re.compile(
+    r"^(/console|/supervisor|/ui|/voice/|/api/supervisor/campaigns|/api/supervisor/outbound|/api/outbound/|/api/notices)"
+)
 
 
 @dataclass(frozen=True)
