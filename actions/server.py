@@ -15,12 +15,16 @@ body: rasa_sdk's own handler echoes the request body (the whole tracker) back.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hmac
 import logging
 import os
+import signal
+import sys
 from functools import partial
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from rasa_sdk import utils
 from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
 from rasa_sdk.endpoint import create_app_for_serve, create_argument_parser
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # The readiness probe (core/stack.py, monitoring) carries no secret and reveals nothing.
 _OPEN_PATHS = frozenset({"/health"})
+_PR_SET_PDEATHSIG = 1
 
 
 def token_matches(presented: str | None, expected: str) -> bool:
@@ -63,9 +68,47 @@ def guard(app: Sanic[Any, Any], token: str) -> Sanic[Any, Any]:
     return app
 
 
-def create_guarded_app(executor: ActionExecutor, token: str, endpoints: str) -> Sanic[Any, Any]:
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (PR_SET_PDEATHSIG), so no worker outlives its server.
+
+    A Sanic worker orphaned by a SIGKILL of the main process kept the port, and every restart by the
+    supervisor failed with "Address already in use" until it gave up.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        logger.warning("Could not tie the action server worker to its parent: errno %s", ctypes.get_errno())
+    if os.getppid() == 1:
+        os._exit(1)  # the parent died before the line above: nothing would stop this worker any more
+
+
+async def metrics(request: Request) -> HTTPResponse:
+    """Prometheus metrics of this worker (the knowledge base's decisions for the bot, process figures).
+
+    With PROMETHEUS_MULTIPROC_DIR set (scripts/run with several processes) every worker's samples are summed.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    return response.raw(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_guarded_app(
+    executor: ActionExecutor, token: str, endpoints: str, *, worker_process: bool = False
+) -> Sanic[Any, Any]:
     """rasa_sdk's app for one worker, guarded; module level so Sanic can pickle it into workers."""
-    return guard(create_app_for_serve(executor, cors_origins=None, endpoints=endpoints), token)
+    app = create_app_for_serve(executor, cors_origins=None, endpoints=endpoints)
+    app.add_route(metrics, "/metrics", methods=["GET"])  # behind the same ?token= as the actions
+    if worker_process:
+
+        async def tie_worker_to_main(app: Sanic[Any, Any]) -> None:
+            die_with_parent()
+
+        app.register_listener(tie_worker_to_main, "before_server_start")
+    return guard(app, token)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -77,10 +120,19 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
     utils.update_sanic_log_level()
     executor = ActionExecutor()
     executor.register_package(args.actions_module or args.actions)
-    loader = AppLoader(factory=partial(create_guarded_app, executor, settings.action_server_token, args.endpoints))
-    app = loader.load()
     # Loopback unless deployed otherwise: Rasa is the only client.
-    app.prepare(host=os.environ.get("SANIC_HOST", "127.0.0.1"), port=args.port, workers=utils.number_of_sanic_workers())
+    host, workers = os.environ.get("SANIC_HOST", "127.0.0.1"), utils.number_of_sanic_workers()
+    factory = partial(create_guarded_app, executor, settings.action_server_token, args.endpoints)
+    if workers == 1:
+        # One process: a kill of the server is a kill of everything it runs, and a restart finds its port free.
+        app = factory()
+        app.prepare(host=host, port=args.port, single_process=True, motd=False)
+        Sanic.serve_single(primary=app)
+        return
+    # Several workers: each dies with the main process (die_with_parent), as supervisord's killasgroup stops them.
+    loader = AppLoader(factory=partial(factory, worker_process=True))
+    app = loader.load()
+    app.prepare(host=host, port=args.port, workers=workers)
     Sanic.serve(primary=app, app_loader=loader)
 
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from connectors import telegram_links
-from connectors.telegram_limits import FloodControlMiddleware, FloodLimiter
+from connectors.telegram_limits import FloodControlMiddleware, FloodLimiter, SharedLimit
 from connectors.telegram_render import (
     LONG_PAYLOAD_PREFIX,
     PARSE_MODE,
@@ -48,6 +48,7 @@ from handoff.conversations import Conversation, ConversationState
 from handoff.router import DuplicateMessage, InvalidMessage
 from handoff.router import Router as MessageRouter
 from handoff.transcript import StoredMessage
+from outbound.http import shared_telegram_limit
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +149,10 @@ class TelegramConfig:
         )
 
 
-def create_bot(config: TelegramConfig, limiter: FloodLimiter | None = None) -> Bot:
+def create_bot(config: TelegramConfig, limiter: FloodLimiter | None = None, shared: SharedLimit | None = None) -> Bot:
     """An aiogram Bot with HTML parse mode, flood control and, if configured, a custom Bot API server."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base)) if config.api_base else AiohttpSession()
-    session.middleware(FloodControlMiddleware(limiter or FloodLimiter()))
+    session.middleware(FloodControlMiddleware(limiter or FloodLimiter(), shared))
     return Bot(config.token, session=session, default=DefaultBotProperties(parse_mode=PARSE_MODE))
 
 
@@ -213,7 +214,7 @@ class TelegramChannel:
     async def _context(self, app: web.Application) -> AsyncIterator[None]:
         self._router, self._db = app[ROUTER_KEY], app[DB_KEY]
         self._backend = create_banking_backend(app[SETTINGS_KEY], self._db)
-        self.bot = create_bot(self.config)
+        self.bot = create_bot(self.config, shared=shared_telegram_limit(app))
         self.once = UpdateOnce(self._db)
         self.dispatcher = build_dispatcher(self, self.once)
         if self.config.mode == "polling":
@@ -311,15 +312,31 @@ class TelegramChannel:
         conversation = await conversations.find_open(self._db, CHANNEL, str(chat_id))
         return conversation is not None and conversation.state in _WITH_OPERATORS
 
-    async def route(self, bot: Bot, chat_id: int, text: str, language_code: str | None) -> None:
-        """Send one customer message through the router and post the replies."""
+    async def route(
+        self,
+        bot: Bot,
+        chat_id: int,
+        text: str,
+        language_code: str | None,
+        *,
+        acknowledge: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        """Send one customer message through the router and post the replies.
+
+        The webhook has answered 200 already, so Telegram will not send this update again: the message
+        is stored before any call to the Bot API. "Typing" (or `acknowledge`, a button press's answer)
+        goes out in the background once it is stored, and a failing call is only logged.
+        """
         assert self._router is not None  # noqa: S101 -- set at start
-        await bot.send_chat_action(chat_id=chat_id, action="typing")
         message = InboundMessage(
             channel=CHANNEL, channel_user_id=str(chat_id), text=text, identity=await self.identity(chat_id)
         )
+
+        def typing() -> Awaitable[Any]:
+            return bot.send_chat_action(chat_id=chat_id, action="typing")
+
         try:
-            turn = await self._router.handle(message)
+            turn = await self._router.handle(message, on_stored=lambda: self._best_effort(acknowledge or typing))
         except InvalidMessage as err:
             await bot.send_message(chat_id=chat_id, text=escape(str(err)))
             return
@@ -327,6 +344,19 @@ class TelegramChannel:
             return
         for reply in turn.replies:
             await self.send_reply(bot, chat_id, reply)
+
+    def _best_effort(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run a Bot API call that nothing depends on in the background; its failure is only logged."""
+
+        async def run() -> None:
+            try:
+                await call()
+            except TelegramAPIError as err:
+                logger.info("A Bot API call after storing a message failed: %s", err)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def link_contact(self, bot: Bot, message: Message) -> None:
         """Link the chat to the customer whose phone number the sender shared, if it is their own."""
@@ -506,21 +536,27 @@ async def edited_message(message: Message, bot: Bot, channel: TelegramChannel) -
 
 
 async def button_pressed(query: CallbackQuery, bot: Bot, channel: TelegramChannel) -> None:
-    """A pressed inline button: stop the spinner, remove the keyboard, send the payload."""
-    await query.answer()
+    """A pressed inline button: send the payload; once it is stored, stop the spinner and remove the keyboard."""
     language = query.from_user.language_code
     message = query.message
     if message is None or not isinstance(message, Message) or message.chat.type != "private":
+        await query.answer()
         return
     payload = await channel.payload_of(query.data or "")
-    try:
-        await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=message.message_id, reply_markup=None)
-    except TelegramAPIError:
-        logger.info("Could not remove the keyboard of message %s", message.message_id)
+    chat_id, message_id = message.chat.id, message.message_id
+
+    async def acknowledge() -> None:
+        await query.answer()
+        try:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except TelegramAPIError:
+            logger.info("Could not remove the keyboard of message %s", message_id)
+
     if payload is None:
-        await bot.send_message(chat_id=message.chat.id, text=escape(_text("button_expired", language)))
+        await acknowledge()
+        await bot.send_message(chat_id=chat_id, text=escape(_text("button_expired", language)))
         return
-    await channel.route(bot, message.chat.id, payload, language)
+    await channel.route(bot, chat_id, payload, language, acknowledge=acknowledge)
 
 
 def setup_telegram(app: web.Application, path: str) -> None:

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramRetryAfter
@@ -88,11 +88,24 @@ class FloodLimiter:
                 del self._chats[key]
 
 
-class FloodControlMiddleware(BaseRequestMiddleware):
-    """aiogram request middleware: waits for a slot, and on 429 waits `retry_after` and tries again."""
+class SharedLimit(Protocol):
+    """A send rate shared with other processes (outbound/limits.py): the outbound workers' Telegram budget."""
 
-    def __init__(self, limiter: FloodLimiter) -> None:
+    async def acquire(self, key: str | None = None, patience: float = 60.0) -> None:
+        """Wait for a slot."""
+        ...
+
+
+class FloodControlMiddleware(BaseRequestMiddleware):
+    """aiogram request middleware: waits for a slot, and on 429 waits `retry_after` and tries again.
+
+    With a shared limit, replies also take their slot from the budget the outbound workers share in
+    Redis, so replies and campaigns together stay within Telegram's ~30 messages a second.
+    """
+
+    def __init__(self, limiter: FloodLimiter, shared: SharedLimit | None = None) -> None:
         self._limiter = limiter
+        self._shared = shared
         self.retried = 0
 
     async def __call__(
@@ -107,6 +120,8 @@ class FloodControlMiddleware(BaseRequestMiddleware):
                 wait = self._limiter.reserve(chat_id)
                 if wait > 0:
                     await asyncio.sleep(wait)
+                if self._shared is not None:
+                    await self._shared.acquire(None)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as err:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.db import Database
+from core.db import Database, replace_by_id
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,8 @@ class ChatLink:
 
 async def link_chat(db: Database, *, chat_id: int, user_id: int, customer_id: str, now: datetime) -> ChatLink:
     """Store (or replace) the chat's link; the phone number itself is not kept."""
-    await db.telegram_links.replace_one(
-        {"_id": chat_id},
-        {"_id": chat_id, "user_id": user_id, "customer_id": customer_id, "linked_at": now},
-        upsert=True,
+    await replace_by_id(
+        db.telegram_links, {"_id": chat_id, "user_id": user_id, "customer_id": customer_id, "linked_at": now}
     )
     return ChatLink(chat_id=chat_id, user_id=user_id, customer_id=customer_id, linked_at=now)
 
@@ -40,7 +38,7 @@ async def find_link(db: Database, chat_id: int) -> ChatLink | None:
 
 async def remember_payload(db: Database, key: str, payload: str) -> None:
     """Keep a button payload that does not fit into callback_data, under its digest."""
-    await db.telegram_payloads.replace_one({"_id": key}, {"_id": key, "payload": payload}, upsert=True)
+    await replace_by_id(db.telegram_payloads, {"_id": key, "payload": payload})
 
 
 async def find_payload(db: Database, key: str) -> str | None:

@@ -15,11 +15,13 @@ from connectors.telegram import setup_telegram
 from connectors.voice.setup import setup_voice
 from connectors.webchat import WebChatChannel
 from core import db as core_db
-from core import pg_indexes, readiness
+from core import home, pg_indexes, readiness
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.metrics_http import setup_metrics
 from core.middlewares import setup_middlewares
+from core.openapi import setup_openapi
 from core.production import refuse_unsafe_production
 from core.settings import Settings, SettingsError
 from handoff import conversations, transcript
@@ -116,6 +118,8 @@ def setup_routes(app: web.Application) -> None:
     setup_telegram(app, "/telegram/webhook")
     setup_voice(app, "/voice/twiml")
     WebChatChannel().register(app, "/chat")
+    home.setup_routes(app)
+    setup_openapi(app)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -131,6 +135,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_outbound(app)
     setup_routes(app)
     setup_middlewares(app)
+    setup_metrics(app)
     # Last, so it runs after every context that declares indexes (mongo, handoff, knowledge base).
     app.cleanup_ctx.append(postgres_indexes)
     return app

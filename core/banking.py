@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -16,7 +17,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from core.db import Database, Document
+from core.db import Database, Document, insert_if_missing
 from core.masking import mask_pan
 from core.settings import Settings
 
@@ -31,6 +32,10 @@ BANK_TIMEZONE = timezone(timedelta(hours=3), "MSK")
 _KOPECKS_PER_RUBLE = 100
 # Russian mobile and landline numbers: 10 digits after the country code 7 (a leading 8 is the domestic prefix).
 _RU_NATIONAL_DIGITS = 10
+# Reading many documents by id: one pass over the collection once they are at least a tenth of it,
+# else this many point lookups at once.
+_ONE_PASS_SHARE = 10
+_LOOKUPS_AT_ONCE = 16
 
 
 class ProductType(StrEnum):
@@ -250,6 +255,10 @@ class BankingBackend(Protocol):
         """The payment arrived: no more reminders for it. True for the call that changed it."""
         ...
 
+    async def set_do_not_contact(self, customer_id: str, *, listed: bool, actor: str) -> None:
+        """Put the customer on (or take them off) the do-not-contact list (audited)."""
+        ...
+
 
 def to_kopecks(amount: Decimal) -> int:
     """Decimal rubles to integer kopecks; refuses fractions of a kopeck rather than rounding money."""
@@ -379,17 +388,49 @@ async def find_recent_transactions(
 async def mark_card_blocked(cards: AsyncCollection[Document], card_id: str, *, actor: str, now: datetime) -> bool:
     """Block the card if it is active; True only for the call that changed it.
 
-    The status condition makes a repeated request a no-op on every MongoDB-compatible
-    server. On MongoDB it is also race-free; FerretDB 1.24 applies conditional updates
-    as read-modify-write (see handoff/claims.py), so two simultaneous requests may
-    both report "blocked" there. The card ends blocked either way; only the audit
-    log could show two "blocked" entries, which is acceptable for the demo backend.
+    The block is claimed by a unique insert (`bank_card_blocks`, one document per card): a
+    conditional update alone is read-modify-write on FerretDB 1.24, and two simultaneous
+    requests both reported "blocked" (two audit entries for one block). The demo seed, which
+    puts the cards back into their documented state, gives the claims back (`release_card_blocks`).
     """
-    result = await cards.update_one(
-        {"_id": card_id, "status": CardStatus.ACTIVE.value},
-        {"$set": {"status": CardStatus.BLOCKED.value, "blocked_at": now, "blocked_by": actor}},
+    card = await cards.find_one({"_id": card_id}, {"status": 1})
+    if card is None or card.get("status") != CardStatus.ACTIVE.value:
+        return False
+    if not await insert_if_missing(cards.database["bank_card_blocks"], {"_id": card_id, "at": now, "by": actor}):
+        return False
+    await cards.update_one(
+        {"_id": card_id}, {"$set": {"status": CardStatus.BLOCKED.value, "blocked_at": now, "blocked_by": actor}}
     )
-    return result.modified_count == 1
+    return True
+
+
+async def release_card_blocks(db: Database, card_ids: list[str]) -> None:
+    """Forget the block claims of cards made active again (the demo seed), so they can be blocked anew."""
+    await db.bank_card_blocks.delete_many({"_id": {"$in": card_ids}})
+
+
+async def find_many_by(collection: AsyncCollection[Document], field: str, values: list[str]) -> list[Document]:
+    """Documents whose `field` is one of `values`, read the way FerretDB serves fastest.
+
+    FerretDB filters `$in` itself, comparing each document with every value; equality is pushed down
+    to PostgreSQL (GIN indexes, core/pg_indexes.py). A large share of the collection is therefore
+    read in one pass and filtered here; a few values are looked up one by one, concurrently.
+    """
+    if not values:
+        return []
+    wanted = set(values)
+    if len(wanted) > 1 and len(wanted) * _ONE_PASS_SHARE >= await collection.estimated_document_count():
+        return [doc async for doc in collection.find({}) if doc.get(field) in wanted]
+    gate = asyncio.Semaphore(_LOOKUPS_AT_ONCE)
+
+    async def lookup(value: str) -> list[Document]:
+        async with gate:
+            return await collection.find({field: value}).to_list()
+
+    found: list[Document] = []
+    for docs in await asyncio.gather(*(lookup(v) for v in wanted)):
+        found.extend(docs)
+    return found
 
 
 async def insert_audit_record(audit_log: AsyncCollection[Document], record: Document) -> None:
@@ -545,18 +586,23 @@ class MongoBankingBackend:
         return BlockResult(status=status, card=None if fresh is None else card_from_document(fresh))
 
     async def contact_profiles(self, customer_ids: list[str]) -> dict[str, ContactProfile]:
-        """Profiles by id, read in batches (a campaign may name 100,000 customers)."""
+        """Profiles by id: one customer by `_id` equality (an indexed lookup on FerretDB), many in large batches.
+
+        Many (a campaign's audience) through `find_many_by`.
+        """
         found: dict[str, ContactProfile] = {}
         with _backend_errors("load contact profiles"):
-            for start in range(0, len(customer_ids), 1000):
-                batch = customer_ids[start : start + 1000]
-                customers = await self._db.bank_customers.find({"_id": {"$in": batch}}).to_list()
-                prefs = {
-                    doc["_id"]: doc
-                    for doc in await self._db.bank_contact_preferences.find({"_id": {"$in": batch}}).to_list()
-                }
-                for doc in customers:
-                    found[doc["_id"]] = profile_from_documents(doc, prefs.get(doc["_id"]))
+            if len(customer_ids) == 1:
+                [customer_id] = customer_ids
+                doc = await self._db.bank_customers.find_one({"_id": customer_id})
+                if doc is not None:
+                    prefs = await self._db.bank_contact_preferences.find_one({"_id": customer_id})
+                    found[customer_id] = profile_from_documents(doc, prefs)
+                return found
+            customers = await find_many_by(self._db.bank_customers, "_id", customer_ids)
+            prefs = {d["_id"]: d for d in await find_many_by(self._db.bank_contact_preferences, "_id", customer_ids)}
+            for doc in customers:
+                found[doc["_id"]] = profile_from_documents(doc, prefs.get(doc["_id"]))
         return found
 
     async def payments_due(self, on: date) -> list[ScheduledPayment]:
@@ -573,17 +619,34 @@ class MongoBankingBackend:
 
     async def mark_paid(self, payment_id: str) -> bool:
         """The demo's "payment received": True for the call that marked it."""
+        now = self._clock()
         with _backend_errors("mark the payment paid"):
-            result = await self._db.bank_payments.update_one(
-                {"_id": payment_id, "paid_at": None}, {"$set": {"paid_at": self._clock()}}
-            )
-        return result.modified_count == 1
+            payment = await self._db.bank_payments.find_one({"_id": payment_id}, {"paid_at": 1})
+            if payment is None or payment.get("paid_at") is not None:
+                return False
+            # Claimed by a unique insert: a conditional update alone let simultaneous calls both "mark" it.
+            if not await insert_if_missing(self._db.bank_payments_paid, {"_id": payment_id, "at": now}):
+                return False
+            await self._db.bank_payments.update_one({"_id": payment_id}, {"$set": {"paid_at": now}})
+        return True
 
     async def set_opt_out(self, customer_id: str, *, opted_out: bool, actor: str, source: str) -> None:
         """Store the choice (one document per customer, whole-value writes) and audit it."""
         now = self._clock()
         change = {"$set": {"opted_out": opted_out, "opted_out_at": now if opted_out else None, "source": source}}
-        with _backend_errors("record the opt-out"):
+        await self._set_preference(
+            customer_id, change, "contact.opt_out" if opted_out else "contact.opt_in", actor, source
+        )
+
+    async def set_do_not_contact(self, customer_id: str, *, listed: bool, actor: str) -> None:
+        """The do-not-contact list is a flag on the same preferences document."""
+        change = {"$set": {"do_not_contact": listed}}
+        action = "contact.do_not_contact" if listed else "contact.may_contact"
+        await self._set_preference(customer_id, change, action, actor, "staff")
+
+    async def _set_preference(self, customer_id: str, change: Document, action: str, actor: str, source: str) -> None:
+        now = self._clock()
+        with _backend_errors("record the contact preference"):
             try:
                 await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change, upsert=True)
             except DuplicateKeyError:
@@ -591,13 +654,7 @@ class MongoBankingBackend:
                 await self._db.bank_contact_preferences.update_one({"_id": customer_id}, change)
             await insert_audit_record(
                 self._db.audit_log,
-                {
-                    "action": "contact.opt_out" if opted_out else "contact.opt_in",
-                    "actor": actor,
-                    "at": now,
-                    "channel": source,
-                    "customer_id": customer_id,
-                },
+                {"action": action, "actor": actor, "at": now, "channel": source, "customer_id": customer_id},
             )
 
 

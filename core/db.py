@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
 from core.settings import Settings
 
 Document = dict[str, Any]
+_ALREADY_EXISTS = frozenset({11000, 48})
 Database = AsyncDatabase[Document]
 
 
@@ -38,3 +40,41 @@ async def ensure_collections(db: Database, names: list[str]) -> None:
                 await db.create_collection(name)
             except CollectionInvalid:
                 pass  # another gateway process created it at the same moment
+            except OperationFailure as err:
+                # The same race seen by the server: both processes found it missing and asked to create it;
+                # FerretDB answers the second with a duplicate key (11000), MongoDB with NamespaceExists (48).
+                if err.code not in _ALREADY_EXISTS:
+                    raise
+
+
+async def insert_if_missing(collection: AsyncCollection[Document], doc: Document) -> bool:
+    """Insert a document with its own `_id` unless one exists; True when this call created it.
+
+    A unique-key claim: two processes seeding a fresh database at once (two gateways) both succeed,
+    one creating and one finding it, where "count, then upsert" raced into a duplicate key.
+    """
+    try:
+        await collection.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def upsert_by_id(collection: AsyncCollection[Document], doc_id: Any, update: Document) -> None:
+    """Apply `update` to the document `doc_id`, creating it when missing; the last writer's fields win.
+
+    For settings and profiles, never for counters. FerretDB does not retry an upsert that lost the
+    race to create the document as MongoDB does (DuplicateKeyError): the loser updates the winner's.
+    """
+    try:
+        await collection.update_one({"_id": doc_id}, update, upsert=True)
+    except DuplicateKeyError:
+        await collection.update_one({"_id": doc_id}, update)
+
+
+async def replace_by_id(collection: AsyncCollection[Document], doc: Document) -> None:
+    """Store `doc` under its `_id`, replacing what is there; the last writer wins (see `upsert_by_id`)."""
+    try:
+        await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    except DuplicateKeyError:
+        await collection.replace_one({"_id": doc["_id"]}, doc)

@@ -10,12 +10,23 @@ from decimal import Decimal
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from core.banking import BANK_TIMEZONE, CURRENCY, AccountKind, CardKind, CardStatus, ensure_indexes, to_kopecks
+from core.banking import (
+    BANK_TIMEZONE,
+    CURRENCY,
+    AccountKind,
+    CardKind,
+    CardStatus,
+    ensure_indexes,
+    release_card_blocks,
+    to_kopecks,
+)
 from core.db import Database, Document
 
 logger = logging.getLogger(__name__)
+
+_DUPLICATE_KEY = 11000
 
 # Transactions are stored with absolute dates computed from this fixed day, so every run, test
 # and screenshot shows the same history whatever day it is; the history simply ages.
@@ -199,7 +210,14 @@ def _transaction_documents() -> list[Document]:
 async def _upsert_all(collection: AsyncCollection[Document], docs: list[Document]) -> None:
     """Replace each document by its stable id, creating it if missing."""
     operations = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs]
-    await collection.bulk_write(operations, ordered=True)
+    try:
+        await collection.bulk_write(operations, ordered=True)
+    except BulkWriteError as err:
+        if any(e.get("code") != _DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+            raise
+        # Another gateway seeded the same documents at the same moment and FerretDB does not retry the
+        # upsert that lost the race to create one: now that they exist, replacing them is plain.
+        await collection.bulk_write(operations, ordered=True)
 
 
 def payment_documents(today: date) -> list[Document]:
@@ -241,6 +259,7 @@ async def seed_demo_bank(db: Database) -> None:
     await ensure_indexes(db)
     await _upsert_all(db.bank_customers, _CUSTOMERS)
     await _upsert_all(db.bank_cards, _CARDS)
+    await release_card_blocks(db, [card["_id"] for card in _CARDS if card.get("status") == CardStatus.ACTIVE.value])
     await _upsert_all(db.bank_accounts, _ACCOUNTS)
     await _upsert_all(db.bank_transactions, _transaction_documents())
     await seed_payments(db.bank_payments, datetime.now(BANK_TIMEZONE).date())

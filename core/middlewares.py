@@ -7,8 +7,10 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import pymongo
 from aiohttp import hdrs, web, web_protocol
 from aiohttp.typedefs import Handler
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from core.json_body import BadInput, bad_request, check_text
 from core.keys import SETTINGS_KEY
@@ -30,6 +32,11 @@ _EMBEDDABLE_ROUTES = frozenset({"webchat_page"})
 _MAX_PATH_PART_BYTES = 255
 # aiohttp announces "aiohttp/<version>" otherwise: a free hint at which published bugs apply.
 SERVER_NAME = "contact-center"
+# A staff action waits this long for the database at most (a transition's own writes are bounded by 10 s).
+STAFF_ACTION_SECONDS = 12.0
+_STAFF_API_PREFIXES = ("/api/console/", "/api/supervisor/")
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DATABASE_UNAVAILABLE = "The database did not answer in time; nothing may have changed. Try again in a moment."
 # Responses that may hold customer data wherever they are served (exports included).
 _DATA_TYPES = frozenset({"application/json", "text/csv"})
 
@@ -41,9 +48,36 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except web.HTTPException:
         raise
+    except PyMongoError as err:
+        if not _database_unreachable(err):
+            logger.exception("Unhandled error on %s %s", request.method, request.path)
+            return web.json_response({"error": "Internal error; the team has been notified."}, status=500)
+        # The real reason, at once: the caller may try again; a transition that failed gave its claim back.
+        logger.error("The database did not answer %s %s in time: %s", request.method, request.path, err)
+        return web.json_response(
+            {"error": DATABASE_UNAVAILABLE, "code": "database_unavailable", "retryable": True},
+            status=503,
+            headers={"Retry-After": "2"},
+        )
     except Exception:
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "Internal error; the team has been notified."}, status=500)
+
+
+def _database_unreachable(err: PyMongoError) -> bool:
+    return bool(err.timeout) or isinstance(err, ConnectionFailure)
+
+
+@web.middleware
+async def staff_action_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Fail a staff action (closing, transferring, replying...) when the database does not answer in time.
+
+    After STAFF_ACTION_SECONDS instead of after the whole outage; reads and live sockets are not bounded here.
+    """
+    if request.method in _READ_METHODS or not request.path.startswith(_STAFF_API_PREFIXES):
+        return await handler(request)
+    with pymongo.timeout(STAFF_ACTION_SECONDS):
+        return await handler(request)
 
 
 @web.middleware
@@ -139,4 +173,5 @@ def setup_middlewares(app: web.Application) -> None:
     install_low_level_error_answers()
     app.middlewares.append(error_middleware)
     app.middlewares.append(url_guard)
+    app.middlewares.append(staff_action_deadline)
     app.on_response_prepare.append(security_headers)

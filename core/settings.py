@@ -207,6 +207,8 @@ class Settings:
     fastagi_recordings: str = ""
     # Origins that may show the customer chat in a frame (CSP frame-ancestors); staff pages never can.
     chat_frame_ancestors: str = "'self'"
+    # Bearer token /metrics asks for; without one, production answers only internal addresses.
+    metrics_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -283,6 +285,7 @@ class Settings:
             fastagi_sounds_dir=os.environ.get("FASTAGI_SOUNDS_DIR", "var/voice-prompts"),
             fastagi_recordings=os.environ.get("FASTAGI_RECORDINGS", ""),
             chat_frame_ancestors=os.environ.get("CHAT_FRAME_ANCESTORS", "'self'"),
+            metrics_token=os.environ.get("METRICS_TOKEN", ""),
         )
 
     def production_problems(self) -> list[str]:

@@ -1,11 +1,17 @@
 """Limits on staff sign-in attempts per account and per address, with growing lockouts, and their audit log.
 
-Counters live in the database so every gateway process sees the same ones. After a number of
-free failures each further failure locks the account (or the address) for twice as long as the
-previous one; while locked, attempts are refused before any password is checked, so hammering
-costs the server nothing and a right password guessed during a lockout does not help. An attempt
-counts as a failure from the moment it is admitted, so parallel guesses cannot all pass the check
-before the first one is counted.
+Every admitted attempt is a document of its own (`signin_attempts`), so every gateway process sees
+the same history and the counts are exact under concurrency: an insert is atomic on every backend,
+while `$inc` and conditional updates are read-then-write on FerretDB (16 simultaneous failures from
+one address used to count as 4 to 12). After a number of free failures each further failure locks
+the account (or the address) for twice as long as the previous one; while locked, attempts are
+refused before any password is checked, so hammering costs the server nothing and a right password
+guessed during a lockout does not help.
+
+An account's attempts are numbered: attempt n is the document `account#n`, claimed by a unique
+insert, so exactly one attempt per account is checked at a time in all processes together (parallel
+guesses are refused, not queued). An address's attempts are counted after each inserts its own: the
+k-th insert sees at least k, so a burst cannot slip more than the free failures past the count.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from core.db import Database
+from core.db import Database, Document
 from core.masking import mask_sensitive
 
 logger = logging.getLogger(__name__)
@@ -26,6 +33,7 @@ logger = logging.getLogger(__name__)
 _MAX_KEY_CHARS = 128
 # An admitted attempt holds its account this long at most (a process dying mid-check frees it then).
 _CHECKING_SECONDS = 10.0
+_CHECKING, _FAILED, _SUCCEEDED, _REFUSED = "checking", "failed", "succeeded", "refused"
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class SignInPolicy:
     free_failures_per_address: int = 20
     first_lockout_seconds: float = 1.0
     max_lockout_seconds: float = 15 * 60
-    # Counters are forgotten after this long without a failure.
+    # Failures older than this no longer count.
     window_seconds: float = 3600.0
 
     def lockout(self, failures: int, free: int) -> float:
@@ -63,96 +71,153 @@ class SignInLocked(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """An admitted attempt: its document, settled by `finish`."""
+
+    attempt_id: str
+
+
 def _keys(login: str, address: str) -> dict[str, str]:
     return {"account": f"account:{login[:_MAX_KEY_CHARS]}", "address": f"address:{address[:_MAX_KEY_CHARS]}"}
 
 
 async def ensure_indexes(db: Database) -> None:
-    """The audit log is read newest first."""
+    """The audit log is read newest first; attempts are counted per account and per address."""
     await db.signin_audit.create_index([("at", -1)])
+    await db.signin_attempts.create_index([("account", 1), ("n", -1)])
+    await db.signin_attempts.create_index([("address", 1), ("at", -1)])
 
 
-async def _forget_idle(db: Database, keys: list[str], *, now: datetime, policy: SignInPolicy) -> None:
-    """Counters idle for a whole window start again from zero."""
-    await db.signin_limits.delete_many(
-        {
-            "_id": {"$in": keys},
-            "last_failure_at": {"$lt": now - timedelta(seconds=policy.window_seconds)},
-            "locked_until": {"$lte": now},
-        }
-    )
+def _settled_at(doc: Document) -> datetime:
+    """When a failure's lockout starts; an attempt left checking (its process died) failed when it expired."""
+    settled: datetime = doc.get("settled_at") or doc["at"] + timedelta(seconds=_CHECKING_SECONDS)
+    return settled
 
 
-async def _locked(db: Database, key: str, now: datetime) -> SignInLocked:
-    doc = await db.signin_limits.find_one({"_id": key})
-    if doc is None or doc.get("checking"):
-        return SignInLocked(1.0)  # another attempt for the account is being checked: a moment, not the window
-    return SignInLocked(max(1.0, (doc["locked_until"] - now).total_seconds()))
+def _counts_as_failure(doc: Document, now: datetime) -> bool:
+    state, at = str(doc["state"]), doc["at"]
+    return state == _FAILED or (state == _CHECKING and now - at >= timedelta(seconds=_CHECKING_SECONDS))
 
 
-async def begin(db: Database, login: str, address: str, *, now: datetime, policy: SignInPolicy) -> None:
+def _fresh_check(doc: Document, now: datetime) -> bool:
+    state, at = str(doc["state"]), doc["at"]
+    return state == _CHECKING and bool(now - at < timedelta(seconds=_CHECKING_SECONDS))
+
+
+def _wait(docs: list[Document], *, now: datetime, free: int, policy: SignInPolicy) -> float:
+    """Seconds still to wait after these attempts (0 when the next may be checked)."""
+    failures = [d for d in docs if _counts_as_failure(d, now)]
+    if not failures:
+        return 0.0
+    last = max(_settled_at(d) for d in failures)
+    return (last + timedelta(seconds=policy.lockout(len(failures), free)) - now).total_seconds()
+
+
+async def _account_history(
+    db: Database, account: str, now: datetime, policy: SignInPolicy
+) -> tuple[int, list[Document]]:
+    """The account's last attempt number and its attempts since its last success within the window."""
+    since = now - timedelta(seconds=policy.window_seconds)
+    last = await db.signin_attempts.find_one({"account": account}, sort=[("n", -1)])
+    if last is None:
+        return 0, []
+    success = await db.signin_attempts.find_one({"account": account, "state": _SUCCEEDED}, sort=[("n", -1)])
+    after = int(success["n"]) if success else 0
+    spec: dict[str, Any] = {"account": account, "n": {"$gt": after}, "at": {"$gte": since}}
+    return int(last["n"]), await db.signin_attempts.find(spec).to_list()
+
+
+async def _address_attempts(db: Database, address: str, now: datetime, policy: SignInPolicy) -> list[Document]:
+    since = now - timedelta(seconds=policy.window_seconds)
+    spec = {"address": address, "at": {"$gte": since}, "state": {"$in": [_CHECKING, _FAILED]}}
+    return await db.signin_attempts.find(spec, {"state": 1, "at": 1, "settled_at": 1}).to_list()
+
+
+async def begin(db: Database, login: str, address: str, *, now: datetime, policy: SignInPolicy) -> Attempt:
     """Admit one attempt, counted as a failure until `finish` says otherwise.
-
-    The account is claimed atomically (its lock moves to "checking" until `finish`), so at most one
-    password check per account runs at a time in all gateway processes together: parallel guesses
-    are refused, not queued. The address is counted at once, so a burst cannot slip under its limit.
 
     Raises:
         SignInLocked: the account or the address waits (or the account's previous attempt is being checked).
     """
     keys = _keys(login, address)
-    await _forget_idle(db, list(keys.values()), now=now, policy=policy)
-    address_doc = await db.signin_limits.find_one({"_id": keys["address"]})
-    if address_doc is not None and address_doc.get("locked_until", now) > now:
-        raise SignInLocked((address_doc["locked_until"] - now).total_seconds())
-    checking_until = now + timedelta(seconds=_CHECKING_SECONDS)
-    claimed = await db.signin_limits.find_one_and_update(
-        {"_id": keys["account"], "locked_until": {"$lte": now}},
-        {"$inc": {"failures": 1}, "$set": {"locked_until": checking_until, "last_failure_at": now, "checking": True}},
-    )
-    if claimed is None:
-        try:
-            await db.signin_limits.insert_one(
-                {
-                    "_id": keys["account"],
-                    "failures": 1,
-                    "locked_until": checking_until,
-                    "last_failure_at": now,
-                    "checking": True,
-                }
-            )
-        except DuplicateKeyError:
-            raise await _locked(db, keys["account"], now) from None
-    count = {"$inc": {"failures": 1}, "$set": {"last_failure_at": now}, "$setOnInsert": {"locked_until": now}}
+    free_address = policy.free_failures_per_address
+    before = await _address_attempts(db, keys["address"], now, policy)
+    if len(before) >= free_address and (wait := _wait(before, now=now, free=free_address, policy=policy)) > 0:
+        raise SignInLocked(wait)
+    last_n, history = await _account_history(db, keys["account"], now, policy)
+    if history and _fresh_check(max(history, key=lambda d: d["n"]), now):
+        raise SignInLocked(1.0)  # the account's previous attempt is being checked: a moment, not the window
+    wait = _wait(history, now=now, free=policy.free_failures_per_account, policy=policy)
+    if wait > 0:
+        raise SignInLocked(wait)
+    attempt_id = f"{keys['account']}#{last_n + 1}"
     try:
-        await db.signin_limits.update_one({"_id": keys["address"]}, count, upsert=True)
+        await db.signin_attempts.insert_one(
+            {
+                "_id": attempt_id,
+                "account": keys["account"],
+                "n": last_n + 1,
+                "address": keys["address"],
+                "at": now,
+                "state": _CHECKING,
+            }
+        )
     except DuplicateKeyError:
-        # Two first attempts from one address raced to create its counter, and FerretDB does not retry
-        # the losing upsert as MongoDB does: count this attempt on the document the other one created.
-        await db.signin_limits.update_one({"_id": keys["address"]}, count)
+        raise SignInLocked(1.0) from None  # a simultaneous attempt for the account took this turn
+    # Counted after our own insert: the k-th of simultaneous attempts sees at least k, so at most the
+    # free failures pass at once; beyond them one at a time, each after the previous lockout.
+    counted = await _address_attempts(db, keys["address"], now, policy)
+    if len(counted) > free_address:
+        others = [d for d in counted if d["_id"] != attempt_id]
+        busy = any(_fresh_check(d, now) for d in others)
+        wait = 1.0 if busy else _wait(others, now=now, free=free_address, policy=policy)
+        if wait > 0:
+            await db.signin_attempts.update_one({"_id": attempt_id}, {"$set": {"state": _REFUSED}})
+            raise SignInLocked(max(wait, 1.0))
+    return Attempt(attempt_id)
 
 
 async def finish(
-    db: Database, login: str, address: str, *, succeeded: bool, now: datetime, policy: SignInPolicy
+    db: Database,
+    login: str,
+    address: str,
+    *,
+    succeeded: bool,
+    now: datetime,
+    policy: SignInPolicy,
+    attempt: Attempt | None = None,
 ) -> float:
     """Settle an attempt `begin` admitted; returns the lockout a failure starts (0 while free)."""
     keys = _keys(login, address)
+    if attempt is None:  # the caller did not keep it: the account's latest attempt is the one being checked
+        last = await db.signin_attempts.find_one({"account": keys["account"]}, sort=[("n", -1)])
+        if last is None:
+            return 0.0
+        attempt = Attempt(last["_id"])
+    state = _SUCCEEDED if succeeded else _FAILED
+    # One writer per attempt document: the process that admitted it.
+    await db.signin_attempts.update_one({"_id": attempt.attempt_id}, {"$set": {"state": state, "settled_at": now}})
     if succeeded:
-        # The right password ends the account's count; the address keeps its failures but not this attempt.
-        await db.signin_limits.delete_one({"_id": keys["account"]})
-        await db.signin_limits.update_one({"_id": keys["address"]}, {"$inc": {"failures": -1}})
         return 0.0
-    longest = 0.0
-    free = {"account": policy.free_failures_per_account, "address": policy.free_failures_per_address}
-    for kind, key in keys.items():
-        doc = await db.signin_limits.find_one({"_id": key})
-        seconds = policy.lockout(int(doc["failures"]), free[kind]) if doc else 0.0
-        if kind == "account" or seconds:
-            await db.signin_limits.update_one(
-                {"_id": key}, {"$set": {"locked_until": now + timedelta(seconds=seconds), "checking": False}}
-            )
-        longest = max(longest, seconds)
-    return longest
+    _, history = await _account_history(db, keys["account"], now, policy)
+    by_address = await _address_attempts(db, keys["address"], now, policy)
+    return max(
+        _wait(history, now=now, free=policy.free_failures_per_account, policy=policy),
+        _wait(by_address, now=now, free=policy.free_failures_per_address, policy=policy),
+        0.0,
+    )
+
+
+async def failures(db: Database, login: str, address: str, *, now: datetime, policy: SignInPolicy) -> dict[str, int]:
+    """The failures that count now for the account and for the address (exact: one document per attempt)."""
+    keys = _keys(login, address)
+    _, history = await _account_history(db, keys["account"], now, policy)
+    by_address = await _address_attempts(db, keys["address"], now, policy)
+    return {
+        "account": sum(_counts_as_failure(d, now) for d in history),
+        "address": sum(_counts_as_failure(d, now) for d in by_address),
+    }
 
 
 async def audit(db: Database, *, login: str, address: str, page: str, outcome: Outcome, now: datetime) -> None:

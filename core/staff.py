@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core import signin_guard
-from core.db import Database
+from core.db import Database, insert_if_missing, upsert_by_id
 
 SESSION_COOKIE = "cc_staff"
 CSRF_HEADER = "X-CSRF-Token"
@@ -97,7 +97,7 @@ async def save_staff(db: Database, login: str, password: str, *, display_name: s
         "password_hash": password_hash,
         "weak_password": weak_password(password) is not None,
     }
-    await db.staff.update_one({"_id": login}, {"$set": fields}, upsert=True)
+    await upsert_by_id(db.staff, login, {"$set": fields})
 
 
 async def weak_password_accounts(db: Database) -> list[str]:
@@ -125,7 +125,12 @@ async def weak_password_accounts(db: Database) -> list[str]:
 async def ensure_staff(db: Database, login: str, password: str, *, display_name: str, roles: tuple[Role, ...]) -> None:
     """Create the account only if it does not exist (demo seeding never resets a changed password)."""
     if await db.staff.count_documents({"_id": login}, limit=1) == 0:
-        await save_staff(db, login, password, display_name=display_name, roles=roles)
+        # Created by a unique insert: two gateways seeding a fresh database at once both succeed, and an
+        # account created meanwhile (its password perhaps changed since) is never overwritten.
+        password_hash = await asyncio.get_running_loop().run_in_executor(_PASSWORD_EXECUTOR, _hasher.hash, password)
+        doc = {"_id": login, "display_name": display_name, "roles": [r.value for r in roles]}
+        weak = weak_password(password) is not None
+        await insert_if_missing(db.staff, doc | {"password_hash": password_hash, "weak_password": weak})
 
 
 async def delete_staff(db: Database, login: str) -> bool:

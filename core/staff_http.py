@@ -110,7 +110,7 @@ async def sign_in(
     page = request.match_info.route.name or request.path
     now = datetime.now(UTC)
     try:
-        await signin_guard.begin(db, login, address, now=now, policy=SIGN_IN_POLICY)
+        attempt = await signin_guard.begin(db, login, address, now=now, policy=SIGN_IN_POLICY)
     except signin_guard.SignInLocked as locked:
         await signin_guard.audit(
             db, login=login, address=address, page=page, outcome=signin_guard.Outcome.REFUSED_LOCKED, now=now
@@ -122,7 +122,9 @@ async def sign_in(
     user: StaffUser | None = await staff.authenticate(db, login, password)
     succeeded = user is not None and (not roles or user.has(*roles))
     finished_at = datetime.now(UTC)  # lockouts run from the end of the check, which may have queued
-    await signin_guard.finish(db, login, address, succeeded=succeeded, now=finished_at, policy=SIGN_IN_POLICY)
+    await signin_guard.finish(
+        db, login, address, succeeded=succeeded, now=finished_at, policy=SIGN_IN_POLICY, attempt=attempt
+    )
     if user is None or not succeeded:
         await signin_guard.audit(
             db, login=login, address=address, page=page, outcome=signin_guard.Outcome.FAILED, now=now

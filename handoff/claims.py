@@ -16,12 +16,16 @@ left pending past its lease (the release failed too) is taken over.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -34,6 +38,11 @@ _MAX_SEQUENCE_ATTEMPTS = 200
 # A claim abandoned this often in a row points at a write that can never succeed; stop taking it over.
 _MAX_TAKEOVERS = 20
 _PENDING = "pending"
+# Giving a claim back waits this long for the database, then goes on in the background every second.
+_RELEASE_SECONDS = 2.0
+_RELEASE_RETRY_SECONDS = 1.0
+_RELEASE_MARGIN_SECONDS = 5.0
+_RELEASING: set[asyncio.Task[None]] = set()
 _DONE = "done"
 
 
@@ -46,6 +55,14 @@ async def claim(collection: AsyncCollection[Document], claim_id: str, fields: di
     return True
 
 
+class AlreadyInserted(Exception):
+    """The document's own `_id` is taken: an earlier attempt inserted it (a retry after a timed-out insert)."""
+
+    def __init__(self, existing: Document) -> None:
+        super().__init__(f"{existing.get('_id')!r} is stored already")
+        self.existing = existing
+
+
 async def insert_unique(
     collection: AsyncCollection[Document], start: int, build: Callable[[int], Document], *, field: str = "seq"
 ) -> Document:
@@ -53,13 +70,20 @@ async def insert_unique(
 
     Nobody reads the current maximum first: callers start from a hint (the event's
     timestamp, a conversation's transcript head), so writers never queue behind a read.
+    A document built with an `_id` of its own is inserted at most once whatever its number:
+    when that `_id` exists, `AlreadyInserted` carries the stored document.
     """
     seq = start
     for _ in range(_MAX_SEQUENCE_ATTEMPTS):
         doc = build(seq)
+        own_id = field != "_id" and "_id" in doc  # insert_one adds an ObjectId to a document without one
         try:
             await collection.insert_one(doc)
         except DuplicateKeyError:
+            if own_id:
+                existing = await collection.find_one({"_id": doc["_id"]})
+                if existing is not None:
+                    raise AlreadyInserted(existing) from None
             seq += 1
             continue
         return doc
@@ -78,6 +102,8 @@ class Lease:
     claim_id: str
     # True when an abandoned claim was taken over: the caller re-checks what the first holder may have written.
     took_over: bool
+    lease_seconds: float = 0.0
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -116,14 +142,14 @@ async def claim_lease(
             if held is None:
                 # Released between our insert and our read: the key is free again; try this level once more.
                 if await claim(collection, claim_id, {"key": key, "state": _PENDING, "at": now, **fields}):
-                    return Lease(collection, claim_id, took_over=level > 0)
+                    return Lease(collection, claim_id, took_over=level > 0, lease_seconds=lease_seconds)
                 return Held(done=False)
             if held.get("state") != _PENDING:
                 return Held(done=True)
             if not _expired(held.get("at"), now, lease_seconds):
                 return Held(done=False)
             continue
-        return Lease(collection, claim_id, took_over=level > 0)
+        return Lease(collection, claim_id, took_over=level > 0, lease_seconds=lease_seconds)
     logger.error("Claim %s was abandoned %d times; giving up", key, _MAX_TAKEOVERS)
     return Held(done=False)
 
@@ -139,12 +165,44 @@ async def complete(lease: Lease) -> None:
 
 
 async def release(lease: Lease) -> None:
-    """Give the claim back after the guarded write failed, so the decision can be made again."""
+    """Give the claim back after the guarded write failed, so the decision can be made again.
+
+    Bounded: when the database does not answer (it is paused or gone), the caller gets its error at
+    once, and the release is retried in the background until the database is back, within the
+    lease. Otherwise a failed transfer answered "not yours" until its claim expired (30 s); and a
+    claim insert the paused database applies only when it resumes is removed by a later retry.
+    """
     try:
-        await lease.collection.delete_one({"_id": lease.claim_id, "state": _PENDING})
+        with pymongo.timeout(_RELEASE_SECONDS):
+            released = await lease.collection.delete_one({"_id": lease.claim_id, "state": _PENDING})
+        if released.deleted_count == 1:
+            return
     except PyMongoError:
-        # The database is failing too: the claim stays pending and is taken over once its lease runs out.
-        logger.warning("Could not release claim %s; it expires with its lease", lease.claim_id, exc_info=True)
+        logger.warning("Could not release claim %s yet; retrying while the lease lasts", lease.claim_id)
+    if lease.lease_seconds > 0:
+        # A context of its own: the caller's `pymongo.timeout` (a staff action's deadline) must not end it.
+        task = asyncio.create_task(_release_later(lease), context=contextvars.Context())
+        _RELEASING.add(task)
+        task.add_done_callback(_RELEASING.discard)
+
+
+async def _release_later(lease: Lease) -> None:
+    # Stops well before the lease ends, when a takeover (`key~1`) may begin: never deletes a claim in use.
+    deadline = lease.claimed_at + lease.lease_seconds - _RELEASE_MARGIN_SECONDS
+    while time.monotonic() < deadline:
+        await asyncio.sleep(_RELEASE_RETRY_SECONDS)
+        try:
+            with pymongo.timeout(_RELEASE_SECONDS):
+                released = await lease.collection.delete_one({"_id": lease.claim_id, "state": _PENDING})
+                if released.deleted_count == 1:
+                    logger.info("Released claim %s after the database came back", lease.claim_id)
+                    return
+                held = await lease.collection.find_one({"_id": lease.claim_id}, {"state": 1})
+                if held is not None and held.get("state") != _PENDING:
+                    return
+        except PyMongoError:
+            continue
+    logger.warning("Claim %s stays until its lease runs out", lease.claim_id)
 
 
 def _expired(at: object, now: datetime, lease_seconds: float) -> bool:

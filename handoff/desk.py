@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from core.db import Database
-from core.messages import Button, Reply
-from handoff import canned, claims, conversations, events, outbox
+from core.messages import Reply
+from handoff import canned, claims, conversations, events, outbox, surveys
 from handoff.assignment import AlreadyTaken, AssignmentService
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
@@ -21,10 +21,6 @@ from handoff.notices import Notice, notice_text
 from handoff.transcript import StoredMessage
 
 logger = logging.getLogger(__name__)
-
-# Buttons of the rating request; the router accepts these payloads while a closed conversation waits for a rating.
-RATE_PAYLOAD_PREFIX = "/rate_"
-_RATING_SCORES = range(1, 6)
 
 
 class NotYours(AlreadyTaken):
@@ -204,19 +200,6 @@ class Desk:
         return closed
 
 
-def rating_buttons() -> tuple[Button, ...]:
-    """The 1-5 buttons of the rating request."""
-    return tuple(Button(title=str(score), payload=f"{RATE_PAYLOAD_PREFIX}{score}") for score in _RATING_SCORES)
-
-
-def parse_rating(text: str) -> int | None:
-    """A score from a rating button or a typed digit 1-5, else None."""
-    raw = text.strip().removeprefix(RATE_PAYLOAD_PREFIX)
-    if raw.isdigit() and int(raw) in _RATING_SCORES:
-        return int(raw)
-    return None
-
-
 class CustomerNoticeListener:
     """Tells the customer what happens on the operator side: joined, transferred, closed.
 
@@ -234,8 +217,7 @@ class CustomerNoticeListener:
         conversation = await conversations.get_conversation(self._db, conversation_id)
         if conversation is None:
             return
-        buttons = rating_buttons() if notice is Notice.ASK_RATING else ()
-        reply = Reply(text=notice_text(notice, conversation.language, **values), buttons=buttons, author="system")
+        reply = Reply(text=notice_text(notice, conversation.language, **values), author="system")
         await outbox.send_to_customer(self._db, self._bus, conversation, reply, actor="system", now=self._clock())
 
     async def conversation_accepted(self, event: Event) -> None:
@@ -247,6 +229,16 @@ class CustomerNoticeListener:
         await self._send(event.conversation_id, Notice.TRANSFERRED)
 
     async def conversation_closed(self, event: Event) -> None:
-        """Closed by an operator: ask for a rating."""
-        if str(event.actor).startswith("operator:"):
-            await self._send(event.conversation_id, Notice.ASK_RATING)
+        """Closed by an operator: the post-conversation survey's first question (the rating)."""
+        if not str(event.actor).startswith("operator:") or event.conversation_id is None:
+            return
+        conversation = await conversations.get_conversation(self._db, event.conversation_id)
+        if conversation is None:
+            return
+        waiting = await surveys.pending(self._db, conversation.id, conversation.awaiting)
+        if waiting is None:
+            return
+        reply = surveys.question_reply(
+            waiting.survey, waiting.index, language=conversation.language or "ru", channel=conversation.channel
+        )
+        await outbox.send_to_customer(self._db, self._bus, conversation, reply, actor="system", now=self._clock())

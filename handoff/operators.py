@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from core.db import Database, Document
+from core.db import Database, Document, insert_if_missing
 from core.teams import TeamsError, configured_teams
 from handoff import claims, events
 from handoff.bus import EventBus
@@ -91,21 +91,13 @@ async def save_operator(
         TeamsError: a skill names no configured team (core/teams.yml): nobody would route to it.
     """
     check_skills(skills)
+    profile = {"display_name": display_name, "languages": list(languages), "skills": list(skills), "capacity": capacity}
+    # Created by a unique insert (two gateways seeding at once both succeed), then the profile is set.
+    await insert_if_missing(db.operators, {"_id": operator_id, **profile, "status": OperatorStatus.OFFLINE.value})
     doc = await db.operators.find_one_and_update(
-        {"_id": operator_id},
-        {
-            "$set": {
-                "display_name": display_name,
-                "languages": list(languages),
-                "skills": list(skills),
-                "capacity": capacity,
-            },
-            "$setOnInsert": {"status": OperatorStatus.OFFLINE.value},
-        },
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
+        {"_id": operator_id}, {"$set": profile}, return_document=ReturnDocument.AFTER
     )
-    assert doc is not None  # noqa: S101 -- an upsert with AFTER always returns the document
+    assert doc is not None  # noqa: S101 -- created just above; operators are never deleted
     return Operator.from_document(doc)
 
 

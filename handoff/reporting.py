@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from core.csv_cells import SafeWriter
 from core.db import Database, Document
-from handoff import claims
+from handoff import claims, surveys
 from handoff.events import Event
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -331,18 +331,35 @@ def _per_operator(rows: dict[str, list[Document]], names: dict[str, str]) -> lis
 async def _comments(
     db: Database, period_from: datetime, period_to: datetime, closed_by: dict[str, str]
 ) -> list[RatingComment]:
-    cursor = db.ratings.find(
-        {"comment_at": {"$gte": period_from, "$lt": period_to}, "comment": {"$type": "string"}}
-    ).sort("comment_at", -1)
+    """The comments of the post-conversation survey, each with the rating given before it."""
+    cursor = db.survey_answers.find(
+        {
+            "key": surveys.AFTER_CONVERSATION,
+            "type": surveys.QuestionType.COMMENT.value,
+            "at": {"$gte": period_from, "$lt": period_to},
+            "comment": {"$type": "string"},
+        }
+    ).sort("at", -1)
+    found = [doc async for doc in cursor.limit(_MAX_COMMENTS)]
+    ratings = (
+        {
+            doc["run"]: doc.get("value")
+            async for doc in db.survey_answers.find(
+                {"_id": {"$in": [f"{doc['run']}:rating" for doc in found]}}, projection={"run": 1, "value": 1}
+            )
+        }
+        if found
+        else {}
+    )
     return [
         RatingComment(
-            conversation_id=doc["_id"],
-            score=doc.get("score"),
+            conversation_id=doc["conversation_id"],
+            score=ratings.get(doc["run"]),
             comment=doc["comment"],
-            at=doc["comment_at"].isoformat(),
-            operator_id=closed_by.get(doc["_id"]),
+            at=doc["at"].isoformat(),
+            operator_id=closed_by.get(doc["conversation_id"]),
         )
-        async for doc in cursor.limit(_MAX_COMMENTS)
+        for doc in found
     ]
 
 

@@ -116,9 +116,14 @@ async def append(
 
     Callers pass the id of a conversation they just loaded or opened.
     """
+    inbound_id = (extra or {}).get("inbound_id")
 
     def build(seq: int) -> Document:
+        # A customer's message keyed by its channel id is stored under that id: a retry after an insert
+        # that timed out but was applied later finds it instead of storing a second copy (AlreadyInserted).
+        own_id = {"_id": f"inbound:{inbound_id}"} if inbound_id else {}
         return {
+            **own_id,
             "conversation_id": conversation_id,
             "seq": seq,
             "author": author,

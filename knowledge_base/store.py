@@ -9,17 +9,21 @@ and is refused as a conflict.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from core.db import Database
+from core.db import Database, ensure_collections
+from handoff import claims
 from knowledge_base.models import CONTENT_FIELDS, Article, ArticleStatus, article_from_doc
 from knowledge_base.text import stems
+
+logger = logging.getLogger(__name__)
 
 _META_ID = "index"  # one document in kb_meta holds the index version every searching process polls
 
@@ -72,6 +76,22 @@ class Unanswered:
     first_at: datetime
     last_at: datetime
     count: int
+    # Set when a customer said an answer with this article did not help (issue 20).
+    not_helpful_article: str | None = None
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    """Customers' votes on one article's answers."""
+
+    helpful: int
+    not_helpful: int
+
+    @property
+    def share(self) -> float | None:
+        """The helpful share of the votes, None without votes."""
+        total = self.helpful + self.not_helpful
+        return round(self.helpful / total, 3) if total else None
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -79,16 +99,41 @@ async def ensure_indexes(db: Database) -> None:
     await db.kb_article_versions.create_index([("article_id", ASCENDING), ("version", ASCENDING)], unique=True)
     await db.kb_articles.create_index([("status", ASCENDING)])
     await db.kb_unanswered.create_index([("resolved", ASCENDING), ("last_at", DESCENDING)])
+    await db.kb_unanswered_asks.create_index([("key", ASCENDING), ("at", ASCENDING)])
+    await db.kb_votes.create_index([("article_id", ASCENDING), ("helpful", ASCENDING)])
+    await ensure_collections(db, ["kb_index_changes", "kb_unanswered_resolutions"])
 
 
-async def index_version(db: Database) -> int:
-    """The counter that changes whenever the published set changes."""
+async def _version_hint(db: Database) -> int:
     doc = await db.kb_meta.find_one({"_id": _META_ID})
     return int(doc["version"]) if doc else 0
 
 
-async def _bump_index_version(db: Database) -> None:
-    await db.kb_meta.update_one({"_id": _META_ID}, {"$inc": {"version": 1}}, upsert=True)
+async def index_version(db: Database) -> int:
+    """The counter that changes whenever the published set changes: the highest change number claimed.
+
+    Each live change claims the next number as the `_id` of a document in `kb_index_changes` (a
+    unique insert, exact on every backend); `kb_meta` only holds a hint where to start looking, so
+    reading is a few `_id` look-ups however many changes there were.
+    """
+    version = await _version_hint(db)
+    while await db.kb_index_changes.find_one({"_id": version + 1}, {"_id": 1}) is not None:
+        version += 1
+    return version
+
+
+async def _bump_index_version(db: Database, *, now: datetime) -> None:
+    """Claim the next change number; concurrent publishes each get their own (no `$inc`, which lost updates)."""
+    doc = await claims.insert_unique(
+        db.kb_index_changes, await index_version(db) + 1, lambda n: {"_id": n, "at": now}, field="_id"
+    )
+    # Only a hint: a racing writer may leave it a step behind, readers look further.
+    await db.kb_meta.update_one({"_id": _META_ID}, {"$set": {"version": doc["_id"]}}, upsert=False)
+    if await db.kb_meta.find_one({"_id": _META_ID}, {"_id": 1}) is None:
+        try:
+            await db.kb_meta.insert_one({"_id": _META_ID, "version": doc["_id"]})
+        except DuplicateKeyError:
+            pass  # another publish created the hint at the same moment
 
 
 async def get_article(db: Database, article_id: str) -> Article:
@@ -176,7 +221,7 @@ async def create_article(db: Database, article: Article, *, by: str, now: dateti
         raise ArticleExists(f"An article with id '{article.id}' already exists; choose another id.") from err
     await _record_version(db, stored, action="create", changed=["created"])
     if stored.status == ArticleStatus.PUBLISHED:
-        await _bump_index_version(db)
+        await _bump_index_version(db, now=now)
     return stored
 
 
@@ -190,18 +235,32 @@ async def _current(db: Database, article_id: str, expected_version: int) -> Arti
 async def _commit(db: Database, before: Article, after: Article, *, by: str, now: datetime, action: str) -> Article:
     """Write `after` as the next version if nobody saved since `before` was read, and record it."""
     stored = after.with_changes(version=before.version + 1, updated_by=by, updated_at=now)
-    result = await db.kb_articles.replace_one({"_id": before.id, "version": before.version}, stored.to_doc())
-    if result.matched_count == 0:
-        raise VersionConflict(before.id, before.version, (await get_article(db, before.id)).version)
+    # The history entry of the new version is the claim: the unique (article_id, version) index lets
+    # exactly one of simultaneous saves record it, and only that one writes the article. (A filtered
+    # replace alone is read-then-write on FerretDB: several racers "matched" and overwrote each other.)
     try:
         await _record_version(db, stored, action=action, changed=_changed_fields(before, stored))
     except DuplicateKeyError as err:
-        # Two saves raced past the filter (FerretDB has no document-level atomicity): the unique
-        # history index lets only one of them record this version; the other is told to reload.
         raise VersionConflict(before.id, before.version, stored.version) from err
+    try:
+        result = await db.kb_articles.replace_one({"_id": before.id, "version": before.version}, stored.to_doc())
+    except BaseException:
+        await _forget_version(db, stored)
+        raise
+    if result.matched_count == 0:
+        await _forget_version(db, stored)
+        raise VersionConflict(before.id, before.version, (await get_article(db, before.id)).version)
     if _is_live_change(before, stored):
-        await _bump_index_version(db)
+        await _bump_index_version(db, now=now)
     return stored
+
+
+async def _forget_version(db: Database, article: Article) -> None:
+    """Give a claimed version back when the article itself could not be written."""
+    try:
+        await db.kb_article_versions.delete_one({"article_id": article.id, "version": article.version})
+    except PyMongoError:
+        logger.warning("Could not give back version %s of %s", article.version, article.id, exc_info=True)
 
 
 async def save_article(
@@ -330,7 +389,12 @@ async def import_articles(
             current = await get_article(db, article.id)
         except ArticleNotFound:
             status = ArticleStatus.PUBLISHED if publish else ArticleStatus.DRAFT
-            await create_article(db, article.with_changes(status=status), by=by, now=now)
+            try:
+                await create_article(db, article.with_changes(status=status), by=by, now=now)
+            except ArticleExists:
+                # Another process imported it at the same moment (two gateways seeding a fresh database).
+                counts["unchanged"] += 1
+                continue
             counts["created"] += 1
             continue
         target = current.content() if publish else current.working_content()
@@ -361,24 +425,107 @@ def _question_key(text: str, language: str) -> str:
 
 
 async def record_unanswered(
-    db: Database, *, text: str, language: str, channel: str, conversation_id: str, now: datetime
+    db: Database,
+    *,
+    text: str,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+    not_helpful_article: str | None = None,
 ) -> None:
-    """Keep a question the KB could not answer; similar ones increase the count of the first."""
+    """Keep a question the KB could not answer; similar ones share the first one's entry.
+
+    Every ask is its own document (an insert, atomic on every backend), and the count is the
+    number of asks: `$inc` on an upserted document lost counts on FerretDB. The entry itself is
+    created once by a unique insert; later asks only move its "last asked" fields.
+    """
     key = _question_key(text, language)
-    await db.kb_unanswered.update_one(
-        {"_id": key},
-        {
-            "$setOnInsert": {"text": text[:1000], "language": language, "first_at": now, "resolved": False},
-            "$set": {"last_at": now, "channel": channel, "conversation_id": conversation_id},
-            "$inc": {"count": 1},
-        },
-        upsert=True,
+    await db.kb_unanswered_asks.insert_one(
+        {"key": key, "at": now, "channel": channel, "conversation_id": conversation_id}
     )
+    latest: dict[str, Any] = {"last_at": now, "channel": channel, "conversation_id": conversation_id}
+    if not_helpful_article:
+        # A customer said the answer with this article did not help (issue 20): the editor sees which.
+        latest["not_helpful_article"] = not_helpful_article
+    try:
+        await db.kb_unanswered.insert_one(
+            {"_id": key, "text": text[:1000], "language": language, "first_at": now, "resolved": False, **latest}
+        )
+    except DuplicateKeyError:
+        await db.kb_unanswered.update_one({"_id": key}, {"$set": latest})
+
+
+async def record_vote(
+    db: Database,
+    *,
+    vote_id: str,
+    article_id: str,
+    question: str,
+    helpful: bool,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+) -> bool:
+    """Keep one customer's vote on one answer; False when that answer already has one (a second click).
+
+    Append-only, one document per answered question (`vote_id`), counted by a query (`helpfulness`):
+    no counter to increment, so simultaneous votes are never lost (FerretDB runs $inc as read-then-write).
+    """
+    try:
+        await db.kb_votes.insert_one(
+            {
+                "_id": vote_id[:300],
+                "article_id": article_id,
+                "question": question[:1000],
+                "helpful": helpful,
+                "language": language,
+                "channel": channel,
+                "conversation_id": conversation_id,
+                "at": now,
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def helpfulness(db: Database, article_ids: list[str] | None = None) -> dict[str, Helpfulness]:
+    """Votes per article, counted from the vote records."""
+    match: dict[str, Any] = {"article_id": {"$in": article_ids}} if article_ids is not None else {}
+    counts: dict[str, dict[bool, int]] = {}
+    pipeline = [{"$match": match}, {"$group": {"_id": {"a": "$article_id", "h": "$helpful"}, "n": {"$sum": 1}}}]
+    async for row in await db.kb_votes.aggregate(pipeline):
+        counts.setdefault(str(row["_id"]["a"]), {})[bool(row["_id"]["h"])] = int(row["n"])
+    return {aid: Helpfulness(helpful=c.get(True, 0), not_helpful=c.get(False, 0)) for aid, c in counts.items()}
+
+
+async def _ask_counts(db: Database, keys: list[str]) -> dict[str, int]:
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"key": {"$in": keys}}},
+        {"$group": {"_id": "$key", "count": {"$sum": 1}}},
+    ]
+    return {doc["_id"]: int(doc["count"]) async for doc in await db.kb_unanswered_asks.aggregate(pipeline)}
+
+
+async def unanswered_count(db: Database, key: str) -> int:
+    """How often a question was asked (entries kept before asks were recorded one by one keep their count)."""
+    doc = await db.kb_unanswered.find_one({"_id": key}, {"count": 1})
+    return (await _ask_counts(db, [key])).get(key, 0) + int((doc or {}).get("count", 0))
 
 
 async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]:
-    """Open unanswered questions, most recent first."""
-    cursor = db.kb_unanswered.find({"resolved": False}).sort("last_at", DESCENDING).limit(limit)
+    """Open unanswered questions, most recent first.
+
+    A resolution is a document of its own (`kb_unanswered_resolutions`), so an ask moving the
+    entry's "last asked" fields at the same moment cannot undo it; the `resolved` flag on the
+    entry only lets the listing skip resolved ones through its index.
+    """
+    docs = await db.kb_unanswered.find({"resolved": False}).sort("last_at", DESCENDING).limit(limit).to_list()
+    keys = [d["_id"] for d in docs]
+    resolved = {d["_id"] async for d in db.kb_unanswered_resolutions.find({"_id": {"$in": keys}}, {"_id": 1})}
+    counts = await _ask_counts(db, keys)
     return [
         Unanswered(
             key=d["_id"],
@@ -388,17 +535,22 @@ async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]
             conversation_id=d.get("conversation_id", ""),
             first_at=d["first_at"],
             last_at=d["last_at"],
-            count=int(d.get("count", 1)),
+            count=counts.get(d["_id"], 0) + int(d.get("count", 0)),
+            not_helpful_article=d.get("not_helpful_article"),
         )
-        async for d in cursor
+        for d in docs
+        if d["_id"] not in resolved
     ]
 
 
 async def resolve_unanswered(db: Database, key: str, *, by: str, article_id: str, now: datetime) -> None:
     """Take a question out of the inbox once an article covers it."""
-    await db.kb_unanswered.update_one(
-        {"_id": str(key)}, {"$set": {"resolved": True, "resolved_by": by, "article_id": article_id, "resolved_at": now}}
-    )
+    resolution = {"resolved": True, "resolved_by": by, "article_id": article_id, "resolved_at": now}
+    try:
+        await db.kb_unanswered_resolutions.insert_one({"_id": str(key), **resolution})
+    except DuplicateKeyError:
+        pass  # resolved already (two content editors at once): the first resolution stands
+    await db.kb_unanswered.update_one({"_id": str(key)}, {"$set": resolution})
 
 
 _SAFE_KEY = re.compile(r"^[0-9a-f]{24}$")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import snowballstemmer
@@ -102,9 +103,19 @@ def words(text: str, language: str) -> list[str]:
     return result
 
 
-@lru_cache(maxsize=4)
+_PER_THREAD = threading.local()
+
+
 def _stemmer(language: str) -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("russian" if language == "ru" else "english")
+    """One stemmer per thread and language.
+
+    A Snowball stemmer keeps the word being stemmed in itself: two index builds in threads at once
+    (two gateways starting in one process) broke each other's words.
+    """
+    stemmers: dict[str, snowballstemmer.stemmer] = _PER_THREAD.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        stemmers[language] = snowballstemmer.stemmer("russian" if language == "ru" else "english")
+    return stemmers[language]
 
 
 def stems(text: str, language: str) -> list[str]:

@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from core.banking import BankingBackend, ContactProfile
+from core.banking import BankingBackend, ContactProfile, find_many_by
 from core.db import Database
 from core.messages import Button
-from handoff import conversations, transcript
+from handoff import conversations, surveys, transcript
 from outbound import store
-from outbound.messages import Facts, buttons_for, render, template_for
+from outbound.messages import Facts, buttons_for, render, survey_questions, template_for
 from outbound.models import Attempt, AttemptState, CampaignState, Channel, Kind, Reason, Recipient
 from outbound.rules import Calendar, Rules, RussianCalendar, Send, Suppress, Wait, decide
 from outbound.senders import FinalFailure, OutboundMessage, Sender, Sent, TemporaryFailure, Unknown
@@ -85,6 +85,11 @@ def facts_of(attempt: Attempt, profile: ContactProfile) -> Facts:
     )
 
 
+async def ensure_indexes(db: Database) -> None:
+    """The lookups outbound makes in the platform's database (FerretDB gets GIN twins from core/pg_indexes.py)."""
+    await db.telegram_links.create_index([("customer_id", 1)])
+
+
 @dataclass
 class Addresses:
     """Where a customer can be reached on each channel."""
@@ -92,12 +97,12 @@ class Addresses:
     db: Database
 
     async def telegram_chats(self, customer_ids: list[str]) -> dict[str, str]:
-        """Linked Telegram chats (the customer shared their own phone number in the chat)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(customer_ids), 1000):
-            cursor = self.db.telegram_links.find({"customer_id": {"$in": customer_ids[start : start + 1000]}})
-            for doc in await cursor.to_list():
-                found[doc["customer_id"]] = str(doc["_id"])
+        """Linked Telegram chats (the customer shared their own phone number in the chat).
+
+        Read as core.banking.find_many_by reads: by equality (indexed), or in one pass for many.
+        """
+        docs = await find_many_by(self.db.telegram_links, "customer_id", customer_ids)
+        found = {doc["customer_id"]: str(doc["_id"]) for doc in docs}
         return found
 
     async def address(self, channel: Channel, profile: ContactProfile) -> str | None:
@@ -120,6 +125,8 @@ class Deliverer:
     rules: Rules = field(default_factory=Rules)
     clock: Callable[[], datetime] = _utcnow
     worker: str = field(default_factory=worker_name)
+    # Campaign templates by id: they cannot change once the campaign has left its draft.
+    _templates: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def deliver(self, attempt_id: str) -> AttemptState | None:
         """Take one attempt as far as it can go now; returns its state, None when there was nothing to do."""
@@ -138,6 +145,11 @@ class Deliverer:
         address = await Addresses(self.db).address(attempt.channel, profile)
         if address is None or attempt.channel not in self.senders:
             return await self._suppress(attempt, Reason.NO_CHANNEL)
+        try:
+            await self.senders[attempt.channel].reserve(address)
+        except TimeoutError:
+            await self.defer(attempt.id, self.clock() + timedelta(seconds=5))
+            return AttemptState.QUEUED
         now = self.clock()
         async with store.customer_lock(self.pool, attempt.customer_id) as conn:
             history = await store.contact_history(conn, attempt.customer_id, now)
@@ -209,8 +221,9 @@ class Deliverer:
         """The text and buttons of an attempt for this customer."""
         templates: dict[str, str] = {}
         if attempt.campaign_id is not None:
-            campaign = await store.get_campaign(self.pool, attempt.campaign_id)
-            templates = campaign.templates if campaign else {}
+            if attempt.campaign_id not in self._templates:
+                self._templates[attempt.campaign_id] = await store.campaign_templates(self.pool, attempt.campaign_id)
+            templates = self._templates[attempt.campaign_id]
         elif attempt.data.get("template"):
             templates = dict(attempt.data["template"])
         language = profile.language
@@ -221,7 +234,11 @@ class Deliverer:
             attempt.channel,
             attempt.kind,
         )
-        buttons = buttons_for(attempt.kind, language) if attempt.channel is Channel.TELEGRAM else ()
+        buttons = (
+            buttons_for(attempt.kind, language, attempt.data.get("survey"))
+            if attempt.channel is Channel.TELEGRAM
+            else ()
+        )
         return text, buttons
 
     async def _send(self, attempt: Attempt, profile: ContactProfile, address: str, now: datetime) -> AttemptState:
@@ -303,6 +320,17 @@ class Deliverer:
         await transcript.append(
             self.db, conversation.id, author="bot", text=text, now=now, buttons=buttons, extra=context
         )
+        if attempt.kind is Kind.SURVEY and attempt.campaign_id is not None:
+            # The message asked the first question: the conversation now waits for the answers
+            # (handoff/surveys.py takes them before the bot sees them).
+            survey = surveys.Survey(
+                key=f"campaign:{attempt.campaign_id}",
+                questions=survey_questions(attempt.data.get("survey")),
+                run=attempt.id,
+                campaign_id=attempt.campaign_id,
+                attempt_id=attempt.id,
+            )
+            await surveys.start(self.db, conversation.id, survey, language=profile.language, channel=channel)
         return conversation.id
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import procrastinate
 from aiohttp import web
@@ -20,16 +21,18 @@ from connectors.rest import integration_of, presented_key
 from connectors.twilio_outbound import TwilioWebhooks
 from core import staff_http
 from core.banking import BankingBackend, create_banking_backend
-from core.keys import DB_KEY, SETTINGS_KEY
+from core.keys import BUS_KEY, DB_KEY, SETTINGS_KEY
 from core.staff import Role
 from outbound import campaigns, notices, store
 from outbound.config import OutboundSettings
 from outbound.delivery import call_ended, facts_of
-from outbound.limits import SharedSlots
+from outbound.delivery import ensure_indexes as ensure_mongo_indexes
+from outbound.limits import SharedRateLimit, SharedSlots
 from outbound.messages import DEFAULT_TEMPLATES, LANGUAGES, VARIABLES, buttons_for, render, template_for
 from outbound.models import Attempt, AttemptState, Campaign, CampaignState, Channel, Kind
 from outbound.planner import plan_campaign, targets_of
 from outbound.queue import create_queue_app, defer_deliveries, ensure_queue_schema
+from outbound.replies import SurveyAnswers
 from outbound.rules import DEFAULT_POLICIES
 
 _MAX_PAGE = 500
@@ -59,12 +62,15 @@ OUTBOUND_KEY = web.AppKey("outbound", Outbound)
 async def outbound_context(app: web.Application) -> AsyncIterator[None]:
     """Open the outbound database and queue for the app's lifetime (when configured)."""
     outbound = app[OUTBOUND_KEY]
+    await ensure_mongo_indexes(app[DB_KEY])
     if outbound.settings.database_url:
         outbound.pool = await store.open_pool(outbound.settings.database_url, max_size=5)
         await store.ensure_schema(outbound.pool)
         outbound.queue = create_queue_app(outbound.settings.database_url)
         await outbound.queue.open_async()
         await ensure_queue_schema(outbound.queue)
+        # A survey answer (handoff/surveys.py) is the customer's reply to its attempt.
+        app[BUS_KEY].subscribe(SurveyAnswers(lambda: outbound.pool), local_only=True)
     if outbound.settings.redis_url:
         outbound.redis = Redis.from_url(outbound.settings.redis_url)
         outbound.slots = SharedSlots(outbound.redis, "calls", outbound.settings.max_calls)
@@ -75,6 +81,14 @@ async def outbound_context(app: web.Application) -> AsyncIterator[None]:
         await outbound.queue.close_async()
     if outbound.pool is not None:
         await outbound.pool.close()
+
+
+def shared_telegram_limit(app: web.Application) -> SharedRateLimit | None:
+    """The outbound workers' Telegram budget in Redis, for the gateway's own replies (None without Redis)."""
+    outbound = app.get(OUTBOUND_KEY)
+    if outbound is None or outbound.redis is None:
+        return None
+    return SharedRateLimit(outbound.redis, "telegram", outbound.settings.telegram_per_second)
 
 
 def _error(status: int, message: str, code: str, **extra: Any) -> web.HTTPException:
@@ -228,7 +242,9 @@ async def preview(request: web.Request) -> web.Response:
                 for lang in LANGUAGES
             },
             "buttons": {
-                lang: [b.title for b in buttons_for(campaign.kind, lang)] if channel is Channel.TELEGRAM else []
+                lang: [b.title for b in buttons_for(campaign.kind, lang, campaign.survey)]
+                if channel is Channel.TELEGRAM
+                else []
                 for lang in LANGUAGES
             },
         }
@@ -300,7 +316,9 @@ async def results(request: web.Request) -> web.Response:
     """Outcomes, suppressions and survey figures."""
     await _supervisor(request)
     _, pool = _ready(request)
-    return web.json_response(await campaigns.results(pool, await _campaign(request, pool)))
+    campaign = await _campaign(request, pool)
+    zone = ZoneInfo(request.app[SETTINGS_KEY].operator_timezone)
+    return web.json_response(await campaigns.results(pool, campaign, request.app[DB_KEY], zone))
 
 
 async def export(request: web.Request) -> web.Response:
@@ -355,6 +373,29 @@ async def customer_contacts(request: web.Request) -> web.Response:
     limit, _ = _page(request)
     found, _total = await store.list_attempts(pool, customer_id=request.match_info["customer_id"], limit=limit)
     return web.json_response({"contacts": [a.to_dict() for a in found]})
+
+
+async def set_preferences(request: web.Request) -> web.Response:
+    """An operator's or supervisor's mark: opted out of reminders/surveys/offers, on the do-not-contact list."""
+    session = await staff_http.require_staff(request, request.app[DB_KEY], Role.OPERATOR, Role.SUPERVISOR)
+    body = await staff_http.json_body(request)
+    customer_id = request.match_info["customer_id"]
+    opted_out, listed = body.get("opted_out"), body.get("do_not_contact")
+    if (opted_out is None and listed is None) or any(
+        v is not None and not isinstance(v, bool) for v in (opted_out, listed)
+    ):
+        raise _error(400, "Send 'opted_out' and/or 'do_not_contact' as true or false.", "bad_request")
+    bank = _bank(request)
+    if customer_id not in await bank.contact_profiles([customer_id]):
+        raise _error(404, "No such customer.", "unknown_customer")
+    if opted_out is not None:
+        await bank.set_opt_out(customer_id, opted_out=opted_out, actor=session.user.login, source="staff")
+    if listed is not None:
+        await bank.set_do_not_contact(customer_id, listed=listed, actor=session.user.login)
+    profile = (await bank.contact_profiles([customer_id]))[customer_id]
+    return web.json_response(
+        {"customer_id": customer_id, "opted_out": profile.opted_out, "do_not_contact": profile.do_not_contact}
+    )
 
 
 # --- Integration routes ------------------------------------------------------------------------------
@@ -427,5 +468,6 @@ def setup_outbound(app: web.Application) -> None:
     add.add_get("/api/supervisor/outbound/unknown", unknown, name="outbound_unknown")
     add.add_post("/api/supervisor/outbound/attempts/{attempt_id}/resolve", resolve, name="outbound_resolve")
     add.add_get("/api/outbound/customers/{customer_id}/contacts", customer_contacts, name="outbound_contacts")
+    add.add_put("/api/outbound/customers/{customer_id}/preferences", set_preferences, name="outbound_preferences")
     add.add_post("/api/notices", create_notice, name="outbound_create_notice")
     add.add_get("/api/notices/{notice_id}", get_notice, name="outbound_notice")

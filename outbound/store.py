@@ -81,15 +81,6 @@ CREATE INDEX IF NOT EXISTS outbound_attempts_state ON outbound_attempts (state, 
 CREATE INDEX IF NOT EXISTS outbound_attempts_conversation ON outbound_attempts (conversation_id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbound_attempts_notice
     ON outbound_attempts (integration, notice_id) WHERE notice_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS outbound_survey_answers (
-    attempt_id text NOT NULL REFERENCES outbound_attempts (id),
-    question text NOT NULL,
-    campaign_id text,
-    customer_id text NOT NULL,
-    value text NOT NULL,
-    at timestamptz NOT NULL,
-    PRIMARY KEY (attempt_id, question)
-);
 """
 
 # Contacts older than this do not matter to any cap (a month is the longest period).
@@ -241,6 +232,14 @@ async def get_campaign(pool: Pool, campaign_id: str) -> Campaign | None:
     if row is None:
         return None
     return campaign_from_row(row, (await attempt_counts(pool, [campaign_id]))[campaign_id])
+
+
+async def campaign_templates(pool: Pool, campaign_id: str) -> dict[str, str]:
+    """A campaign's templates only (the worker's read per campaign)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT templates FROM outbound_campaigns WHERE id = %s", (campaign_id,))
+        row = await cursor.fetchone()
+    return dict(row["templates"]) if row else {}
 
 
 async def list_campaigns(pool: Pool, state: CampaignState | None = None, limit: int = 200) -> list[Campaign]:
@@ -490,27 +489,6 @@ async def record_answer(pool: Pool, attempt_id: str, answer: str, now: datetime)
         )
 
 
-async def record_survey_answer(pool: Pool, attempt: Attempt, question: str, value: str, now: datetime) -> None:
-    """One survey answer per question (a repeat replaces it)."""
-    async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO outbound_survey_answers (attempt_id, question, campaign_id, customer_id, value, at)"
-            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (attempt_id, question) DO UPDATE SET value = EXCLUDED.value,"
-            " at = EXCLUDED.at",
-            (attempt.id, question, attempt.campaign_id, attempt.customer_id, value, now),
-        )
-
-
-async def survey_answers(pool: Pool, campaign_id: str) -> list[Row]:
-    """Every answer of a survey campaign."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT question, value, at FROM outbound_survey_answers WHERE campaign_id = %s ORDER BY at",
-            (campaign_id,),
-        )
-        return list(await cursor.fetchall())
-
-
 async def cancel_open_attempts(pool: Pool, campaign_id: str, now: datetime) -> int:
     """Attempts not yet sent become cancelled."""
     async with pool.connection() as conn:
@@ -540,12 +518,3 @@ async def merge_data(pool: Pool, attempt_id: str, extra: dict[str, Any]) -> None
     """Add facts to an attempt (card blocked, handed off); one atomic jsonb merge."""
     async with pool.connection() as conn:
         await conn.execute("UPDATE outbound_attempts SET data = data || %s WHERE id = %s", (Jsonb(extra), attempt_id))
-
-
-async def answers_of(pool: Pool, attempt_id: str) -> list[Row]:
-    """The survey answers given to one attempt so far."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT question, value FROM outbound_survey_answers WHERE attempt_id = %s", (attempt_id,)
-        )
-        return list(await cursor.fetchall())

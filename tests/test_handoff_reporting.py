@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.db import Database
-from handoff import events, reporting
+from handoff import events, reporting, surveys
 from handoff.events import Event
 from handoff.reporting import ReportingListener
 
@@ -163,8 +163,13 @@ async def test_figures_per_operator_per_hour_and_rating_comments_with_their_conv
             )
         )
         await listener.rating_created(Event(events.RATING_CREATED, cid, "customer", at(start + 700), {"score": score}))
-    await db.ratings.insert_one(
-        {"_id": "c1", "score": 3, "comment": "Долго ждал, но помогли", "comment_at": at(3600 + 720)}
+    # The post-conversation survey of c1: its rating, then the comment after it.
+    survey = surveys.after_conversation("c1")
+    asked = surveys.Asked(conversation_id="c1", channel="webchat", language="ru", operator_id="olga")
+    rating, comment = survey.questions
+    await surveys.store_answer(db, survey, rating, surveys.Answer(value=3), asked, now=at(3600 + 700))
+    await surveys.store_answer(
+        db, survey, comment, surveys.Answer(comment="Долго ждал, но помогли"), asked, now=at(3600 + 720)
     )
     # A contained conversation in the first hour: the bot alone helped.
     await listener.conversation_created(Event(events.CONVERSATION_CREATED, "c9", "customer", at(100)))

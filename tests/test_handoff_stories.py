@@ -156,8 +156,9 @@ async def test_customer_asks_for_an_operator_and_gets_the_whole_service(
     ]
     await ivan.says("Всё быстро, спасибо")
     db = gateway.app[DB_KEY]
-    rating = await db.ratings.find_one({"_id": ivan.conversation_id})
-    assert rating is not None and rating["score"] == 5 and rating["comment"] == "Всё быстро, спасибо"
+    answers = {a["question"]: a async for a in db.survey_answers.find({"run": ivan.conversation_id})}
+    assert answers["rating"]["value"] == 5 and answers["comment"]["comment"] == "Всё быстро, спасибо"
+    assert answers["rating"]["key"] == "after_conversation" and answers["comment"]["customer_id"] == "demo-ivan"
     rated = ivan.conversation_id
     fresh = await ivan.says("баланс")
     assert fresh["conversation_id"] != rated, "after the rating a new question opens a new conversation"
@@ -199,7 +200,7 @@ async def test_a_failing_bot_queues_the_customer_with_a_callback_offer(
     assert doc is not None and doc["handoff"]["reason"] == "bot_unavailable"
     turn = await petr.says("/request_callback")
     assert texts(turn) == ["Напишите номер телефона, по которому вам перезвонить."]
-    assert texts(await petr.says("позвоните мне"))[0].startswith("Не похоже на номер телефона")
+    assert texts(await petr.says("позвоните мне"))[0].startswith("Я не нашёл в сообщении номера телефона")
     turn = await petr.says("8 (900) 123-45-67")
     assert texts(turn) == ["Спасибо! Оператор перезвонит вам по номеру +79001234567."]
     olga = Operator(gateway, "olga")

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from core.app import create_app
-from core.keys import DELIVERY_KEY
+from core.keys import DB_KEY, DELIVERY_KEY
 from core.stack import Stack, free_port
 from handoff.conversations import Conversation
 from handoff.setup import DEMO_STAFF_PASSWORD
@@ -132,3 +132,21 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
             ) as r:
                 assert r.status == 200
             assert await asyncio.wait_for(push.received.get(), 10) == "Слушаю вас"
+
+
+async def test_two_gateways_starting_at_once_on_a_fresh_database_both_seed_it_and_come_up(
+    stack: Stack, redis_url: str, aiohttp_client: Any
+) -> None:
+    """Seeding is a claim: staff, operators, canned answers, the demo bank and the KB seed are each created once
+    by a unique insert, so the second gateway finds them instead of crashing on a duplicate key."""
+    for round_ in range(3):
+        settings = gateway_settings(stack, f"fresh{round_}", gateway_processes=2, redis_url=redis_url)
+        first, second = await asyncio.gather(aiohttp_client(create_app(settings)), aiohttp_client(create_app(settings)))
+        for gateway in (first, second):
+            assert (await gateway.get("/healthz")).status == 200, f"round {round_}"
+        db = first.app[DB_KEY]
+        assert sorted([d["_id"] async for d in db.operators.find({}, {"_id": 1})]) == ["kate", "olga", "sveta"]
+        assert await db.kb_articles.count_documents({}) == 32
+        assert await db.kb_article_versions.count_documents({}) == 32, "each seed article created once"
+        await first.close()
+        await second.close()

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pymongo
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -26,14 +30,17 @@ from aiohttp.test_utils import TestClient
 from core.app import create_app
 from core.keys import BUS_KEY, DB_KEY, ROUTER_KEY
 from core.messages import InboundMessage
+from core.middlewares import STAFF_ACTION_SECONDS
 from core.settings import LOCAL_REST_API_KEY, LOCAL_REST_INTEGRATION
 from core.stack import Stack
-from handoff import conversations
-from handoff.conversations import HandoffReason
+from handoff import claims, conversations
+from handoff.conversations import TRANSITION_LEASE_SECONDS, HandoffReason
 from handoff.router import DuplicateMessage, MessageInProgress
 from handoff.transcript import INBOUND_LEASE_SECONDS, inbound_key
 
-from .handoff_support import REST, Clock, gateway_settings
+from .handoff_support import REST, Clock, Operator, _close_operator_sessions, gateway_settings
+
+__all__ = ["_close_operator_sessions"]
 
 Client = TestClient[web.Request, web.Application]
 REST_HEADERS = {"X-Api-Key": LOCAL_REST_API_KEY}
@@ -188,3 +195,106 @@ async def test_a_message_stored_by_an_attempt_that_died_before_saying_so_is_not_
         await router.handle(message("intake-visitor-3", "m-3"))
 
     assert await customer_messages(gateway, key) == 1
+
+
+async def test_a_retry_after_an_insert_that_timed_out_but_landed_later_is_not_stored_again(gateway: Client) -> None:
+    """The probe's case: the write timed out for the gateway, which gave the claim back, and the database
+    applied it when it resumed. The message's storage id is its inbound id, so the retry finds it."""
+    clock = Clock()
+    router = gateway.app[ROUTER_KEY]
+    router.clock = clock
+    conversation_id = await queued_visitor(gateway, clock, "intake-visitor-4")
+    key = inbound_key("webchat", "intake-visitor-4:m-4")
+    # What the first attempt's insert left once the database resumed; its claim was given back (no inbound_seen).
+    await gateway.app[DB_KEY].messages.insert_one(
+        {
+            "_id": f"inbound:{key}",
+            "conversation_id": conversation_id,
+            "seq": 1,
+            "author": "customer",
+            "text": "вы тут?",
+            "at": clock(),
+            "inbound_id": key,
+        }
+    )
+
+    turn = await router.handle(message("intake-visitor-4", "m-4"))
+    assert turn.conversation_id == conversation_id, "the retry carries the turn on with the stored message"
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-4", "m-4"))
+
+    assert await customer_messages(gateway, key) == 1
+
+
+async def test_an_operator_closing_during_a_database_pause_hears_why_at_once_and_can_close_once_it_is_back(
+    gateway: Client, own_database: Stack
+) -> None:
+    """Was: the close request hung for the whole pause, and after the failed attempt the conversation answered
+    409 `not_yours` for 30 s (its transition claim could not be given back while the database was away)."""
+    olga = Operator(gateway, "olga")
+    await olga.signs_in()
+    await olga.goes_online()
+    conversation_id = await queued_visitor(gateway, Clock(), "intake-visitor-5")
+    # Olga is the one operator online: she takes it, unless the automatic assignment gave it to her first.
+    async with olga.session.post(
+        f"{olga.base}/api/console/conversations/{conversation_id}/take", headers={"X-CSRF-Token": olga.csrf}
+    ) as resp:
+        assert resp.status in (200, 409), await resp.text()
+    conversation = await gateway.app[DB_KEY].conversations.find_one({"_id": conversation_id})
+    assert conversation is not None and conversation["assignee"]["id"] == "olga"
+
+    ferretdb = own_database.processes["ferretdb"].popen
+    ferretdb.send_signal(signal.SIGSTOP)  # the database stops answering, connections stay open
+    try:
+        started = time.monotonic()
+        failed = await olga.conversation(conversation_id, "close", {"resolution": "resolved"}, expect=503)
+        waited = time.monotonic() - started
+    finally:
+        ferretdb.send_signal(signal.SIGCONT)
+    assert failed["code"] == "database_unavailable" and failed["retryable"] is True
+    assert waited < STAFF_ACTION_SECONDS + 5, f"answered after {waited:.1f} s, not after the whole pause"
+
+    # Back: the page's retry closes it within seconds, never "not yours".
+    statuses = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        async with olga.session.post(
+            f"{olga.base}/api/console/conversations/{conversation_id}/close",
+            json={"resolution": "resolved"},
+            headers={"X-CSRF-Token": olga.csrf},
+        ) as resp:
+            statuses.append(resp.status)
+        if statuses[-1] == 200:
+            break
+        await asyncio.sleep(1)
+    assert statuses[-1] == 200 and 409 not in statuses, statuses
+
+
+async def test_a_claim_that_could_not_be_given_back_during_a_pause_is_given_back_once_the_database_answers(
+    gateway: Client, own_database: Stack
+) -> None:
+    """The release of a failed transition's claim waits 2 s at most, then goes on in the background, outside
+    the staff action's deadline, until the database is back: the conversation is free within seconds, not 30 s."""
+    db = gateway.app[DB_KEY]
+    lease = await claims.claim_lease(
+        db.transition_claims, "conv-paused:7", {}, now=datetime.now(UTC), lease_seconds=TRANSITION_LEASE_SECONDS
+    )
+    assert isinstance(lease, claims.Lease)
+    ferretdb = own_database.processes["ferretdb"].popen
+    ferretdb.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pymongo.timeout(3):  # the staff action's deadline, about to run out
+            await claims.release(lease)
+        assert time.monotonic() - started < 3.5, "the caller is not held for the pause"
+        await asyncio.sleep(4)  # the database stays away past the caller's deadline
+    finally:
+        ferretdb.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while await db.transition_claims.find_one({"_id": "conv-paused:7"}) is not None:
+        assert time.monotonic() < deadline, "the claim was never given back"
+        await asyncio.sleep(0.5)
+    again = await claims.claim_lease(
+        db.transition_claims, "conv-paused:7", {}, now=datetime.now(UTC), lease_seconds=TRANSITION_LEASE_SECONDS
+    )
+    assert isinstance(again, claims.Lease) and not again.took_over, "free again at once, not after the lease"

@@ -25,7 +25,7 @@ from outbound import store
 from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
 from .handoff_support import Operator, _close_operator_sessions
 from .outbound_support import OutboundStack, bank_db, link_telegram, outbound_stack, pg
-from .test_outbound_delivery import IVAN_CHAT, TelegramStandIn, Workers, telegram
+from .test_outbound_delivery import IVAN_CHAT, JOHN_CHAT, TelegramStandIn, Workers, telegram
 
 __all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
 
@@ -203,3 +203,71 @@ async def test_outbound_routes_say_what_to_set_when_outbound_is_off(
         "error": "Outbound is not configured: set OUTBOUND_DATABASE_URL.",
         "code": "outbound_off",
     }
+
+
+async def test_ivan_asks_how_much_then_says_stop_and_the_next_reminder_is_suppressed(
+    gateway: TestClient[web.Request, web.Application],
+    pg: tuple[store.Pool, str],
+    bank_db: Database,
+    telegram: tuple[TelegramStandIn, str],
+    supervisor: Operator,
+) -> None:
+    api, api_url = telegram
+    pool, url = pg
+    await link_telegram(bank_db, "demo-ivan", IVAN_CHAT)
+    await link_telegram(bank_db, "demo-john", JOHN_CHAT)
+    now = datetime.now(UTC)
+    body = {
+        "name": "Платежи по кредитам",
+        "kind": "payment_reminder",
+        "channels": ["telegram"],
+        "start": now.isoformat(),
+        "end": (now + timedelta(days=10)).isoformat(),
+        "audience": {"type": "due_in_days", "days": 3, "products": ["loan"]},
+    }
+    status, created = await call(supervisor, "POST", "/api/supervisor/campaigns", body)
+    assert status == 201, created
+    status, forecast = await call(supervisor, "GET", f"/api/supervisor/campaigns/{created['id']}/forecast")
+    assert forecast["audience"] == 2, "Ivan's and John's loans fall due within the campaign's days + 3"
+    # Whatever the hour of the test run, the rules must let this go now: a window-free campaign is not
+    # what is tested here, so Ivan's reminder is delivered by a worker whose clock says Tuesday noon.
+    status, _ = await call(supervisor, "POST", f"/api/supervisor/campaigns/{created['id']}/schedule")
+    assert status == 200
+    noon = datetime.combine(now.date(), datetime.min.time(), UTC).replace(hour=9)
+    async with store.customer_lock(pool, "demo-ivan") as conn:
+        await conn.execute("UPDATE outbound_attempts SET earliest_at = %s", (noon - timedelta(days=1),))
+    async with Workers(
+        url, pool, bank_db, api_url, None, clock=lambda: noon - timedelta(days=1) + timedelta(hours=3)
+    ) as w:
+        await w.run_until_idle()
+    [reminder] = api.sent(IVAN_CHAT)
+    assert "Потребительский кредит" in reminder["text"] and "₽" not in reminder["text"]
+
+    updates = Updates()
+
+    async def ivan_says(text: str) -> str:
+        before = len(api.sent(IVAN_CHAT))
+        resp = await gateway.post(
+            "/telegram/webhook", json=updates.message(IVAN_CHAT, text), headers={SECRET_HEADER: TELEGRAM_SECRET}
+        )
+        assert resp.status == 200
+        await api.wait_for(lambda: len(api.sent(IVAN_CHAT)) > before)
+        return str(api.sent(IVAN_CHAT)[-1]["text"])
+
+    answer = await ivan_says("сколько и до какого числа?")
+    assert "12\u00a0450,00\u00a0₽" in answer and "Потребительский кредит" in answer, "his linked chat is verified"
+    assert (await ivan_says("не присылайте мне больше")).startswith("Больше не будем присылать напоминания")
+    prefs = await bank_db.bank_contact_preferences.find_one({"_id": "demo-ivan"})
+    assert prefs is not None and prefs["opted_out"] is True
+
+    body["name"] = "Ещё одно напоминание"
+    status, second = await call(supervisor, "POST", "/api/supervisor/campaigns", body)
+    status, forecast = await call(supervisor, "GET", f"/api/supervisor/campaigns/{second['id']}/forecast")
+    assert forecast["by_reason"].get("opted_out") == 1
+
+    status, marked = await call(
+        supervisor, "PUT", "/api/outbound/customers/demo-john/preferences", {"do_not_contact": True}
+    )
+    assert status == 200 and marked == {"customer_id": "demo-john", "opted_out": False, "do_not_contact": True}
+    status, forecast = await call(supervisor, "GET", f"/api/supervisor/campaigns/{second['id']}/forecast")
+    assert forecast["by_reason"] == {"do_not_contact": 1, "opted_out": 1}

@@ -2,21 +2,25 @@
 
 Starts `./scripts/run` itself (supervisord over PostgreSQL, FerretDB, the action server,
 Rasa and the gateway) on free ports with a data folder of its own, waits for "ready",
-then kills Rasa and the action server with SIGKILL, as a crash would.
+then kills Rasa and the action server with SIGKILL, as a crash would. A killed main process
+takes its workers with it (a Sanic worker orphaned by a kill used to keep the action server's
+port, so every restart failed), and stopping the run command leaves none of its processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from core.stack import RunCommand
+from core.stack import RunCommand, descendants
 
 
 def get(url: str) -> int:
@@ -28,6 +32,33 @@ def get(url: str) -> int:
         return err.code
     except OSError:
         return 0
+
+
+def processes_of(run: RunCommand) -> dict[int, str]:
+    """Every process on the machine started for this run (its environment names the run's data folder).
+
+    Found by environment, not by parentage: an orphan is re-parented and no longer below the run command.
+    """
+    marker = f"CC_DATA_DIR={run.data_dir}".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return found
+
+
+def listening_on(port: int) -> bool:
+    """Whether any socket listens on the loopback port (from /proc/net/tcp: state 0A is LISTEN)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    return True
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +98,32 @@ def test_killed_rasa_and_action_server_come_back_while_the_gateway_answers(platf
     assert actions not in platform.pids_of("actions.server")
     log = platform.log_path.read_text()
     assert "exited: rasa-0" in log and "exited: actions" in log
+
+
+def test_a_killed_action_server_leaves_no_worker_behind_and_comes_back_on_its_port(platform: RunCommand) -> None:
+    [main] = platform.pids_of("actions.server")
+    os.kill(main, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        platform.pids_of("actions.server") and get(platform.gateway_url + "/readyz") == 200
+    ):
+        time.sleep(0.5)
+    assert get(platform.gateway_url + "/readyz") == 200, "the action server answers again without a hand"
+    [again] = platform.pids_of("actions.server")
+    assert again != main
+    supervised = {platform.process.pid, *descendants(platform.process.pid)}
+    orphans = {pid: cmd for pid, cmd in processes_of(platform).items() if pid not in supervised}
+    assert orphans == {}, "nothing of the killed server lives on outside the supervisor"
+    assert "Address already in use" not in platform.log_path.read_text()
+
+
+def test_stopping_the_run_command_leaves_none_of_its_processes(platform: RunCommand) -> None:
+    """The last story of the module: the user stops the run command as `kill` (or Ctrl-C in its terminal) does."""
+    assert len(processes_of(platform)) >= 5, "the platform is running"
+    platform.process.send_signal(signal.SIGTERM)
+    platform.process.wait(timeout=90)
+    deadline = time.monotonic() + 15
+    while processes_of(platform) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_of(platform) == {}, "every service and every child of a service has stopped"
+    assert not listening_on(platform.ports["ACTIONS_PORT"]) and not listening_on(platform.ports["GATEWAY_PORT"])

@@ -7,6 +7,7 @@ bot is exercised in test_channel_stories.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -285,3 +286,26 @@ async def test_long_polling_fetches_updates_and_answers_them_in_order(
     await bot_api.wait_for(lambda: not bot_api.pending_updates)  # both confirmed through the next offset
     assert len(bot_api.sent(700_001)) == 2
     await client.close()
+
+
+async def test_with_the_bot_api_unreachable_ivan_s_messages_and_button_presses_are_still_stored(
+    gateway: TestClient[web.Request, web.Application], bot_api: FakeBotApi, scripted_rasa: tuple[ScriptedRasa, str]
+) -> None:
+    """The webhook answers 200 at once, so Telegram never resends: nothing may call the Bot API before storing."""
+    ivan = TelegramUser(gateway, bot_api, IVAN)
+    await bot_api.close()  # Telegram's side is down: every Bot API call now fails to connect
+
+    assert await ivan.post(ivan.updates.message(IVAN, "я потерял карту")) == 200
+    assert await ivan.post(ivan.updates.callback(IVAN, '/inform{"card_last4":"5678"}')) == 200
+
+    db = gateway.app[DB_KEY]
+
+    async def stored() -> list[str]:
+        return [d["text"] async for d in db.messages.find({"author": "customer"}).sort("at", 1)]
+
+    for _ in range(100):
+        if len(await stored()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert await stored() == ["я потерял карту", '/inform{"card_last4":"5678"}']
+    assert [m["message"] for m in scripted_rasa[0].received] == ["я потерял карту", '/inform{"card_last4":"5678"}']

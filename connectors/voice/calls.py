@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from core.db import Database, Document
+from core.db import Database, Document, replace_by_id
 
 
 @dataclass
@@ -37,6 +37,8 @@ class CallState:
     # The sensitive request held while the caller enters the digits.
     held_text: str | None = None
     verify_attempts: int = 0
+    # The survey question just asked (handoff.surveys type): keys and words go to it as they are.
+    survey_question: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
 
@@ -63,4 +65,4 @@ async def load_call(db: Database, call_id: str) -> CallState | None:
 
 async def save_call(db: Database, state: CallState) -> None:
     """Store the state after a turn (the whole document: one call has one turn at a time)."""
-    await db.voice_calls.replace_one({"_id": state.call_id}, state.to_document(), upsert=True)
+    await replace_by_id(db.voice_calls, state.to_document())

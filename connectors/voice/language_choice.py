@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from core.db import Database
+from core.db import Database, upsert_by_id
 from core.language import Language, parse_language
 
 # Stems of each language's name as either recognizer may write it.
@@ -52,6 +52,4 @@ async def remembered_language(db: Database, phone: str | None) -> Language | Non
 async def remember_language(db: Database, phone: str | None, language: Language, now: datetime) -> None:
     """Keep the number's latest choice (the number only: nothing else about the caller)."""
     if phone:
-        await db.voice_callers.update_one(
-            {"_id": phone}, {"$set": {"language": language, "chosen_at": now}}, upsert=True
-        )
+        await upsert_by_id(db.voice_callers, phone, {"$set": {"language": language, "chosen_at": now}})

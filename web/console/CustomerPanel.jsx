@@ -1,21 +1,25 @@
 // The customer panel: who the customer is and how they were verified, their cards with the actions an
 // operator may take after verification, what the bot understood (slots as labels), knowledge-base
-// suggestions that insert their answer into the reply, and earlier conversations (open read only).
+// suggestions that insert their answer into the reply, earlier conversations (open read only) and the
+// contacts the bank made (outbound).
 import { useState } from "preact/hooks";
 import { api } from "../lib/api.js";
 import { useLanguage } from "../lib/i18n.js";
 import { money, when } from "./format.js";
+import { OutboundContacts } from "./OutboundContacts.jsx";
 import { conversationHref, openConversation } from "./router.js";
 import { tr } from "./tr.js";
 
-export function CustomerPanel({ ctx, mine, onDone, onError, onInsert }) {
+export function CustomerPanel({ ctx, mine, onDone, onError, onInsert, onHide }) {
   useLanguage();
   return (
     <aside class="panel" id="panel" aria-label={tr.t("panel.label")}>
+      <button type="button" class="drawer-only" id="hide-panel" onClick={onHide}>{tr.t("conv.hidePanel")}</button>
       <Profile ctx={ctx} mine={mine} onDone={onDone} onError={onError} />
       <Slots slots={ctx.slots} />
       <Suggestions items={ctx.kb_suggestions} mine={mine} onInsert={onInsert} />
       <Earlier items={ctx.earlier_conversations} />
+      <OutboundContacts customerId={ctx.conversation && ctx.conversation.customer_id} />
     </aside>
   );
 }

@@ -4,11 +4,13 @@ let csrf = "";
 export function setCsrf(token) { csrf = token || ""; }
 
 export class ApiError extends Error {
-  constructor(message, status, code, params) {
+  constructor(message, status, code, params, body) {
     super(message);
     this.status = status;
     this.code = code;
     this.params = params;
+    // The whole error answer: some carry details beyond the message (a CSV's bad rows, a state).
+    this.body = body || {};
   }
 }
 
@@ -22,7 +24,7 @@ export async function api(method, path, body) {
     throw new ApiError(String(err), 0, "network");
   }
   const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new ApiError(data.error || resp.statusText, resp.status, data.code || codeOf(resp.status), data.params);
+  if (!resp.ok) throw new ApiError(data.error || resp.statusText, resp.status, data.code || codeOf(resp.status), data.params, data);
   return data;
 }
 

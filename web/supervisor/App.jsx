@@ -5,9 +5,12 @@ import { api, setCsrf } from "../lib/api.js";
 import { Banner, SignIn } from "../lib/components.jsx";
 import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
+import { CampaignsSection } from "./campaigns/CampaignsSection.jsx";
 import { ConversationViewer } from "./ConversationViewer.jsx";
 import { FiguresPanel } from "./FiguresPanel.jsx";
+import { Canned } from "./Canned.jsx";
 import { Header } from "./Header.jsx";
+import { Labels } from "./Labels.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
 import { OpenConversations } from "./OpenConversations.jsx";
 import { tr } from "./tr.js";
@@ -34,12 +37,18 @@ function conversationInUrl() {
   return new URLSearchParams(location.search).get("conversation");
 }
 
+/** "campaigns" for the Campaigns section, else "overview" (live view and figures). */
+function viewInUrl() {
+  return new URLSearchParams(location.search).get("view") === "campaigns" ? "campaigns" : "overview";
+}
+
 function Dashboard({ me, onSignedOut }) {
   useLanguage();
   const [live, setLive] = useState({ queues: [], operators: [], conversations: [] });
   const [connection, setConnection] = useState("offline");
   const [now, setNow] = useState(Date.now());
   const [selected, setSelected] = useState(conversationInUrl());
+  const [view, setView] = useState(viewInUrl());
   const [banner, setBanner] = useState(null);
   const [figuresKey, setFiguresKey] = useState(0);
   const subscribers = useRef(new Set());
@@ -63,20 +72,32 @@ function Dashboard({ me, onSignedOut }) {
     const feed = connectLive({
       onEvent: (event) => {
         for (const fn of subscribers.current) fn(event);
+        if (event.name === "sla.breached" && !event.replay) {
+          // A missed target is the supervisor's business too: say it where it cannot be missed.
+          setBanner({ kind: "error", text: tr.t("sla.breachedBanner", {
+            target: tr.word("sla", event.data.target), channel: tr.word("channel", event.data.channel),
+            priority: tr.word("priority", event.data.priority) }) });
+        }
         if (!event.name.endsWith(".typed")) refreshSoon();
       },
       onState: setConnection,
     });
     const poll = setInterval(refresh, REFRESH_EVERY_MS);
     const tick = setInterval(() => setNow(Date.now()), CLOCK_TICK_MS);
-    const onPop = () => setSelected(conversationInUrl());
+    const onPop = () => { setSelected(conversationInUrl()); setView(viewInUrl()); };
     window.addEventListener("popstate", onPop);
     return () => { feed.stop(); clearInterval(poll); clearInterval(tick); window.removeEventListener("popstate", onPop); };
   }, []);
 
   const subscribe = useCallback((fn) => { subscribers.current.add(fn); return () => subscribers.current.delete(fn); }, []);
 
+  function show(next) {
+    setView(next);
+    history.pushState(null, "", next === "campaigns" ? "?view=campaigns" : location.pathname);
+  }
+
   function open(id) {
+    setView("overview");
     setSelected(id);
     const url = id ? "?conversation=" + encodeURIComponent(id) : location.pathname;
     history.pushState(null, "", url);
@@ -99,8 +120,13 @@ function Dashboard({ me, onSignedOut }) {
 
   return (
     <div class="sv">
-      <Header me={me} connection={connection} onSignOut={signOut} />
+      <Header me={me} connection={connection} onSignOut={signOut} view={view} onView={show} />
       <Banner message={banner} tr={tr} onDismiss={() => setBanner(null)} />
+      {view === "campaigns" ? (
+        <main class="sv-main sv-main--campaigns">
+          <CampaignsSection subscribe={subscribe} onBanner={setBanner} />
+        </main>
+      ) : (
       <main class="sv-main">
         <div class="sv-live">
           <OpenConversations rows={live.conversations} now={now} selected={selected}
@@ -114,9 +140,12 @@ function Dashboard({ me, onSignedOut }) {
           <Queues queues={live.queues} />
           <Operators operators={live.operators} />
           <VerificationLocks locks={live.verification_locks || []} onLifted={refresh} onBanner={setBanner} />
+          <Labels onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
+        <Canned onBanner={setBanner} />
       </main>
+      )}
     </div>
   );
 }

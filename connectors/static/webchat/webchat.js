@@ -51,6 +51,9 @@
       operatorNamed: "Оператор · {name}",
       signIn: "Войти",
       signOut: "Выйти",
+      signOutOthers: "Выйти на других устройствах",
+      signedOutOthers: "Готово: на других устройствах и вкладках вход завершён.",
+      signedOutHere: "Вход на этом устройстве завершён с другого устройства. Войдите снова, чтобы продолжить разговор.",
       guestWho: "Вы: гость",
       signedIn: "Вы вошли в интернет-банк",
       signedInAs: "Вы: {name}",
@@ -84,6 +87,9 @@
       operatorNamed: "Operator · {name}",
       signIn: "Sign in",
       signOut: "Sign out",
+      signOutOthers: "Sign out other devices",
+      signedOutOthers: "Done: your other devices and tabs are signed out.",
+      signedOutHere: "You were signed out here from another device. Sign in again to carry on the conversation.",
       guestWho: "You: guest",
       signedIn: "You are signed in to online banking",
       signedInAs: "You: {name}",
@@ -163,7 +169,8 @@
     pingTimer: null,
     lastPong: 0,
     lastTypingSignal: 0,
-    statusKey: "status_connecting"
+    statusKey: "status_connecting",
+    embedHost: null
   };
   if (!state.visitorId) {
     state.visitorId = newId();
@@ -172,7 +179,7 @@
 
   var el = {};
   ["messages", "stored", "pending", "typing", "composer", "input", "status", "notice", "notice-text", "notice-close",
-    "identity-who", "sign-in-open", "sign-out", "demo-panel", "demo-list", "guest", "welcome"].forEach(function (id) {
+    "identity-who", "sign-in-open", "sign-out", "sign-out-others", "demo-panel", "demo-list", "guest", "welcome"].forEach(function (id) {
     el[id] = document.getElementById(id);
   });
 
@@ -221,6 +228,7 @@
     }
     el["sign-in-open"].hidden = !!state.token || !state.demo.on;
     el["sign-out"].hidden = !state.token;
+    el["sign-out-others"].hidden = !state.token;
   }
 
   function showNotice(text) {
@@ -309,6 +317,7 @@
     el.stored.replaceChildren();
     el.pending.replaceChildren();
     showTyping(null);
+    reportStateToHost();
   }
 
   // ---- connection --------------------------------------------------------------------------------
@@ -418,11 +427,23 @@
         break;
       case "message":
         render(frame.conversation_id || state.conversationId, frame.message || {});
+        if (frame.message && frame.message.author !== "customer") toHost({ type: "message" });
         break;
       case "typing": onTyping(frame); break;
       case "ack": settle(frame.id, null); break;
       case "error": onError(frame); break;
       case "pong": state.lastPong = Date.now(); break;
+      case "signed_out_others": showNotice(t("signedOutOthers")); break;
+      case "signed_out":
+        // Another device ended this session: the signed-in customer's conversation leaves this screen.
+        state.token = null;
+        state.name = null;
+        save(KEYS.token, null);
+        save(KEYS.name, null);
+        startOver();
+        renderIdentity();
+        showNotice(t("signedOutHere"));
+        break;
       default: break;
     }
   }
@@ -463,6 +484,7 @@
       state.lastSeq = 0;
     }
     renderIdentity();
+    reportStateToHost();
   }
 
   function onError(frame) {
@@ -761,6 +783,7 @@
   el["notice-close"].addEventListener("click", function () { el.notice.hidden = true; });
   el["sign-in-open"].addEventListener("click", function () { openDemoPanel(true); });
   el["sign-out"].addEventListener("click", signOut);
+  el["sign-out-others"].addEventListener("click", function () { sendFrame({ type: "sign_out_others" }); });
   el.guest.addEventListener("click", function () {
     save(KEYS.guest, "1");
     openDemoPanel(false);
@@ -797,6 +820,96 @@
     save(KEYS.name, null);
   }
 
+  // ---- inside a bank's page (embed.js) ---------------------------------------------------------------
+  // The embedding page says who the customer is and keeps the conversation's visitor id in its own
+  // storage (ours may be partitioned or cleared by the browser). Messages go only to the parent, and
+  // only when its origin is one of the sites allowed to frame the chat (CHAT_FRAME_ANCESTORS); messages
+  // are taken only from that parent and that origin.
+  var EMBED_TAG = "demobank-chat";
+  var query = new URLSearchParams(location.search);
+  var embedHost = query.get("embed") === "1" && window.parent !== window ? query.get("host") : null;
+  var embedTimer = null;
+  var embedStarted = false;
+
+  function originAllowed(origin, patterns) {
+    return patterns.some(function (pattern) {
+      if (pattern === "'self'") return origin === location.origin;
+      if (pattern.indexOf("://*.") > 0) {
+        var scheme = pattern.split("://")[0];
+        var domain = pattern.split("://*.")[1];
+        var url;
+        try { url = new URL(origin); } catch (e) { return false; }
+        return url.protocol === scheme + ":" && url.host.slice(-(domain.length + 1)) === "." + domain;
+      }
+      return pattern.replace(/\/$/, "") === origin;
+    });
+  }
+
+  function toHost(message) {
+    if (!state.embedHost) return;
+    message.source = EMBED_TAG;
+    window.parent.postMessage(message, state.embedHost);
+  }
+
+  function reportStateToHost() {
+    toHost({ type: "state", visitor_id: state.visitorId, conversation_id: state.conversationId });
+  }
+
+  function startEmbedded() {
+    if (embedStarted) return;
+    embedStarted = true;
+    clearTimeout(embedTimer);
+    connect();
+  }
+
+  function adoptHost(data) {
+    var saved = data.state;
+    if (saved && typeof saved.visitor_id === "string" && /^[0-9a-f-]{8,64}$/i.test(saved.visitor_id) &&
+        saved.visitor_id !== state.visitorId) {
+      state.visitorId = saved.visitor_id;
+      save(KEYS.visitor, state.visitorId);
+      state.conversationId = typeof saved.conversation_id === "string" ? saved.conversation_id : null;
+      save(KEYS.conversation, state.conversationId);
+      state.lastSeq = 0;
+      state.seen.clear();
+      el.stored.replaceChildren();
+    }
+    // The page is the one that knows whether its customer is signed in.
+    if ("customer_token" in data) {
+      var token = typeof data.customer_token === "string" && data.customer_token ? data.customer_token : null;
+      if (!token && state.token) {
+        state.token = null;
+        save(KEYS.token, null);
+        startOver();
+      }
+      state.token = token;
+      state.name = null;
+      save(KEYS.token, token);
+      save(KEYS.name, null);
+    }
+    if (data.language === "ru" || data.language === "en") applyLanguage(data.language);
+    renderIdentity();
+    reportStateToHost();
+    startEmbedded();
+  }
+
+  window.addEventListener("message", function (event) {
+    if (!state.embedHost || event.source !== window.parent || event.origin !== state.embedHost) return;
+    var data = event.data;
+    if (!data || data.source !== EMBED_TAG || typeof data.type !== "string") return;
+    if (data.type === "init") adoptHost(data);
+    else if (data.type === "sign-in" && typeof data.customer_token === "string" && data.customer_token) {
+      el.notice.hidden = true;
+      setToken(data.customer_token, null);
+    } else if (data.type === "sign-out") signOut();
+    else if (data.type === "language" && (data.language === "ru" || data.language === "en")) applyLanguage(data.language);
+    else if (data.type === "focus") el.input.focus();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") toHost({ type: "close" });
+  });
+
   window.BankChat = {
     // Called by the embedding site: init({customerToken, language}).
     init: function (options) {
@@ -812,13 +925,25 @@
 
   applyLanguage(state.lang);
   state.outbox.forEach(renderPending);
+  if (embedHost && (query.get("lang") === "ru" || query.get("lang") === "en")) applyLanguage(query.get("lang"));
   fetch(BASE + "/config").then(function (resp) { return resp.json(); }).then(function (config) {
+    var origins = Array.isArray(config.embed_origins) ? config.embed_origins : [];
+    if (embedHost && originAllowed(embedHost, origins)) {
+      // Embedded: the bank's page signs the customer in; no demo sign-in inside its panel.
+      state.embedHost = embedHost;
+      document.body.classList.add("embedded");
+      toHost({ type: "ready" });
+      embedTimer = setTimeout(startEmbedded, 3000); // a page that never answers still gets a working chat
+      return;
+    }
+    if (embedHost && window.console) window.console.warn("web chat: " + embedHost + " may not embed this chat");
     state.demo.on = !!config.demo_sign_in;
     state.demo.customers = Array.isArray(config.demo_customers) ? config.demo_customers : [];
     renderDemoPanel();
     renderIdentity();
     if (state.demo.on && !state.token && !load(KEYS.guest)) openDemoPanel(true);
-  }).catch(function () { /* no demo sign-in then */ });
+    connect();
+  }).catch(function () { connect(); /* no demo sign-in then */ });
   state.pingTimer = setInterval(heartbeat, PING_EVERY_MS);
-  connect();
+  if (!embedHost) connect();
 })();
