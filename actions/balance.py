@@ -61,6 +61,8 @@ def balance_message(cards: list[Card], accounts: list[Account], product_type: st
 class ActionCheckBalance(CustomerQuestionAction):
     """Tell a verified customer their balances; narrowed by product_type or card_last4."""
 
+    sign_in_text = "sign_in_balance"
+
     def name(self) -> str:
         """The action's name in the domain."""
         return "action_check_balance"

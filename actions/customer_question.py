@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import language_of, verified_customer_id
+from actions.conversation import channel_of, language_of, verified_customer_id
 from actions.dependencies import DEFAULT_BACKENDS, BackendSource
 from actions.texts import text
 from core.banking import BankingBackend, BankingError
@@ -20,6 +20,10 @@ from core.language import Language
 logger = logging.getLogger(__name__)
 
 _LAST4_RE = re.compile(r"\d{4}")
+# The payload the web chat opens as its sign-in (the demo sign-in locally, the host page's in production).
+SIGN_IN_PAYLOAD = "/sign_in"
+# Channels with no sign-in of their own: their customers sign in to the app and write from there.
+CHANNELS_WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
 
 
 def requested_last4(tracker: Tracker) -> str | None:
@@ -41,6 +45,9 @@ class CustomerQuestionAction(Action, ABC):
     Abstract, so rasa_sdk does not register it as an action of its own.
     """
 
+    # What a guest is told (actions/texts.py) in a chat that has a sign-in of its own.
+    sign_in_text = "sign_in_required"
+
     def __init__(self, backends: BackendSource = DEFAULT_BACKENDS) -> None:
         self._backends = backends
 
@@ -58,7 +65,12 @@ class CustomerQuestionAction(Action, ABC):
         customer_id = verified_customer_id(tracker)
         events = reset_question_slots(tracker)
         if customer_id is None:
-            dispatcher.utter_message(text=text(language, "sign_in_required"))
+            channel = channel_of(tracker)
+            if channel in CHANNELS_WITHOUT_SIGN_IN:
+                dispatcher.utter_message(text=text(language, "sign_in_required"))
+            else:
+                button = {"title": text(language, "sign_in_button"), "payload": SIGN_IN_PAYLOAD}
+                dispatcher.utter_message(text=text(language, self.sign_in_text), buttons=[button])
             return events
         try:
             message = await self.answer(self._backends.backend(), customer_id, tracker, language)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk.events import EventType, SlotSet
@@ -30,6 +31,25 @@ _REASON_BY_INTENT = {
 }
 # Ways of saying "yes, a person": asking for one, or agreeing right after the bot offered one (rules.yml).
 _ASKING_INTENTS = frozenset({"request_operator", "affirm"})
+
+
+# An explicit request for a person (issue 20): a person named and asked for, whatever else the message says
+# ("нужен кредит на машину, позовите специалиста"). It wins over the message's topic.
+_PERSON = re.compile(
+    r"\b(оператор\w*|специалист\w*|сотрудник\w*|консультант\w*|менеджер\w*|живо\w* человек\w*|человек[аоу]?"
+    r"|operator|agent|human|person|representative|specialist|manager|someone)\b",
+    re.IGNORECASE,
+)
+_ASK = re.compile(
+    r"\b(позов\w*|позвать|соедин\w*|переключ\w*|переведи\w*|дайте|свяжите|пригласите|поговорить|нужен|нужна|хочу"
+    r"|connect|talk|speak|get me|put me through|transfer me|need an?|want an?)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Whether a message asks for a person by name of one ("позовите специалиста", "connect me to an agent")."""
+    return bool(_PERSON.search(text)) and bool(_ASK.search(text))
 
 
 def _intent_of(parse_data: Any) -> str | None:

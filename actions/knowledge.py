@@ -26,20 +26,25 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import channel_of, language_of
+from actions.balance import ActionCheckBalance
+from actions.conversation import channel_of, language_of, verified_customer_id
+from actions.handoff import BLOCK_CARD_UNVERIFIED, CUSTOMER_REQUEST, asks_for_a_person
+from actions.texts import text
+from actions.transactions import ActionRecentTransactions
 from core import db as core_db
 from core.db import Database
 from core.language import Language
 from core.settings import Settings
+from knowledge_base import decision as calibrated
 from knowledge_base import store
 from knowledge_base.config import default_model
 from knowledge_base.embeddings import load_encoder
@@ -52,6 +57,11 @@ logger = logging.getLogger(__name__)
 
 KB_ESCALATE = "kb_escalate"
 KB_NO_ANSWER = "kb_no_answer"
+# A product the customer wants that the knowledge base cannot answer goes to this team with this reason.
+SALES_REQUEST = "sales_request"
+SALES_TEAM = "sales"
+PRODUCT_REQUEST = "product_request"
+HELPFUL, NOT_HELPFUL = "helpful", "not_helpful"
 # Intents whose answer is one known article, whatever the wording (the article's id in the seed).
 ARTICLE_FOR_INTENT: Final[dict[str, str]] = {"dispute_charge": "transaction_dispute"}
 # Small talk that reached this action because the NLU was not confident (nlu_fallback). When the KB has
@@ -66,6 +76,7 @@ SMALL_TALK_RESPONSES: Final[dict[str, str]] = {
 }
 SMALL_TALK_MIN_CONFIDENCE = 0.35
 _ARTICLE_PAYLOAD = re.compile(r'"kb_article"\s*:\s*"([a-z0-9_\-]{1,64})"')
+_VOTE_PAYLOAD = re.compile(r'"kb_vote"\s*:\s*"(helpful|not_helpful)"')
 
 TEXTS: Final[dict[str, dict[Language, str]]] = {
     "did_you_mean": {"ru": "Уточните, пожалуйста, что вы имели в виду:", "en": "Did you mean:"},
@@ -80,6 +91,26 @@ TEXTS: Final[dict[str, dict[Language, str]]] = {
         "en": "If you need a person to help with this, I can connect you to an operator.",
     },
     "operator_button": {"ru": "Позвать оператора", "en": "Talk to an operator"},
+    "not_it": {"ru": "Не то? Возможно, вы про…", "en": "Not it? Perhaps you mean…"},
+    "was_it_helpful": {"ru": "Ответ помог?", "en": "Did this answer help?"},
+    "helpful": {"ru": "Помогло", "en": "Helpful"},
+    "not_helpful": {"ru": "Не помогло", "en": "Not helpful"},
+    "thanks_for_vote": {"ru": "Спасибо, что оценили ответ!", "en": "Thank you for the feedback!"},
+    "sorry_alternatives": {
+        "ru": "Жаль, что ответ не помог: я передал вопрос коллегам, чтобы его улучшить. Может быть, вы про это? "
+        "Или позову оператора.",
+        "en": "Sorry that didn't help: I've passed your question on so we can improve the answer. Is it one of "
+        "these? Or I can connect you to an operator.",
+    },
+    "sorry_operator": {
+        "ru": "Жаль, что ответ не помог: я передал вопрос коллегам, чтобы его улучшить. Соединить вас с оператором?",
+        "en": "Sorry that didn't help: I've passed your question on so we can improve the answer. "
+        "Shall I connect you to an operator?",
+    },
+    "sales": {
+        "ru": "Оформлением продуктов занимаются наши специалисты: передаю ваш запрос им.",
+        "en": "Our product specialists take care of applications: I'm passing your request to them.",
+    },
 }
 
 
@@ -184,6 +215,25 @@ def _requested_article(tracker: Tracker) -> str | None:
     return match.group(1) if match else None
 
 
+# What the assistant does itself, by intent: the action a how-to question about it leads to (rules.yml's
+# entry for a guest; a signed-in customer's block request starts the form).
+_ACTION_INTENTS: Final = frozenset({"block_card", "check_balance", "recent_transactions"})
+# The NLU's second reading must carry at least this much for a how-to question to go to its action.
+_ACTION_READING_MIN = 0.15
+
+
+def _asked_action(tracker: Tracker, question: str) -> str | None:
+    """The action intent a question asks how to do: blocking (by its verbs), or one among the NLU's two best."""
+    if "block" in calibrated.asks(question):
+        return "block_card"
+    for ranked in (tracker.latest_message.get("intent_ranking") or [])[:2]:
+        name = ranked.get("name") if isinstance(ranked, dict) else None
+        confidence = ranked.get("confidence") if isinstance(ranked, dict) else None
+        if name in _ACTION_INTENTS and isinstance(confidence, int | float) and confidence >= _ACTION_READING_MIN:
+            return str(name)
+    return None
+
+
 def _small_talk_guess(tracker: Tracker) -> str | None:
     """The small-talk response for the NLU's best non-fallback guess, when that guess is small talk."""
     for ranked in tracker.latest_message.get("intent_ranking") or []:
@@ -223,13 +273,65 @@ def _operator_button(language: Language, reason: str) -> dict[str, str]:
     return {"title": TEXTS["operator_button"][language], "payload": payload}
 
 
+def _article_button(article_id: str, title: str) -> dict[str, str]:
+    return {"title": title, "payload": "/faq" + json.dumps({"kb_article": article_id})}
+
+
+def _vote_buttons(article_id: str, language: Language) -> list[dict[str, str]]:
+    """The "Помогло / Не помогло" buttons: each names the article, so the vote needs no state of its own."""
+    return [
+        {"title": TEXTS[vote][language], "payload": "/faq" + json.dumps({"kb_article": article_id, "kb_vote": vote})}
+        for vote in (HELPFUL, NOT_HELPFUL)
+    ]
+
+
 def _answer(
-    dispatcher: CollectingDispatcher, article: Article, language: Language, channel: str, *, offer: bool = True
+    dispatcher: CollectingDispatcher,
+    article: Article,
+    language: Language,
+    channel: str,
+    *,
+    offer: bool = True,
+    alternatives: Sequence[tuple[str, str]] = (),
 ) -> None:
+    """The article's answer; then, in chat, the next likely articles ("Не то?…") and "was it helpful?".
+
+    The phone reads buttons out as a key menu, so a call gets only the answer (and the operator offer).
+    """
     text = article.text("voice_answer", language) if channel == "voice" else ""
     dispatcher.utter_message(text=text or article.text("answer", language))
     if article.escalate and offer:
         dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language, KB_ESCALATE)])
+    if channel == "voice":
+        return
+    if alternatives:
+        buttons = [_article_button(aid, title) for aid, title in alternatives]
+        dispatcher.utter_message(text=TEXTS["not_it"][language], buttons=buttons)
+    dispatcher.utter_message(text=TEXTS["was_it_helpful"][language], buttons=_vote_buttons(article.id, language))
+
+
+def _requested_vote(tracker: Tracker) -> str | None:
+    """HELPFUL or NOT_HELPFUL when this message is a vote button."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if (
+            isinstance(entity, dict)
+            and entity.get("entity") == "kb_vote"
+            and entity.get("value") in (HELPFUL, NOT_HELPFUL)
+        ):
+            return str(entity["value"])
+    match = _VOTE_PAYLOAD.search(tracker.latest_message.get("text") or "")
+    return match.group(1) if match else None
+
+
+def _answered_question(tracker: Tracker) -> tuple[str, float]:
+    """The customer's words the voted answer replied to (the last message that was not a button) and when."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        text = str(event.get("text") or "")
+        if text and not text.startswith("/"):
+            return text, float(event.get("timestamp") or 0.0)
+    return "", 0.0
 
 
 class ActionAnswerFaq(Action):
@@ -253,6 +355,9 @@ class ActionAnswerFaq(Action):
         language, channel = language_of(tracker), channel_of(tracker)
         index = await kb.current()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        vote = _requested_vote(tracker)
+        if vote is not None:
+            return await self._vote(dispatcher, tracker, kb, db, vote, language, channel)
         requested = _requested_article(tracker) or ARTICLE_FOR_INTENT.get(str(intent))
         if requested is not None and requested in index.articles:
             article = index.articles[requested]
@@ -262,7 +367,17 @@ class ActionAnswerFaq(Action):
                 article=article, offered=article.escalate and intent not in ARTICLE_FOR_INTENT, reason=KB_ESCALATE
             )
         question = (tracker.latest_message.get("text") or "").strip()
+        if asks_for_a_person(question):
+            # "нужен кредит на машину, позовите специалиста": the person wins over the topic.
+            dispatcher.utter_message(text=text(language, "handoff_connecting"))
+            dispatcher.utter_message(json_message={"handoff": {"reason": CUSTOMER_REQUEST}})
+            return _context(article=None, offered=False)
         result = await kb.query(question, language, 3)
+        action = _asked_action(tracker, question)
+        if action is not None and not result.sure:
+            # "как заблокировать карту?": a how-to question about something the assistant does itself leads
+            # to that action (with its sign-in step), not to a neighbouring article.
+            return await self._action(action, dispatcher, tracker, domain)
         previous = _previous_article(tracker)
         if previous is not None and previous in index.articles and result.decision != Decision.ANSWER:
             # A follow-up ("а сколько в месяц?", "where do i see the reason") read with the article before it.
@@ -270,10 +385,20 @@ class ActionAnswerFaq(Action):
             with_context = await kb.query(f"{title}. {question}", language, 3)
             if with_context.decision == Decision.ANSWER or result.decision == Decision.MISS:
                 result = with_context
-        if result.decision == Decision.ANSWER:
+        # A sale is answered from the KB only when the decision is sure: a wrong product's article loses the
+        # customer, the sales team does not.
+        if result.decision == Decision.ANSWER and (intent != PRODUCT_REQUEST or result.sure):
             article = index.articles[result.hits[0].id]
-            _answer(dispatcher, article, language, channel)
+            alternatives = [(h.id, h.title) for h in result.alternatives if h.id in index.articles]
+            _answer(dispatcher, article, language, channel, alternatives=alternatives)
             return _context(article=article, offered=article.escalate, reason=KB_ESCALATE)
+        if intent == PRODUCT_REQUEST:
+            # A product without an article that answers it: a sale for the sales team (outside its hours
+            # the gateway offers a callback). The payload first: text right before it reads as
+            # action_handoff's "connecting you", which the gateway replaces with its own notice.
+            dispatcher.utter_message(json_message={"handoff": {"reason": SALES_REQUEST, "team": SALES_TEAM}})
+            dispatcher.utter_message(text=TEXTS["sales"][language])
+            return _context(article=None, offered=False)
         if intent == "out_of_scope":
             # The NLU read it as off-topic and the knowledge base is not sure either: the honest
             # "only bank questions" reply, not a "did you mean" list or a recorded KB gap.
@@ -301,6 +426,70 @@ class ActionAnswerFaq(Action):
         )
         dispatcher.utter_message(text=TEXTS["dont_know"][language], buttons=[_operator_button(language, KB_NO_ANSWER)])
         dispatcher.utter_message(json_message={"fallback": KB_NO_ANSWER})
+        return _context(article=None, offered=True, reason=KB_NO_ANSWER)
+
+    async def _action(
+        self, intent: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """What the intent's own rule would do: the balance or transactions action, the block sign-in or form."""
+        if intent == "check_balance":
+            return await ActionCheckBalance().run(dispatcher, tracker, domain)
+        if intent == "recent_transactions":
+            return await ActionRecentTransactions().run(dispatcher, tracker, domain)
+        if verified_customer_id(tracker):
+            return [FollowupAction("block_card_form")]
+        # A guest: the sign-in notice with its operator offer; "да" then hands off as after blocking.
+        dispatcher.utter_message(response="utter_block_card_sign_in")
+        return _context(article=None, offered=True, reason=BLOCK_CARD_UNVERIFIED)
+
+    async def _vote(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        kb: KnowledgeBase,
+        db: Database,
+        vote: str,
+        language: Language,
+        channel: str,
+    ) -> list[EventType]:
+        """Keep the vote (once per answered question); "Не помогло" offers the alternatives or an operator."""
+        article_id = _requested_article(tracker) or ""
+        question, asked_at = _answered_question(tracker)
+        now = datetime.now(UTC)
+        await store.record_vote(
+            db,
+            vote_id=f"{tracker.sender_id}:{article_id}:{asked_at:.6f}",
+            article_id=article_id,
+            question=question,
+            helpful=vote == HELPFUL,
+            language=language,
+            channel=channel,
+            conversation_id=tracker.sender_id,
+            now=now,
+        )
+        if vote == HELPFUL:
+            dispatcher.utter_message(text=TEXTS["thanks_for_vote"][language])
+            return _context(article=None, offered=False)
+        if question:
+            await store.record_unanswered(
+                db,
+                text=question,
+                language=language,
+                channel=channel,
+                conversation_id=tracker.sender_id,
+                now=now,
+                not_helpful_article=article_id or None,
+            )
+        result = await kb.query(question, language, 4) if question else None
+        others = [h for h in (result.hits if result else []) if h.id != article_id][:2]
+        if others:
+            buttons = [_article_button(h.id, h.title) for h in others]
+            buttons.append(_operator_button(language, KB_NO_ANSWER))
+            dispatcher.utter_message(text=TEXTS["sorry_alternatives"][language], buttons=buttons)
+        else:
+            dispatcher.utter_message(
+                text=TEXTS["sorry_operator"][language], buttons=[_operator_button(language, KB_NO_ANSWER)]
+            )
         return _context(article=None, offered=True, reason=KB_NO_ANSWER)
 
 

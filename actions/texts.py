@@ -20,6 +20,29 @@ TEXTS: Final[dict[str, dict[Language, str]]] = {
             "I don't show any card or account details without signing in."
         ),
     },
+    # Issue 20: a guest in a chat that has a sign-in gets it as a button ("/sign_in", which the web chat
+    # opens as its own sign-in) and the self-service path; the same text whoever they claim to be.
+    "sign_in_balance": {
+        "ru": (
+            "Покажу баланс, как только вы войдёте: так я буду уверен, что говорю именно с вами. "
+            "Нажмите «Войти». Баланс также видно в приложении Демо-Банка на главном экране."
+        ),
+        "en": (
+            "I'll show your balance as soon as you sign in, so I can be sure I'm talking to you. "
+            'Tap "Sign in". You can also see your balance on the home screen of the Demo-Bank app.'
+        ),
+    },
+    "sign_in_transactions": {
+        "ru": (
+            "Покажу последние операции, как только вы войдёте: так я буду уверен, что говорю именно с вами. "
+            "Нажмите «Войти». Все операции также есть в приложении Демо-Банка в разделе «История»."
+        ),
+        "en": (
+            "I'll show your recent transactions as soon as you sign in, so I can be sure I'm talking to you. "
+            'Tap "Sign in". You can also see every transaction in the Demo-Bank app under "History".'
+        ),
+    },
+    "sign_in_button": {"ru": "Войти", "en": "Sign in"},
     "backend_unavailable": {
         "ru": "Не получается получить данные из банка прямо сейчас. Попробуйте чуть позже или позовите оператора.",
         "en": "I can't reach the bank's systems right now. Please try again a little later or ask for an operator.",

@@ -28,6 +28,8 @@ def transaction_line(transaction: Transaction, language: Language) -> str:
 class ActionRecentTransactions(CustomerQuestionAction):
     """Show a verified customer their latest operations, of all products or of one card."""
 
+    sign_in_text = "sign_in_transactions"
+
     def name(self) -> str:
         """The action's name in the domain."""
         return "action_recent_transactions"

@@ -37,12 +37,12 @@ from typing import Any
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
-from core import pgcluster
+from core import pg_indexes, pgcluster
 from core.banking import MongoBankingBackend
 from core.db import Database, Document
 from core.stack import ROOT, Stack, tree_cpu_seconds
 from outbound import store
-from outbound.delivery import SENDING_LEASE, reap
+from outbound.delivery import SENDING_LEASE, ensure_indexes, reap
 from outbound.models import AttemptState, Campaign, CampaignState, Channel, Kind, PastContact, PlannedContact, Recipient
 from outbound.planner import plan_campaign
 from outbound.queue import create_queue_app, defer_deliveries, ensure_queue_schema
@@ -51,6 +51,7 @@ from outbound.simulation import Case, simulate, violations
 from tests.channel_support import BOT_TOKEN, FakeBotApi
 
 LIMIT = 25
+FERRETDB_POSTGRES_URL = ""
 FINAL = {AttemptState.SENT, AttemptState.FAILED, AttemptState.UNKNOWN, AttemptState.SUPPRESSED}
 
 
@@ -88,6 +89,9 @@ async def add_customers(db: Database, first: int, count: int, zone: str) -> list
     for start in range(0, count, 1000):
         await db.bank_customers.insert_many(customers[start : start + 1000])
         await db.telegram_links.insert_many(links[start : start + 1000])
+    await ensure_indexes(db)
+    if FERRETDB_POSTGRES_URL:  # GIN twins, as the gateway adds them (core/pg_indexes.py)
+        await pg_indexes.ensure_gin_indexes(FERRETDB_POSTGRES_URL, db.name)
     return [c["_id"] for c in customers]
 
 
@@ -357,6 +361,8 @@ async def main_async(args: argparse.Namespace) -> None:
         client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
         db = client["bench_outbound"]
         zone = midday_zone()
+        global FERRETDB_POSTGRES_URL
+        FERRETDB_POSTGRES_URL = pgcluster.ferretdb_url(stack.ports["postgres"])
         await figure_plan(stack, db, zone, args.recipients)
         await figures_delivery(stack, db, zone, args)
         await client.close()

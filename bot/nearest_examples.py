@@ -18,6 +18,11 @@ affirmation's examples and the request's, and would fall back as ambiguous. When
 are the `affirmation` intent and another one (not one of `not_with_affirmation`, such as deny), the
 message is that other request, with both readings' confidence: agreeing adds nothing to a request.
 Only when both readings carry weight: a plain "ок" stays an affirmation.
+
+An explicit request for a person that names its topic ("нужен кредит на машину, позовите специалиста")
+sits between the topic's examples and the request's. When the `explicit_request` intent is one of the
+two best readings with at least a fifth of the confidence, it wins with both readings' confidence: the
+customer asked for a person, whatever the topic (issue 20).
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class NearestExamplesClassifier(GraphComponent, IntentClassifier):
             "ranking_length": 10,
             "affirmation": None,
             "not_with_affirmation": [],
+            "explicit_request": None,
         }
 
     @classmethod
@@ -170,7 +176,7 @@ class NearestExamplesClassifier(GraphComponent, IntentClassifier):
             ranking = [
                 {INTENT_NAME_KEY: self._intents[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])} for i in order
             ]
-            ranking = self._yes_with_a_request(ranking)
+            ranking = self._explicit_request(self._yes_with_a_request(ranking))
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
@@ -191,6 +197,20 @@ class NearestExamplesClassifier(GraphComponent, IntentClassifier):
             return ranking
         merged = {
             INTENT_NAME_KEY: request[INTENT_NAME_KEY],
+            PREDICTED_CONFIDENCE_KEY: first[PREDICTED_CONFIDENCE_KEY] + second[PREDICTED_CONFIDENCE_KEY],
+        }
+        return [merged, *ranking[2:]]
+
+    def _explicit_request(self, ranking: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The explicit request first, with both readings' confidence, when it is one of the two best."""
+        wanted = self._config.get("explicit_request")
+        if not wanted or len(ranking) < 2:
+            return ranking
+        first, second = ranking[0], ranking[1]
+        if second[INTENT_NAME_KEY] != wanted or second[PREDICTED_CONFIDENCE_KEY] < _COMPOUND_MIN_SHARE:
+            return ranking
+        merged = {
+            INTENT_NAME_KEY: wanted,
             PREDICTED_CONFIDENCE_KEY: first[PREDICTED_CONFIDENCE_KEY] + second[PREDICTED_CONFIDENCE_KEY],
         }
         return [merged, *ranking[2:]]

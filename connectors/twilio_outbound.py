@@ -97,6 +97,9 @@ class SmsSender:
     def __init__(self, client: Client, from_number: str) -> None:
         self.client, self.from_number = client, from_number
 
+    async def reserve(self, address: str) -> None:
+        """Twilio queues messages itself (its own rate per sender number); nothing to wait for here."""
+
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send the text (buttons do not exist in SMS)."""
         try:
@@ -119,6 +122,9 @@ class CallSender:
 
     def __init__(self, client: Client, from_number: str, public_url: str, slots: SharedSlots | None = None) -> None:
         self.client, self.from_number, self.public_url, self.slots = client, from_number, public_url.rstrip("/"), slots
+
+    async def reserve(self, address: str) -> None:
+        """Lines are counted when the call is placed (`slots`), not here."""
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Place the call; the answer and status webhooks carry the attempt's id."""

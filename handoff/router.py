@@ -6,9 +6,10 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import pymongo
 
@@ -20,14 +21,25 @@ from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from core.teams import configured_teams
-from handoff import callbacks, claims, conversations, events, operators, outbox, queue, surveys, transcript
+from handoff import (
+    callback_time,
+    callbacks,
+    claims,
+    conversations,
+    events,
+    operators,
+    outbox,
+    queue,
+    surveys,
+    transcript,
+)
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
 from handoff.conversations import Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
 from handoff.events import Event
-from handoff.hours import WorkingHours
+from handoff.hours import HoursError, WorkingHours
 from handoff.notices import (
     Availability,
     NoOperatorOnline,
@@ -297,6 +309,17 @@ class Router:
             await conversations.remember_customer(
                 self.db, conversation.id, language=language, customer_id=customer_id, now=now
             )
+            if customer_id and customer_id != conversation.customer_id and message.identity is not None:
+                # The timeline's entry; open consoles re-read the customer panel on it.
+                await self.events.emit(
+                    Event(
+                        events.CUSTOMER_VERIFIED,
+                        conversation.id,
+                        "customer",
+                        now,
+                        {"method": message.identity.method, "customer_id": customer_id},
+                    )
+                )
         masked = mask_sensitive(text)
         extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
         if key is not None:
@@ -359,6 +382,7 @@ class Router:
                 # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
                 fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
+        replies = _sign_in_where_offered(replies, conversation.channel)
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
             in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
@@ -409,8 +433,12 @@ class Router:
     ) -> Reply:
         """One coherent notice: the queue position, or (nobody online, out of hours) a message or callback offer."""
         availability: Availability
+        team_hours = _team_hours(conversation.team, self.hours)
         if self.hours is not None and not self.hours.is_open(now):
             availability = OutOfHours(*self.hours.describe())
+        elif team_hours is not None and not team_hours.is_open(now):
+            # A team with its own hours (sales, core/teams.yml): outside them, a message or a callback.
+            availability = OutOfHours(*team_hours.describe())
         elif await operators.count_available(self.db, language=conversation.language, team=conversation.team) == 0:
             availability = NoOperatorOnline()
         else:
@@ -449,23 +477,65 @@ class Router:
             await conversations.set_awaiting(self.db, conversation.id, "message")
             return [Reply(text=notice_text(Notice.ASK_LEFT_MESSAGE, language), author="system")]
         if conversation.awaiting == "callback_phone":
-            phone = callbacks.parse_phone(text)
-            if phone is None:
-                return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
-            try:
-                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
-            except callbacks.CallbackRefused as refused:
-                await conversations.set_awaiting(self.db, conversation.id, None)
-                return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
-            await conversations.set_awaiting(self.db, conversation.id, None)
-            return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
+            return await self._callback_phone(conversation, text, language, now)
         if conversation.awaiting == "message":
             await callbacks.create_task(self.db, self.events, conversation, kind="message", text=text, now=now)
             await conversations.set_awaiting(self.db, conversation.id, None)
             return [Reply(text=notice_text(Notice.MESSAGE_LEFT, language), author="system")]
+        wish = callback_time.parse_wish(text, now, self._zone)
+        if wish is not None:
+            # "after 6pm please" after a callback was booked: the task gets the time, the customer hears it.
+            when = wish.label(language, now, self._zone)
+            if await callbacks.set_preferred_time(self.db, conversation.id, wish.at, when):
+                return [Reply(text=notice_text(Notice.CALLBACK_TIME_NOTED, language, when=when), author="system")]
         if conversation.state is ConversationState.QUEUED:
             return [Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system")]
         return []
+
+    @property
+    def _zone(self) -> ZoneInfo:
+        return self.hours.zone if self.hours is not None else callback_time.DEFAULT_ZONE
+
+    async def _callback_phone(self, conversation: Conversation, text: str, language: str, now: datetime) -> list[Reply]:
+        """The customer answers "which number?": a number (with a time, perhaps), a time alone, or a way out."""
+        if callbacks.is_way_out(text):
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(Notice.CALLBACK_CANCELLED, language), author="system")]
+        wish = callback_time.parse_wish(text, now, self._zone)
+        phone = callbacks.find_phone(text, skip=wish.span if wish else None)
+        doc = await conversations.get_document(self.db, conversation.id) or {}
+        if phone is None:
+            if wish is not None:
+                await self.db.conversations.update_one(
+                    {"_id": conversation.id}, {"$set": {"callback_wish": {"at": wish.at, "relation": wish.relation}}}
+                )
+                said = wish.label(language, now, self._zone)
+                asked = notice_text(Notice.ASK_CALLBACK_PHONE_FOR_TIME, language, when=said)
+                return [Reply(text=asked, author="system")]
+            return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
+        remembered = doc.get("callback_wish") or {}
+        if wish is None and isinstance(remembered.get("at"), datetime):
+            relation = str(remembered.get("relation") or "after")
+            wish = callback_time.CallbackWish(at=remembered["at"], relation=relation, span=(0, 0))
+        when = wish.label(language, now, self._zone) if wish is not None else None
+        try:
+            await callbacks.create_task(
+                self.db,
+                self.events,
+                conversation,
+                kind="callback",
+                phone=phone,
+                now=now,
+                preferred_at=wish.at if wish else None,
+                preferred_label=when,
+            )
+        except callbacks.CallbackRefused as refused:
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
+        await conversations.set_awaiting(self.db, conversation.id, None)
+        if when is None:
+            return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
+        return [Reply(text=notice_text(Notice.CALLBACK_CREATED_AT, language, phone=phone, when=when), author="system")]
 
     async def _answers_survey(self, conversation: Conversation, text: str) -> bool:
         """Whether the message answers the survey question the conversation waits on."""
@@ -495,6 +565,36 @@ class Router:
             # The survey is over: the customer's next message starts a new conversation.
             await conversations.release_pointer(self.db, conversation)
         return taken.replies if taken else []
+
+
+# The bot's sign-in button: the web chat (and a host page's own chat over REST) opens its sign-in; Telegram and the
+# phone have none, so there the button is left out and the text's other ways (the app, an operator) remain.
+_SIGN_IN_PAYLOAD = "/sign_in"
+_WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
+
+
+def _sign_in_where_offered(replies: list[Reply], channel: str) -> list[Reply]:
+    if channel not in _WITHOUT_SIGN_IN:
+        return replies
+    return [
+        replace(r, buttons=tuple(b for b in r.buttons if b.payload != _SIGN_IN_PAYLOAD))
+        if any(b.payload == _SIGN_IN_PAYLOAD for b in r.buttons)
+        else r
+        for r in replies
+    ]
+
+
+def _team_hours(team_name: str | None, general: WorkingHours | None) -> WorkingHours | None:
+    """The configured team's own hours (in the operators' time zone), if it has any."""
+    team = configured_teams().get(team_name) if team_name else None
+    if team is None or not team.hours:
+        return None
+    zone = general.zone.key if general is not None else "Europe/Moscow"
+    try:
+        return WorkingHours.parse(team.hours, zone)
+    except HoursError:
+        logger.warning("Team %s has malformed hours %r; treated as the general hours", team.name, team.hours)
+        return None
 
 
 def _text_only(reply: Reply) -> bool:

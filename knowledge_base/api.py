@@ -71,7 +71,9 @@ async def _run(coro: Any) -> Any:
     except (store.ArticleExists, store.NothingPending) as err:
         raise json_error(web.HTTPConflict, str(err)) from err
     except ArticleError as err:
-        raise json_error(web.HTTPBadRequest, str(err)) from err
+        # The code and its values let the editor say it in the page's language; `error` stays for other clients.
+        body = {"error": str(err), "code": err.code, "params": err.params}
+        raise web.HTTPBadRequest(text=json.dumps(body), content_type="application/json") from err
 
 
 async def editor_page(request: web.Request) -> web.FileResponse:
@@ -122,6 +124,10 @@ async def try_question(request: web.Request) -> web.Response:
         {
             "results": [asdict(h) for h in result.hits],
             "decision": result.decision.value,
+            # The calibrated decision's probabilities (docs/content.md, "Reading the scores").
+            "confidence": result.confidence,
+            "relevance": result.relevance,
+            "alternatives": [h.id for h in result.alternatives],
             "thresholds": asdict(kb.config.thresholds),
             "weights": asdict(kb.config.weights),
             "index_version": kb.index.version,
@@ -141,7 +147,16 @@ async def list_articles(request: web.Request) -> web.Response:
         tag=request.query.get("tag") or None,
         text=request.query.get("q") or None,
     )
-    return web.json_response({"articles": [_article_json(a) for a in articles]})
+    votes = await store.helpfulness(request.app[DB_KEY], [a.id for a in articles])
+    return web.json_response(
+        {"articles": [_article_json(a) | {"helpfulness": _helpfulness_json(votes.get(a.id))} for a in articles]}
+    )
+
+
+def _helpfulness_json(votes: store.Helpfulness | None) -> dict[str, Any]:
+    """Customers' "Помогло / Не помогло" votes on the article's answers (issue 20)."""
+    votes = votes or store.Helpfulness(helpful=0, not_helpful=0)
+    return {"helpful": votes.helpful, "not_helpful": votes.not_helpful, "share": votes.share}
 
 
 async def get_article(request: web.Request) -> web.Response:

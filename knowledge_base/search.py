@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
+from knowledge_base import decision as calibrated
 from knowledge_base.embeddings import Encoder, Matrix
 from knowledge_base.lexical import Bm25
 from knowledge_base.models import LANGUAGES, Article
@@ -42,6 +43,8 @@ ANSWER_WEIGHT = 0.15
 # whitened prototypes are built. The dev optimum of bench/kb_search.py (3, 10 and 30 tried: dev hit@1
 # 0.882, 0.881, 0.875), 2026-11-29.
 WHITENING: float | None = 3.0
+# An answer that is likely but not certain offers the next articles scoring at least this share of the first.
+ALTERNATIVE_SHARE = 0.9
 # Long queries are cut: a pasted essay must not make the search slow, and the start carries the question.
 MAX_QUERY_CHARS = 500
 
@@ -126,10 +129,17 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Ranked hits and the decision the thresholds give."""
+    """Ranked hits and the decision (calibrated: knowledge_base/decision.py; else the thresholds)."""
 
     hits: list[Hit]
     decision: Decision
+    # The calibrated model's probabilities: the first hit is right; one of the first three is.
+    confidence: float | None = None
+    relevance: float | None = None
+    # With an answer that is likely but not certain: the next articles to offer ("Не то? Возможно, вы про…").
+    alternatives: list[Hit] = field(default_factory=list)
+    # An answer the decision is sure of (no alternatives needed); a sale is answered only then.
+    sure: bool = False
 
 
 class _LanguageIndex:
@@ -138,6 +148,8 @@ class _LanguageIndex:
     def __init__(self, articles: Sequence[Article], language: str, encoder: Encoder | None) -> None:
         self.ids = [a.id for a in articles]
         self.titles = [a.text("title", language) for a in articles]
+        # What each article's title says it does (block, close, ...): opposed articles are never answered.
+        self.does = [calibrated.does(title) for title in self.titles]
         self.language = language
         texts_per_article = [_texts(a, language) for a in articles]
         self.stems = Bm25([[s for t in texts for s in stems(t, language)] for texts in texts_per_article])
@@ -199,11 +211,14 @@ class SearchIndex:
         thresholds: Thresholds | None = None,
         version: int = 0,
         whitening: float | None = WHITENING,
+        decision_model: calibrated.DecisionModel | None = None,
     ) -> None:
+        """`thresholds` given (and no `decision_model`): decide by them, as before issue 20 (the bench compares)."""
         started = time.perf_counter()
         self.encoder = encoder
         self.weights = weights or FusionWeights()
         self.thresholds = thresholds or Thresholds()
+        self.decision_model = decision_model or (calibrated.default_model() if thresholds is None else None)
         self.version = version
         self.articles = {a.id: a for a in articles}
         self._by_language = {lang: _LanguageIndex(articles, lang, encoder) for lang in LANGUAGES}
@@ -218,15 +233,19 @@ class SearchIndex:
 
     def search(self, query: str, language: str, limit: int = 5) -> list[Hit]:
         """Articles ranked best first with fused scores in 0..1 (limit at most 50)."""
-        index = self._by_language.get(language) or self._by_language["ru"]
         components = self.components(query, language, candidates=SEARCH_CANDIDATES)
+        if not query.strip():
+            return []
+        return self._ranked(components, self.weights.fuse(components), language, limit)
+
+    def _ranked(self, components: Components, fused: Matrix, language: str, limit: int) -> list[Hit]:
+        index = self._by_language.get(language) or self._by_language["ru"]
         best, prototype, stem_scores, char_scores, _, _ = components
         size = len(index.ids)
-        if size == 0 or not query.strip():
+        if size == 0:
             return []
         w = self.weights
         semantic = (1 - w.prototype) * best + w.prototype * prototype
-        fused = w.fuse(components)
         limit = max(1, min(limit, 50, size))
         top = np.argpartition(-fused, limit - 1)[:limit] if size > limit else np.arange(size)
         top = top[np.argsort(-fused[top], kind="stable")]
@@ -296,10 +315,58 @@ class SearchIndex:
             return Decision.ANSWER
         return Decision.CLARIFY
 
+    def evidence(self, text: str, language: str, limit: int = 5) -> tuple[list[Hit], npt.NDArray[np.float64]]:
+        """Ranked hits without the opposed articles, and the calibrated decision's feature row.
+
+        bench/kb_decision.py fits the decision on these rows, so fitting and answering read the same.
+        """
+        components = self.components(text, language, candidates=SEARCH_CANDIDATES)
+        if not text.strip():
+            return [], np.zeros(len(calibrated.FEATURES), dtype=np.float32)
+        fused = self.weights.fuse(components)
+        index = self._by_language.get(language) or self._by_language["ru"]
+        wanted = calibrated.asks(text)
+        if wanted:
+            opposite = {calibrated.OPPOSITES[action] for action in wanted}
+            opposed = np.array([bool(does & opposite) for does in index.does], dtype=bool)
+            fused = np.where(opposed, 0.0, fused).astype(np.float32)
+        hits = self._ranked(components, fused, language, limit)
+        row = calibrated.features(components, fused, self.weights.prototype, len(text.split()), language == "en")
+        return hits, row
+
     def query(self, text: str, language: str, limit: int = 5) -> SearchResult:
-        """Search and decide in one call (what the bot and the "try a question" box use)."""
-        hits = self.search(text, language, max(limit, 3))
-        return SearchResult(hits=hits[:limit], decision=self.decide(hits))
+        """Search and decide in one call (what the bot and the "try a question" box use).
+
+        Articles that would do the opposite of what the question asks (knowledge_base/decision.py,
+        `opposes`) are left out: never answered, never offered.
+        """
+        model = self.decision_model
+        hits, row = self.evidence(text, language, max(limit, 3))
+        if model is None:
+            decided = self.decide(hits)
+            return SearchResult(hits=hits[:limit], decision=decided, sure=decided is Decision.ANSWER)
+        p_top, p_relevant = model.top.probability(row), model.relevant.probability(row)
+        alternatives: list[Hit] = []
+        if not hits:
+            decision = Decision.MISS
+        elif p_top >= model.answer and (p_top >= model.sure or len(text.split()) > 1):
+            # One word ("деньги") carries no detail to choose between close articles: unless the decision
+            # is sure, ask which one was meant.
+            decision = Decision.ANSWER
+            if p_top < model.sure:
+                alternatives = [h for h in hits[1:3] if h.score >= ALTERNATIVE_SHARE * hits[0].score]
+        elif p_relevant >= model.clarify:
+            decision = Decision.CLARIFY
+        else:
+            decision = Decision.MISS
+        return SearchResult(
+            hits=hits[:limit],
+            decision=decision,
+            confidence=round(p_top, 4),
+            relevance=round(p_relevant, 4),
+            alternatives=alternatives,
+            sure=decision is Decision.ANSWER and p_top >= model.sure,
+        )
 
 
 def _texts(article: Article, language: str) -> list[str]:

@@ -26,6 +26,8 @@ from pymongo.errors import PyMongoError
 from core import metrics
 from core.db import Database
 from knowledge_base import store, vectors
+from knowledge_base.decision import DecisionModel
+from knowledge_base.decision import default_model as default_decision_model
 from knowledge_base.embeddings import Encoder, Matrix
 from knowledge_base.models import Article
 from knowledge_base.search import FusionWeights, SearchIndex, SearchResult, Thresholds, texts_to_embed
@@ -90,6 +92,8 @@ class KbConfig:
 
     weights: FusionWeights = field(default_factory=FusionWeights)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # The calibrated answer decision (knowledge_base/decision.py); None: the thresholds above decide.
+    decision: DecisionModel | None = field(default_factory=default_decision_model)
     # A publish must reach the bot within 5 s; one cheap read per second per process leaves room for the rebuild.
     poll_seconds: float = 1.0
 
@@ -104,7 +108,13 @@ class KnowledgeBase:
             encoder if encoder is None or isinstance(encoder, CachingEncoder) else CachingEncoder(encoder)
         )
         self.config = config or KbConfig()
-        self._index = SearchIndex([], self._encoder, weights=self.config.weights, thresholds=self.config.thresholds)
+        self._index = SearchIndex(
+            [],
+            self._encoder,
+            weights=self.config.weights,
+            thresholds=self.config.thresholds,
+            decision_model=self.config.decision,
+        )
         self._index_version = -1
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
@@ -131,6 +141,7 @@ class KnowledgeBase:
                 weights=self.config.weights,
                 thresholds=self.config.thresholds,
                 version=version,
+                decision_model=self.config.decision,
             )
             self._index_version = version
             stored = await self._store_new_vectors()

@@ -76,6 +76,22 @@ class Unanswered:
     first_at: datetime
     last_at: datetime
     count: int
+    # Set when a customer said an answer with this article did not help (issue 20).
+    not_helpful_article: str | None = None
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    """Customers' votes on one article's answers."""
+
+    helpful: int
+    not_helpful: int
+
+    @property
+    def share(self) -> float | None:
+        """The helpful share of the votes, None without votes."""
+        total = self.helpful + self.not_helpful
+        return round(self.helpful / total, 3) if total else None
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -84,6 +100,7 @@ async def ensure_indexes(db: Database) -> None:
     await db.kb_articles.create_index([("status", ASCENDING)])
     await db.kb_unanswered.create_index([("resolved", ASCENDING), ("last_at", DESCENDING)])
     await db.kb_unanswered_asks.create_index([("key", ASCENDING), ("at", ASCENDING)])
+    await db.kb_votes.create_index([("article_id", ASCENDING), ("helpful", ASCENDING)])
     await ensure_collections(db, ["kb_index_changes", "kb_unanswered_resolutions"])
 
 
@@ -408,7 +425,14 @@ def _question_key(text: str, language: str) -> str:
 
 
 async def record_unanswered(
-    db: Database, *, text: str, language: str, channel: str, conversation_id: str, now: datetime
+    db: Database,
+    *,
+    text: str,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+    not_helpful_article: str | None = None,
 ) -> None:
     """Keep a question the KB could not answer; similar ones share the first one's entry.
 
@@ -420,13 +444,61 @@ async def record_unanswered(
     await db.kb_unanswered_asks.insert_one(
         {"key": key, "at": now, "channel": channel, "conversation_id": conversation_id}
     )
-    latest = {"last_at": now, "channel": channel, "conversation_id": conversation_id}
+    latest: dict[str, Any] = {"last_at": now, "channel": channel, "conversation_id": conversation_id}
+    if not_helpful_article:
+        # A customer said the answer with this article did not help (issue 20): the editor sees which.
+        latest["not_helpful_article"] = not_helpful_article
     try:
         await db.kb_unanswered.insert_one(
             {"_id": key, "text": text[:1000], "language": language, "first_at": now, "resolved": False, **latest}
         )
     except DuplicateKeyError:
         await db.kb_unanswered.update_one({"_id": key}, {"$set": latest})
+
+
+async def record_vote(
+    db: Database,
+    *,
+    vote_id: str,
+    article_id: str,
+    question: str,
+    helpful: bool,
+    language: str,
+    channel: str,
+    conversation_id: str,
+    now: datetime,
+) -> bool:
+    """Keep one customer's vote on one answer; False when that answer already has one (a second click).
+
+    Append-only, one document per answered question (`vote_id`), counted by a query (`helpfulness`):
+    no counter to increment, so simultaneous votes are never lost (FerretDB runs $inc as read-then-write).
+    """
+    try:
+        await db.kb_votes.insert_one(
+            {
+                "_id": vote_id[:300],
+                "article_id": article_id,
+                "question": question[:1000],
+                "helpful": helpful,
+                "language": language,
+                "channel": channel,
+                "conversation_id": conversation_id,
+                "at": now,
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def helpfulness(db: Database, article_ids: list[str] | None = None) -> dict[str, Helpfulness]:
+    """Votes per article, counted from the vote records."""
+    match: dict[str, Any] = {"article_id": {"$in": article_ids}} if article_ids is not None else {}
+    counts: dict[str, dict[bool, int]] = {}
+    pipeline = [{"$match": match}, {"$group": {"_id": {"a": "$article_id", "h": "$helpful"}, "n": {"$sum": 1}}}]
+    async for row in await db.kb_votes.aggregate(pipeline):
+        counts.setdefault(str(row["_id"]["a"]), {})[bool(row["_id"]["h"])] = int(row["n"])
+    return {aid: Helpfulness(helpful=c.get(True, 0), not_helpful=c.get(False, 0)) for aid, c in counts.items()}
 
 
 async def _ask_counts(db: Database, keys: list[str]) -> dict[str, int]:
@@ -464,6 +536,7 @@ async def list_unanswered(db: Database, *, limit: int = 200) -> list[Unanswered]
             first_at=d["first_at"],
             last_at=d["last_at"],
             count=counts.get(d["_id"], 0) + int(d.get("count", 0)),
+            not_helpful_article=d.get("not_helpful_article"),
         )
         for d in docs
         if d["_id"] not in resolved

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from core.banking import BankingBackend, ContactProfile
+from core.banking import BankingBackend, ContactProfile, find_many_by
 from core.db import Database
 from core.messages import Button
 from handoff import conversations, surveys, transcript
@@ -87,6 +87,11 @@ def facts_of(attempt: Attempt, profile: ContactProfile) -> Facts:
     )
 
 
+async def ensure_indexes(db: Database) -> None:
+    """The lookups outbound makes in the platform's database (FerretDB gets GIN twins from core/pg_indexes.py)."""
+    await db.telegram_links.create_index([("customer_id", 1)])
+
+
 @dataclass
 class Addresses:
     """Where a customer can be reached on each channel."""
@@ -94,12 +99,12 @@ class Addresses:
     db: Database
 
     async def telegram_chats(self, customer_ids: list[str]) -> dict[str, str]:
-        """Linked Telegram chats (the customer shared their own phone number in the chat)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(customer_ids), 1000):
-            cursor = self.db.telegram_links.find({"customer_id": {"$in": customer_ids[start : start + 1000]}})
-            for doc in await cursor.to_list():
-                found[doc["customer_id"]] = str(doc["_id"])
+        """Linked Telegram chats (the customer shared their own phone number in the chat).
+
+        Read as core.banking.find_many_by reads: by equality (indexed), or in one pass for many.
+        """
+        docs = await find_many_by(self.db.telegram_links, "customer_id", customer_ids)
+        found = {doc["customer_id"]: str(doc["_id"]) for doc in docs}
         return found
 
     async def address(self, channel: Channel, profile: ContactProfile) -> str | None:
@@ -142,6 +147,11 @@ class Deliverer:
         address = await Addresses(self.db).address(attempt.channel, profile)
         if address is None or attempt.channel not in self.senders:
             return await self._suppress(attempt, Reason.NO_CHANNEL)
+        try:
+            await self.senders[attempt.channel].reserve(address)
+        except TimeoutError:
+            await self.defer(attempt.id, self.clock() + timedelta(seconds=5))
+            return AttemptState.QUEUED
         now = self.clock()
         async with store.customer_lock(self.pool, attempt.customer_id) as conn:
             history = await store.contact_history(conn, attempt.customer_id, now)

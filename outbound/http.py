@@ -26,6 +26,7 @@ from core.staff import Role
 from outbound import campaigns, notices, store
 from outbound.config import OutboundSettings
 from outbound.delivery import call_ended, facts_of
+from outbound.delivery import ensure_indexes as ensure_mongo_indexes
 from outbound.limits import SharedRateLimit, SharedSlots
 from outbound.messages import DEFAULT_TEMPLATES, LANGUAGES, VARIABLES, buttons_for, render, template_for
 from outbound.models import Attempt, AttemptState, Campaign, CampaignState, Channel, Kind
@@ -61,6 +62,7 @@ OUTBOUND_KEY = web.AppKey("outbound", Outbound)
 async def outbound_context(app: web.Application) -> AsyncIterator[None]:
     """Open the outbound database and queue for the app's lifetime (when configured)."""
     outbound = app[OUTBOUND_KEY]
+    await ensure_mongo_indexes(app[DB_KEY])
     if outbound.settings.database_url:
         outbound.pool = await store.open_pool(outbound.settings.database_url, max_size=5)
         await store.ensure_schema(outbound.pool)

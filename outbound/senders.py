@@ -70,6 +70,14 @@ class Sender(Protocol):
 
     channel: Channel
 
+    async def reserve(self, address: str) -> None:
+        """Wait for the channel's rate limit before the attempt is claimed (TimeoutError: try later).
+
+        Waiting before the claim keeps the claimed-but-unsent window to the request itself, so a worker
+        killed meanwhile leaves as few attempts `unknown` as possible.
+        """
+        ...
+
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send it; every outcome is a result, never an exception."""
         ...

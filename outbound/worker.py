@@ -25,7 +25,7 @@ from core.log import setup_logging
 from core.settings import Settings
 from outbound import store
 from outbound.config import OutboundSettings
-from outbound.delivery import Deliverer, reap
+from outbound.delivery import Deliverer, ensure_indexes, reap
 from outbound.limits import LocalRateLimit, SharedRateLimit, SharedSlots
 from outbound.models import Channel
 from outbound.queue import DELIVER_TASK, QUEUE, REAP_TASK, create_queue_app, defer_delivery, ensure_queue_schema
@@ -75,6 +75,7 @@ async def runtime(settings: Settings, outbound: OutboundSettings) -> AsyncIterat
     async with queue.open_async():
         await ensure_queue_schema(queue)
         db = core_db.database(client, settings)
+        await ensure_indexes(db)
         senders = await senders_from(settings, outbound, redis)
 
         async def defer(attempt_id: str, at: datetime) -> None:

@@ -194,6 +194,9 @@ class SlowSender:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
+    async def reserve(self, address: str) -> None:
+        return None
+
     async def send(self, message: OutboundMessage) -> SendResult:
         self.sent.append(message.attempt_id)
         await asyncio.sleep(0.05)

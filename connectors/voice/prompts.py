@@ -29,6 +29,8 @@ class Prompt(StrEnum):
     MAX_DURATION = "max_duration"
     ANYTHING_ELSE = "anything_else"
     STILL_THERE = "still_there"
+    # Before the goodbye of a call the line ends itself (silence): how to call back.
+    CALL_AGAIN = "call_again"
     GOODBYE = "goodbye"
 
 
@@ -91,6 +93,10 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
     Prompt.STILL_THERE: {
         "ru": "Вы на линии? Если нужно что-то ещё, просто скажите.",
         "en": "Are you still there? If there is anything else, just say it.",
+    },
+    Prompt.CALL_AGAIN: {
+        "ru": "Если понадобится помощь, позвоните нам снова по номеру 8 800 000-00-00.",
+        "en": "If you need help later, call us again on 8 800 000-00-00.",
     },
     Prompt.GOODBYE: {
         "ru": "Спасибо за звонок в Демо-банк. До свидания!",

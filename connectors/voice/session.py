@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from connectors.voice.prompts import (
 from core.banking import BankingBackend, BankingError, insert_audit_record
 from core.db import Database
 from core.identity import CustomerIdentity
-from core.language import Language, parse_language
+from core.language import Language, conversation_language, parse_language
 from core.messages import InboundMessage, Reply
 from handoff import conversations, surveys, verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
@@ -166,6 +167,12 @@ class VoiceSession:
         named = language_named(speech) if state.language_open else None
         if named is not None:
             return await self._choose_language(state, named)
+        heard_in = conversation_language(speech, self._lang(state))
+        if heard_in is not None and heard_in != self._lang(state):
+            # The caller plainly speaks the other language (several words in its script, as the chat decides):
+            # replies, prompts, the recognizer and the number's remembered choice follow (issue 20).
+            state.language = heard_in
+            await remember_language(self._db, state.caller, heard_in, self._clock())
         return await self._request(state, speech)
 
     def end(self, state: CallState, reason: str) -> None:
@@ -337,7 +344,7 @@ class VoiceSession:
             if state.settled:
                 if state.no_input == 1:
                     return self._gather(state, [say(Prompt.STILL_THERE, language)])
-                return self._goodbye(state, [], "silence_after_answer")
+                return self._goodbye(state, [say(Prompt.CALL_AGAIN, language)], "silence_after_answer")
             if state.no_input == 1:
                 return self._gather(state, [say(Prompt.NO_INPUT_1, language), *self._said_last(state)])
             if state.no_input == REPROMPTS:
@@ -346,6 +353,12 @@ class VoiceSession:
         state.no_match += 1
         if state.no_match == 1:
             return self._gather(state, [say(Prompt.NO_MATCH_1, language)])
+        if state.no_match == REPROMPTS and state.conversation_id is None:
+            # Twice not understood before any request got through: perhaps the caller speaks the other
+            # language, which a recognizer listening in this one cannot hear. Offer the choice again, in both.
+            state.language_open = True
+            other = other_language(language)
+            return self._gather(state, [say(Prompt.NO_MATCH_1, language), say(Prompt.LANGUAGE_OFFER, other)])
         if state.no_match == REPROMPTS:
             return self._gather(state, [say(Prompt.NO_MATCH_2, language)])
         if not state.dtmf_only:
@@ -398,7 +411,7 @@ class VoiceSession:
                 conversation_id=turn.conversation_id,
             )
         caller_intent = await intent if isinstance(intent, asyncio.Task) else intent
-        closing = _closing(turn.replies, caller_intent, after_answer=was_settled, while_asked=was_asking)
+        closing = _closing(turn.replies, caller_intent, text, after_answer=was_settled, while_asked=was_asking)
         if closing is not None:
             # "No" to the line's own "anything else?" reached a bot that did not ask it: its answer is not read.
             said = [] if closing is Closing.NOTHING_ELSE else _spoken(turn.replies, language)
@@ -409,7 +422,9 @@ class VoiceSession:
         if not state.menu and not any("?" in s.text for s in spoken):
             # The bot answered and asks nothing: the line asks what else, as a person would.
             spoken.append(say(Prompt.ANYTHING_ELSE, language))
-        state.settled = not state.menu and bool(spoken) and spoken[-1].text.endswith("?")
+        # Only "anything else?" settles the call: a "no" then ends it. Any other question the bot asked
+        # ("Соединить вас с оператором?") is still open, whatever the caller answers to it.
+        state.settled = not state.menu and bool(spoken) and _asks_anything_else(spoken[-1].text)
         return self._gather(state, spoken or [say(Prompt.ANYTHING_ELSE, language)])
 
 
@@ -435,14 +450,28 @@ class Closing(StrEnum):
     NOTHING_ELSE = "nothing_else"  # "no" to "anything else?"
 
 
+# "нет, спасибо, это всё" is a no; a sentence describing a problem is not, whatever the NLU's best guess.
+_MAX_WORDS_OF_A_NO = 4
+# The line's "anything else?" and the bot's own ("Могу ли я ещё чем-нибудь помочь?").
+_ANYTHING_ELSE_RE = re.compile(r"(ещ[её]\b.*\?\s*$|anything else.*\?\s*$)", re.IGNORECASE)
+
+
+def _asks_anything_else(text: str) -> bool:
+    return bool(_ANYTHING_ELSE_RE.search(text))
+
+
 def _closing(
-    replies: Sequence[Reply], caller_intent: str | None, *, after_answer: bool, while_asked: bool
+    replies: Sequence[Reply], caller_intent: str | None, text: str, *, after_answer: bool, while_asked: bool
 ) -> Closing | None:
-    """Whether (and why) this turn ends the call; thanks while a menu question is pending is politeness."""
+    """Whether (and why) this turn ends the call; thanks while a menu question is pending is politeness.
+
+    A no ends the call only as the answer to "anything else?", and only when it is short: a longer
+    sentence the NLU happens to read as a deny is the caller going on, not saying goodbye.
+    """
     if any(r.custom.get(CLOSES_CONVERSATION) for r in replies):
         return Closing.BOT
     if caller_intent == "goodbye" or (caller_intent == "thank" and not while_asked):
         return Closing.CALLER
-    if after_answer and caller_intent == "deny":
+    if after_answer and caller_intent == "deny" and len(text.split()) <= _MAX_WORDS_OF_A_NO:
         return Closing.NOTHING_ELSE
     return None

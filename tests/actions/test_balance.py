@@ -112,6 +112,21 @@ async def test_unverified_customers_get_the_same_sign_in_text_whoever_they_claim
 
     events = await ActionCheckBalance(FixedBackend(backend)).run(dispatcher, conversation, DOMAIN)
 
-    assert texts(dispatcher) == [text(language, "sign_in_required")]  # type: ignore[arg-type]
-    assert texts(dispatcher)[0].startswith({"ru": "Чтобы посмотреть баланс", "en": "To see balances"}[language])
+    # The web chat has a sign-in of its own: the reply carries it as a button, not "sign in to the app".
+    assert texts(dispatcher) == [text(language, "sign_in_balance")]  # type: ignore[arg-type]
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": text(language, "sign_in_button"), "payload": "/sign_in"}  # type: ignore[arg-type]
+    ]
     assert events == []
+
+
+async def test_a_telegram_guest_asking_for_the_balance_is_told_to_write_from_the_app(
+    backend: MongoBankingBackend,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    conversation = tracker("баланс", "check_balance", meta=metadata(None, "ru", "telegram"))
+
+    await ActionCheckBalance(FixedBackend(backend)).run(dispatcher, conversation, DOMAIN)
+
+    assert texts(dispatcher) == [text("ru", "sign_in_required")]
+    assert not dispatcher.messages[0].get("buttons")

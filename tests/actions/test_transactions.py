@@ -67,4 +67,5 @@ async def test_unverified_customer_gets_the_sign_in_text(backend: MongoBankingBa
 
     await ActionRecentTransactions(FixedBackend(backend)).run(dispatcher, conversation, DOMAIN)
 
-    assert texts(dispatcher) == [text("ru", "sign_in_required")]
+    assert texts(dispatcher) == [text("ru", "sign_in_transactions")]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/sign_in"]
