@@ -249,9 +249,8 @@ class Deliverer:
         result = await self.senders[attempt.channel].send(message)
         finished = self.clock()
         if isinstance(result, Sent):
-            conversation_id = await self._record_turn(
-                attempt, profile, address, text, buttons, finished, reply_from=result.channel_user_id
-            )
+            # Recorded first, in one PostgreSQL statement: the window in which a dying worker leaves the
+            # attempt `unknown` is the provider's request alone, not the transcript's writes too.
             await store.set_attempt(
                 self.pool,
                 attempt.id,
@@ -260,8 +259,12 @@ class Deliverer:
                 sent_at=finished,
                 outcome_at=finished,
                 provider_id=result.provider_id,
-                conversation_id=conversation_id,
             )
+            conversation_id = await self._record_turn(
+                attempt, profile, address, text, buttons, finished, reply_from=result.channel_user_id
+            )
+            if conversation_id is not None:
+                await store.set_conversation(self.pool, attempt.id, conversation_id)
             return AttemptState.SENT
         if isinstance(result, TemporaryFailure) and attempt.tries + 1 < MAX_TRIES:
             retry_at = finished + backoff(attempt.tries + 1, result.retry_after)
@@ -349,6 +352,8 @@ class Deliverer:
 async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]:
     """Attempts whose worker died mid-send become `unknown`; queued attempts whose job was lost are deferred again.
 
+    Campaigns move on too: scheduled -> running at their start, running -> finished with nothing left to send.
+
     Returns:
         (attempts marked unknown, attempts deferred again).
     """
@@ -365,6 +370,7 @@ async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]
     again = await store.due_queued(pool, now - SENDING_LEASE)
     for attempt_id in again:
         await defer(attempt_id, now)
+    await store.advance_campaigns(pool, now)
     return unknown, len(again)
 
 

@@ -253,3 +253,23 @@ async def test_an_attempt_whose_worker_died_mid_send_is_left_unknown_for_review_
     assert sender.sent == []
     [unknown], _ = await store.list_attempts(pool, states=[AttemptState.UNKNOWN])
     assert unknown.id == attempt_id and "between sending and recording" in str(unknown.error)
+
+
+async def test_a_campaign_finishes_once_nothing_is_left_to_send(pg: tuple[store.Pool, str], bank_db: Database) -> None:
+    pool, _ = pg
+    await link_telegram(bank_db, "demo-ivan", IVAN_CHAT)
+    campaign = await reminder_campaign(pool, bank_db, ["demo-ivan"])
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    await campaigns.schedule(pool, bank_db, backend(bank_db), campaign, nothing, NOON)
+    assert await store.advance_campaigns(pool, NOON) == (0, 0), "Ivan's reminder is still queued"
+    deliverer = Deliverer(
+        pool, bank_db, backend(bank_db), {Channel.TELEGRAM: SlowSender()}, nothing, clock=lambda: NOON
+    )
+    [attempt], _ = await store.list_attempts(pool, campaign_id=campaign.id)
+    assert await deliverer.deliver(attempt.id) is AttemptState.SENT
+    assert await store.advance_campaigns(pool, NOON) == (0, 1)
+    finished = await store.get_campaign(pool, campaign.id)
+    assert finished is not None and finished.state is CampaignState.FINISHED
