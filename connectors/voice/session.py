@@ -27,6 +27,7 @@ from core.banking import BankingBackend, BankingError, insert_audit_record
 from core.db import Database
 from core.identity import CustomerIdentity
 from core.language import Language, conversation_language, parse_language
+from core.masking import mask_sensitive
 from core.messages import InboundMessage, Reply
 from handoff import conversations, surveys, verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
@@ -247,7 +248,7 @@ class VoiceSession:
                 subject = verify_limits.CUSTOMER_PREFIX + state.candidate_customer_id
                 if (await verify_limits.standing(self._db, subject, self._clock())).locked:
                     return await self._locked(state)
-                state.held_text = text
+                state.held_text = mask_sensitive(text).text  # the call's state is stored
                 state.menu = []
                 ask = say(Prompt.ASK_CARD_DIGITS, self._lang(state))
                 return self._gather(state, [ask], max_digits=CARD_DIGITS, dtmf_only=True)
