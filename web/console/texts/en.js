@@ -190,7 +190,7 @@ export default {
   "outcome.no_answer": "no answer",
   "outcome.wrong_number": "wrong number",
   "outcome.answered_in_chat": "answered in the chat",
-  "error.wrong_digits": "The phone number and card digits do not match. Attempts left: {attempts_left}.",
+  "error.wrong_digits": "The digits match none of the customer's cards. Attempts left: {attempts_left}.",
   "error.verification_locked": "Checks for this customer are locked until {until} (Moscow time) after wrong attempts. The customer was told how to get help; a supervisor can lift the lock.",
   "error.verification_stopped": "Your card-digit checks are stopped until {until} (Moscow time) after many failures. Please talk to your supervisor.",
   "error.conversation_taken": "This conversation already belongs to another verified customer.",
