@@ -202,17 +202,24 @@ async def figure_plan(stack: Stack, db: Database, zone: str, recipients: int) ->
         now = datetime.now(UTC)
         campaign = survey(ids, now)
         await store.insert_campaign(pool, campaign)
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, servers = time.perf_counter(), time.process_time(), servers_cpu(stack)
         plan = await plan_campaign(campaign, pool, db, MongoBankingBackend(db), now)
         plan_wall, plan_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        plan_servers = servers_cpu(stack) - servers
         wall, cpu = time.perf_counter(), time.process_time()
         await store.insert_attempts(pool, plan.attempts)
         await defer_deliveries(queue, [(a.id, a.earliest_at) for a in plan.attempts])
         store_wall, store_cpu = time.perf_counter() - wall, time.process_time() - cpu
     await pool.close()
     print(f"plan {recipients} recipients: {plan_wall:.2f} s wall, {plan_cpu:.2f} s CPU (profiles, chats, rules)")
+    print(f"plan {recipients} recipients: {plan_servers:.2f} s CPU of FerretDB and PostgreSQL serving the reads")
     print(f"store + queue {recipients} attempts: {store_wall:.2f} s wall, {store_cpu:.2f} s CPU (COPY, batch defer)")
     print(f"planned today/later/suppressed: {plan.today}/{plan.later}/{sum(plan.suppressed.values())}")
+
+
+def servers_cpu(stack: Stack) -> float:
+    """CPU seconds of the stack's FerretDB and PostgreSQL (backends included)."""
+    return sum(tree_cpu_seconds(stack.processes[name].popen.pid) for name in ("ferretdb", "postgres"))
 
 
 def new_database(stack: Stack) -> str:
@@ -280,7 +287,8 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
                 await asyncio.sleep(rng.uniform(0.1, args.per_run / LIMIT))
                 victim = run % 2
                 workers[victim].kill()
-                workers[victim] = Worker.start(env, log_dir / f"worker-{victim}.log")
+                log = log_dir / f"worker-{victim}-{run}.log"
+                workers[victim] = Worker.start(env, log)
                 # The survivor finishes what it can; what the victim held is then reaped as after its lease.
                 await settle(pool, attempt_ids)
 
@@ -289,7 +297,9 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
                     await defer_deliveries(queue, [(attempt_id, datetime.now(UTC))])
 
                 await reap(pool, datetime.now(UTC) + SENDING_LEASE + timedelta(seconds=1), defer)
-                found = await wait_until(pool, attempt_ids, lambda s: all(v in FINAL for v in s.values()), 120)
+                found = await wait_until(pool, attempt_ids, lambda s: all(v in FINAL for v in s.values()), 300)
+                # Both workers serve the queue again before the next run kills the other one.
+                await ready([workers[victim]], [log])
                 chats = [chat for _, chat in api.arrivals]
                 wanted = {9_000_000 + int(c.split("-")[1]) for c in ids}
                 twice += sum(chats.count(chat) > 1 for chat in wanted)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -213,8 +213,14 @@ async def preview(request: web.Request) -> web.Response:
     _, pool = _ready(request)
     campaign = await _campaign(request, pool)
     bank = _bank(request)
-    targets = await targets_of(campaign, bank)
     wanted = request.query.get("customer_id")
+    sample = campaign
+    if campaign.audience.get("type") == "csv":
+        # One customer's message: plan the sample alone, not a CSV of 100,000 (reminders read payments).
+        ids = campaign.audience.get("customer_ids", [])
+        one = [wanted] if wanted in ids else ids[:1]
+        sample = replace(campaign, audience={"type": "csv", "customer_ids": one})
+    targets = await targets_of(sample, bank)
     target = (
         next((t for t in targets if t.customer_id == wanted), None) if wanted else (targets[0] if targets else None)
     )

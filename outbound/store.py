@@ -518,3 +518,31 @@ async def merge_data(pool: Pool, attempt_id: str, extra: dict[str, Any]) -> None
     """Add facts to an attempt (card blocked, handed off); one atomic jsonb merge."""
     async with pool.connection() as conn:
         await conn.execute("UPDATE outbound_attempts SET data = data || %s WHERE id = %s", (Jsonb(extra), attempt_id))
+
+
+async def set_conversation(pool: Pool, attempt_id: str, conversation_id: str) -> None:
+    """The conversation the sent message became a turn of (the reply finds its attempt by it)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE outbound_attempts SET conversation_id = %s WHERE id = %s", (conversation_id, attempt_id)
+        )
+
+
+async def advance_campaigns(pool: Pool, now: datetime) -> tuple[int, int]:
+    """Scheduled campaigns whose start has come run; running ones with nothing left to send finish.
+
+    Returns:
+        (campaigns started, campaigns finished).
+    """
+    open_states = [AttemptState.PLANNED.value, AttemptState.QUEUED.value, AttemptState.SENDING.value]
+    async with pool.connection() as conn:
+        started = await conn.execute(
+            "UPDATE outbound_campaigns SET state=%s, updated_at=%s WHERE state=%s AND start_at <= %s",
+            (CampaignState.RUNNING.value, now, CampaignState.SCHEDULED.value, now),
+        )
+        finished = await conn.execute(
+            "UPDATE outbound_campaigns c SET state=%s, updated_at=%s WHERE c.state=%s AND NOT EXISTS"
+            " (SELECT 1 FROM outbound_attempts a WHERE a.campaign_id = c.id AND a.state = ANY(%s))",
+            (CampaignState.FINISHED.value, now, CampaignState.RUNNING.value, open_states),
+        )
+        return started.rowcount, finished.rowcount
