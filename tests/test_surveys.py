@@ -245,6 +245,9 @@ def test_a_comment_is_any_words_and_the_skip_button_skips_it() -> None:
     assert surveys.interpret(QuestionType.COMMENT, "/request_operator") is None
     assert surveys.interpret(QuestionType.COMMENT, surveys.SKIP_PAYLOAD) == surveys.Answer(skipped=True)
     assert surveys.interpret(QuestionType.COMMENT, "позовите оператора") == surveys.Answer(comment="позовите оператора")
+    # "Stop" is the customer's wish to hear no more (the outbound side opts them out), not a comment.
+    for stop in ("стоп", "Stop", "не присылайте мне это", "unsubscribe"):
+        assert surveys.interpret(QuestionType.COMMENT, stop) is None, stop
 
 
 def test_the_recommendation_score_is_promoters_minus_detractors() -> None:
