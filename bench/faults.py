@@ -170,11 +170,18 @@ async def kill_in_turn(run: RunCommand, gap: float, stop_seconds: list[float]) -
 
 
 def stored_counts(run: RunCommand, texts: list[str]) -> Counter[str]:
+    """How often each sent text is stored, matched by the unique tag at its end (a masked text still counts)."""
     client: MongoClient[dict[str, Any]] = MongoClient(run.mongodb_uri)
     try:
-        wanted = set(texts)
-        docs = client["contact_center"].messages.find({"author": "customer"}, {"text": 1})
-        return Counter(doc["text"] for doc in docs if doc["text"] in wanted)
+        by_tag = {text.rsplit("[", 1)[-1]: text for text in texts}
+        counts: Counter[str] = Counter()
+        for doc in client["contact_center"].messages.find({"author": "customer"}, {"text": 1}):
+            sent = by_tag.get(str(doc["text"]).rsplit("[", 1)[-1])
+            if sent is not None:
+                counts[sent] += 1
+                if doc["text"] != sent:
+                    print(f"faults.stored_changed {doc['text']!r}", flush=True)
+        return counts
     finally:
         client.close()
 
@@ -209,6 +216,9 @@ def main() -> None:
         print(f"faults.sent.webchat {len(tally.webchat_texts)}")
         print(f"faults.stored_once {sum(1 for t in texts if counts[t] == 1)}")
         print(f"faults.lost {sum(1 for t in texts if counts[t] == 0)}")
+        for text in [t for t in texts if counts[t] == 0][:5]:
+            channel = "webchat" if text in set(tally.webchat_texts) else "rest"
+            print(f"faults.lost_example {channel} {text!r}")
         print(f"faults.duplicated {sum(1 for t in texts if counts[t] > 1)}")
         print(f"faults.duplicated.rest {sum(1 for t in tally.texts if counts[t] > 1)}")
         print(f"faults.duplicated.webchat {sum(1 for t in tally.webchat_texts if counts[t] > 1)}")

@@ -48,13 +48,13 @@ class TelegramSender:
         self.bot = bot
         self.limit = limit
 
-    async def send(self, message: OutboundMessage) -> SendResult:
-        """Wait for a slot (total and per chat), then call sendMessage once."""
+    async def reserve(self, address: str) -> None:
+        """Wait for a slot, in total and in the chat (TimeoutError after a minute)."""
         if self.limit is not None:
-            try:
-                await self.limit.acquire(message.address)
-            except TimeoutError as err:
-                return TemporaryFailure(str(err))
+            await self.limit.acquire(address)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Call sendMessage once (the slot was reserved before the attempt was claimed)."""
         try:
             sent = await self.bot.send_message(
                 chat_id=int(message.address),

@@ -23,6 +23,8 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from connectors.voice.twiml import CALL_ID_PREFIX
+from core.form_body import read_form
 from outbound.limits import SharedSlots
 from outbound.models import Channel
 from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
@@ -96,6 +98,9 @@ class SmsSender:
     def __init__(self, client: Client, from_number: str) -> None:
         self.client, self.from_number = client, from_number
 
+    async def reserve(self, address: str) -> None:
+        """Twilio queues messages itself (its own rate per sender number); nothing to wait for here."""
+
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send the text (buttons do not exist in SMS)."""
         try:
@@ -119,6 +124,9 @@ class CallSender:
     def __init__(self, client: Client, from_number: str, public_url: str, slots: SharedSlots | None = None) -> None:
         self.client, self.from_number, self.public_url, self.slots = client, from_number, public_url.rstrip("/"), slots
 
+    async def reserve(self, address: str) -> None:
+        """Lines are counted when the call is placed (`slots`), not here."""
+
     async def send(self, message: OutboundMessage) -> SendResult:
         """Place the call; the answer and status webhooks carry the attempt's id."""
         if self.slots is not None and not await self.slots.try_acquire(message.attempt_id):
@@ -138,7 +146,8 @@ class CallSender:
             if self.slots is not None:
                 await self.slots.release(message.attempt_id)
             return _outcome(err)
-        return Sent(provider_id=str(call.sid))
+        # Answered by a person, the call goes on in the voice session, which knows it by this id.
+        return Sent(provider_id=str(call.sid), channel_user_id=CALL_ID_PREFIX + str(call.sid))
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -186,9 +195,9 @@ class TwilioWebhooks:
 
     async def form(self, request: web.Request) -> dict[str, str]:
         """The form after checking X-Twilio-Signature over the public URL and every field."""
+        form = await read_form(request)  # a 400 for an unreadable body, before anything else
         if self.validator is None:
             raise web.HTTPServiceUnavailable(text="Set TWILIO_AUTH_TOKEN: outbound call webhooks cannot be trusted.")
-        form = {k: str(v) for k, v in (await request.post()).items()}
         url = f"{self.public_url}{request.path_qs}" if self.public_url else str(request.url)
         algorithm = get_signature_algorithm(request.headers.get(_SIGNATURE_SETTINGS_HEADER))
         if not self.validator.validate(url, form, request.headers.get(_SIGNATURE_HEADER, ""), algorithm=algorithm):

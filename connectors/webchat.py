@@ -7,10 +7,13 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+import jwt
 from aiohttp import WSCloseCode, WSMsgType, web
+from pymongo.errors import DuplicateKeyError
 
 from core import json_body
 from core.identity import CustomerIdentity, InvalidCustomerToken, mint_customer_token, verify_customer_token
@@ -154,6 +157,15 @@ class Connection:
         """Tell the page what was refused and why."""
         frame: ErrorFrame = {"type": "error", "id": error.message_id, "error": str(error), "code": error.code}
         await self.send(dict(frame))
+
+
+def token_issued_at(token: str) -> datetime | None:
+    """When a (verified) customer token was issued, from its `iat` claim; None when it has none."""
+    try:
+        issued = jwt.decode(token, options={"verify_signature": False}).get("iat")
+    except jwt.PyJWTError:
+        return None
+    return datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) else None
 
 
 def message_frame(conversation_id: str, message: StoredMessage) -> dict[str, Any]:
@@ -378,6 +390,8 @@ class WebChatChannel:
                     await app[ROUTER_KEY].customer_typing(CHANNEL, connection.visitor_id)
             elif kind == "ping":
                 await connection.send({"type": "pong"})
+            elif kind == "sign_out_others":
+                await self._sign_out_others(app, connection)
             else:
                 raise FrameError(f"Unknown frame type {kind[:32]!r}: use hello, message, typing or ping.")
         except FrameError as err:
@@ -398,8 +412,18 @@ class WebChatChannel:
             except InvalidCustomerToken as err:
                 # The page drops the token, asks to sign in again and goes on as a guest.
                 await connection.send_error(FrameError(str(err), code="invalid_token"))
+        if identity is not None and token and await self._signed_out_here(app, identity, token, hello["visitor_id"]):
+            # The customer signed out their other sessions from another device: this one must sign in again.
+            await connection.send_error(FrameError("Signed out from another device.", code="invalid_token"))
+            identity = None
         # Found, not opened: a page view without a message is no conversation (reports count conversations).
         conversation = await conversations.find_open(app[DB_KEY], CHANNEL, hello["visitor_id"])
+        if conversation is None and identity is not None:
+            # The same customer on a second browser or tab: their open conversation follows them (this
+            # visitor's messages now go into it too).
+            conversation = await self._customers_open_conversation(app, identity.customer_id)
+            if conversation is not None:
+                await conversations.share_pointer(app[DB_KEY], CHANNEL, hello["visitor_id"], conversation.id)
         if conversation is None and hello.get("conversation_id"):
             conversation = await self._finished(app, hello["visitor_id"], hello.get("conversation_id"))
         if (
@@ -437,6 +461,73 @@ class WebChatChannel:
             after = hello.get("last_seq", 0) if same else 0
             sent = await self._send_missing(app, connection, after=after, as_history=True)
         await self._mark_delivered(app, conversation.id, sent)
+
+    @staticmethod
+    async def _customers_open_conversation(app: web.Application, customer_id: str) -> Conversation | None:
+        """The signed-in customer's newest web chat conversation that is still open, on any device."""
+        found = (
+            await app[DB_KEY]
+            .conversations.find(
+                {
+                    "channel": CHANNEL,
+                    "customer_id": customer_id,
+                    "state": {"$in": [s.value for s in ConversationState if s is not ConversationState.CLOSED]},
+                }
+            )
+            .sort("updated_at", -1)
+            .limit(1)
+            .to_list()
+        )
+        return Conversation.from_document(found[0]) if found else None
+
+    async def _follow(self, app: web.Application, connection: Connection, conversation_id: str) -> None:
+        """Other open pages of the same signed-in customer without a conversation join this one, live."""
+        if connection.identity is None:
+            return
+        for peer in list(self._connections):
+            if (
+                peer is connection
+                or peer.conversation_id is not None
+                or peer.identity is None
+                or peer.identity.customer_id != connection.identity.customer_id
+            ):
+                continue
+            if peer.visitor_id is None:
+                continue
+            await conversations.share_pointer(app[DB_KEY], CHANNEL, peer.visitor_id, conversation_id)
+            async with peer.catch_up_lock:
+                self._attach(peer, conversation_id)
+                await peer.send({"type": "ready", "conversation_id": conversation_id, "verified": True})
+                await self._send_missing(app, peer, after=0, as_history=True)
+
+    @staticmethod
+    async def _signed_out_here(app: web.Application, identity: CustomerIdentity, token: str, visitor_id: str) -> bool:
+        """Whether the customer signed out other sessions after this token was issued, from another device."""
+        record = await app[DB_KEY].customer_signouts.find_one({"_id": identity.customer_id})
+        if record is None or record.get("keep_visitor") == visitor_id:
+            return False
+        issued = token_issued_at(token)
+        at = record.get("at")
+        return issued is None or (isinstance(at, datetime) and issued <= at)
+
+    async def _sign_out_others(self, app: web.Application, connection: Connection) -> None:
+        """The signed-in customer ends their sessions elsewhere: open pages are told, older tokens refused."""
+        if connection.identity is None or connection.visitor_id is None:
+            raise FrameError("Sign in first: only a signed-in customer has other sessions.")
+        customer_id = connection.identity.customer_id
+        record = {"at": datetime.now(UTC), "keep_visitor": connection.visitor_id}
+        try:
+            await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record}, upsert=True)
+        except DuplicateKeyError:  # a simultaneous first sign-out on FerretDB: the document exists now
+            await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record})
+        closed = 0
+        for peer in list(self._connections):
+            if peer is connection or peer.identity is None or peer.identity.customer_id != customer_id:
+                continue
+            await peer.send({"type": "signed_out"})
+            await peer.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
+            closed += 1
+        await connection.send({"type": "signed_out_others", "closed": closed})
 
     @staticmethod
     async def _finished(app: web.Application, visitor_id: str, conversation_id: str | None) -> Conversation | None:
@@ -506,6 +597,7 @@ class WebChatChannel:
                         "verified": connection.identity is not None,
                     }
                 )
+        await self._follow(app, connection, turn.conversation_id)
         # Other pages of the same visitor (tabs, a socket that replaced a dropped one) see the turn too.
         for peer in list(self._by_conversation.get(turn.conversation_id, ())):
             await self._catch_up(app, peer, after=peer.cursor)

@@ -15,7 +15,7 @@ from connectors.telegram import setup_telegram
 from connectors.voice.setup import setup_voice
 from connectors.webchat import WebChatChannel
 from core import db as core_db
-from core import pg_indexes, readiness
+from core import home, pg_indexes, readiness
 from core.banking import create_banking_backend
 from core.demo_data import seed_demo_bank
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HTTP_SESSION_KEY, MONGO_CLIENT_KEY, ROUTER_KEY, SETTINGS_KEY
@@ -118,6 +118,7 @@ def setup_routes(app: web.Application) -> None:
     setup_telegram(app, "/telegram/webhook")
     setup_voice(app, "/voice/twiml")
     WebChatChannel().register(app, "/chat")
+    home.setup_routes(app)
     setup_openapi(app)
 
 

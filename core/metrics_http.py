@@ -63,7 +63,8 @@ class _Snapshot(Collector):
         yield from (length, oldest, online, load)
 
 
-def _allowed(request: web.Request) -> bool:
+def metrics_allowed(request: web.Request) -> bool:
+    """Whether this caller may read the metrics: the token when one is set, else local runs or internal addresses."""
     settings = request.app[SETTINGS_KEY]
     token = settings.metrics_token
     if token:
@@ -71,6 +72,8 @@ def _allowed(request: web.Request) -> bool:
         return hmac.compare_digest(presented.encode(), token.encode())
     if settings.env != PRODUCTION:
         return True
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False  # came through the public reverse proxy, which itself connects from an internal address
     try:
         address = ipaddress.ip_address(request.remote or "")
     except ValueError:
@@ -80,7 +83,7 @@ def _allowed(request: web.Request) -> bool:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """Every counter and histogram of the platform (all gateway processes), and the database's live figures."""
-    if not _allowed(request):
+    if not metrics_allowed(request):
         return web.json_response(
             {"error": "Metrics need 'Authorization: Bearer <METRICS_TOKEN>' or a request from an internal address."},
             status=403,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from http import HTTPStatus
+from typing import Any
 
 import pymongo
-from aiohttp import hdrs, web
+from aiohttp import hdrs, web, web_protocol
 from aiohttp.typedefs import Handler
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -122,8 +125,52 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
 
 
+# Headers of an answer the application never saw (no route, so no on_response_prepare signal).
+_LOW_LEVEL_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    hdrs.SERVER: SERVER_NAME,
+    "Referrer-Policy": "no-referrer",
+    CSP: DATA_CSP,
+    "X-Frame-Options": "DENY",
+    hdrs.CACHE_CONTROL: "no-store",
+}
+_aiohttp_handle_error = web_protocol.RequestHandler.handle_error
+
+
+def _low_level_error(
+    handler: web_protocol.RequestHandler,
+    request: Any,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """Aiohttp's own answer to a request it cannot parse (bad request line, bad header, body over a limit).
+
+    aiohttp writes "400, message: Bad status line ..." as text/plain, echoes the request, names
+    itself in the Server header and bypasses the app's signal that adds the security headers.
+    The answer here is the same short JSON error every endpoint gives, with the same headers.
+    """
+    response = _aiohttp_handle_error(handler, request, status, exc, message)
+    if isinstance(response, web.Response):
+        reason = (
+            "Internal error; the team has been notified."
+            if status >= 500
+            else "The request cannot be read (request line, headers or body are malformed)."
+        )
+        response.content_type = "application/json"
+        response.text = json.dumps({"error": reason, "status": HTTPStatus(status).phrase})
+        response.headers.update(_LOW_LEVEL_HEADERS)
+    return response
+
+
+def install_low_level_error_answers() -> None:
+    """Route aiohttp's protocol-level errors through `_low_level_error` (once per process)."""
+    web_protocol.RequestHandler.handle_error = _low_level_error  # type: ignore[method-assign,assignment]
+
+
 def setup_middlewares(app: web.Application) -> None:
     """Install the middlewares in order, and the headers every response carries."""
+    install_low_level_error_answers()
     app.middlewares.append(error_middleware)
     app.middlewares.append(url_guard)
     app.middlewares.append(staff_action_deadline)

@@ -19,6 +19,8 @@ from core.staff import Role, StaffSession, StaffUser
 
 # The same limits for every staff page: the counters are per account and address, not per page.
 SIGN_IN_POLICY = signin_guard.SignInPolicy()
+MAX_LOGIN_CHARS = 64
+MAX_PASSWORD_CHARS = 1024
 
 
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -98,6 +100,12 @@ async def sign_in(
     login, password = body.get("login"), body.get("password")
     if not isinstance(login, str) or not isinstance(password, str):
         raise json_error(web.HTTPBadRequest, "'login' and 'password' are required.")
+    if len(login) > MAX_LOGIN_CHARS or len(password) > MAX_PASSWORD_CHARS:
+        # The login is stored in the sign-in audit; a password of 200 KiB is argon2 work for nothing.
+        raise json_error(
+            web.HTTPBadRequest,
+            f"'login' has at most {MAX_LOGIN_CHARS} characters and 'password' at most {MAX_PASSWORD_CHARS}.",
+        )
     address = request.remote or "unknown"
     page = request.match_info.route.name or request.path
     now = datetime.now(UTC)

@@ -79,6 +79,25 @@ class AssignmentService:
             raise AlreadyTaken("This conversation has already been taken.")
         return assigned
 
+    async def assign_to(self, operator_id: str, conversation_id: str, *, actor: str) -> Conversation:
+        """A supervisor gives a queued conversation to an operator (from the inbox list).
+
+        Raises:
+            UnknownOperator: no such operator.
+            CapacityReached: the operator is full.
+            AlreadyTaken: the conversation is not queued any more.
+        """
+        operator = await operators.get_operator(self.db, operator_id)
+        if operator is None:
+            raise UnknownOperator(f"Operator {operator_id} does not exist.")
+        assigned = await self._claim(operator, conversation_id, how="supervisor", actor=actor)
+        if assigned is None:
+            current = await conversations.get_conversation(self.db, conversation_id)
+            if current is not None and current.state is ConversationState.QUEUED:
+                raise CapacityReached(f"{operator.display_name} has no free capacity.")
+            raise AlreadyTaken("This conversation has already been taken.")
+        return assigned
+
     async def _claim(self, operator: Operator, conversation_id: str, *, how: str, actor: str) -> Conversation | None:
         now = self.clock()
         slot_id = await operators.reserve_slot(self.db, operator, now=now, holder=conversation_id)

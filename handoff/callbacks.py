@@ -104,6 +104,8 @@ async def create_task(
     now: datetime,
     phone: str | None = None,
     text: str | None = None,
+    preferred_at: datetime | None = None,
+    preferred_label: str | None = None,
 ) -> str:
     """Store a callback task ("callback" with a phone, or "message" with the customer's text).
 
@@ -128,6 +130,7 @@ async def create_task(
             "customer_id": conversation.customer_id,
             "status": "open",
             "created_at": now,
+            **({"preferred_at": preferred_at, "preferred_label": preferred_label} if preferred_at else {}),
         }
     )
     await bus.emit(
@@ -136,7 +139,15 @@ async def create_task(
             conversation.id,
             "customer",
             now,
-            {"task_id": task_id, "kind": kind, "phone": phone, "text": text, "language": conversation.language},
+            {
+                "task_id": task_id,
+                "kind": kind,
+                "phone": phone,
+                "text": text,
+                "language": conversation.language,
+                "preferred_at": preferred_at.isoformat() if preferred_at else None,
+                "preferred_label": preferred_label,
+            },
         )
     )
     return task_id
@@ -185,4 +196,45 @@ def _task_dict(doc: Document, customer_name: str | None) -> dict[str, Any]:
         # The customer asked at this time; a wished-for time, when a channel collects one, wins.
         "requested_at": (doc.get("preferred_at") or doc["created_at"]).isoformat(),
         "created_at": doc["created_at"].isoformat(),
+        # The customer's own wish ("после 18:00"): the console counts down to it.
+        "preferred_at": doc["preferred_at"].isoformat() if doc.get("preferred_at") else None,
+        "preferred_label": doc.get("preferred_label"),
     }
+
+
+# A phone number inside other words: "+7 999 123-45-67 после 18:00", "звоните на 8 (916) 555 44 33".
+_PHONE_IN_TEXT_RE = re.compile(r"(?<![\w+])\+?\d[\d\s()\-]{8,22}\d(?!\w)")
+# The customer changed their mind: no call, they stay in the chat.
+_WAY_OUT_RE = re.compile(
+    r"^\s*(отмена|отменить|не\s+надо|не\s+нужно|передумал[аи]?|нет,?\s+спасибо|cancel|no\s+thanks?|never\s*mind|"
+    r"don'?t\s+call|no\s+call)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def find_phone(text: str, *, skip: tuple[int, int] | None = None) -> str | None:
+    """The first phone number anywhere in the text (outside `skip`, where a time was said), as +digits."""
+    if skip is not None:
+        text = text[: skip[0]] + " " * (skip[1] - skip[0]) + text[skip[1] :]
+    for match in _PHONE_IN_TEXT_RE.finditer(text):
+        if (phone := parse_phone(match.group(0))) is not None:
+            return phone
+    return None
+
+
+def is_way_out(text: str) -> bool:
+    """Whether the customer declines the call ("отмена", "no thanks")."""
+    return bool(_WAY_OUT_RE.match(text))
+
+
+async def set_preferred_time(db: Database, conversation_id: str, preferred_at: datetime, label: str) -> bool:
+    """Give the conversation's latest open callback task the customer's wished-for time; False if none is open."""
+    task = await db.callback_tasks.find_one(
+        {"conversation_id": conversation_id, "status": "open", "kind": "callback"}, sort=[("created_at", -1)]
+    )
+    if task is None:
+        return False
+    await db.callback_tasks.update_one(
+        {"_id": task["_id"]}, {"$set": {"preferred_at": preferred_at, "preferred_label": label}}
+    )
+    return True

@@ -94,9 +94,10 @@ async def seed_defaults(db: Database) -> None:
         await insert_if_missing(db.canned_responses, dict(doc))  # two gateways seeding at once: one inserts
 
 
-async def list_for(db: Database, language: str | None) -> list[dict[str, Any]]:
-    """Canned responses in a language (all when None), by title."""
-    query = {"language": language} if language else {}
+async def list_for(db: Database, language: str | None, team: str | None = None) -> list[dict[str, Any]]:
+    """Canned responses in a language (all when None), by title; a team's own ones only for that team."""
+    query: dict[str, Any] = {"language": language} if language else {}
+    query["team"] = {"$in": [None, team]} if team else None
     cursor = db.canned_responses.find(query).sort("title", 1)
     return [
         {"id": doc["_id"], "language": doc["language"], "title": doc["title"], "text": doc["text"]}
@@ -104,20 +105,23 @@ async def list_for(db: Database, language: str | None) -> list[dict[str, Any]]:
     ]
 
 
-async def rendered_for(db: Database, language: str, variables: Mapping[str, str | None]) -> list[dict[str, Any]]:
+async def rendered_for(
+    db: Database, language: str, variables: Mapping[str, str | None], team: str | None = None
+) -> list[dict[str, Any]]:
     """The conversation's canned responses, filled in for it (the template rides along for editing tools).
 
     Args:
         db: the database.
         language: the conversation's language; its responses are listed and its fallbacks used.
         variables: values for this conversation; None or "" for what is unknown (a guest's name).
+        team: the conversation's team: its own responses are offered beside the shared ones.
 
     Returns:
         Dicts with id, language, title, text (ready to send) and template.
     """
     return [
         {**item, "template": item["text"], "text": render(item["text"], variables, language)}
-        for item in await list_for(db, language)
+        for item in await list_for(db, language, team)
     ]
 
 

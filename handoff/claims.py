@@ -17,6 +17,7 @@ left pending past its lease (the release failed too) is taken over.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -179,7 +180,8 @@ async def release(lease: Lease) -> None:
     except PyMongoError:
         logger.warning("Could not release claim %s yet; retrying while the lease lasts", lease.claim_id)
     if lease.lease_seconds > 0:
-        task = asyncio.create_task(_release_later(lease))
+        # A context of its own: the caller's `pymongo.timeout` (a staff action's deadline) must not end it.
+        task = asyncio.create_task(_release_later(lease), context=contextvars.Context())
         _RELEASING.add(task)
         task.add_done_callback(_RELEASING.discard)
 

@@ -205,9 +205,21 @@ async def inbox_view(request: web.Request) -> web.Response:
     try:
         view = inbox.View(request.query.get("view", inbox.View.MINE.value))
     except ValueError:
-        return _coded(400, "bad_view", "'view' must be queue, mine, open or closed.")
+        return _coded(400, "bad_view", "'view' must be queue, mine, open, snoozed or closed.")
+    try:
+        filters = inbox.Filters.parse(request.query)
+    except ValueError as err:
+        return _coded(400, "bad_filter", str(err))
     operator = await operators.get_operator(db, session.user.login)
-    rows = await inbox.rows(db, view, session.user.login, operator, request.query.get("q", ""))
+    rows = await inbox.rows(
+        db,
+        view,
+        session.user.login,
+        operator,
+        request.query.get("q", ""),
+        filters=filters,
+        levels=request.app[HANDOFF_KEY].levels,
+    )
     return web.json_response(
         {
             "view": view.value,
@@ -216,6 +228,17 @@ async def inbox_view(request: web.Request) -> web.Response:
             "last_event_seq": await _last_seq(request),
         }
     )
+
+
+async def inbox_row(request: web.Request) -> web.Response:
+    """One conversation's inbox row: a message updates its row without re-reading the whole view."""
+    session = await _session(request, Role.OPERATOR, Role.SUPERVISOR)
+    found = await inbox.one_row(
+        request.app[DB_KEY], request.match_info["conversation_id"], session.user.login, request.app[HANDOFF_KEY].levels
+    )
+    if found is None:
+        return _coded(404, "not_found", "No such conversation.")
+    return web.json_response(found.to_dict())
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -442,7 +465,7 @@ async def canned_for_conversation(request: web.Request) -> web.Response:
         profile = await services.profile_source(conversation.customer_id)
         name = canned.first_name(((profile or {}).get("customer") or {}).get("full_name"))
     variables = {"name": name, "operator": session.user.display_name}
-    rendered = await canned.rendered_for(db, conversation.language or "ru", variables)
+    rendered = await canned.rendered_for(db, conversation.language or "ru", variables, conversation.team)
     return web.json_response({"canned": rendered})
 
 
@@ -499,6 +522,7 @@ def setup_routes(app: web.Application) -> None:
     WEB_DIST.mkdir(parents=True, exist_ok=True)  # aiohttp needs the folder; built_page says when it is empty
     add.add_static("/ui", WEB_DIST, name="web_dist")
     add.add_get("/api/console/inbox", inbox_view, name="console_inbox")
+    add.add_get("/api/console/inbox/rows/{conversation_id}", inbox_row, name="console_inbox_row")
     add.add_post("/api/console/sign-in", sign_in, name="console_sign_in")
     add.add_post("/api/console/sign-out", sign_out, name="console_sign_out")
     add.add_get("/api/console/me", me, name="console_me")

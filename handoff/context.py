@@ -11,7 +11,7 @@ import aiohttp
 
 from core.db import Database
 from core.masking import mask_sensitive
-from handoff import conversations, transcript
+from handoff import conversations, events, transcript
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,10 @@ async def build_context(
         except Exception:
             logger.exception("KB suggestions for %s failed", conversation_id)
     handoff = doc.get("handoff") or {}
+    slots = visible_slots(tracker)
+    if conversation.customer_id:
+        # The bot's slot lags behind an operator's check or a sign-in the bot has not seen yet.
+        slots["customer_verified"] = True
     return {
         "conversation": conversation.to_dict(),
         "reason": handoff.get("reason"),
@@ -177,12 +181,58 @@ async def build_context(
         "transitions": [{**t, "at": t["at"].isoformat()} for t in doc.get("transitions", []) if isinstance(t, dict)],
         "messages": messages,
         "notes": notes,
-        "slots": visible_slots(tracker),
+        "slots": slots,
+        "activity": await activity(db, conversation_id),
         "profile": profile,
         "verified_by": verified_by(doc),
         "earlier_conversations": earlier,
         "kb_suggestions": suggestions,
     }
+
+
+# What happened to a conversation besides its messages, shown between them in the console's timeline.
+ACTIVITY_EVENTS = (
+    events.CONVERSATION_BOT_HANDOFF,
+    events.CONVERSATION_ASSIGNED,
+    events.CONVERSATION_TRANSFERRED,
+    events.CONVERSATION_RETURNED_TO_BOT,
+    events.CONVERSATION_CLOSED,
+    events.CUSTOMER_VERIFIED,
+    events.CARD_BLOCKED,
+    events.CONVERSATION_PRIORITY_CHANGED,
+    events.CONVERSATION_LABELS_CHANGED,
+    events.CONVERSATION_SNOOZED,
+    events.CONVERSATION_WOKEN,
+    events.CALLBACK_REQUESTED,
+    events.RATING_CREATED,
+    events.SLA_BREACHED,
+)
+_ACTIVITY_LIMIT = 300
+
+
+async def activity(db: Database, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's stored events of ACTIVITY_EVENTS, oldest first, for the timeline."""
+    found = (
+        db.events.find({"conversation_id": conversation_id, "name": {"$in": list(ACTIVITY_EVENTS)}})
+        .sort("seq", 1)
+        .limit(_ACTIVITY_LIMIT)
+    )
+    docs = await found.to_list()
+    # Staff are named as the console names them elsewhere (display names), customers and the bot by role.
+    actors = [str(d.get("actor", "")) for d in docs]
+    logins = sorted({a.removeprefix("operator:") for a in actors if a.startswith("operator:")})
+    names = {d["_id"]: d.get("display_name") async for d in db.staff.find({"_id": {"$in": logins}})} if logins else {}
+    return [
+        {
+            "id": doc["_id"],
+            "name": doc["name"],
+            "actor": doc.get("actor"),
+            "actor_name": names.get(str(doc.get("actor", "")).removeprefix("operator:")),
+            "at": doc["at"].isoformat(),
+            "data": {k: v for k, v in (doc.get("data") or {}).items() if k != "text"},
+        }
+        for doc in docs
+    ]
 
 
 def label_button_presses(messages: list[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
 from core.teams import configured_teams
-from handoff import claims, events, surveys
+from handoff import claims, events, surveys, triage
 from handoff.bus import EventBus
 from handoff.events import Event
 
@@ -72,10 +72,11 @@ _TRANSITION_WRITE_SECONDS = 10.0
 # A transition claim neither completed nor given back (the database failed during the release too) is taken
 # over after this long: three times the write bound, so its holder has certainly stopped writing.
 TRANSITION_LEASE_SECONDS = 30.0
-# Complaints and customers the bot failed wait less: they are already unhappy.
-_URGENT_REASONS = frozenset({HandoffReason.COMPLAINT, HandoffReason.BOT_UNAVAILABLE, HandoffReason.FRAUD_ALERT})
+# Queue ranks of the priority levels (handoff/triage.py): a lost card or fraud first, then complaints and
+# customers the bot failed (already unhappy), then the rest.
 URGENT_PRIORITY = 0
-NORMAL_PRIORITY = 1
+HIGH_PRIORITY = 1
+NORMAL_PRIORITY = 2
 # Reasons that need a skill; other conversations go to any operator speaking the language.
 # Names from the configured team list (core/teams.yml); a list without one routes that reason to anyone.
 _REASON_TEAMS: dict[HandoffReason, str] = {
@@ -86,8 +87,8 @@ _REASON_TEAMS: dict[HandoffReason, str] = {
 
 
 def priority_of(reason: HandoffReason) -> int:
-    """Queue priority of a reason: lower is served first."""
-    return URGENT_PRIORITY if reason in _URGENT_REASONS else NORMAL_PRIORITY
+    """Queue priority of a reason: lower is served first (the mapping is configurable, see handoff/triage.py)."""
+    return triage.rank(triage.level_of_reason(reason.value))
 
 
 def team_of(reason: HandoffReason) -> str | None:
@@ -129,6 +130,8 @@ class Conversation:
     awaiting: str | None = None
     fallbacks_in_row: int = 0
     resolution: str | None = None
+    labels: tuple[str, ...] = ()
+    snooze: triage.Snooze | None = None
     # How an operator verified the customer ("operator_card_digits"), when one did.
     verified_method: str | None = None
 
@@ -162,6 +165,8 @@ class Conversation:
             awaiting=doc.get("awaiting"),
             fallbacks_in_row=int(doc.get("fallbacks_in_row", 0)),
             resolution=doc.get("resolution"),
+            labels=tuple(str(label) for label in doc.get("labels") or ()),
+            snooze=triage.Snooze.from_document(doc.get("snooze")),
             verified_method=(doc.get("verified") or {}).get("method"),
         )
 
@@ -177,6 +182,9 @@ class Conversation:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "queued_at": self.queued_at.isoformat() if self.queued_at else None,
             "priority": self.priority,
+            "priority_level": triage.level(self.priority),
+            "labels": list(self.labels),
+            "snooze": self.snooze.to_dict() if self.snooze else None,
             "team": self.team,
             "assignee_id": self.assignee_id,
             "assignee_name": self.assignee_name,
@@ -190,6 +198,7 @@ async def ensure_indexes(db: Database) -> None:
     await db.conversations.create_index([("customer_id", 1), ("created_at", -1)])
     await db.conversations.create_index([("state", 1), ("priority", 1), ("queued_at", 1)])
     await db.conversations.create_index([("assignee.id", 1), ("state", 1)])
+    await db.channel_users.create_index([("conversation_id", 1)])
 
 
 async def _upsert(
@@ -253,10 +262,23 @@ async def find_open(db: Database, channel: str, channel_user_id: str) -> Convers
 
 
 async def release_pointer(db: Database, conversation: Conversation) -> None:
-    """Forget the customer's open conversation so their next message starts a new one."""
+    """Forget the customer's open conversation so their next message starts a new one.
+
+    On every device that shared it (see `share_pointer`), not only the one that opened it.
+    """
     await db.channel_users.delete_one(
         {"_id": f"{conversation.channel}:{conversation.channel_user_id}", "conversation_id": conversation.id}
     )
+    await db.channel_users.delete_many({"conversation_id": conversation.id})
+
+
+async def share_pointer(db: Database, channel: str, channel_user_id: str, conversation_id: str) -> None:
+    """Let another channel user (the same signed-in customer's second browser) write into an open conversation."""
+    fields = {"conversation_id": conversation_id, "shared": True}
+    try:
+        await db.channel_users.update_one({"_id": f"{channel}:{channel_user_id}"}, {"$set": fields}, upsert=True)
+    except DuplicateKeyError:  # FerretDB: a simultaneous first upsert of the same id; the document exists now
+        await db.channel_users.update_one({"_id": f"{channel}:{channel_user_id}"}, {"$set": fields})
 
 
 async def get_conversation(db: Database, conversation_id: str) -> Conversation | None:
@@ -525,6 +547,7 @@ async def assign(
                     "waited_seconds": waited,
                     "language": conversation.language,
                     "team": conversation.team,
+                    **(await alert_facts(db, conversation)),
                 },
             )
         )
@@ -596,10 +619,20 @@ async def transfer(
                     "note": note,
                     "language": conversation.language,
                     "state": conversation.state.value,
+                    **(await alert_facts(db, conversation)),
                 },
             )
         )
     return conversation
+
+
+async def alert_facts(db: Database, conversation: Conversation) -> dict[str, Any]:
+    """What an operator's alert names: the customer (name when the bank knows them), channel and reason."""
+    name = None
+    if conversation.customer_id:
+        customer = await db.bank_customers.find_one({"_id": conversation.customer_id}, {"full_name": 1})
+        name = customer.get("full_name") if customer else None
+    return {"customer_name": name, "channel": conversation.channel, "reason": conversation.handoff_reason}
 
 
 async def return_to_bot(

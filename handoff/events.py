@@ -25,6 +25,17 @@ RATING_CREATED = "rating.created"
 # A customer answered a survey question (handoff.surveys): the post-conversation rating and survey campaigns.
 SURVEY_ANSWERED = "survey.answered"
 CALLBACK_REQUESTED = "callback.requested"
+# The conversation's customer was verified (by an operator's check or the channel's sign-in).
+CUSTOMER_VERIFIED = "customer.verified"
+# An operator blocked one of the customer's cards (data: card, last four digits only).
+CARD_BLOCKED = "card.blocked"
+# Triage: priority, labels and snooze of a conversation, changed by staff (or a snooze woken).
+CONVERSATION_PRIORITY_CHANGED = "conversation.priority_changed"
+CONVERSATION_LABELS_CHANGED = "conversation.labels_changed"
+CONVERSATION_SNOOZED = "conversation.snoozed"
+CONVERSATION_WOKEN = "conversation.woken"
+# A conversation went past its service-level target (first or next response).
+SLA_BREACHED = "sla.breached"
 # Card-digit checks of a customer (or by an operator) were locked after too many failures (handoff/verify_limits.py).
 VERIFICATION_LOCKED = "verification.locked"
 

@@ -1,24 +1,28 @@
 """The console's inbox: views of conversations (queue, mine, all open, closed), search, rows, read marks.
 
 A row is what an operator needs to pick a conversation without opening it: who (name or guest), where
-(channel, language), how long the customer has waited, the last message and how many customer messages
-this operator has not read.
+(channel, language), how long the customer has waited, the customer's own last words (not a button's
+payload, not the bot's answer), why it came to the operators and how urgent it is, its service-level
+clock, and how many customer messages this operator has not read. Filters (status, assignee, team,
+label, channel, language, priority) narrow any view; snoozed conversations have a view of their own.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
-from handoff import queue
+from core.teams import GENERAL_TEAM, PRIORITIES
+from handoff import queue, triage
 from handoff.conversations import Conversation, ConversationState
 from handoff.operators import Operator
+from handoff.service_levels import Clock, ServiceLevels
 
 # Enough for a shift's view; older closed conversations are found by search.
 _VIEW_LIMIT = 100
@@ -32,7 +36,56 @@ class View(StrEnum):
     QUEUE = "queue"
     MINE = "mine"
     OPEN = "open"
+    SNOOZED = "snoozed"
     CLOSED = "closed"
+
+
+_FILTER_CHARS = 64
+NO_ASSIGNEE = "none"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a view; empty fields do not filter. `assignee` "none" means unassigned."""
+
+    assignee: str = ""
+    team: str = ""
+    label: str = ""
+    channel: str = ""
+    language: str = ""
+    priority: str = ""
+
+    @classmethod
+    def parse(cls, query: Any) -> Filters:
+        """From the request's query string (unknown priorities are refused by the caller's 400)."""
+        values = {name: str(query.get(name, "")).strip()[:_FILTER_CHARS] for name in cls.__dataclass_fields__}
+        if values["priority"] and values["priority"] not in PRIORITIES:
+            raise ValueError(f"'priority' must be one of: {', '.join(PRIORITIES)}.")
+        return cls(**values)
+
+    def spec(self) -> dict[str, Any]:
+        """The filters as a conversations query."""
+        spec: dict[str, Any] = {}
+        if self.assignee == NO_ASSIGNEE:
+            spec["assignee.id"] = None
+        elif self.assignee:
+            spec["assignee.id"] = self.assignee
+        if self.team:
+            # Conversations without a special need belong to the general team (core/teams.py).
+            spec["team"] = None if self.team == GENERAL_TEAM else self.team
+        if self.label:
+            spec["labels"] = self.label
+        if self.channel:
+            spec["channel"] = self.channel
+        if self.language:
+            spec["language"] = self.language
+        if self.priority:
+            spec["priority"] = triage.rank(self.priority)
+        return spec
+
+    def to_dict(self) -> dict[str, str]:
+        """Serialize (saved views store this)."""
+        return {k: v for k, v in asdict(self).items() if v}
 
 
 @dataclass(frozen=True)
@@ -49,6 +102,10 @@ class Row:
     unread: int
     accepted: bool
     updated_at: datetime | None
+    # The customer's own last words (button payloads and bot or operator texts left out).
+    customer_text: str = ""
+    customer_at: datetime | None = None
+    clock: Clock | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize for the console."""
@@ -64,6 +121,11 @@ class Row:
             "unread": self.unread,
             "accepted": self.accepted,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "customer_said": {
+                "text": self.customer_text,
+                "at": self.customer_at.isoformat() if self.customer_at else None,
+            },
+            "sla": self.clock.to_dict() if self.clock else None,
         }
 
 
@@ -105,21 +167,33 @@ async def read_position(db: Database, operator_id: str, conversation_id: str) ->
     return int(mark["seq"]) if mark else 0
 
 
-async def _documents(db: Database, view: View, login: str, operator: Operator | None) -> list[Document]:
+_OPEN_STATES = [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]
+_NOT_SNOOZED = {"snooze": None}
+
+
+async def _documents(
+    db: Database, view: View, login: str, operator: Operator | None, filters: Filters = Filters()
+) -> list[Document]:
     if view is View.QUEUE:
         found = await queue.waiting_for(db, operator) if operator else await queue.waiting(db)
         ids = [c.id for c in found]
-        docs = {d["_id"]: d async for d in db.conversations.find({"_id": {"$in": ids}})}
+        docs = {
+            d["_id"]: d async for d in db.conversations.find({"_id": {"$in": ids}, **_NOT_SNOOZED, **filters.spec()})
+        }
         return [docs[i] for i in ids if i in docs]
     if view is View.MINE:
-        spec: dict[str, Any] = {"state": ConversationState.ASSIGNED.value, "assignee.id": login}
-        order = [("assigned_at", 1)]
+        spec: dict[str, Any] = {"state": ConversationState.ASSIGNED.value, "assignee.id": login, **_NOT_SNOOZED}
+        order = [("priority", 1), ("assigned_at", 1)]
     elif view is View.OPEN:
-        spec = {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}}
+        spec = {"state": {"$in": _OPEN_STATES}, **_NOT_SNOOZED}
+        order = [("priority", 1), ("queued_at", 1)]
+    elif view is View.SNOOZED:
+        spec = {"state": {"$in": _OPEN_STATES}, "snooze": {"$ne": None}}
         order = [("queued_at", 1)]
     else:
         spec = {"state": ConversationState.CLOSED.value}
         order = [("updated_at", -1)]
+    spec = {**spec, **{k: v for k, v in filters.spec().items() if not (view is View.MINE and k == "assignee.id")}}
     return await db.conversations.find(spec).sort(order).limit(_VIEW_LIMIT).to_list()
 
 
@@ -154,7 +228,9 @@ async def _search_documents(db: Database, text: str) -> list[Document]:
     return await db.conversations.find({"$or": ors}).sort("updated_at", -1).limit(_VIEW_LIMIT).to_list()
 
 
-async def _row(db: Database, doc: Document, login: str, names: dict[str, str | None]) -> Row:
+async def _row(
+    db: Database, doc: Document, login: str, names: dict[str, str | None], clock: Clock | None = None
+) -> Row:
     conversation = Conversation.from_document(doc)
     # The last word of the customer, the bot or an operator; gateway notices only when there is nothing else.
     last = (
@@ -190,6 +266,16 @@ async def _row(db: Database, doc: Document, login: str, names: dict[str, str | N
         customer = await db.bank_customers.find_one({"_id": conversation.customer_id}, {"full_name": 1})
         names[conversation.customer_id] = customer.get("full_name") if customer else None
     text = last[0]["text"] if last else ""
+    said = (
+        await db.messages.find(
+            {"conversation_id": conversation.id, "author": "customer", "text": {"$regex": "^[^/]"}},
+            {"text": 1, "at": 1},
+        )
+        .sort("seq", -1)
+        .limit(1)
+        .to_list()
+    )
+    said_text = said[0]["text"] if said else ""
     return Row(
         conversation=conversation,
         customer_name=names.get(conversation.customer_id) if conversation.customer_id else None,
@@ -200,15 +286,37 @@ async def _row(db: Database, doc: Document, login: str, names: dict[str, str | N
         unread=unread,
         accepted=bool((doc.get("assignee") or {}).get("accepted_at")),
         updated_at=doc.get("updated_at"),
+        customer_text=said_text[:_PREVIEW_CHARS] + ("…" if len(said_text) > _PREVIEW_CHARS else ""),
+        customer_at=said[0]["at"] if said else None,
+        clock=clock,
     )
 
 
-async def rows(db: Database, view: View, login: str, operator: Operator | None, query: str = "") -> list[Row]:
+async def rows(
+    db: Database,
+    view: View,
+    login: str,
+    operator: Operator | None,
+    query: str = "",
+    *,
+    filters: Filters = Filters(),
+    levels: ServiceLevels | None = None,
+) -> list[Row]:
     """The view's rows, or, with a query, every conversation it finds whatever its state."""
     text = query.strip()[:_MAX_QUERY_CHARS]
-    docs = await _search_documents(db, text) if text else await _documents(db, view, login, operator)
+    docs = await _search_documents(db, text) if text else await _documents(db, view, login, operator, filters)
     names: dict[str, str | None] = {}
-    return [await _row(db, doc, login, names) for doc in docs]
+    clocks = await levels.clocks(db, docs, datetime.now(UTC)) if levels is not None else {}
+    return [await _row(db, doc, login, names, clocks.get(doc["_id"])) for doc in docs]
+
+
+async def one_row(db: Database, conversation_id: str, login: str, levels: ServiceLevels | None = None) -> Row | None:
+    """One conversation's row: the console updates a single row on a message instead of re-reading the view."""
+    doc = await db.conversations.find_one({"_id": conversation_id})
+    if doc is None:
+        return None
+    clock = await levels.clock(db, doc, datetime.now(UTC)) if levels is not None else None
+    return await _row(db, doc, login, {}, clock)
 
 
 @dataclass(frozen=True)
@@ -231,14 +339,18 @@ async def summary(db: Database, login: str, operator: Operator | None) -> Summar
         {"state": ConversationState.ASSIGNED.value, "assignee.id": login}, {"_id": 1}
     ).to_list()
     mine_ids = [d["_id"] for d in mine_docs]
-    open_ = await db.conversations.count_documents(
-        {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}}
-    )
+    open_ = await db.conversations.count_documents({"state": {"$in": _OPEN_STATES}, **_NOT_SNOOZED})
+    snoozed = await db.conversations.count_documents({"state": {"$in": _OPEN_STATES}, "snooze": {"$ne": None}})
     unread = 0
     for conversation_id in mine_ids:
         read_seq = await read_position(db, login, conversation_id)
         unread += await db.messages.count_documents(
             {"conversation_id": conversation_id, "author": "customer", "seq": {"$gt": read_seq}}
         )
-    counts = {View.QUEUE.value: queued, View.MINE.value: len(mine_ids), View.OPEN.value: open_}
+    counts = {
+        View.QUEUE.value: queued,
+        View.MINE.value: len(mine_ids),
+        View.OPEN.value: open_,
+        View.SNOOZED.value: snoozed,
+    }
     return Summary(counts=counts, mine_ids=mine_ids, unread=unread)

@@ -29,12 +29,23 @@ class Notice(StrEnum):
     ASK_RATING = "ask_rating"
     ASK_COMMENT = "ask_comment"
     THANKS_FOR_RATING = "thanks_for_rating"
+    CARD_BLOCKED = "card_blocked"
+    CALLBACK_CREATED_AT = "callback_created_at"
+    CALLBACK_TIME_NOTED = "callback_time_noted"
+    ASK_CALLBACK_PHONE_FOR_TIME = "ask_callback_phone_for_time"
+    CALLBACK_CANCELLED = "callback_cancelled"
     VERIFICATION_LOCKED = "verification_locked"
     CALLBACK_ALREADY_ARRANGED = "callback_already_arranged"
     CALLBACK_LIMIT = "callback_limit"
 
 
 _TEXTS: dict[Notice, dict[str, str]] = {
+    Notice.CARD_BLOCKED: {
+        "ru": "Карта {card} заблокирована: по ней больше нельзя платить или снимать деньги. "
+        "Новую карту можно заказать в приложении или в отделении.",
+        "en": "Card {card} is blocked: it can no longer be used for payments or withdrawals. "
+        "You can order a new card in the app or at a branch.",
+    },
     Notice.VERIFICATION_LOCKED: {
         "ru": "Для вашей безопасности проверка по цифрам карты приостановлена до {until} (МСК): было "
         "несколько неверных попыток. Если это были не вы, позвоните по номеру на обороте карты или "
@@ -104,8 +115,26 @@ _TEXTS: dict[Notice, dict[str, str]] = {
         "en": "Please type the phone number we should call you back on.",
     },
     Notice.BAD_PHONE: {
-        "ru": "Не похоже на номер телефона. Напишите, пожалуйста, номер, например +7 900 123-45-67.",
-        "en": "That does not look like a phone number. Please type one, e.g. +7 900 123-45-67.",
+        "ru": "Я не нашёл в сообщении номера телефона; оператор его тоже прочитает. Для звонка напишите номер, "
+        "например +7 900 123-45-67 (можно с удобным временем: «после 18:00»), или «отмена», если звонок не нужен.",
+        "en": "I could not find a phone number in that; an operator will read it too. For a call, type the number, "
+        'e.g. +7 900 123-45-67 (a time is welcome: "after 6pm"), or "cancel" if you do not need a call.',
+    },
+    Notice.CALLBACK_CREATED_AT: {
+        "ru": "Спасибо! Оператор перезвонит вам по номеру {phone} {when} (по московскому времени).",
+        "en": "Thank you! An operator will call you back on {phone} {when} (Moscow time).",
+    },
+    Notice.CALLBACK_TIME_NOTED: {
+        "ru": "Записал: перезвоним {when} (по московскому времени).",
+        "en": "Noted: we will call you {when} (Moscow time).",
+    },
+    Notice.ASK_CALLBACK_PHONE_FOR_TIME: {
+        "ru": "Хорошо, перезвоним {when} (по московскому времени). Напишите, пожалуйста, номер телефона.",
+        "en": "Fine, we will call {when} (Moscow time). Please type the phone number.",
+    },
+    Notice.CALLBACK_CANCELLED: {
+        "ru": "Хорошо, звонить не будем. Оператор ответит вам здесь, в чате.",
+        "en": "All right, no call. An operator will answer you here in the chat.",
     },
     Notice.CALLBACK_CREATED: {
         "ru": "Спасибо! Оператор перезвонит вам по номеру {phone}.",

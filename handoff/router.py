@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import pymongo
 
@@ -20,7 +21,18 @@ from core.log import bind_conversation
 from core.masking import MaskResult, mask_sensitive
 from core.messages import Button, InboundMessage, Reply, Turn
 from core.teams import configured_teams
-from handoff import callbacks, claims, conversations, events, operators, outbox, queue, surveys, transcript
+from handoff import (
+    callback_time,
+    callbacks,
+    claims,
+    conversations,
+    events,
+    operators,
+    outbox,
+    queue,
+    surveys,
+    transcript,
+)
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
@@ -297,6 +309,17 @@ class Router:
             await conversations.remember_customer(
                 self.db, conversation.id, language=language, customer_id=customer_id, now=now
             )
+            if customer_id and customer_id != conversation.customer_id and message.identity is not None:
+                # The timeline's entry; open consoles re-read the customer panel on it.
+                await self.events.emit(
+                    Event(
+                        events.CUSTOMER_VERIFIED,
+                        conversation.id,
+                        "customer",
+                        now,
+                        {"method": message.identity.method, "customer_id": customer_id},
+                    )
+                )
         masked = mask_sensitive(text)
         extra: dict[str, object] = {"channel": message.channel, "language": language, "redacted": sorted(masked.found)}
         if key is not None:
@@ -454,23 +477,65 @@ class Router:
             await conversations.set_awaiting(self.db, conversation.id, "message")
             return [Reply(text=notice_text(Notice.ASK_LEFT_MESSAGE, language), author="system")]
         if conversation.awaiting == "callback_phone":
-            phone = callbacks.parse_phone(text)
-            if phone is None:
-                return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
-            try:
-                await callbacks.create_task(self.db, self.events, conversation, kind="callback", phone=phone, now=now)
-            except callbacks.CallbackRefused as refused:
-                await conversations.set_awaiting(self.db, conversation.id, None)
-                return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
-            await conversations.set_awaiting(self.db, conversation.id, None)
-            return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
+            return await self._callback_phone(conversation, text, language, now)
         if conversation.awaiting == "message":
             await callbacks.create_task(self.db, self.events, conversation, kind="message", text=text, now=now)
             await conversations.set_awaiting(self.db, conversation.id, None)
             return [Reply(text=notice_text(Notice.MESSAGE_LEFT, language), author="system")]
+        wish = callback_time.parse_wish(text, now, self._zone)
+        if wish is not None:
+            # "after 6pm please" after a callback was booked: the task gets the time, the customer hears it.
+            when = wish.label(language, now, self._zone)
+            if await callbacks.set_preferred_time(self.db, conversation.id, wish.at, when):
+                return [Reply(text=notice_text(Notice.CALLBACK_TIME_NOTED, language, when=when), author="system")]
         if conversation.state is ConversationState.QUEUED:
             return [Reply(text=notice_text(Notice.WITH_OPERATOR, language), author="system")]
         return []
+
+    @property
+    def _zone(self) -> ZoneInfo:
+        return self.hours.zone if self.hours is not None else callback_time.DEFAULT_ZONE
+
+    async def _callback_phone(self, conversation: Conversation, text: str, language: str, now: datetime) -> list[Reply]:
+        """The customer answers "which number?": a number (with a time, perhaps), a time alone, or a way out."""
+        if callbacks.is_way_out(text):
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(Notice.CALLBACK_CANCELLED, language), author="system")]
+        wish = callback_time.parse_wish(text, now, self._zone)
+        phone = callbacks.find_phone(text, skip=wish.span if wish else None)
+        doc = await conversations.get_document(self.db, conversation.id) or {}
+        if phone is None:
+            if wish is not None:
+                await self.db.conversations.update_one(
+                    {"_id": conversation.id}, {"$set": {"callback_wish": {"at": wish.at, "relation": wish.relation}}}
+                )
+                said = wish.label(language, now, self._zone)
+                asked = notice_text(Notice.ASK_CALLBACK_PHONE_FOR_TIME, language, when=said)
+                return [Reply(text=asked, author="system")]
+            return [Reply(text=notice_text(Notice.BAD_PHONE, language), author="system")]
+        remembered = doc.get("callback_wish") or {}
+        if wish is None and isinstance(remembered.get("at"), datetime):
+            relation = str(remembered.get("relation") or "after")
+            wish = callback_time.CallbackWish(at=remembered["at"], relation=relation, span=(0, 0))
+        when = wish.label(language, now, self._zone) if wish is not None else None
+        try:
+            await callbacks.create_task(
+                self.db,
+                self.events,
+                conversation,
+                kind="callback",
+                phone=phone,
+                now=now,
+                preferred_at=wish.at if wish else None,
+                preferred_label=when,
+            )
+        except callbacks.CallbackRefused as refused:
+            await conversations.set_awaiting(self.db, conversation.id, None)
+            return [Reply(text=notice_text(_REFUSED_CALLBACK[refused.reason], language), author="system")]
+        await conversations.set_awaiting(self.db, conversation.id, None)
+        if when is None:
+            return [Reply(text=notice_text(Notice.CALLBACK_CREATED, language, phone=phone), author="system")]
+        return [Reply(text=notice_text(Notice.CALLBACK_CREATED_AT, language, phone=phone, when=when), author="system")]
 
     async def _answers_survey(self, conversation: Conversation, text: str) -> bool:
         """Whether the message answers the survey question the conversation waits on."""

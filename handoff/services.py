@@ -11,6 +11,7 @@ from handoff.bus import EventBus
 from handoff.context import KbSearch, ProfileSource, TrackerClient
 from handoff.desk import Desk
 from handoff.hub import ConsoleHub
+from handoff.service_levels import ServiceLevels
 
 
 @dataclass
@@ -25,3 +26,5 @@ class HandoffServices:
     profile_source: ProfileSource | None
     kb_search: KbSearch | None
     clock: Callable[[], datetime]
+    # Response targets and hours (core/teams.yml, OPERATOR_HOURS); None only in tests that build services by hand.
+    levels: ServiceLevels | None = None

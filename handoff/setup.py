@@ -21,7 +21,21 @@ from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_K
 from core.settings import Settings
 from core.staff import Role
 from handoff import bus as bus_module
-from handoff import canned, console, inbox, operators, reporting, supervisor_http, surveys, verify_limits
+from handoff import (
+    canned,
+    canned_http,
+    console,
+    inbox,
+    operators,
+    reporting,
+    service_levels,
+    snooze,
+    supervisor_http,
+    surveys,
+    triage,
+    triage_http,
+    verify_limits,
+)
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
@@ -30,7 +44,9 @@ from handoff.hours import WorkingHours
 from handoff.hub import ConsoleHub
 from handoff.outbox import DeliveryListener
 from handoff.reporting import ReportingListener
+from handoff.service_levels import ServiceLevels
 from handoff.services import HandoffServices
+from handoff.snooze import CustomerReplyWaker
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +56,9 @@ _DEMO_OPERATORS: list[dict[str, Any]] = [
     {"login": "olga", "display_name": "Ольга", "languages": ("ru",), "skills": ("cards",), "capacity": 3},
     {"login": "kate", "display_name": "Kate", "languages": ("ru", "en"), "skills": ("cards", "loans"), "capacity": 3},
 ]
+DEMO_SUPERVISOR_LOGIN = "sveta"
+# Every demo staff login of the handoff side (the front page lists them in local runs).
+DEMO_STAFF_LOGINS: tuple[str, ...] = (*(spec["login"] for spec in _DEMO_OPERATORS), DEMO_SUPERVISOR_LOGIN)
 
 
 def _utcnow() -> datetime:
@@ -166,6 +185,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
         # Routing never sends them work for these; the supervisor fixes the profile or the team list.
         logger.error("Operator %s has skills that name no configured team: %s", login, ", ".join(unknown))
     router = app[ROUTER_KEY]
+    levels = ServiceLevels.configured(settings.operator_hours, settings.operator_timezone)
     assignment = AssignmentService(db, bus, _utcnow, auto_assign=settings.handoff_auto_assign)
     hub = ConsoleHub(db)
     services = HandoffServices(
@@ -177,6 +197,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
         profile_source=banking_profile_source(settings, db),
         kb_search=kb_search_source(db),
         clock=_utcnow,
+        levels=levels,
     )
     # Local-only listeners act once, where the event happened; the others run in every process.
     bus.subscribe(AutoAssignListener(assignment), local_only=True)
@@ -184,13 +205,25 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     bus.subscribe(ReportingListener(db), local_only=True)
     bus.subscribe(DeliveryListener(db, app[DELIVERY_KEY]))
     bus.subscribe(hub)
+    bus.subscribe(CustomerReplyWaker(db, bus), local_only=True)
+    await triage.ensure_indexes(db)
+    triage.reason_priorities()  # a malformed PRIORITY_BY_REASON stops the start, not the first handoff
     app[HANDOFF_KEY] = services
     # Frees operator capacity that a failure left held for no conversation (handoff/assignment.py).
     reconciler = asyncio.create_task(reconcile_forever(assignment))
+    # Snoozed conversations come back at their time; missed service-level targets are announced once.
+    background = [
+        asyncio.create_task(snooze.wake_forever(db, bus, _utcnow)),
+        asyncio.create_task(service_levels.watch_forever(db, bus, levels, _utcnow)),
+    ]
     yield
     reconciler.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reconciler
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def close_consoles(app: web.Application) -> None:
@@ -204,4 +237,6 @@ def setup_handoff(app: web.Application) -> None:
     app.cleanup_ctx.append(handoff_context)
     app.on_shutdown.append(close_consoles)
     console.setup_routes(app)
+    triage_http.setup_routes(app)
+    canned_http.setup_routes(app)
     supervisor_http.setup_routes(app)

@@ -14,7 +14,7 @@ from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
 from core.staff_http import json_error
-from handoff import operators, queue, reporting, supervision, verify_limits
+from handoff import events, operators, queue, reporting, reports, supervision, verify_limits
 from handoff.console import built_page
 from handoff.supervision import NotJoined, NotLive, Supervision
 
@@ -49,9 +49,32 @@ async def live(request: web.Request) -> web.Response:
             "at": now.isoformat(),
             "queues": [f.to_dict() for f in await queue.live_figures(db, now)],
             "operators": [o.to_dict() for o in await operators.list_operators(db) if o.id not in supervisors],
-            "conversations": [c.to_dict() for c in await supervision.open_conversations(db, now)],
+            "conversations": await _with_clocks(request, await supervision.open_conversations(db, now), now),
+            "breached_today": await _breached_count(request, now),
             "verification_locks": await verify_limits.active_alerts(db, now),
         }
+    )
+
+
+async def _with_clocks(
+    request: web.Request, rows: list[supervision.LiveConversation], now: datetime
+) -> list[dict[str, Any]]:
+    """Each open conversation with its service-level clock: a breach shows in the supervisor's live list."""
+    levels, db = request.app[HANDOFF_KEY].levels, request.app[DB_KEY]
+    ids = [row.conversation.id for row in rows]
+    docs = await db.conversations.find({"_id": {"$in": ids}}, {"transitions": 0}).to_list() if levels else []
+    clocks = await levels.clocks(db, docs, now) if levels is not None else {}
+    out = []
+    for row in rows:
+        clock = clocks.get(row.conversation.id)
+        out.append({**row.to_dict(), "sla": clock.to_dict() if clock else None})
+    return out
+
+
+async def _breached_count(request: web.Request, now: datetime) -> int:
+    """Breaches announced in the last 24 hours (the live list marks the ones still waiting)."""
+    return await request.app[DB_KEY].events.count_documents(
+        {"name": events.SLA_BREACHED, "at": {"$gte": now - timedelta(days=1)}}
     )
 
 
@@ -79,6 +102,14 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
     if end - start > timedelta(days=_MAX_PERIOD_DAYS):
         raise json_error(web.HTTPBadRequest, f"The period may be at most {_MAX_PERIOD_DAYS} days.")
     return start, end
+
+
+async def reports_view(request: web.Request) -> web.Response:
+    """Reports of a period (`from`, `to`, `tz`) beside the previous period of equal length."""
+    await _supervisor(request)
+    start, end = _period(request)
+    found = await reports.report(request.app[DB_KEY], start, end, _zone(request))
+    return web.json_response(found.to_dict())
 
 
 async def _figures(request: web.Request) -> reporting.Figures:
@@ -190,6 +221,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/supervisor", supervisor_page, name="supervisor_page")
     add.add_get("/api/supervisor/live", live, name="supervisor_live")
     add.add_get("/api/supervisor/figures", figures, name="supervisor_figures")
+    add.add_get("/api/supervisor/reports", reports_view, name="supervisor_reports")
     add.add_get("/api/supervisor/figures.csv", figures_csv, name="supervisor_figures_csv")
     add.add_get("/api/supervisor/verification-locks", verification_locks, name="supervisor_verification_locks")
     add.add_post(

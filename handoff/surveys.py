@@ -299,14 +299,20 @@ class Answer:
     skipped: bool = False
 
 
+# "Stop" to a survey is a wish to hear no more, for the outbound side's opt-out, not a comment.
+_STOP_RE = re.compile(
+    r"^\s*(стоп|хватит|отпишите|отписаться|stop|unsubscribe)\b|не\s+(присылайте|пишите|беспокойте)", re.IGNORECASE
+)
+
+
 def interpret(question: QuestionType, text: str) -> Answer | None:
     """The message as an answer to `question`, or None when it does not answer it."""
     if question is QuestionType.COMMENT:
         stripped = text.strip()
         if stripped == SKIP_PAYLOAD or stripped == "#":
             return Answer(skipped=True)
-        if stripped.startswith("/"):
-            return None  # another button: not a comment
+        if stripped.startswith("/") or _STOP_RE.search(stripped):
+            return None  # another button, or "stop": not a comment
         return Answer(comment=stripped[:MAX_COMMENT_CHARS])
     score = parse_score(text, question)
     return None if score is None else Answer(value=score)

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from core.banking import BankingBackend, BlockResult, insert_audit_record, normalize_phone
+from core.banking import BankingBackend, BlockResult, BlockStatus, insert_audit_record, normalize_phone
 from core.db import Database
 from core.messages import Button, Reply
-from handoff import claims, conversations, outbox, verify_limits
+from handoff import claims, conversations, events, outbox, verify_limits
 from handoff.bus import EventBus
 from handoff.conversations import Conversation
+from handoff.events import Event
 from handoff.notices import Notice, notice_text
 
 SIGN_IN_PAYLOAD = "/sign_in"
@@ -181,6 +182,16 @@ class Verification:
         )
         verified = replace(conversation, customer_id=customer.customer_id)
         await self._audit(verified, operator_id, "identity.verify", "verified", now, card_last4=last4)
+        # The timeline's entry, and the signal that makes every open console re-read the customer panel.
+        await self.bus.emit(
+            Event(
+                events.CUSTOMER_VERIFIED,
+                conversation.id,
+                f"operator:{operator_id}",
+                now,
+                {"method": OPERATOR_VERIFIED, "operator_id": operator_id, "customer_id": customer.customer_id},
+            )
+        )
         return customer.customer_id
 
     async def _tell_locked(self, conversation: Conversation, locked: verify_limits.Standing, now: datetime) -> None:
@@ -194,8 +205,14 @@ class Verification:
         reply = Reply(text=text, author="system")
         await outbox.send_to_customer(self.db, self.bus, conversation, reply, actor="gateway", now=now)
 
-    async def block_card(self, conversation: Conversation, operator_id: str, last4: str) -> BlockResult:
-        """Block one of the verified customer's cards (the backend writes the audit record)."""
+    async def block_card(
+        self, conversation: Conversation, operator_id: str, last4: str, *, now: datetime | None = None
+    ) -> BlockResult:
+        """Block one of the verified customer's cards (the backend writes the audit record).
+
+        A card blocked now is confirmed to the customer in the conversation's language and noted in the
+        timeline; a card that was blocked already changes nothing and says nothing.
+        """
         if conversation.customer_id is None:
             raise VerificationError("not_verified", "Verify the customer before acting on their cards.")
         if not _LAST4_RE.match(last4):
@@ -209,4 +226,21 @@ class Verification:
         )
         if result.card is None:
             raise VerificationError("card_not_found", "The customer has no card with those digits.")
+        if result.status is BlockStatus.BLOCKED:
+            at = now or datetime.now(UTC)
+            card = f"•••• {last4}"
+            said = notice_text(Notice.CARD_BLOCKED, conversation.language, card=card)
+            confirmation = Reply(text=said, author="system")
+            await outbox.send_to_customer(
+                self.db, self.bus, conversation, confirmation, actor=f"operator:{operator_id}", now=at
+            )
+            await self.bus.emit(
+                Event(
+                    events.CARD_BLOCKED,
+                    conversation.id,
+                    f"operator:{operator_id}",
+                    at,
+                    {"card": result.card.display_name, "last4": last4, "operator_id": operator_id},
+                )
+            )
         return result

@@ -71,7 +71,9 @@ async def _run(coro: Any) -> Any:
     except (store.ArticleExists, store.NothingPending) as err:
         raise json_error(web.HTTPConflict, str(err)) from err
     except ArticleError as err:
-        raise json_error(web.HTTPBadRequest, str(err)) from err
+        # The code and its values let the editor say it in the page's language; `error` stays for other clients.
+        body = {"error": str(err), "code": err.code, "params": err.params}
+        raise web.HTTPBadRequest(text=json.dumps(body), content_type="application/json") from err
 
 
 async def editor_page(request: web.Request) -> web.FileResponse:

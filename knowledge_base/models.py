@@ -25,7 +25,15 @@ class ArticleStatus(StrEnum):
 
 
 class ArticleError(ValueError):
-    """The article's data is not acceptable; the message says which field and why."""
+    """The article's data is not acceptable; the message says which field and why.
+
+    `code` and `params` let the editor say the same in its own language ("error.<code>" texts).
+    """
+
+    def __init__(self, message: str, code: str = "invalid", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -87,39 +95,50 @@ def _texts(raw: Any, name: str, *, required: bool) -> dict[str, str]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ArticleError(f"'{name}' must be an object with 'ru' and 'en' texts.")
+        raise ArticleError(f"'{name}' must be an object with 'ru' and 'en' texts.", "field_object", field=name)
     result: dict[str, str] = {}
     for lang in LANGUAGES:
         value = raw.get(lang, "")
         if not isinstance(value, str):
-            raise ArticleError(f"'{name}.{lang}' must be text.")
+            raise ArticleError(f"'{name}.{lang}' must be text.", "field_text", field=name, lang=lang)
         value = value.strip()
         if len(value) > MAX_FIELD_CHARS:
-            raise ArticleError(f"'{name}.{lang}' is longer than {MAX_FIELD_CHARS} characters; shorten it.")
+            raise ArticleError(
+                f"'{name}.{lang}' is longer than {MAX_FIELD_CHARS} characters; shorten it.",
+                "field_too_long",
+                field=name,
+                lang=lang,
+                max=MAX_FIELD_CHARS,
+            )
         if value:
             result[lang] = value
     if required and not result:
-        raise ArticleError(f"'{name}' needs a text in at least one language (ru or en).")
+        raise ArticleError(f"'{name}' needs a text in at least one language (ru or en).", "field_empty", field=name)
     return result
 
 
 def _questions(raw: Any) -> dict[str, list[str]]:
     if not isinstance(raw, dict):
-        raise ArticleError("'questions' must be an object with 'ru' and 'en' lists.")
+        raise ArticleError("'questions' must be an object with 'ru' and 'en' lists.", "questions_object")
     result: dict[str, list[str]] = {}
     for lang in LANGUAGES:
         items = raw.get(lang) or []
         if isinstance(items, str):
             items = [line for line in items.splitlines()]
         if not isinstance(items, list) or not all(isinstance(q, str) for q in items):
-            raise ArticleError(f"'questions.{lang}' must be a list of texts.")
+            raise ArticleError(f"'questions.{lang}' must be a list of texts.", "questions_list", lang=lang)
         cleaned = list(dict.fromkeys(q.strip() for q in items if q.strip()))
         if len(cleaned) > MAX_QUESTIONS_PER_LANGUAGE or any(len(q) > MAX_FIELD_CHARS for q in cleaned):
-            raise ArticleError(f"'questions.{lang}': at most {MAX_QUESTIONS_PER_LANGUAGE} questions, each short.")
+            raise ArticleError(
+                f"'questions.{lang}': at most {MAX_QUESTIONS_PER_LANGUAGE} questions, each short.",
+                "questions_too_many",
+                lang=lang,
+                max=MAX_QUESTIONS_PER_LANGUAGE,
+            )
         if cleaned:
             result[lang] = cleaned
     if not result:
-        raise ArticleError("'questions' needs at least one question in ru or en.")
+        raise ArticleError("'questions' needs at least one question in ru or en.", "questions_empty")
     return result
 
 
@@ -134,15 +153,17 @@ def article_from_input(raw: Any, *, article_id: str | None = None) -> Article:
         ArticleError: with a message naming the field to fix.
     """
     if not isinstance(raw, dict):
-        raise ArticleError("The article must be a JSON object.")
+        raise ArticleError("The article must be a JSON object.", "article_object")
     new_id = article_id if article_id is not None else raw.get("id")
     if not isinstance(new_id, str) or not _ID.match(new_id):
-        raise ArticleError("'id' must be 1-64 lower-case letters, digits, '_' or '-', starting with a letter or digit.")
+        raise ArticleError(
+            "'id' must be 1-64 lower-case letters, digits, '_' or '-', starting with a letter or digit.", "bad_id"
+        )
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ArticleError("'tags' must be a list of texts.")
+        raise ArticleError("'tags' must be a list of texts.", "tags_list")
     escalate = raw.get("escalate", False)
     if isinstance(escalate, str):
         escalate = escalate.strip().lower() in {"1", "true", "yes", "да"}

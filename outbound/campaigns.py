@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from core.banking import BankingBackend
+from core.banking import BankingBackend, find_many_by
 from core.csv_cells import SafeWriter
 from core.db import Database
+from handoff import surveys
 from outbound import store
 from outbound.messages import LANGUAGES, TemplateError, check_template
 from outbound.models import (
     TRANSITIONS,
+    Attempt,
     AttemptState,
     AudienceType,
     Campaign,
@@ -34,7 +37,7 @@ MAX_CSV_ROWS = 100_000
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 200
 MAX_TEMPLATE_CHARS = 1000
-QUESTION_TYPES = ("rating_1_5", "nps_0_10", "comment")
+QUESTION_TYPES = tuple(t.value for t in surveys.QuestionType)
 _EXTRA_VARIABLES = {Kind.FRAUD_ALERT: ("merchant",), Kind.SERVICE_NOTICE: ("text",)}
 
 DeferMany = Callable[[Sequence[tuple[str, datetime]]], Awaitable[None]]
@@ -206,18 +209,14 @@ async def _audience(raw: Any, bank: BankingBackend, kind: Kind, keep: dict[str, 
 
 
 def _survey(raw: Any) -> dict[str, Any]:
+    """The survey's questions, checked by the platform's survey mechanism (handoff/surveys.py)."""
     if raw is None:
         return {"questions": [{"id": "rating", "type": "rating_1_5"}]}
-    questions = raw.get("questions") if isinstance(raw, dict) else None
-    if not isinstance(questions, list) or not 1 <= len(questions) <= 3:
-        raise CampaignError("'survey.questions' must list one to three questions.")
-    checked = []
-    for q in questions:
-        kind = q.get("type") if isinstance(q, dict) else None
-        if kind not in QUESTION_TYPES:
-            raise CampaignError(f"Each survey question's 'type' must be one of {', '.join(QUESTION_TYPES)}.")
-        checked.append({"id": str(q.get("id") or kind), "type": kind})
-    return {"questions": checked}
+    try:
+        questions = surveys.parse_questions(raw.get("questions") if isinstance(raw, dict) else None)
+    except surveys.BadSurvey as err:
+        raise CampaignError(f"'survey.questions': {err}") from err
+    return {"questions": [q.to_dict() for q in questions]}
 
 
 async def transition(pool: store.Pool, campaign: Campaign, action: str, now: datetime) -> Campaign:
@@ -253,8 +252,8 @@ async def resume(pool: store.Pool, campaign: Campaign, defer_many: DeferMany, no
     return resumed
 
 
-async def results(pool: store.Pool, campaign: Campaign) -> dict[str, Any]:
-    """Outcomes, suppressions by reason and the survey's figures (docs/outbound-api.md)."""
+async def results(pool: store.Pool, campaign: Campaign, db: Database, zone: ZoneInfo) -> dict[str, Any]:
+    """Outcomes, suppressions by reason and the survey's figures per day in `zone` (docs/outbound-api.md)."""
     attempts, _ = await store.list_attempts(pool, campaign_id=campaign.id, limit=MAX_CSV_ROWS * 2)
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -268,7 +267,14 @@ async def results(pool: store.Pool, campaign: Campaign) -> dict[str, Any]:
             counts[{"paid": "paid", "stop": "opted_out", "operator": "handed_off"}[a.answer]] += 1
         if a.answer is not None:
             counts["replied_total"] += 1
-    survey = await _survey_figures(pool, campaign) if campaign.kind is Kind.SURVEY else None
+    if campaign.kind is Kind.PAYMENT_REMINDER:
+        counts["paid_after_reminder"] = await _paid_after(db, attempts)
+    # The answers are stored by the platform's one survey mechanism (handoff/surveys.py).
+    survey = (
+        (await surveys.results(db, campaign_id=campaign.id, zone=zone)).to_dict()
+        if campaign.kind is Kind.SURVEY
+        else None
+    )
     return {
         "counts": dict(sorted(counts.items())),
         "suppressed_by_reason": dict(sorted(reasons.items())),
@@ -276,38 +282,15 @@ async def results(pool: store.Pool, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-async def _survey_figures(pool: store.Pool, campaign: Campaign) -> dict[str, Any]:
-    rows = await store.survey_answers(pool, campaign.id)
-    ratings = [int(r["value"]) for r in rows if r["question"] == "rating"]
-    scores = [int(r["value"]) for r in rows if r["question"] == "nps"]
-    by_day: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"rating": [], "nps": []})
-    for r in rows:
-        if r["question"] in ("rating", "nps"):
-            by_day[r["at"].date().isoformat()][r["question"]].append(int(r["value"]))
-    return {
-        "answers": len(rows),
-        "rating_avg": round(sum(ratings) / len(ratings), 2) if ratings else None,
-        "nps": net_promoter_score(scores),
-        "comments": [r["value"] for r in rows if r["question"] == "comment"][-50:],
-        "by_day": [
-            {
-                "day": day,
-                "answers": len(v["rating"]) + len(v["nps"]),
-                "rating_avg": round(sum(v["rating"]) / len(v["rating"]), 2) if v["rating"] else None,
-                "nps": net_promoter_score(v["nps"]),
-            }
-            for day, v in sorted(by_day.items())
-        ],
-    }
-
-
-def net_promoter_score(scores: Sequence[int]) -> int | None:
-    """% promoters (9-10) minus % detractors (0-6), or None without answers."""
-    if not scores:
-        return None
-    promoters = sum(s >= 9 for s in scores)
-    detractors = sum(s <= 6 for s in scores)
-    return round(100 * (promoters - detractors) / len(scores))
+async def _paid_after(db: Database, attempts: Sequence[Attempt]) -> int:
+    """Reminders whose payment arrived after they were sent (the demo bank's payments)."""
+    sent = {str(a.data["payment_id"]): a.sent_at for a in attempts if a.sent_at and a.data.get("payment_id")}
+    payments = await find_many_by(db.bank_payments, "_id", sorted(sent))
+    return sum(
+        1
+        for doc in payments
+        if doc.get("paid_at") is not None and (at := sent.get(doc["_id"])) is not None and doc["paid_at"] > at
+    )
 
 
 EXPORT_COLUMNS = (

@@ -15,17 +15,17 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from core.banking import BankingBackend, ContactProfile
+from core.banking import BankingBackend, ContactProfile, find_many_by
 from core.db import Database
 from core.messages import Button
-from handoff import conversations, transcript
+from handoff import conversations, surveys, transcript
 from outbound import store
-from outbound.messages import Facts, buttons_for, render, template_for
+from outbound.messages import Facts, buttons_for, render, survey_questions, template_for
 from outbound.models import Attempt, AttemptState, CampaignState, Channel, Kind, Reason, Recipient
 from outbound.rules import Calendar, Rules, RussianCalendar, Send, Suppress, Wait, decide
 from outbound.senders import FinalFailure, OutboundMessage, Sender, Sent, TemporaryFailure, Unknown
@@ -39,6 +39,8 @@ _MAX_BACKOFF_SECONDS = 3600.0
 SENDING_LEASE = timedelta(minutes=5)
 # The conversation's channel name per outbound channel (SMS has no inbound conversation here).
 CONVERSATION_CHANNELS = {Channel.TELEGRAM: "telegram"}
+# The conversation channel of an answered survey call: the phone line's voice session.
+VOICE_CONVERSATIONS = "voice"
 
 Defer = Callable[[str, datetime], Awaitable[None]]
 
@@ -85,6 +87,11 @@ def facts_of(attempt: Attempt, profile: ContactProfile) -> Facts:
     )
 
 
+async def ensure_indexes(db: Database) -> None:
+    """The lookups outbound makes in the platform's database (FerretDB gets GIN twins from core/pg_indexes.py)."""
+    await db.telegram_links.create_index([("customer_id", 1)])
+
+
 @dataclass
 class Addresses:
     """Where a customer can be reached on each channel."""
@@ -92,12 +99,12 @@ class Addresses:
     db: Database
 
     async def telegram_chats(self, customer_ids: list[str]) -> dict[str, str]:
-        """Linked Telegram chats (the customer shared their own phone number in the chat)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(customer_ids), 1000):
-            cursor = self.db.telegram_links.find({"customer_id": {"$in": customer_ids[start : start + 1000]}})
-            for doc in await cursor.to_list():
-                found[doc["customer_id"]] = str(doc["_id"])
+        """Linked Telegram chats (the customer shared their own phone number in the chat).
+
+        Read as core.banking.find_many_by reads: by equality (indexed), or in one pass for many.
+        """
+        docs = await find_many_by(self.db.telegram_links, "customer_id", customer_ids)
+        found = {doc["customer_id"]: str(doc["_id"]) for doc in docs}
         return found
 
     async def address(self, channel: Channel, profile: ContactProfile) -> str | None:
@@ -140,6 +147,11 @@ class Deliverer:
         address = await Addresses(self.db).address(attempt.channel, profile)
         if address is None or attempt.channel not in self.senders:
             return await self._suppress(attempt, Reason.NO_CHANNEL)
+        try:
+            await self.senders[attempt.channel].reserve(address)
+        except TimeoutError:
+            await self.defer(attempt.id, self.clock() + timedelta(seconds=5))
+            return AttemptState.QUEUED
         now = self.clock()
         async with store.customer_lock(self.pool, attempt.customer_id) as conn:
             history = await store.contact_history(conn, attempt.customer_id, now)
@@ -224,7 +236,11 @@ class Deliverer:
             attempt.channel,
             attempt.kind,
         )
-        buttons = buttons_for(attempt.kind, language) if attempt.channel is Channel.TELEGRAM else ()
+        buttons = (
+            buttons_for(attempt.kind, language, attempt.data.get("survey"))
+            if attempt.channel is Channel.TELEGRAM
+            else ()
+        )
         return text, buttons
 
     async def _send(self, attempt: Attempt, profile: ContactProfile, address: str, now: datetime) -> AttemptState:
@@ -233,7 +249,8 @@ class Deliverer:
         result = await self.senders[attempt.channel].send(message)
         finished = self.clock()
         if isinstance(result, Sent):
-            conversation_id = await self._record_turn(attempt, profile, address, text, buttons, finished)
+            # Recorded first, in one PostgreSQL statement: the window in which a dying worker leaves the
+            # attempt `unknown` is the provider's request alone, not the transcript's writes too.
             await store.set_attempt(
                 self.pool,
                 attempt.id,
@@ -242,8 +259,12 @@ class Deliverer:
                 sent_at=finished,
                 outcome_at=finished,
                 provider_id=result.provider_id,
-                conversation_id=conversation_id,
             )
+            conversation_id = await self._record_turn(
+                attempt, profile, address, text, buttons, finished, reply_from=result.channel_user_id
+            )
+            if conversation_id is not None:
+                await store.set_conversation(self.pool, attempt.id, conversation_id)
             return AttemptState.SENT
         if isinstance(result, TemporaryFailure) and attempt.tries + 1 < MAX_TRIES:
             retry_at = finished + backoff(attempt.tries + 1, result.retry_after)
@@ -278,7 +299,33 @@ class Deliverer:
             outcome_at=finished,
             error=result.error,
         )
+        await self._fall_back(attempt, finished)
         return AttemptState.FAILED
+
+    async def _fall_back(self, attempt: Attempt, now: datetime) -> None:
+        """A channel that failed for good (the customer blocked the bot): the next channel, as a new attempt."""
+        remaining = [c for c in attempt.data.get("fallback", []) if c in {ch.value for ch in Channel}]
+        if not remaining:
+            return
+        follow_up = replace(
+            attempt,
+            id=store.new_id("att"),
+            channel=Channel(remaining[0]),
+            state=AttemptState.QUEUED,
+            earliest_at=now,
+            notice_id=None,
+            tries=0,
+            contacted_at=None,
+            sent_at=None,
+            outcome_at=None,
+            provider_id=None,
+            error=None,
+            answer=None,
+            conversation_id=None,
+            data=attempt.data | {"fallback": remaining[1:], "fallback_of": attempt.id},
+        )
+        await store.insert_attempts(self.pool, [follow_up])
+        await self.defer(follow_up.id, now)
 
     async def _record_turn(
         self,
@@ -288,12 +335,20 @@ class Deliverer:
         text: str,
         buttons: tuple[Button, ...],
         now: datetime,
+        *,
+        reply_from: str | None = None,
     ) -> str | None:
-        """The contact as a turn of the customer's conversation: the reply then finds the campaign."""
-        channel = CONVERSATION_CHANNELS.get(attempt.channel)
+        """The contact as a turn of the customer's conversation: the reply then finds the campaign.
+
+        A survey call's conversation is the voice session's of that call (`reply_from`, the call's id
+        there): answered by a person, the call asks the survey's questions (connectors/voice/session.py).
+        """
+        channel, user = CONVERSATION_CHANNELS.get(attempt.channel), address
+        if attempt.kind is Kind.SURVEY and attempt.channel is Channel.CALL and reply_from:
+            channel, user = VOICE_CONVERSATIONS, reply_from
         if channel is None:
             return None
-        conversation = await conversations.open_conversation(self.db, channel, address, now)
+        conversation = await conversations.open_conversation(self.db, channel, user, now)
         if conversation.customer_id is None:
             await conversations.remember_customer(
                 self.db, conversation.id, language=profile.language, customer_id=profile.customer_id, now=now
@@ -306,11 +361,24 @@ class Deliverer:
         await transcript.append(
             self.db, conversation.id, author="bot", text=text, now=now, buttons=buttons, extra=context
         )
+        if attempt.kind is Kind.SURVEY:
+            # The message asked the first question: the conversation now waits for the answers
+            # (handoff/surveys.py takes them before the bot sees them).
+            survey = surveys.Survey(
+                key=f"campaign:{attempt.campaign_id}" if attempt.campaign_id else f"notice:{attempt.id}",
+                questions=survey_questions(attempt.data.get("survey")),
+                run=attempt.id,
+                campaign_id=attempt.campaign_id,
+                attempt_id=attempt.id,
+            )
+            await surveys.start(self.db, conversation.id, survey, language=profile.language, channel=channel)
         return conversation.id
 
 
 async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]:
     """Attempts whose worker died mid-send become `unknown`; queued attempts whose job was lost are deferred again.
+
+    Campaigns move on too: scheduled -> running at their start, running -> finished with nothing left to send.
 
     Returns:
         (attempts marked unknown, attempts deferred again).
@@ -328,6 +396,7 @@ async def reap(pool: store.Pool, now: datetime, defer: Defer) -> tuple[int, int]
     again = await store.due_queued(pool, now - SENDING_LEASE)
     for attempt_id in again:
         await defer(attempt_id, now)
+    await store.advance_campaigns(pool, now)
     return unknown, len(again)
 
 

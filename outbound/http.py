@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import procrastinate
 from aiohttp import web
@@ -20,16 +21,18 @@ from connectors.rest import integration_of, presented_key
 from connectors.twilio_outbound import TwilioWebhooks
 from core import staff_http
 from core.banking import BankingBackend, create_banking_backend
-from core.keys import DB_KEY, SETTINGS_KEY
+from core.keys import BUS_KEY, DB_KEY, SETTINGS_KEY
 from core.staff import Role
 from outbound import campaigns, notices, store
 from outbound.config import OutboundSettings
 from outbound.delivery import call_ended, facts_of
+from outbound.delivery import ensure_indexes as ensure_mongo_indexes
 from outbound.limits import SharedRateLimit, SharedSlots
 from outbound.messages import DEFAULT_TEMPLATES, LANGUAGES, VARIABLES, buttons_for, render, template_for
 from outbound.models import Attempt, AttemptState, Campaign, CampaignState, Channel, Kind
 from outbound.planner import plan_campaign, targets_of
 from outbound.queue import create_queue_app, defer_deliveries, ensure_queue_schema
+from outbound.replies import SurveyAnswers
 from outbound.rules import DEFAULT_POLICIES
 
 _MAX_PAGE = 500
@@ -59,12 +62,15 @@ OUTBOUND_KEY = web.AppKey("outbound", Outbound)
 async def outbound_context(app: web.Application) -> AsyncIterator[None]:
     """Open the outbound database and queue for the app's lifetime (when configured)."""
     outbound = app[OUTBOUND_KEY]
+    await ensure_mongo_indexes(app[DB_KEY])
     if outbound.settings.database_url:
         outbound.pool = await store.open_pool(outbound.settings.database_url, max_size=5)
         await store.ensure_schema(outbound.pool)
         outbound.queue = create_queue_app(outbound.settings.database_url)
         await outbound.queue.open_async()
         await ensure_queue_schema(outbound.queue)
+        # A survey answer (handoff/surveys.py) is the customer's reply to its attempt.
+        app[BUS_KEY].subscribe(SurveyAnswers(lambda: outbound.pool), local_only=True)
     if outbound.settings.redis_url:
         outbound.redis = Redis.from_url(outbound.settings.redis_url)
         outbound.slots = SharedSlots(outbound.redis, "calls", outbound.settings.max_calls)
@@ -207,8 +213,14 @@ async def preview(request: web.Request) -> web.Response:
     _, pool = _ready(request)
     campaign = await _campaign(request, pool)
     bank = _bank(request)
-    targets = await targets_of(campaign, bank)
     wanted = request.query.get("customer_id")
+    sample = campaign
+    if campaign.audience.get("type") == "csv":
+        # One customer's message: plan the sample alone, not a CSV of 100,000 (reminders read payments).
+        ids = campaign.audience.get("customer_ids", [])
+        one = [wanted] if wanted in ids else ids[:1]
+        sample = replace(campaign, audience={"type": "csv", "customer_ids": one})
+    targets = await targets_of(sample, bank)
     target = (
         next((t for t in targets if t.customer_id == wanted), None) if wanted else (targets[0] if targets else None)
     )
@@ -236,7 +248,9 @@ async def preview(request: web.Request) -> web.Response:
                 for lang in LANGUAGES
             },
             "buttons": {
-                lang: [b.title for b in buttons_for(campaign.kind, lang)] if channel is Channel.TELEGRAM else []
+                lang: [b.title for b in buttons_for(campaign.kind, lang, campaign.survey)]
+                if channel is Channel.TELEGRAM
+                else []
                 for lang in LANGUAGES
             },
         }
@@ -308,7 +322,9 @@ async def results(request: web.Request) -> web.Response:
     """Outcomes, suppressions and survey figures."""
     await _supervisor(request)
     _, pool = _ready(request)
-    return web.json_response(await campaigns.results(pool, await _campaign(request, pool)))
+    campaign = await _campaign(request, pool)
+    zone = ZoneInfo(request.app[SETTINGS_KEY].operator_timezone)
+    return web.json_response(await campaigns.results(pool, campaign, request.app[DB_KEY], zone))
 
 
 async def export(request: web.Request) -> web.Response:

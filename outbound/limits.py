@@ -1,37 +1,31 @@
 """Send rates shared by every worker and gateway process, in Redis.
 
-A sliding window per key (a sorted set of send times, Redis's own clock): Telegram's ~30
-messages a second in total and 1 a second per chat, and at most N outbound calls at once. The
-window is a little longer than a second so that network jitter between here and the provider
-cannot squeeze more than the limit into any one second at the provider's end.
+Even spacing per key (the generic cell rate algorithm on Redis's own clock): with Telegram's limit of
+about 30 messages a second in total, 25/s is one message every 40 ms across all workers, and 1 a
+second per chat. No bursts: a burst allowed here would reach the provider bunched with the next one
+whenever a loaded machine delays some requests, and exceed the limit there. Also at most N
+outbound calls at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-# Microseconds: one second plus a guard for the jitter between reserving a slot and the request arriving.
-WINDOW_MICROSECONDS = 1_050_000
-
+# Reserve the next slot of every key, or say how many microseconds until all of them are free.
 _RESERVE = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local n = #KEYS
-local window = tonumber(ARGV[n + 1])
+local wait = 0
 for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', t - window)
-  if redis.call('ZCARD', key) >= tonumber(ARGV[i]) then
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    return tonumber(oldest[2]) + window - t
-  end
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat > t and tat - t > wait then wait = tat - t end
 end
+if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, t, ARGV[n + 2])
-  redis.call('PEXPIRE', key, math.ceil(window / 1000) + 1000)
+  redis.call('SET', key, t + tonumber(ARGV[i]), 'PX', math.ceil(tonumber(ARGV[i]) / 1000) + 1000)
 end
 return 0
 """
@@ -48,7 +42,7 @@ return 1
 
 @dataclass
 class SharedRateLimit:
-    """`per_second` sends in total and `per_key_per_second` per chat, across every process."""
+    """`per_second` sends in total and `per_key_per_second` per chat, evenly spaced, across every process."""
 
     redis: Redis
     name: str
@@ -60,13 +54,12 @@ class SharedRateLimit:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience
         keys = [f"rate:{self.name}"]
-        limits = [self.per_second]
+        spacing = [round(1_000_000 / self.per_second)]
         if key is not None:
             keys.append(f"rate:{self.name}:{key}")
-            limits.append(self.per_key_per_second)
-        token = uuid.uuid4().hex
+            spacing.append(round(1_000_000 / self.per_key_per_second))
         while True:
-            wait_us = int(await self.redis.eval(_RESERVE, len(keys), *keys, *limits, WINDOW_MICROSECONDS, token))
+            wait_us = int(await self.redis.eval(_RESERVE, len(keys), *keys, *spacing))
             if wait_us <= 0:
                 return
             if loop.time() + wait_us / 1e6 > deadline:
@@ -95,39 +88,28 @@ class SharedSlots:
 
 @dataclass
 class LocalRateLimit:
-    """The same sliding windows inside one process, for a single worker without Redis."""
+    """The same even spacing inside one process, for a single worker without Redis."""
 
     name: str
     per_second: int
     per_key_per_second: int = 1
 
     def __post_init__(self) -> None:
-        self._sent: dict[str | None, list[float]] = {}
+        self._next: dict[str | None, float] = {}
         self._lock = asyncio.Lock()
 
     async def acquire(self, key: str | None = None, patience: float = 60.0) -> None:
         """Wait for a slot (global, and the key's own)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + patience
-        window = WINDOW_MICROSECONDS / 1e6
         async with self._lock:
-            while True:
-                now = loop.time()
-                waits = []
-                for bucket, limit in ((None, self.per_second), (key, self.per_key_per_second)):
-                    times = [t for t in self._sent.get(bucket, []) if t > now - window]
-                    self._sent[bucket] = times
-                    if len(times) >= limit:
-                        waits.append(times[0] + window - now)
-                    if key is None:
-                        break
-                if not waits:
-                    self._sent[None].append(now)
-                    if key is not None:
-                        self._sent[key].append(now)
-                    if len(self._sent) > 10_000:
-                        self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - window}
-                    return
-                if now + max(waits) > deadline:
-                    raise TimeoutError(f"no {self.name} send slot within {patience} s")
-                await asyncio.sleep(max(waits))
+            now = loop.time()
+            buckets = [(None, 1 / self.per_second)] + ([(key, 1 / self.per_key_per_second)] if key else [])
+            start = max([now, *(self._next.get(k, now) for k, _ in buckets)])
+            if start - now > patience:
+                raise TimeoutError(f"no {self.name} send slot within {patience} s")
+            for k, spacing in buckets:
+                self._next[k] = start + spacing
+            if len(self._next) > 10_000:
+                self._next = {k: v for k, v in self._next.items() if v > now}
+        if start > now:
+            await asyncio.sleep(start - now)

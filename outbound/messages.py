@@ -19,6 +19,7 @@ from babel.dates import format_date
 
 from actions.formatting import format_amount
 from core.messages import Button
+from handoff import surveys
 from outbound.models import Channel, Kind
 
 LANGUAGES = ("ru", "en")
@@ -70,7 +71,8 @@ _BUTTONS: dict[Kind, list[tuple[str, str, str]]] = {
         ("stop", "Не присылать", "Stop these messages"),
     ],
     Kind.FRAUD_ALERT: [("yes", "Да, это я", "Yes, it was me"), ("no", "Нет, это не я", "No, it wasn't me")],
-    Kind.SURVEY: [(f"rating:{n}", str(n), str(n)) for n in range(1, 6)] + [("stop", "Не присылать", "Stop these")],
+    # The question's own buttons come first (buttons_for).
+    Kind.SURVEY: [("stop", "Не присылать", "Stop these")],
     Kind.OFFER: [("operator", "Подробнее", "Tell me more"), ("stop", "Не присылать", "Stop these messages")],
     Kind.SERVICE_NOTICE: [],
 }
@@ -85,10 +87,26 @@ def answer_payload(answer: str) -> str:
     return f"/{ANSWER_INTENT}" + json.dumps({"answer": answer}, separators=(",", ":"))
 
 
-def buttons_for(kind: Kind, language: str) -> tuple[Button, ...]:
-    """The kind's answer buttons in the customer's language."""
+def buttons_for(kind: Kind, language: str, survey: dict[str, Any] | None = None) -> tuple[Button, ...]:
+    """The kind's answer buttons in the customer's language.
+
+    A survey's message asks its first question: that question's buttons (handoff/surveys.py, the one survey
+    mechanism of the platform), then "stop these".
+    """
     index = 2 if language == "en" else 1
-    return tuple(Button(title=entry[index], payload=answer_payload(entry[0])) for entry in _BUTTONS.get(kind, []))
+    entries = _BUTTONS.get(kind, [])
+    if kind is Kind.SURVEY:
+        first = surveys.Survey(key="preview", questions=survey_questions(survey))
+        asked = surveys.question_reply(first, 0, language=language, channel="telegram").buttons
+        entries = [e for e in entries if e[0] == "stop"]
+        return asked + tuple(Button(title=e[index], payload=answer_payload(e[0])) for e in entries)
+    return tuple(Button(title=entry[index], payload=answer_payload(entry[0])) for entry in entries)
+
+
+def survey_questions(survey: dict[str, Any] | None) -> tuple[surveys.Question, ...]:
+    """A survey campaign's questions (a rating alone when it names none)."""
+    raw = (survey or {}).get("questions")
+    return surveys.parse_questions(raw) if raw else (surveys.Question("rating", surveys.QuestionType.RATING),)
 
 
 def check_template(text: str, extra: tuple[str, ...] = ()) -> None:

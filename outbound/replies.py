@@ -23,12 +23,13 @@ from typing import Any
 from actions.formatting import format_amount
 from core.banking import BankingBackend
 from core.identity import CustomerIdentity
-from core.messages import Button, Reply
+from core.messages import Reply
 from handoff.conversations import Conversation, HandoffReason
+from handoff.events import Event
 from handoff.router import HookedTurn
 from outbound import store
 from outbound.delivery import recipient_of
-from outbound.messages import ANSWER_INTENT, answer_payload, format_due_date
+from outbound.messages import ANSWER_INTENT, format_due_date
 from outbound.models import Attempt, AttemptState, Kind
 from outbound.rules import zone_of
 
@@ -90,7 +91,6 @@ _ANYWHERE_OPT_OUT = re.compile(
     r"\b(stop|don'?t\s+send)\s+(me\s+)?(any\s+more\s+)?(reminders|offers|surveys)\b",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"^\s*(\d{1,2})\s*(/\s*(5|10))?\s*$")
 
 TEXTS: dict[str, dict[str, str]] = {
     "paid": {
@@ -131,15 +131,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "он заблокирует её вручную.",
         "en": "The card could not be blocked automatically. Our fraud team will block it for you now.",
     },
-    "nps": {
-        "ru": "Спасибо! Насколько вероятно, что вы порекомендуете банк друзьям, от 0 до 10?",
-        "en": "Thank you! How likely are you to recommend the bank to a friend, from 0 to 10?",
-    },
-    "comment": {
-        "ru": "Спасибо! Хотите что-нибудь добавить? Напишите пару слов.",
-        "en": "Thank you! Anything you would like to add? A few words are enough.",
-    },
-    "survey_thanks": {"ru": "Спасибо за ответы!", "en": "Thank you for your answers!"},
 }
 
 
@@ -323,51 +314,27 @@ class OutboundReplies:
     async def _survey(
         self, pool: store.Pool, attempt: Attempt, text: str, language: str, now: datetime
     ) -> HookedTurn | None:
-        answered = {r["question"] for r in await store.answers_of(pool, attempt.id)}
-        questions = [q["type"] for q in (attempt.data.get("survey") or {}).get("questions", [])] or ["rating_1_5"]
-        pending = [q for q in questions if _question_id(q) not in answered]
-        if not pending:
+        """A survey's answers are taken by handoff/surveys.py before this hook; "stop these" opts out here."""
+        if answer_of(text) != "stop":
             return None
-        current = pending[0]
-        value = _survey_value(current, text)
-        if value is None:
-            if answer_of(text) == "stop":
-                await self.bank.set_opt_out(attempt.customer_id, opted_out=True, actor="customer", source="survey")
-                await store.record_answer(pool, attempt.id, "stop", now)
-                return HookedTurn([Reply(text=_text("stopped", language))])
-            return None
-        await store.record_survey_answer(pool, attempt, _question_id(current), value, now)
-        await store.record_answer(pool, attempt.id, "answered", now)
-        following = pending[1:]
-        if not following:
-            return HookedTurn([Reply(text=_text("survey_thanks", language))])
-        nxt = following[0]
-        if nxt == "nps_0_10":
-            buttons = tuple(Button(title=str(n), payload=answer_payload(f"nps:{n}")) for n in range(11))
-            return HookedTurn([Reply(text=_text("nps", language), buttons=buttons)])
-        return HookedTurn([Reply(text=_text("comment", language))])
+        await self.bank.set_opt_out(attempt.customer_id, opted_out=True, actor="customer", source="survey")
+        await store.record_answer(pool, attempt.id, "stop", now)
+        return HookedTurn([Reply(text=_text("stopped", language))])
 
 
-def _question_id(question_type: str) -> str:
-    return {"rating_1_5": "rating", "nps_0_10": "nps", "comment": "comment"}[question_type]
+@dataclass
+class SurveyAnswers:
+    """A survey answer (event `survey.answered` from handoff/surveys.py) is the reply to its attempt."""
 
+    pool_of: Any  # () -> store.Pool | None
 
-def _survey_value(question_type: str, text: str) -> str | None:
-    """The answer to one survey question: a button's number, a typed number, or (comment) any words."""
-    answer = answer_of(text)
-    number: int | None = None
-    if answer and ":" in answer:
-        _, _, raw = answer.partition(":")
-        number = int(raw) if raw.isdigit() else None
-    elif (match := _DIGIT.match(text)) is not None:
-        number = int(match.group(1))
-    if question_type == "rating_1_5":
-        return str(number) if number is not None and 1 <= number <= 5 else None
-    if question_type == "nps_0_10":
-        return str(number) if number is not None and 0 <= number <= 10 else None
-    if text.startswith("/"):
-        return None
-    return text.strip()[:1000] or None
+    async def survey_answered(self, event: Event) -> None:
+        """Mark the attempt the survey was sent with as answered (results count it as replied)."""
+        attempt_id = event.data.get("attempt_id")
+        pool: store.Pool | None = self.pool_of()
+        if pool is None or not attempt_id:
+            return
+        await store.record_answer(pool, str(attempt_id), "answered", event.at)
 
 
 def _escalation(attempt: Attempt, team: str) -> tuple[HandoffReason, str | None, dict[str, object]]:

@@ -35,6 +35,9 @@ class Sent:
     """The provider accepted it; its own id for the message or call."""
 
     provider_id: str
+    # Who the customer's answers come from in the conversation's channel, when it is not the address:
+    # an answered call continues in the voice session under the call's own id.
+    channel_user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,14 @@ class Sender(Protocol):
     """A channel's way of sending one outbound message."""
 
     channel: Channel
+
+    async def reserve(self, address: str) -> None:
+        """Wait for the channel's rate limit before the attempt is claimed (TimeoutError: try later).
+
+        Waiting before the claim keeps the claimed-but-unsent window to the request itself, so a worker
+        killed meanwhile leaves as few attempts `unknown` as possible.
+        """
+        ...
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send it; every outcome is a result, never an exception."""

@@ -81,15 +81,6 @@ CREATE INDEX IF NOT EXISTS outbound_attempts_state ON outbound_attempts (state, 
 CREATE INDEX IF NOT EXISTS outbound_attempts_conversation ON outbound_attempts (conversation_id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbound_attempts_notice
     ON outbound_attempts (integration, notice_id) WHERE notice_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS outbound_survey_answers (
-    attempt_id text NOT NULL REFERENCES outbound_attempts (id),
-    question text NOT NULL,
-    campaign_id text,
-    customer_id text NOT NULL,
-    value text NOT NULL,
-    at timestamptz NOT NULL,
-    PRIMARY KEY (attempt_id, question)
-);
 """
 
 # Contacts older than this do not matter to any cap (a month is the longest period).
@@ -498,27 +489,6 @@ async def record_answer(pool: Pool, attempt_id: str, answer: str, now: datetime)
         )
 
 
-async def record_survey_answer(pool: Pool, attempt: Attempt, question: str, value: str, now: datetime) -> None:
-    """One survey answer per question (a repeat replaces it)."""
-    async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO outbound_survey_answers (attempt_id, question, campaign_id, customer_id, value, at)"
-            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (attempt_id, question) DO UPDATE SET value = EXCLUDED.value,"
-            " at = EXCLUDED.at",
-            (attempt.id, question, attempt.campaign_id, attempt.customer_id, value, now),
-        )
-
-
-async def survey_answers(pool: Pool, campaign_id: str) -> list[Row]:
-    """Every answer of a survey campaign."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT question, value, at FROM outbound_survey_answers WHERE campaign_id = %s ORDER BY at",
-            (campaign_id,),
-        )
-        return list(await cursor.fetchall())
-
-
 async def cancel_open_attempts(pool: Pool, campaign_id: str, now: datetime) -> int:
     """Attempts not yet sent become cancelled."""
     async with pool.connection() as conn:
@@ -550,10 +520,29 @@ async def merge_data(pool: Pool, attempt_id: str, extra: dict[str, Any]) -> None
         await conn.execute("UPDATE outbound_attempts SET data = data || %s WHERE id = %s", (Jsonb(extra), attempt_id))
 
 
-async def answers_of(pool: Pool, attempt_id: str) -> list[Row]:
-    """The survey answers given to one attempt so far."""
+async def set_conversation(pool: Pool, attempt_id: str, conversation_id: str) -> None:
+    """The conversation the sent message became a turn of (the reply finds its attempt by it)."""
     async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT question, value FROM outbound_survey_answers WHERE attempt_id = %s", (attempt_id,)
+        await conn.execute(
+            "UPDATE outbound_attempts SET conversation_id = %s WHERE id = %s", (conversation_id, attempt_id)
         )
-        return list(await cursor.fetchall())
+
+
+async def advance_campaigns(pool: Pool, now: datetime) -> tuple[int, int]:
+    """Scheduled campaigns whose start has come run; running ones with nothing left to send finish.
+
+    Returns:
+        (campaigns started, campaigns finished).
+    """
+    open_states = [AttemptState.PLANNED.value, AttemptState.QUEUED.value, AttemptState.SENDING.value]
+    async with pool.connection() as conn:
+        started = await conn.execute(
+            "UPDATE outbound_campaigns SET state=%s, updated_at=%s WHERE state=%s AND start_at <= %s",
+            (CampaignState.RUNNING.value, now, CampaignState.SCHEDULED.value, now),
+        )
+        finished = await conn.execute(
+            "UPDATE outbound_campaigns c SET state=%s, updated_at=%s WHERE c.state=%s AND NOT EXISTS"
+            " (SELECT 1 FROM outbound_attempts a WHERE a.campaign_id = c.id AND a.state = ANY(%s))",
+            (CampaignState.FINISHED.value, now, CampaignState.RUNNING.value, open_states),
+        )
+        return started.rowcount, finished.rowcount

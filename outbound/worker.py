@@ -17,6 +17,7 @@ from datetime import datetime
 import procrastinate
 from redis.asyncio import Redis
 
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender
 from connectors.telegram_outbound import TelegramSender, create_outbound_bot
 from connectors.twilio_outbound import CallSender, SmsSender, twilio_client
 from core import db as core_db
@@ -25,7 +26,7 @@ from core.log import setup_logging
 from core.settings import Settings
 from outbound import store
 from outbound.config import OutboundSettings
-from outbound.delivery import Deliverer, reap
+from outbound.delivery import Deliverer, ensure_indexes, reap
 from outbound.limits import LocalRateLimit, SharedRateLimit, SharedSlots
 from outbound.models import Channel
 from outbound.queue import DELIVER_TASK, QUEUE, REAP_TASK, create_queue_app, defer_delivery, ensure_queue_schema
@@ -59,6 +60,19 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
         senders[Channel.SMS] = SmsSender(client, outbound.twilio_from_number)
         slots = SharedSlots(redis, "calls", outbound.max_calls) if redis is not None else None
         senders[Channel.CALL] = CallSender(client, outbound.twilio_from_number, outbound.public_url, slots)
+    if outbound.ami_host:
+        # Calls through the bank's own Asterisk (AMI Originate into the FastAGI voice session) instead.
+        senders[Channel.CALL] = AsteriskCallSender(
+            AmiConfig(
+                host=outbound.ami_host,
+                port=outbound.ami_port,
+                username=outbound.ami_username,
+                secret=outbound.ami_secret,
+                channel=outbound.ami_channel,
+                agi_url=outbound.ami_agi_url,
+                caller_id=outbound.ami_caller_id,
+            )
+        )
     return senders
 
 
@@ -75,6 +89,7 @@ async def runtime(settings: Settings, outbound: OutboundSettings) -> AsyncIterat
     async with queue.open_async():
         await ensure_queue_schema(queue)
         db = core_db.database(client, settings)
+        await ensure_indexes(db)
         senders = await senders_from(settings, outbound, redis)
 
         async def defer(attempt_id: str, at: datetime) -> None:

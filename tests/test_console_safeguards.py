@@ -112,6 +112,11 @@ async def test_an_operator_guessing_anna_s_card_ending_is_locked_out_and_the_sup
     lifts = await gateway.app[DB_KEY].audit_log.find({"action": "identity.lock_lifted"}).to_list()
     assert [(r["actor"], r["customer_id"]) for r in lifts] == [("supervisor:sveta", "demo-anna")]
 
+    # Back with the bot, the guest is Anna for the bot too: her balance, no sign-in asked.
+    await kate.conversation(guest.conversation_id, "return-to-bot")
+    balance = said(await guest.says("какой у меня баланс?"))
+    assert "4821" in balance and "войдите" not in balance.lower()
+
 
 def ivan_token(gateway: Gateway) -> str:
     """Ivan signed in on the bank's site."""

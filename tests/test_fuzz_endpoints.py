@@ -7,6 +7,7 @@ the router knows is a test case; Hypothesis writes the requests (tests/fuzz_supp
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import pgcluster
 from core.app import create_app
 from core.settings import Settings
 from core.stack import Stack
@@ -27,7 +29,16 @@ EXAMPLES_PER_ENDPOINT = 12
 
 @pytest.fixture(scope="module")
 async def fuzz(stack: Stack) -> AsyncIterator[FuzzClient]:
-    server = TestServer(create_app(gateway_settings(stack, "fuzz", bot_timeout_seconds=4.0)))
+    # The platform's outbound database, as the run command gives the gateway (without one outbound routes answer 503).
+    previous = os.environ.get("OUTBOUND_DATABASE_URL")
+    os.environ["OUTBOUND_DATABASE_URL"] = pgcluster.outbound_url(stack.ports["postgres"])
+    try:
+        server = TestServer(create_app(gateway_settings(stack, "fuzz", bot_timeout_seconds=4.0)))
+    finally:
+        if previous is None:
+            os.environ.pop("OUTBOUND_DATABASE_URL", None)
+        else:
+            os.environ["OUTBOUND_DATABASE_URL"] = previous
     await server.start_server()
     client = FuzzClient(str(server.make_url("")).rstrip("/"))
     await client.sign_in()

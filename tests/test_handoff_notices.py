@@ -121,3 +121,59 @@ async def test_a_guest_is_still_asked_for_the_phone(gateway: TestClient[web.Requ
     await says(gateway, "notice-guest", ASK_FOR_OPERATOR)
     turn = await says(gateway, "notice-guest", "/request_callback")
     assert texts(turn) == ["Напишите номер телефона, по которому вам перезвонить."]
+
+
+async def test_a_guest_gives_the_number_and_the_time_in_one_message(
+    gateway: TestClient[web.Request, web.Application],
+) -> None:
+    await says(gateway, "notice-evening", ASK_FOR_OPERATOR)
+    await says(gateway, "notice-evening", "/request_callback")
+    turn = await says(gateway, "notice-evening", "+7 999 123-45-67 после 18:00")
+    assert texts(turn) == [
+        "Спасибо! Оператор перезвонит вам по номеру +79991234567 после 18:00 (по московскому времени)."
+    ] or texts(turn) == [
+        "Спасибо! Оператор перезвонит вам по номеру +79991234567 завтра после 18:00 (по московскому времени)."
+    ]
+    task = await gateway.app[DB_KEY].callback_tasks.find_one({"conversation_id": turn["conversation_id"]})
+    assert task is not None and task["phone"] == "+79991234567"
+    assert task["preferred_at"].astimezone(ZoneInfo("Europe/Moscow")).strftime("%H:%M") == "18:00"
+    operator = Operator(gateway, "olga")
+    await operator.signs_in()
+    [shown] = (await operator.get("/api/console/queue"))["callbacks"]
+    assert shown["preferred_label"].endswith("после 18:00") and shown["preferred_at"] is not None
+
+
+async def test_an_unclear_answer_is_asked_again_with_a_way_out_and_a_time_alone_is_kept(
+    gateway: TestClient[web.Request, web.Application],
+) -> None:
+    await says(gateway, "notice-unclear", "call an operator please")
+    await says(gateway, "notice-unclear", "/request_callback")
+    turn = await says(gateway, "notice-unclear", "what is this about?")
+    assert texts(turn)[0].startswith("I could not find a phone number in that")
+    assert '"cancel"' in texts(turn)[0]
+    # A time alone is acknowledged and kept for the number that follows.
+    turn = await says(gateway, "notice-unclear", "after 6pm please")
+    assert "we will call" in texts(turn)[0] and "18:00" in texts(turn)[0]
+    turn = await says(gateway, "notice-unclear", "8 916 555 44 33")
+    assert texts(turn)[0].startswith("Thank you! An operator will call you back on +79165554433")
+    assert "18:00" in texts(turn)[0]
+    # The way out: a customer who no longer wants a call is not held in the phone question.
+    await says(gateway, "notice-cancel", ASK_FOR_OPERATOR)
+    await says(gateway, "notice-cancel", "/request_callback")
+    turn = await says(gateway, "notice-cancel", "отмена")
+    assert texts(turn) == ["Хорошо, звонить не будем. Оператор ответит вам здесь, в чате."]
+    turn = await says(gateway, "notice-cancel", "у меня вопрос по вкладу")
+    assert not any("номер" in text for text in texts(turn))
+
+
+async def test_a_signed_in_customer_adds_the_time_after_booking(
+    gateway: TestClient[web.Request, web.Application], stack: Stack
+) -> None:
+    token = mint_customer_token("demo-john", stack.customer_token_secret)
+    await says(gateway, "notice-john", "I need an operator", token)
+    turn = await says(gateway, "notice-john", "/request_callback", token)
+    assert texts(turn)[0].startswith("Thank you! An operator will call you back on the number the bank has")
+    turn = await says(gateway, "notice-john", "after 6pm please", token)
+    assert texts(turn)[0].startswith("Noted: we will call you") and "18:00" in texts(turn)[0]
+    task = await gateway.app[DB_KEY].callback_tasks.find_one({"conversation_id": turn["conversation_id"]})
+    assert task is not None and task["preferred_label"].endswith("after 18:00")

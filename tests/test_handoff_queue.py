@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from core.db import Database
-from handoff import conversations, operators, queue
+from handoff import conversations, operators, queue, triage
 from handoff.assignment import AlreadyTaken, AssignmentService, CapacityReached
 from handoff.bus import EventBus, events_after
 from handoff.conversations import ConversationState, HandoffReason
@@ -53,7 +53,16 @@ async def test_routing_respects_languages_and_skills(db: Database, bus: EventBus
     kate = await online_operator(db, bus, clock, "kate", languages=("ru", "en"), skills=("cards",))
 
     assert [c.id for c in await queue.waiting_for(db, olga)] == [russian]
-    assert [c.id for c in await queue.waiting_for(db, kate)] == [english, cards, russian]
+    # A lost card is urgent: it comes first for the operator who can block cards (handoff/triage.py).
+    assert [c.id for c in await queue.waiting_for(db, kate)] == [cards, english, russian]
+
+
+def test_the_reason_to_priority_mapping_is_configurable_and_refuses_unknown_levels() -> None:
+    mapping = triage.parse_mapping("complaint=urgent, kb_no_answer=normal")
+    assert mapping["complaint"] == "urgent" and mapping["kb_no_answer"] == "normal"
+    assert mapping["block_card_unverified"] == "urgent", "the defaults stay for reasons not named"
+    with pytest.raises(triage.TriageError):
+        triage.parse_mapping("complaint=asap")
 
 
 async def test_automatic_assignment_picks_the_least_loaded_operator_within_capacity(

@@ -200,7 +200,7 @@ async def test_a_failing_bot_queues_the_customer_with_a_callback_offer(
     assert doc is not None and doc["handoff"]["reason"] == "bot_unavailable"
     turn = await petr.says("/request_callback")
     assert texts(turn) == ["Напишите номер телефона, по которому вам перезвонить."]
-    assert texts(await petr.says("позвоните мне"))[0].startswith("Не похоже на номер телефона")
+    assert texts(await petr.says("позвоните мне"))[0].startswith("Я не нашёл в сообщении номера телефона")
     turn = await petr.says("8 (900) 123-45-67")
     assert texts(turn) == ["Спасибо! Оператор перезвонит вам по номеру +79001234567."]
     olga = Operator(gateway, "olga")

@@ -17,10 +17,12 @@ import json
 import signal
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pymongo
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -31,8 +33,8 @@ from core.messages import InboundMessage
 from core.middlewares import STAFF_ACTION_SECONDS
 from core.settings import LOCAL_REST_API_KEY, LOCAL_REST_INTEGRATION
 from core.stack import Stack
-from handoff import conversations
-from handoff.conversations import HandoffReason
+from handoff import claims, conversations
+from handoff.conversations import TRANSITION_LEASE_SECONDS, HandoffReason
 from handoff.router import DuplicateMessage, MessageInProgress
 from handoff.transcript import INBOUND_LEASE_SECONDS, inbound_key
 
@@ -266,3 +268,33 @@ async def test_an_operator_closing_during_a_database_pause_hears_why_at_once_and
             break
         await asyncio.sleep(1)
     assert statuses[-1] == 200 and 409 not in statuses, statuses
+
+
+async def test_a_claim_that_could_not_be_given_back_during_a_pause_is_given_back_once_the_database_answers(
+    gateway: Client, own_database: Stack
+) -> None:
+    """The release of a failed transition's claim waits 2 s at most, then goes on in the background, outside
+    the staff action's deadline, until the database is back: the conversation is free within seconds, not 30 s."""
+    db = gateway.app[DB_KEY]
+    lease = await claims.claim_lease(
+        db.transition_claims, "conv-paused:7", {}, now=datetime.now(UTC), lease_seconds=TRANSITION_LEASE_SECONDS
+    )
+    assert isinstance(lease, claims.Lease)
+    ferretdb = own_database.processes["ferretdb"].popen
+    ferretdb.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pymongo.timeout(3):  # the staff action's deadline, about to run out
+            await claims.release(lease)
+        assert time.monotonic() - started < 3.5, "the caller is not held for the pause"
+        await asyncio.sleep(4)  # the database stays away past the caller's deadline
+    finally:
+        ferretdb.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while await db.transition_claims.find_one({"_id": "conv-paused:7"}) is not None:
+        assert time.monotonic() < deadline, "the claim was never given back"
+        await asyncio.sleep(0.5)
+    again = await claims.claim_lease(
+        db.transition_claims, "conv-paused:7", {}, now=datetime.now(UTC), lease_seconds=TRANSITION_LEASE_SECONDS
+    )
+    assert isinstance(again, claims.Lease) and not again.took_over, "free again at once, not after the lease"

@@ -12,17 +12,27 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
+from core.keys import SETTINGS_KEY
 from core.log import REQUEST_ID, JsonFormatter, MaskingFilter, bind_conversation
-from core.settings import LOCAL_ACTION_SERVER_TOKEN
+from core.metrics_http import metrics_allowed
+from core.settings import LOCAL_ACTION_SERVER_TOKEN, Settings
 from core.stack import Stack
 from tests.rest_support import rest_message
 
+ROOT = Path(__file__).resolve().parents[1]
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>[-+0-9.eE]+|NaN)$")
 
 
@@ -136,3 +146,54 @@ def test_json_log_lines_name_the_request_and_conversation_and_mask_cards(json_lo
     assert first["level"] == "WARNING" and first["logger"] == "tests.json_log"
     assert "4276" not in first["message"] and "5678" in first["message"] and "123" not in first["message"]
     assert "ValueError" in second["exception"] and "4276380012345678" not in second["exception"]
+
+
+def test_several_gateway_processes_are_counted_together(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR (scripts/run sets it for several gateways) any process's scrape sums them all."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    count = "from core import metrics; metrics.MESSAGES.labels('telegram').inc(); metrics.BOT_TURN_SECONDS.observe(0.2)"
+    for _ in range(2):  # two gateway processes, one after the other (each leaves its samples in the folder)
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    scrape = (
+        "from prometheus_client import CollectorRegistry, generate_latest, multiprocess; "
+        "r = CollectorRegistry(); multiprocess.MultiProcessCollector(r); print(generate_latest(r).decode())"
+    )
+    text = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True).stdout
+    scraped = samples(text)
+    assert value(scraped, "cc_messages_total", channel="telegram") == 2
+    assert value(scraped, "cc_bot_turn_seconds_count") == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "token", "remote", "authorization", "allowed"),
+    [
+        ("local", "", "93.184.216.34", None, True),
+        ("production", "", "93.184.216.34", None, False),
+        ("production", "", "10.0.0.5", None, True),
+        ("production", "", "127.0.0.1", None, True),
+        ("production", "", "127.0.0.1", "forwarded", False),
+        ("production", "s3cret-token", "10.0.0.5", None, False),
+        ("production", "s3cret-token", "93.184.216.34", "Bearer s3cret-token", True),
+        ("local", "s3cret-token", "127.0.0.1", "Bearer wrong", False),
+    ],
+)
+def test_metrics_are_for_the_monitoring_system_only_in_production(
+    env: str, token: str, remote: str, authorization: str | None, allowed: bool
+) -> None:
+    app = web.Application()
+    app[SETTINGS_KEY] = replace(Settings(), env=env, metrics_token=token)
+    headers = {"X-Forwarded-For": "93.184.216.34"} if authorization == "forwarded" else {}
+    if authorization and authorization != "forwarded":
+        headers["Authorization"] = authorization
+    request = make_mocked_request("GET", "/metrics", headers=headers, app=app, transport=_Peer(remote))
+    assert metrics_allowed(request) is allowed
+
+
+class _Peer:
+    """A transport that reports the scraper's address, as aiohttp reads request.remote from it."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.address, 40000) if name == "peername" else default

@@ -3,20 +3,27 @@
 In both directions: every route the gateway registers is in the document and every documented route is
 registered; and Schemathesis, reading only the document, sends generated requests to the running platform
 (as nobody, with the REST channel's key, and as a signed-in supervisor and content editor) and fails on any
-server error or any answer the document does not allow.
+server error or any answer the document does not allow. The generated requests go to a gateway from the app
+factory on the platform's Rasa, action server and FerretDB, with a database of its own: what they create
+(conversations of random senders, drafts, campaigns) stays out of the other tests' way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
+from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
 from pymongo import AsyncMongoClient
 from schemathesis.checks import not_a_server_error
@@ -27,12 +34,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from core import staff
+from core import pgcluster, staff
 from core.app import create_app
 from core.db import Document
 from core.openapi import DOCUMENT, document
 from core.settings import LOCAL_REST_API_KEY, Settings
-from core.stack import Stack
+from core.stack import Stack, free_port
+
+from .handoff_support import gateway_settings
 
 HOW_TO_ADD = (
     f"Describe it in {DOCUMENT.relative_to(DOCUMENT.parents[1])}: under `paths` (a route customers, integrations or "
@@ -54,6 +63,7 @@ EXAMPLES_PER_OPERATION = 8
 # platform signs in from (tests/test_signin_limits.py covers sign-in); signing out would end the session the
 # authenticated run uses.
 NOT_FUZZED = {"console_sign_in", "kb_sign_in", "console_sign_out", "kb_sign_out"}
+WEB = Path(__file__).resolve().parents[1] / "web"
 CONTRACT_LOGIN = "api-contract"
 CONTRACT_PASSWORD = "api-contract-password-for-tests"
 
@@ -68,7 +78,7 @@ def registered_routes() -> set[tuple[str, str]]:
     app = create_app(
         replace(Settings(), telegram_bot_token="1:test", telegram_mode="webhook", telegram_webhook_secret="secret")
     )
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in app.router.routes():
         if route.method == "HEAD" or route.resource is None:
             continue  # aiohttp answers HEAD with the GET handler
@@ -117,6 +127,7 @@ def test_every_documented_route_is_served() -> None:
 
 
 def test_the_document_and_its_reference_page_are_served(gateway_url: str) -> None:
+    build_web_pages()
     served = requests.get(f"{gateway_url}/api/openapi.json", timeout=10)
     assert served.status_code == 200
     assert served.json() == document()
@@ -131,11 +142,18 @@ def test_the_document_and_its_reference_page_are_served(gateway_url: str) -> Non
     assert script.status_code == 200 and "swagger" in script.text.lower()
 
 
-async def _create_contract_account(stack: Stack) -> None:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+def build_web_pages() -> None:
+    """The built pages, as scripts/setup leaves them (an unbuilt page answers 503, which would count as a failure)."""
+    if not (WEB / "node_modules" / "esbuild").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB, check=True)
+    subprocess.run(["node", "build.mjs", "--if-changed"], cwd=WEB, check=True)
+
+
+async def _create_contract_account(mongodb_uri: str, mongodb_db: str) -> None:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
         await staff.save_staff(
-            client[stack.mongodb_db],
+            client[mongodb_db],
             CONTRACT_LOGIN,
             CONTRACT_PASSWORD,
             display_name="API contract",
@@ -146,16 +164,54 @@ async def _create_contract_account(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def staff_headers(stack: Stack) -> Iterator[dict[str, str]]:
-    """A supervisor and content editor's session (not an operator: it never takes customers from other tests)."""
-    asyncio.run(_create_contract_account(stack))
+def contract_gateway(stack: Stack) -> Iterator[str]:
+    """A gateway of the platform with a database of its own, served from a thread (Schemathesis calls are blocking)."""
+    outbound = (
+        {"OUTBOUND_DATABASE_URL": pgcluster.outbound_url(stack.ports["postgres"])} if "postgres" in stack.ports else {}
+    )
+    saved = {name: os.environ.get(name) for name in outbound}
+    os.environ.update(outbound)  # read by the outbound package when the app is built
+    build_web_pages()
+    settings = gateway_settings(stack, "openapi")
+    runner = web.AppRunner(create_app(settings))
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    serving = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_until_complete(_create_contract_account(settings.mongodb_uri, settings.mongodb_db))
+        serving.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="contract-gateway", daemon=True)
+    thread.start()
+    assert serving.wait(180), "the contract gateway did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def staff_headers(contract_gateway: str) -> dict[str, str]:
+    """A supervisor and content editor's session (the one staff member of the contract gateway's database)."""
     signed_in = requests.post(
-        f"{stack.gateway_url}/api/console/sign-in",
+        f"{contract_gateway}/api/console/sign-in",
         json={"login": CONTRACT_LOGIN, "password": CONTRACT_PASSWORD},
         timeout=30,
     )
     assert signed_in.status_code == 200, signed_in.text
-    yield {
+    return {
         "Cookie": f"{staff.SESSION_COOKIE}={signed_in.cookies[staff.SESSION_COOKIE]}",
         staff.CSRF_HEADER: signed_in.json()["csrf"],
     }
@@ -193,16 +249,18 @@ def _fuzz(base_url: str, headers: dict[str, str], tag: str | None = None) -> lis
     return problems
 
 
-def test_the_platform_answers_anonymous_requests_as_documented(gateway_url: str) -> None:
-    problems = _fuzz(gateway_url, {})
+def test_the_platform_answers_anonymous_requests_as_documented(contract_gateway: str) -> None:
+    problems = _fuzz(contract_gateway, {})
     assert not problems, "\n\n".join(problems)
 
 
-def test_the_platform_answers_an_integration_as_documented(gateway_url: str) -> None:
-    problems = _fuzz(gateway_url, {"X-Api-Key": LOCAL_REST_API_KEY}, tag="integration")
+def test_the_platform_answers_an_integration_as_documented(contract_gateway: str) -> None:
+    problems = _fuzz(contract_gateway, {"X-Api-Key": LOCAL_REST_API_KEY}, tag="integration")
     assert not problems, "\n\n".join(problems)
 
 
-def test_the_platform_answers_signed_in_staff_as_documented(gateway_url: str, staff_headers: dict[str, str]) -> None:
-    problems = _fuzz(gateway_url, staff_headers)
+def test_the_platform_answers_signed_in_staff_as_documented(
+    contract_gateway: str, staff_headers: dict[str, str]
+) -> None:
+    problems = _fuzz(contract_gateway, staff_headers)
     assert not problems, "\n\n".join(problems)

@@ -236,9 +236,12 @@ async def test_ivan_asks_how_much_then_says_stop_and_the_next_reminder_is_suppre
     noon = datetime.combine(now.date(), datetime.min.time(), UTC).replace(hour=9)
     async with store.customer_lock(pool, "demo-ivan") as conn:
         await conn.execute("UPDATE outbound_attempts SET earliest_at = %s", (noon - timedelta(days=1),))
+    planned, _ = await store.list_attempts(pool, campaign_id=created["id"])
     async with Workers(
         url, pool, bank_db, api_url, None, clock=lambda: noon - timedelta(days=1) + timedelta(hours=3)
     ) as w:
+        # Planned at the real hour, their jobs may wait for tomorrow's window: due now on the worker's clock.
+        await w.defer_many([(a.id, noon - timedelta(days=1)) for a in planned])
         await w.run_until_idle()
     [reminder] = api.sent(IVAN_CHAT)
     assert "Потребительский кредит" in reminder["text"] and "₽" not in reminder["text"]
@@ -271,3 +274,14 @@ async def test_ivan_asks_how_much_then_says_stop_and_the_next_reminder_is_suppre
     assert status == 200 and marked == {"customer_id": "demo-john", "opted_out": False, "do_not_contact": True}
     status, forecast = await call(supervisor, "GET", f"/api/supervisor/campaigns/{second['id']}/forecast")
     assert forecast["by_reason"] == {"do_not_contact": 1, "opted_out": 1}
+
+    # The bank's core system reports Ivan's payment: the reminder counts as paid after it was sent.
+    paid = {
+        "notice_id": "paid-demo-ivan-loan-1",
+        "kind": "payment_received",
+        "customer_id": "demo-ivan",
+        "data": {"amount": "12450.00", "payment_id": "demo-ivan-loan-1"},
+    }
+    assert (await gateway.post("/api/notices", json=paid, headers=API_KEY)).status == 202
+    status, results = await call(supervisor, "GET", f"/api/supervisor/campaigns/{created['id']}/results")
+    assert results["counts"]["paid_after_reminder"] == 1 and results["counts"]["sent_total"] == 2

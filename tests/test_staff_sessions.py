@@ -103,3 +103,17 @@ async def test_the_platforms_own_page_signs_in_with_its_origin(stack: Stack) -> 
         http.post(stack.gateway_url + SIGN_IN, json=CREDENTIALS, headers=origin) as resp,
     ):
         assert resp.status == 200, await resp.text()
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{"login": "k" * 65, "password": "x"}, {"login": "kate", "password": "p" * 200_000}],
+    ids=["long-login", "huge-password"],
+)
+async def test_oversized_credentials_are_refused_before_any_work(stack: Stack, credentials: dict[str, str]) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stack.gateway_url + SIGN_IN, json=credentials) as resp,
+    ):
+        assert resp.status in (400, 413)
+        assert "cc_staff" not in resp.cookies

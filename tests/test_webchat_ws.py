@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.webchat import embed_origins
 from core.app import create_app
 from core.settings import Settings
 from core.stack import Stack
@@ -351,7 +353,7 @@ async def test_demo_sign_in_is_refused_when_it_is_off(stack: Stack, aiohttp_clie
     assert resp.status == 403
     assert "customer_token" not in await resp.json()
     config = await (await client.get("/chat/config")).json()
-    assert config == {"demo_sign_in": False, "demo_customers": []}
+    assert config == {"demo_sign_in": False, "demo_customers": [], "embed_origins": ["'self'"]}
 
 
 async def test_the_page_is_served_with_a_strict_content_security_policy(
@@ -456,3 +458,62 @@ async def test_open_pages_are_told_the_server_is_going_away_on_shutdown(stack: S
     assert closing.type == aiohttp.WSMsgType.CLOSE
     assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
     await socket.close()
+
+
+async def test_a_signed_in_customer_on_a_second_device_joins_the_open_conversation_and_signs_the_first_out(
+    open_page: Callable[..., Any], mint_token: Callable[..., str]
+) -> None:
+    # John (the English demo customer) talks on his laptop.
+    laptop_token = mint_token("demo-john")
+    laptop = await open_page()
+    await laptop.hello(token=laptop_token, language="en")
+    await laptop.say("what is my card balance")
+    assert laptop.conversation_id is not None
+
+    # His phone (another browser: another visitor id) shows the same conversation, history included.
+    phone = await open_page()
+    ready, history, errors = await phone.hello(token=mint_token("demo-john"), language="en")
+    assert errors == [] and ready["conversation_id"] == laptop.conversation_id
+    assert any(m["text"] == "what is my card balance" for m in history)
+
+    # What he writes on the phone goes into that conversation and reaches the laptop live.
+    await phone.say("thanks, and my last payments?")
+    assert phone.conversation_id == laptop.conversation_id
+    seen: list[str] = []
+    while "thanks, and my last payments?" not in seen:
+        frame = await laptop.frame()
+        if frame["type"] == "message":
+            seen.append(frame["message"]["text"])
+
+    # From the phone he signs out everywhere else: the laptop is told, and the old token works nowhere else.
+    await asyncio.sleep(1.1)  # token times are whole seconds: the sign-out comes after every token above
+    await phone.socket.send_json({"type": "sign_out_others"})
+    assert await next_of(phone, "signed_out_others")
+    assert await next_of(laptop, "signed_out")
+    stale = await open_page()
+    ready, _, errors = await stale.hello(token=laptop_token, language="en")
+    assert [e["code"] for e in errors][:1] == ["invalid_token"]
+    # A fresh sign-in (a token issued after the sign-out) opens the conversation again.
+    await asyncio.sleep(1.1)
+    fresh = await open_page()
+    ready, history, errors = await fresh.hello(token=mint_token("demo-john"), language="en")
+    assert errors == [] and ready["conversation_id"] == laptop.conversation_id
+
+
+async def next_of(page: Page, kind: str) -> dict[str, Any]:
+    """The next frame of a kind, skipping typing signals and messages in between."""
+    frame = await page.frame()
+    while frame["type"] != kind:
+        frame = await page.frame()
+    return frame
+
+
+def test_the_chat_talks_only_to_the_sites_allowed_to_frame_it() -> None:
+    """/chat/config's embed_origins: the CSP frame-ancestors sources a page can name (origins, wildcards, 'self')."""
+    ancestors = "'self' https://www.bank.example https://*.bank.example:8443 http://localhost:8090 https: 'none' data:"
+    assert embed_origins(ancestors) == [
+        "'self'",
+        "https://www.bank.example",
+        "https://*.bank.example:8443",
+        "http://localhost:8090",
+    ]

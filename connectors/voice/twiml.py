@@ -16,6 +16,7 @@ from connectors.voice.calls import load_call, save_call
 from connectors.voice.intents import RasaIntentParser
 from connectors.voice.session import Heard, NextStep, VoiceOutcome, VoiceSession
 from core.banking import create_banking_backend
+from core.form_body import read_form
 from core.keys import DB_KEY, HTTP_SESSION_KEY, ROUTER_KEY, SETTINGS_KEY
 
 logger = logging.getLogger(__name__)
@@ -99,15 +100,15 @@ class TwimlChannel:
         """The form, after checking the gateway's signature over the URL and every field.
 
         Raises:
+            HTTPBadRequest: the body is not a readable form (checked first: core/form_body.py).
             HTTPServiceUnavailable: no auth token is configured, so nothing can be trusted.
             HTTPForbidden: the signature is missing or wrong.
         """
+        params = await read_form(request)
         if self._validator is None:
             raise web.HTTPServiceUnavailable(
                 text="Set TWIML_AUTH_TOKEN to the voice gateway's auth token (docs/integrations.md, 'Phone line')."
             )
-        form = await request.post()
-        params = {key: str(value) for key, value in form.items()}
         url = f"{self._config.public_url.rstrip('/')}{request.path_qs}" if self._config.public_url else str(request.url)
         signature = request.headers.get(_SIGNATURE_HEADER, "")
         algorithm = get_signature_algorithm(request.headers.get(_SIGNATURE_SETTINGS_HEADER))

@@ -46,6 +46,13 @@ function staffI18n({ messages, serverTextsRu = [], validationPrefixRu = null }) 
   // A server error in the UI language: [text, lang of the text] or [Russian prefix, "ru", English detail].
   function serverText(err) {
     const text = err && err.message ? err.message : String(err);
+    // A coded error (the API's `code` and `params`) is said in the page's own words, in either language;
+    // a `field` parameter is named as the page names that field ("fieldName.<field>").
+    if (err && err.code && has("error." + err.code)) {
+      const params = Object.assign({}, err.params || {});
+      if (params.field !== undefined) params.fieldName = word("fieldName", params.field);
+      return [t("error." + err.code, params), language];
+    }
     if (language !== "ru") return [text, "en"];
     for (const [pattern, say] of serverTextsRu) {
       const m = pattern.exec(text);

@@ -10,6 +10,20 @@ const state = { csrf: "", current: null, articles: [], history: [], tried: null,
 // Article content and customer questions are never translated: they keep their own lang.
 const MESSAGES = {
   ru: {
+    "error.field_object": "Поле «{fieldName}» должно содержать тексты на русском и английском.",
+    "error.field_text": "Поле «{fieldName}» ({lang}) должно быть текстом.",
+    "error.field_too_long": "Поле «{fieldName}» ({lang}) длиннее {max} символов: сократите его.",
+    "error.field_empty": "Заполните поле «{fieldName}» хотя бы на одном языке.",
+    "error.questions_object": "Вопросы должны быть списками на русском и английском.",
+    "error.questions_list": "Вопросы ({lang}) должны быть списком строк.",
+    "error.questions_too_many": "Вопросы ({lang}): не больше {max}, каждый короткий.",
+    "error.questions_empty": "Добавьте хотя бы один вопрос на русском или английском.",
+    "error.article_object": "Статья должна быть объектом JSON.",
+    "error.bad_id": "Id: от 1 до 64 строчных латинских букв, цифр, «_» или «-»; начинается с буквы или цифры.",
+    "error.tags_list": "Теги должны быть списком строк.",
+    "fieldName.title": "Заголовок",
+    "fieldName.answer": "Ответ",
+    "fieldName.voice_answer": "Голосовой ответ",
     "page.title": "Редактор базы знаний — Демо-Банк",
     "uiLang.group": "Язык интерфейса",
     "signIn.heading": "Редактор базы знаний",
@@ -117,6 +131,20 @@ const MESSAGES = {
     "unanswered.add": "Добавить в открытую статью",
   },
   en: {
+    "error.field_object": "“{fieldName}” must hold Russian and English texts.",
+    "error.field_text": "“{fieldName}” ({lang}) must be text.",
+    "error.field_too_long": "“{fieldName}” ({lang}) is longer than {max} characters: shorten it.",
+    "error.field_empty": "Fill in “{fieldName}” in at least one language.",
+    "error.questions_object": "Questions must be lists in Russian and English.",
+    "error.questions_list": "Questions ({lang}) must be a list of lines.",
+    "error.questions_too_many": "Questions ({lang}): at most {max}, each short.",
+    "error.questions_empty": "Add at least one question in Russian or English.",
+    "error.article_object": "The article must be a JSON object.",
+    "error.bad_id": "Id: 1 to 64 lower-case letters, digits, “_” or “-”, starting with a letter or digit.",
+    "error.tags_list": "Tags must be a list of lines.",
+    "fieldName.title": "Title",
+    "fieldName.answer": "Answer",
+    "fieldName.voice_answer": "Voice answer",
     "page.title": "Knowledge base editor — Demo-Bank",
     "uiLang.group": "Interface language",
     "signIn.heading": "Knowledge base editor",
@@ -275,6 +303,8 @@ async function api(method, path, body, raw) {
   if (!resp.ok) {
     const err = new Error(data.error || ("HTTP " + resp.status));
     err.status = resp.status;
+    err.code = data.code;
+    err.params = data.params;
     throw err;
   }
   return data;

@@ -209,7 +209,7 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
     chat = await guest_chat(customer_context, base)
     # The bot cannot block a guest's card; the customer presses its "call an operator" button.
     await customer_types(chat, "Я потерял карту")
-    await expect(chat.locator("#messages")).to_contain_text("владелец карты", timeout=BOT_TIMEOUT_MS)
+    await expect(chat.locator("#messages")).to_contain_text("убедился, что карта ваша", timeout=BOT_TIMEOUT_MS)
     await chat.get_by_role("button", name="Позвать оператора").click()
     row = console.locator("#rows li.row").first
     await expect(row).to_be_visible(timeout=BOT_TIMEOUT_MS)
@@ -222,7 +222,9 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
     await console.fill("#verify-phone", "+7 916 000-00-01")
     await console.fill("#verify-last4", "0000")
     await console.click("#verify-check")
-    await expect(console.locator("#banner")).to_contain_text("Цифры не совпадают ни с одной картой клиента.")
+    await expect(console.locator("#banner")).to_contain_text(
+        "Цифры не совпадают ни с одной картой клиента. Осталось попыток: 2."
+    )
     await console.fill("#verify-last4", "5678")
     await console.click("#verify-check")
     await expect(console.locator("#banner")).to_contain_text("Личность клиента подтверждена.")
@@ -242,6 +244,10 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
 
     db = gateway.app[DB_KEY]
     audit = await db.audit_log.find({"actor": "operator:kate"}).sort("at", 1).to_list()
+    # Each time Kate's console showed Ivan's cards and balances, that view was audited too.
+    views = [r for r in audit if r["action"] == "bank_data.viewed"]
+    assert views and {r["customer_id"] for r in views} == {"demo-ivan"}
+    audit = [r for r in audit if r["action"] != "bank_data.viewed"]
     assert [(r["action"], r["result"]) for r in audit] == [
         ("identity.verify", "mismatch"),
         ("identity.verify", "verified"),

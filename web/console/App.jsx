@@ -6,9 +6,10 @@ import { api, setCsrf } from "../lib/api.js";
 import { Banner, LanguageSwitch, SignIn } from "../lib/components.jsx";
 import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
-import { alertOperator, askNotifications, isMuted, notificationState, setMuted } from "./alerts.js";
+import { alertOperator, askNotifications, enableSound, isMuted, notificationState, probeSound, setMuted, watchSound } from "./alerts.js";
 import { Conversation } from "./Conversation.jsx";
 import { Inbox } from "./Inbox.jsx";
+import { Keyboard } from "./Keyboard.jsx";
 import { openConversation, useRoute } from "./router.js";
 import { tr } from "./tr.js";
 
@@ -35,30 +36,58 @@ function Workspace({ me }) {
   const current = useRoute();
   const [view, setView] = useState(savedView());
   const [query, setQuery] = useState("");
+  const [filters, setFilters] = useState({});
+  const [triage, setTriage] = useState({ priorities: [], teams: [], labels: [], operators: [], views: [] });
+  const loadTriage = useCallback(() => api("GET", "/api/console/triage").then(setTriage).catch(() => {}), []);
+  useEffect(() => { loadTriage(); }, []);
   const [inbox, setInbox] = useState({ rows: [], counts: {}, unread: 0, mine_ids: [] });
   const [callbacks, setCallbacks] = useState([]);
   const [connection, setConnection] = useState("offline");
   const [status, setStatus] = useState(me.operator ? me.operator.status : "offline");
   const [muted, setMute] = useState(isMuted());
   const [notifications, setNotifications] = useState(notificationState());
+  const [soundBlocked, setSoundBlocked] = useState(false);
+  useEffect(() => { const stop = watchSound(setSoundBlocked); probeSound(); return stop; }, []);
+  const rowsById = useRef(new Map());
   const [banner, setBanner] = useState(null);
+  // Narrow screens show one pane at a time: the list, the conversation, or the customer panel over it.
+  const [panelOpen, setPanelOpen] = useState(false);
+  useEffect(() => setPanelOpen(false), [current]);
   const subscribers = useRef(new Set());
+  const isSupervisorRef = useRef(me.roles.includes("supervisor"));
   const mine = useRef(new Set());
   const currentRef = useRef(current);
   currentRef.current = current;
   const refreshTimer = useRef(null);
-  const viewRef = useRef({ view, query });
-  viewRef.current = { view, query };
+  const viewRef = useRef({ view, query, filters });
+  viewRef.current = { view, query, filters };
 
   const refresh = useCallback(async () => {
-    const { view: v, query: q } = viewRef.current;
+    const { view: v, query: q, filters: f } = viewRef.current;
     const params = new URLSearchParams({ view: v === "callbacks" ? "mine" : v });
     if (q) params.set("q", q);
+    for (const [key, value] of Object.entries(f)) if (value) params.set(key, value);
     const data = await api("GET", "/api/console/inbox?" + params);
     mine.current = new Set(data.mine_ids);
+    const readAt = Date.now();  // the service-level clocks count down from here
+    for (const row of data.rows) { row.readAt = readAt; rowsById.current.set(row.id, row); }
     setInbox(data);
     if (v === "callbacks") setCallbacks((await api("GET", "/api/console/queue")).callbacks);
     return data;
+  }, []);
+
+  // A customer's message changes one row: read that row alone instead of the whole view.
+  const refreshRow = useCallback(async (id) => {
+    if (!rowsById.current.has(id)) { scheduleRefresh(); return; }
+    const row = await api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id));
+    row.readAt = Date.now();
+    const before = rowsById.current.get(id);
+    rowsById.current.set(id, row);
+    setInbox((shown) => ({
+      ...shown,
+      rows: shown.rows.map((r) => (r.id === id ? row : r)),
+      unread: mine.current.has(id) ? Math.max(0, shown.unread + row.unread - ((before && before.unread) || 0)) : shown.unread,
+    }));
   }, []);
 
   const scheduleRefresh = useCallback(() => {
@@ -76,14 +105,28 @@ function Workspace({ me }) {
       || (event.name === "conversation.transferred" && event.data.to_operator_id === me.login);
     if (toMe) {
       mine.current.add(id);
-      alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assigned"),
-        body: "", onOpen: () => openConversation(id) });
+      const facts = { ...(rowsById.current.get(id) || {}), ...event.data };
+      alertOperator({ kind: "assigned", conversationId: id, title: tr.t("alert.assignedFrom", { name: customerOf(facts) }),
+        body: alertBody(facts, event.name === "conversation.transferred" ? event.data.note : ""), onOpen: () => openConversation(id) });
     } else if (event.name === "message.created" && event.data.author === "customer" && mine.current.has(id) && !watching) {
-      alertOperator({ kind: "message", conversationId: id, title: tr.t("alert.message"),
-        body: String(event.data.text || "").slice(0, 120), onOpen: () => openConversation(id) });
+      const facts = rowsById.current.get(id) || {};
+      alertOperator({ kind: "message", conversationId: id, title: tr.t("alert.messageFrom", { name: customerOf(facts) }),
+        body: tr.word("channel", facts.channel || event.data.channel) + ": " + String(event.data.text || "").slice(0, 120),
+        onOpen: () => openConversation(id) });
     }
     for (const fn of subscribers.current) fn(event);
-    if (event.name !== "customer.typed" && event.name !== "operator.typed") scheduleRefresh();
+    if (event.name === "message.created" || event.name === "message.delivered") {
+      if (id && rowsById.current.has(id)) refreshRow(id).catch(() => {});
+      else if (id && mine.current.has(id) && event.data.author === "customer") scheduleRefresh();  // unread total
+    } else if (event.name === "sla.breached") {
+      if (event.data.operator_id === me.login || (isSupervisorRef.current && !event.data.operator_id)) {
+        alertOperator({ kind: "sla", conversationId: id, title: tr.t("alert.sla", { target: tr.word("sla", event.data.target) }),
+          body: alertBody(rowsById.current.get(id) || event.data, ""), onOpen: () => openConversation(id) });
+      }
+      scheduleRefresh();
+    } else if (event.name !== "customer.typed" && event.name !== "operator.typed" && event.name !== "note.created") {
+      scheduleRefresh();
+    }
   }, [me.login, scheduleRefresh]);
 
   useEffect(() => {
@@ -95,7 +138,7 @@ function Workspace({ me }) {
     return () => live && live.stop();
   }, []);
 
-  useEffect(() => { refresh().catch(showError); }, [view, query]);
+  useEffect(() => { refresh().catch(showError); }, [view, query, filters]);
   useEffect(() => { try { localStorage.setItem(VIEW_KEY, view); } catch (e) { /* this page only */ } }, [view]);
   useEffect(() => {
     document.title = inbox.unread > 0 ? tr.t("title.unread", { count: inbox.unread }) : tr.t("title");
@@ -129,6 +172,11 @@ function Workspace({ me }) {
       ) : null}
       <span id="connection" class={"badge " + connection} data-state={connection} role="status">{tr.t("connection." + connection)}</span>
       <span class="spacer" />
+      {soundBlocked && !muted ? (
+        <span class="sound-blocked" role="status" id="sound-blocked">{tr.t("header.soundBlocked")}{" "}
+          <button type="button" id="enable-sound" class="primary" onClick={() => enableSound()}>{tr.t("header.enableSound")}</button>
+        </span>
+      ) : null}
       <button type="button" id="mute" aria-pressed={String(!muted)} title={tr.t("header.sound")}
         onClick={() => { setMuted(!muted); setMute(!muted); }}>
         {muted ? tr.t("header.soundOff") : tr.t("header.soundOn")}
@@ -137,22 +185,34 @@ function Workspace({ me }) {
         <button type="button" id="notify" onClick={async () => setNotifications(await askNotifications())}>{tr.t("header.notify")}</button>
       ) : <span class="hint">{notifications === "granted" ? tr.t("header.notifyOn") : notifications === "denied" ? tr.t("header.notifyBlocked") : ""}</span>}
       {isSupervisor ? <a href="/supervisor" id="to-supervisor">{tr.t("header.supervisor")}</a> : null}
+      <Keyboard />
       <LanguageSwitch tr={tr} />
       <button type="button" id="sign-out" onClick={signOut}>{tr.t("header.signOut")}</button>
     </header>
-  ), [lang, status, connection, muted, notifications]);
+  ), [lang, status, connection, muted, notifications, soundBlocked]);
 
   return (
     <div class="workspace">
       {header}
       <div id="alert-live" class="visually-hidden" aria-live="assertive" />
       <Banner tr={tr} message={banner} onDismiss={() => setBanner(null)} />
-      <div class="columns">
+      <div class="columns" data-pane={current ? (panelOpen ? "panel" : "conversation") : "list"}>
         <Inbox view={view} setView={setView} query={query} setQuery={setQuery} inbox={inbox} callbacks={callbacks}
+          filters={filters} setFilters={setFilters} triage={triage} reloadTriage={loadTriage} onRefresh={() => refresh().catch(showError)}
           current={current} me={me} onError={showError} onDone={(b) => { setBanner(b); refresh().catch(() => {}); }} />
         <Conversation key={current || "none"} id={current} me={me} subscribe={subscribe}
-          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} />
+          onChanged={scheduleRefresh} setBanner={setBanner} onError={showError} setPanelOpen={setPanelOpen} triage={triage} />
       </div>
     </div>
   );
+}
+
+function customerOf(facts) {
+  return facts.customer_name || tr.t("row.guest");
+}
+
+/** "Web chat · customer request" (+ the transfer note): what the operator needs before opening it. */
+function alertBody(facts, note) {
+  const parts = [tr.word("channel", facts.channel), tr.word("reason", facts.reason || facts.handoff_reason)].filter(Boolean);
+  return parts.join(" · ") + (note ? " — " + note : "");
 }

@@ -2,7 +2,8 @@
 import { useState } from "preact/hooks";
 import { api } from "../lib/api.js";
 import { useLanguage } from "../lib/i18n.js";
-import { when } from "./format.js";
+import { duration, when } from "./format.js";
+import { useNow } from "./hooks.js";
 import { conversationHref, openConversation } from "./router.js";
 import { tr } from "./tr.js";
 
@@ -21,6 +22,20 @@ export function Callbacks({ tasks, onError, onDone }) {
   );
 }
 
+/** "call after 18:00 · in 2:10:05" or "· 0:05:00 overdue": the customer's own wish, counted down. */
+function Wish({ task }) {
+  const now = useNow();
+  const left = (Date.parse(task.preferred_at) - now) / 1000;
+  return (
+    <div class="wish" data-preferred-at={task.preferred_at}>
+      <strong>{tr.t("callbacks.wish", { when: task.preferred_label || when(task.preferred_at) })}</strong>{" · "}
+      <span class={"countdown" + (left < 0 ? " due" : "")}>
+        {left >= 0 ? tr.t("callbacks.in", { time: duration(left) }) : tr.t("callbacks.due", { time: duration(-left) })}
+      </span>
+    </div>
+  );
+}
+
 function Task({ task, onError, onDone }) {
   const [outcome, setOutcome] = useState("");
   const name = task.customer_name || tr.t("row.guest");
@@ -35,6 +50,7 @@ function Task({ task, onError, onDone }) {
     <li class="row task" data-task-id={task.id}>
       <div class="line1"><span class="name">{name}</span> <span class="tag">{tr.t("callbacks.kind." + task.kind)}</span></div>
       {task.phone ? <div class="phone"><a href={"tel:" + task.phone}>{task.phone}</a></div> : null}
+      {task.preferred_at ? <Wish task={task} /> : null}
       {task.text ? <div class="preview" lang={task.language || undefined}>{task.text}</div> : null}
       <div class="line3">{tr.t("callbacks.requested", { time: when(task.requested_at) })} ·{" "}
         <a href={conversationHref(task.conversation_id)} onClick={(e) => { e.preventDefault(); openConversation(task.conversation_id); }}>{tr.t("callbacks.open")}</a>

@@ -7,14 +7,20 @@ import { Actions } from "./Actions.jsx";
 import { Composer } from "./Composer.jsx";
 import { CustomerPanel } from "./CustomerPanel.jsx";
 import { ChannelIcon } from "./Inbox.jsx";
+import { openConversation } from "./router.js";
 import { Timeline } from "./Timeline.jsx";
+import { Triage } from "./Triage.jsx";
 import { tr } from "./tr.js";
 
+// Events about the conversation that change its panel or timeline (the conversation.* ones reload too).
+const RELOAD_ON = new Set(["customer.verified", "card.blocked", "callback.requested", "rating.created", "sla.breached"]);
+// conversation.* events (assigned, priority_changed, labels_changed, snoozed, woken...) reload it as well.
 const drafts = new Map();  // conversation id -> {text, mode}: switching conversations keeps each draft
 
-export function Conversation({ id, me, subscribe, onChanged, setBanner, onError }) {
+export function Conversation({ id, me, subscribe, onChanged, setBanner, onError, setPanelOpen, triage }) {
   useLanguage();
   const [ctx, setCtx] = useState(null);
+  const [row, setRow] = useState(null);
   const [messages, setMessages] = useState([]);
   const [notes, setNotes] = useState([]);
   const [typing, setTyping] = useState(false);
@@ -26,6 +32,7 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
   const load = useCallback(async () => {
     const found = await api("GET", "/api/console/conversations/" + id);
     setCtx(found);
+    api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id)).then((r) => setRow({ ...r, readAt: Date.now() })).catch(() => {});
     setMessages((shown) => mergeMessages(found.messages, shown));
     setNotes(found.notes);
     const conv = found.conversation;
@@ -48,7 +55,7 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
         setTyping(true);
         clearTimeout(typingTimer.current);
         typingTimer.current = setTimeout(() => setTyping(false), 3000);
-      } else if (event.name === "note.created") {
+      } else if (event.name === "note.created" || RELOAD_ON.has(event.name)) {
         load().catch(() => {});
       } else if (event.name.startsWith("conversation.")) {
         if (event.name === "conversation.assigned" && event.data.operator_id !== me.login) {
@@ -89,6 +96,10 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
     <>
       <main class="conversation" id="conversation" aria-labelledby="conv-title" data-state={conv.state}>
         <header class="conv-head">
+          <div class="pane-nav">
+            <button type="button" class="narrow-only" id="back-to-list" onClick={() => openConversation(null)}>{tr.t("conv.backToList")}</button>
+            <button type="button" class="drawer-only" id="show-panel" aria-controls="panel" onClick={() => setPanelOpen(true)}>{tr.t("conv.showPanel")}</button>
+          </div>
           <h2 id="conv-title"><ChannelIcon channel={conv.channel} /> {name}</h2>
           <p class="facts">
             <span id="conv-state" class={"state " + conv.state}>{stateText}</span>
@@ -97,9 +108,12 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
             {" · "}<span class="conv-id">{tr.t("conv.id", { id: conv.id.slice(0, 8) })}</span>
             {!mine ? <> · <span class="tag readonly" id="read-only">{tr.t("conv.readOnly")}</span></> : null}
           </p>
-          {mine ? <Actions id={id} me={me} onDone={reloadAfter} onError={onError} /> : null}
+          {(mine || me.roles.includes("supervisor")) && conv.state !== "closed" && conv.state !== "bot" ? (
+            <Triage conv={conv} row={row} triage={triage} onDone={reloadAfter} onError={onError} />
+          ) : null}
+          {mine ? <Actions id={id} me={me} teams={triage.teams} onDone={reloadAfter} onError={onError} /> : null}
         </header>
-        <Timeline messages={messages} notes={notes} language={conv.language} />
+        <Timeline messages={messages} notes={notes} activity={ctx.activity} language={conv.language} />
         {typing ? <p class="typing" id="typing" role="status">{tr.t("conv.typing")}</p> : null}
         {mine ? (
           <Composer id={id} conv={conv} draft={draft} setDraft={setDraft} me={me}
@@ -114,7 +128,7 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError 
           </div>
         ) : conv.state !== "closed" ? <p class="composer-off">{tr.t("compose.notYours")}</p> : null}
       </main>
-      <CustomerPanel ctx={ctx} mine={mine} me={me} onDone={reloadAfter} onError={onError}
+      <CustomerPanel ctx={ctx} mine={mine} me={me} onDone={reloadAfter} onError={onError} onHide={() => setPanelOpen(false)}
         onInsert={(text) => { setDraft({ text, mode: "reply" }); setTimeout(() => document.getElementById("composer-text")?.focus(), 0); }} />
     </>
   );

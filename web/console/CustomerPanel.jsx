@@ -10,10 +10,11 @@ import { OutboundContacts } from "./OutboundContacts.jsx";
 import { conversationHref, openConversation } from "./router.js";
 import { tr } from "./tr.js";
 
-export function CustomerPanel({ ctx, mine, onDone, onError, onInsert }) {
+export function CustomerPanel({ ctx, mine, onDone, onError, onInsert, onHide }) {
   useLanguage();
   return (
     <aside class="panel" id="panel" aria-label={tr.t("panel.label")}>
+      <button type="button" class="drawer-only" id="hide-panel" onClick={onHide}>{tr.t("conv.hidePanel")}</button>
       <Profile ctx={ctx} mine={mine} onDone={onDone} onError={onError} />
       <Slots slots={ctx.slots} />
       <Suggestions items={ctx.kb_suggestions} mine={mine} onInsert={onInsert} />

@@ -5,6 +5,44 @@ const MUTE_KEY = "console.muted";
 window.__consoleAlerts = [];
 
 let audio = null;
+// Whether the browser holds sound back until the operator clicks (its autoplay rule after a reload).
+const soundListeners = new Set();
+let blocked = false;
+
+function setBlocked(value) {
+  if (blocked === value) return;
+  blocked = value;
+  for (const fn of soundListeners) fn(blocked);
+}
+
+/** Watch whether sound is blocked by the browser: fn(blocked) now and on every change. */
+export function watchSound(fn) {
+  soundListeners.add(fn);
+  fn(blocked);
+  return () => soundListeners.delete(fn);
+}
+
+/** Find out at once whether alerts could sound (an AudioContext made without a click starts suspended). */
+export function probeSound() {
+  try {
+    audio = audio || new AudioContext();
+    setBlocked(audio.state !== "running");
+    audio.onstatechange = () => setBlocked(audio.state !== "running");
+  } catch (e) {
+    setBlocked(false);  // no audio at all: nothing the operator could enable
+  }
+}
+
+/** The operator's one click that lets alerts sound; a short beep says it worked. */
+export async function enableSound() {
+  try {
+    audio = audio || new AudioContext();
+    await audio.resume();
+  } catch (e) { /* stays blocked */ }
+  setBlocked(!audio || audio.state !== "running");
+  if (!blocked) beep();
+  return !blocked;
+}
 
 export function isMuted() {
   try { return localStorage.getItem(MUTE_KEY) === "1"; } catch (e) { return false; }
@@ -17,6 +55,7 @@ export function setMuted(muted) {
 function beep() {
   try {
     audio = audio || new AudioContext();
+    if (audio.state !== "running") { setBlocked(true); return false; }
     const now = audio.currentTime;
     for (const [offset, freq] of [[0, 880], [0.18, 1320]]) {
       const osc = audio.createOscillator();
@@ -57,5 +96,5 @@ export function alertOperator({ kind, conversationId, title, body, onOpen }) {
   }
   const region = document.getElementById("alert-live");
   if (region) region.textContent = body ? title + ". " + body : title;
-  window.__consoleAlerts.push({ at: Date.now(), kind, conversationId, title, sound, notification: notified });
+  window.__consoleAlerts.push({ at: Date.now(), kind, conversationId, title, body, sound, notification: notified });
 }

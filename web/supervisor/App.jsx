@@ -8,7 +8,9 @@ import { connectLive } from "../lib/live.js";
 import { CampaignsSection } from "./campaigns/CampaignsSection.jsx";
 import { ConversationViewer } from "./ConversationViewer.jsx";
 import { FiguresPanel } from "./FiguresPanel.jsx";
+import { Canned } from "./Canned.jsx";
 import { Header } from "./Header.jsx";
+import { Labels } from "./Labels.jsx";
 import { Operators, Queues } from "./LivePanel.jsx";
 import { OpenConversations } from "./OpenConversations.jsx";
 import { tr } from "./tr.js";
@@ -70,6 +72,12 @@ function Dashboard({ me, onSignedOut }) {
     const feed = connectLive({
       onEvent: (event) => {
         for (const fn of subscribers.current) fn(event);
+        if (event.name === "sla.breached" && !event.replay) {
+          // A missed target is the supervisor's business too: say it where it cannot be missed.
+          setBanner({ kind: "error", text: tr.t("sla.breachedBanner", {
+            target: tr.word("sla", event.data.target), channel: tr.word("channel", event.data.channel),
+            priority: tr.word("priority", event.data.priority) }) });
+        }
         if (!event.name.endsWith(".typed")) refreshSoon();
       },
       onState: setConnection,
@@ -132,8 +140,10 @@ function Dashboard({ me, onSignedOut }) {
           <Queues queues={live.queues} />
           <Operators operators={live.operators} />
           <VerificationLocks locks={live.verification_locks || []} onLifted={refresh} onBanner={setBanner} />
+          <Labels onBanner={setBanner} />
         </aside>
         <FiguresPanel onOpen={open} onBanner={setBanner} refreshKey={figuresKey} />
+        <Canned onBanner={setBanner} />
       </main>
       )}
     </div>

@@ -5,6 +5,7 @@ import { errorText, useLanguage } from "../lib/i18n.js";
 import { BarChart } from "./BarChart.jsx";
 import { dateTime, duration, number, percent } from "./format.js";
 import { Kpis } from "./Kpis.jsx";
+import { Reports } from "./Reports.jsx";
 import { PeriodPicker, presetPeriod } from "./PeriodPicker.jsx";
 import { Comments, OperatorTable, ShareTable } from "./Tables.jsx";
 import { tr } from "./tr.js";
@@ -54,6 +55,7 @@ export function FiguresPanel({ onOpen, onBanner, refreshKey }) {
           </div>
           <Comments comments={figures.comments} onOpen={onOpen}
             names={Object.fromEntries(figures.operators.map((o) => [o.operator_id, o.name]))} />
+          <Reports query={query(period)} />
         </>
       ) : null}
     </section>

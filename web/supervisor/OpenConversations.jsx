@@ -1,7 +1,7 @@
 // Every open conversation, oldest first: who, where, state, how long the customer waits, the last message,
 // and what the supervisor can do: read it, join it, take it over.
 import { useLanguage } from "../lib/i18n.js";
-import { since } from "./format.js";
+import { duration, since } from "./format.js";
 import { tr } from "./tr.js";
 
 function Row({ row, now, selected, onRead, onJoin, onTakeOver }) {
@@ -9,7 +9,7 @@ function Row({ row, now, selected, onRead, onJoin, onTakeOver }) {
   const waitingSince = row.state === "queued" ? row.queued_at : null;
   const last = row.last_message || {};
   return (
-    <li class={"live-row" + (selected ? " selected" : "")} data-conversation={row.id}>
+    <li class={"live-row" + (selected ? " selected" : "") + (row.sla && row.sla.breached ? " breached" : "")} data-conversation={row.id}>
       <div class="live-main">
         <strong>{who}</strong>
         <span class="tag">{tr.word("channel", row.channel)}</span>
@@ -17,6 +17,13 @@ function Row({ row, now, selected, onRead, onJoin, onTakeOver }) {
         <span class={"state " + row.state}>{tr.word("state", row.state)}</span>
         {row.assignee_name ? <span class="hint">{tr.t("open.with", { name: row.assignee_name })}</span> : null}
         {waitingSince ? <span class="wait">{tr.t("open.waiting", { time: since(waitingSince, now) })}</span> : null}
+        {row.priority_level && row.priority_level !== "normal" ? <span class={"prio " + row.priority_level}>{tr.word("priority", row.priority_level)}</span> : null}
+        {row.sla ? (
+          <span class={"sla" + (row.sla.breached ? " over" : "")} data-sla={row.sla.breached ? "over" : "left"}>
+            {row.sla.breached ? tr.t("sla.over", { target: tr.word("sla", row.sla.target), time: duration(-row.sla.left_seconds) })
+              : tr.t("sla.left", { target: tr.word("sla", row.sla.target), time: duration(row.sla.left_seconds) })}
+          </span>
+        ) : null}
       </div>
       <p class="preview" lang={row.language || undefined}>
         {last.text ? (tr.word("author", last.author) + ": " + last.text) : tr.t("open.noMessages")}

@@ -51,6 +51,9 @@
       operatorNamed: "Оператор · {name}",
       signIn: "Войти",
       signOut: "Выйти",
+      signOutOthers: "Выйти на других устройствах",
+      signedOutOthers: "Готово: на других устройствах и вкладках вход завершён.",
+      signedOutHere: "Вход на этом устройстве завершён с другого устройства. Войдите снова, чтобы продолжить разговор.",
       guestWho: "Вы: гость",
       signedIn: "Вы вошли в интернет-банк",
       signedInAs: "Вы: {name}",
@@ -84,6 +87,9 @@
       operatorNamed: "Operator · {name}",
       signIn: "Sign in",
       signOut: "Sign out",
+      signOutOthers: "Sign out other devices",
+      signedOutOthers: "Done: your other devices and tabs are signed out.",
+      signedOutHere: "You were signed out here from another device. Sign in again to carry on the conversation.",
       guestWho: "You: guest",
       signedIn: "You are signed in to online banking",
       signedInAs: "You: {name}",
@@ -173,7 +179,7 @@
 
   var el = {};
   ["messages", "stored", "pending", "typing", "composer", "input", "status", "notice", "notice-text", "notice-close",
-    "identity-who", "sign-in-open", "sign-out", "demo-panel", "demo-list", "guest", "welcome"].forEach(function (id) {
+    "identity-who", "sign-in-open", "sign-out", "sign-out-others", "demo-panel", "demo-list", "guest", "welcome"].forEach(function (id) {
     el[id] = document.getElementById(id);
   });
 
@@ -222,6 +228,7 @@
     }
     el["sign-in-open"].hidden = !!state.token || !state.demo.on;
     el["sign-out"].hidden = !state.token;
+    el["sign-out-others"].hidden = !state.token;
   }
 
   function showNotice(text) {
@@ -426,6 +433,17 @@
       case "ack": settle(frame.id, null); break;
       case "error": onError(frame); break;
       case "pong": state.lastPong = Date.now(); break;
+      case "signed_out_others": showNotice(t("signedOutOthers")); break;
+      case "signed_out":
+        // Another device ended this session: the signed-in customer's conversation leaves this screen.
+        state.token = null;
+        state.name = null;
+        save(KEYS.token, null);
+        save(KEYS.name, null);
+        startOver();
+        renderIdentity();
+        showNotice(t("signedOutHere"));
+        break;
       default: break;
     }
   }
@@ -765,6 +783,7 @@
   el["notice-close"].addEventListener("click", function () { el.notice.hidden = true; });
   el["sign-in-open"].addEventListener("click", function () { openDemoPanel(true); });
   el["sign-out"].addEventListener("click", signOut);
+  el["sign-out-others"].addEventListener("click", function () { sendFrame({ type: "sign_out_others" }); });
   el.guest.addEventListener("click", function () {
     save(KEYS.guest, "1");
     openDemoPanel(false);

@@ -1,0 +1,210 @@
+"""The operator workspace on any screen, in headless Chromium (issue 21).
+
+Stories on the real platform (the gateway on the stack's FerretDB and Rasa): a newcomer finds every page from
+the front page; the console, the supervisor page and the knowledge-base editor fit a phone without sideways
+scrolling; and on a phone an operator verifies a customer who lost a card and blocks it, while the timeline
+and the panel follow at once and the customer reads the confirmation in their language. Each story runs
+once per screen size (1280x800, 390x844) and each language once; every page passes axe-core.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from core.app import create_app
+from core.keys import BUS_KEY, DB_KEY
+from core.stack import Stack
+from handoff.setup import DEMO_STAFF_PASSWORD
+from knowledge_base.setup import DEMO_EDITOR_PASSWORD
+
+from ..handoff_support import gateway_settings
+from .conftest import axe_violations
+
+BOT_TIMEOUT_MS = 20_000
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+async def gateway(stack: Stack, aiohttp_client: Any) -> TestClient[web.Request, web.Application]:
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(
+        create_app(gateway_settings(stack, "workspace_browser"))
+    )
+    return client
+
+
+def base_of(gateway: TestClient[web.Request, web.Application]) -> str:
+    return str(gateway.make_url("")).rstrip("/")
+
+
+async def staff_context(browser: Browser, locale: str, viewport: dict[str, int]) -> BrowserContext:
+    # bypass_csp lets the test inject axe-core; the page's own scripts still come only from the gateway.
+    context = await browser.new_context(locale=locale, viewport=viewport, bypass_csp=True)  # type: ignore[arg-type]
+    await context.grant_permissions(["notifications"])
+    return context
+
+
+async def scrolls_sideways(page: Page) -> bool:
+    return bool(await page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1"))
+
+
+async def staff_signs_in(page: Page, url: str, login: str, password: str = DEMO_STAFF_PASSWORD) -> None:
+    await page.goto(url)
+    await page.fill("#login", login)
+    await page.fill("#password", password)
+    await page.click("#sign-in-button")
+
+
+@pytest.mark.parametrize(
+    ("locale", "viewport", "texts"),
+    [
+        (
+            "ru-RU",
+            PHONE,
+            {"console": "Консоль оператора", "editor": "Редактор базы знаний", "live": "на связи", "bad_id": "Id: от"},
+        ),
+        (
+            "en-US",
+            DESKTOP,
+            {"console": "Operator console", "editor": "Knowledge-base editor", "live": "live", "bad_id": "Id: 1 to 64"},
+        ),
+    ],
+    ids=["ru-phone", "en-desktop"],
+)
+async def test_a_newcomer_finds_every_page_and_none_scrolls_sideways(
+    gateway: TestClient[web.Request, web.Application],
+    browser: Browser,
+    locale: str,
+    viewport: dict[str, int],
+    texts: dict[str, str],
+) -> None:
+    base = base_of(gateway)
+    context = await staff_context(browser, locale, viewport)
+    page = await context.new_page()
+
+    # The front page leads to the chat, the console, the supervisor page and the editor, with demo accounts.
+    await page.goto(base + "/")
+    pages = page.locator("#pages > li")
+    await expect(pages).to_have_count(4)
+    await expect(page.locator("#page-console")).to_contain_text("kate")
+    await expect(page.locator("#page-console")).to_contain_text(DEMO_STAFF_PASSWORD)
+    await expect(page.locator("#page-supervisor")).to_contain_text("sveta")
+    await expect(page.locator("#page-editor")).to_contain_text(DEMO_EDITOR_PASSWORD)
+    await expect(page.locator("#page-chat")).to_contain_text("John Smith")
+    assert not await scrolls_sideways(page)
+    assert await axe_violations(page) == [], "the front page"
+    if (folder := os.environ.get("CC_SCREENSHOTS")) and locale == "en-US":  # docs' pictures
+        await page.screenshot(path=str(Path(folder) / "front-page.png"))
+    await page.get_by_role("link", name=texts["console"]).click()
+    await expect(page).to_have_url(re.compile(r"/console$"))
+
+    # Every staff page fits the screen once signed in.
+    await staff_signs_in(page, base + "/console", "sveta")
+    await expect(page.locator("#connection")).to_have_text(texts["live"])
+    assert not await scrolls_sideways(page), "the console"
+    assert await axe_violations(page) == [], "the console"
+    await page.goto(base + "/supervisor")
+    await expect(page.locator("#connection")).to_have_text(texts["live"])
+    await expect(page.locator(".kpis")).to_be_visible()
+    assert not await scrolls_sideways(page), "the supervisor page"
+    assert await axe_violations(page) == [], "the supervisor page"
+    await page.goto(base + "/")
+    await page.get_by_role("link", name=texts["editor"]).click()
+    await staff_signs_in(page, base + "/kb/editor", "editor", DEMO_EDITOR_PASSWORD)
+    await expect(page.locator("#articles li").first).to_be_visible()
+    await page.locator("#articles li button").first.click()
+    await expect(page.locator("#article-pane")).to_be_visible()
+    assert not await scrolls_sideways(page), "the knowledge-base editor"
+    assert await axe_violations(page) == [], "the knowledge-base editor"
+    # A validation error reads in the page's language, not as the API's English.
+    await page.click("#new-article")
+    await page.click("#save")
+    await expect(page.locator("#message")).to_contain_text(texts["bad_id"])
+    await context.close()
+
+
+async def test_on_a_phone_an_operator_verifies_a_customer_blocks_the_lost_card_and_the_timeline_follows(
+    gateway: TestClient[web.Request, web.Application], browser: Browser
+) -> None:
+    base = base_of(gateway)
+    customer_context = await browser.new_context(locale="ru-RU", viewport=PHONE)  # type: ignore[arg-type]
+    operator_context = await staff_context(browser, "ru-RU", PHONE)
+    console = await operator_context.new_page()
+    await staff_signs_in(console, base + "/console", "kate")
+    await expect(console.locator("#connection")).to_have_text("на связи")
+    await console.select_option("#status", "online")
+    await expect(console.locator("#status")).to_have_value("online")
+    await gateway.app[BUS_KEY].drain()
+
+    chat = await customer_context.new_page()
+    await chat.goto(base + "/chat")
+    await chat.locator("#guest").click()
+    await expect(chat.locator("#status")).to_have_attribute("data-state", "online")
+    await chat.fill("#input", "Я потерял карту")
+    await chat.click("#send")
+    await expect(chat.locator("#messages")).to_contain_text("убедился, что карта ваша", timeout=BOT_TIMEOUT_MS)
+    await chat.get_by_role("button", name="Позвать оператора").click()
+
+    # One pane at a time: the list first; the alert names the customer, the channel and the reason.
+    await console.wait_for_function(
+        "() => window.__consoleAlerts.some((a) => a.kind === 'assigned')", timeout=BOT_TIMEOUT_MS
+    )
+    alert = await console.evaluate("window.__consoleAlerts.find((a) => a.kind === 'assigned')")
+    assert alert["title"] == "Новый разговор: Гость"
+    assert alert["body"].startswith("веб-чат · ")
+    row = console.locator("#rows li.row").first
+    await expect(row).to_be_visible()
+    await expect(console.locator("#conversation")).to_be_hidden()
+    await row.locator("a").click()
+    await expect(console.locator("#conversation")).to_be_visible()
+    await expect(console.locator("nav.inbox")).to_be_hidden()
+    assert not await scrolls_sideways(console)
+
+    # The customer panel opens over the conversation and closes back to it.
+    await console.click("#show-panel")
+    await expect(console.locator("#panel")).to_be_visible()
+    await expect(console.locator("#profile")).to_have_text("Гость — личность не подтверждена")
+    await console.fill("#verify-phone", "+7 916 000-00-01")
+    await console.fill("#verify-last4", "5678")
+    await console.click("#verify-check")
+    # The panel and the timeline follow at once: verified, with an entry saying how.
+    await expect(console.locator("#profile")).to_have_text("Иван Петров")
+    await expect(console.locator("#slots")).to_contain_text("Личность подтверждена")
+    await expect(console.locator("#slots .slot", has_text="Личность подтверждена")).to_contain_text("да")
+    assert await axe_violations(console) == [], "the open customer panel"
+    card = console.locator("#cards li[data-last4='5678']")
+    await card.get_by_role("button", name=re.compile("Заблокировать карту")).click()
+    await card.locator(".confirm-block").click()
+    await expect(card.locator(".card-status")).to_have_text("заблокирована")
+    await console.click("#hide-panel")
+    timeline = console.locator("#transcript")
+    await expect(timeline.locator("li[data-event='customer.verified']")).to_contain_text(
+        "Личность подтверждена: оператором"
+    )
+    await expect(timeline.locator("li[data-event='card.blocked']")).to_contain_text("Kate заблокировал(а) карту")
+    await expect(timeline.locator("li[data-event='conversation.assigned']")).to_have_count(1)
+
+    if folder := os.environ.get("CC_SCREENSHOTS"):  # docs' pictures: CC_SCREENSHOTS=docs/screenshots
+        await console.screenshot(path=str(Path(folder) / "console-phone.png"))
+
+    # The customer reads the block confirmed in their language, without the operator typing it.
+    await expect(chat.locator("#messages")).to_contain_text("Карта •••• 5678 заблокирована", timeout=BOT_TIMEOUT_MS)
+    assert not await scrolls_sideways(chat)
+
+    # Back to the list: the row is there, and the conversation pane is hidden again.
+    await console.click("#back-to-list")
+    await expect(console.locator("nav.inbox")).to_be_visible()
+    await expect(console.locator("#conversation")).to_be_hidden()
+    assert await axe_violations(console) == [], "the list on a phone"
+    entries = gateway.app[DB_KEY].events.find({"name": {"$in": ["customer.verified", "card.blocked"]}})
+    assert sorted([e["name"] async for e in entries]) == ["card.blocked", "customer.verified"]
+    for context in (customer_context, operator_context):
+        await context.close()

@@ -1,0 +1,20 @@
+// The front page's texts in English (shared ones: web/lib/texts/en.js).
+export default {
+  "title": "Demo-Bank — contact center",
+  "heading": "Demo-Bank: contact center",
+  "lead": "A local run of the platform. Open the chat as a customer and the operator console in another window to see both sides of a conversation.",
+  "page.chat": "Web chat for customers",
+  "page.console": "Operator console",
+  "page.supervisor": "Supervisor dashboard",
+  "page.editor": "Knowledge-base editor",
+  "about.chat": "The customer writes to the bot; on request, or when the bot cannot help, an operator takes over.",
+  "about.console": "Queue, my conversations, replies, notes, transfers, identity checks and card blocking.",
+  "about.supervisor": "What is happening now, joining a conversation, figures and reports.",
+  "about.editor": "The articles the bot and operators answer from: editing, publishing, history.",
+  "customers": "Demo customers (sign in with a button in the chat)",
+  "accounts": "Demo accounts (login / password)",
+  "role.operator": "operator",
+  "role.supervisor": "supervisor",
+  "role.content_editor": "editor",
+  "demoNote": "Demo accounts exist in local runs only; in production this page leads to the chat.",
+};
