@@ -9,7 +9,8 @@ message (before the HTTP request) to the owning operator's page alert for it (wi
 when the sound/notification fires). Both clocks are this machine's wall clock in milliseconds. Prints one
 line per configuration, then the gateway process's CPU time per message (the gateway runs in this process:
 the figure includes the REST client's share, the same in every configuration).
-Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.console_alert [messages]` (default 100 per configuration).
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.console_alert [messages] [configurations]`
+(default 100 messages per configuration; configurations as OPENxOPERATORS, e.g. `50x5,20x1`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def measure(
     return latencies
 
 
-async def main(messages: int) -> None:
+async def main(messages: int, configurations: tuple[tuple[int, int], ...] = CONFIGURATIONS) -> None:
     await asyncio.to_thread(subprocess.run, ["node", "build.mjs", "--if-changed"], cwd=WEB, check=True)
     stack = Stack(data_dir=Path(tempfile.mkdtemp(prefix="bench-console-alert-")))
     await asyncio.to_thread(stack.start_ferretdb)
@@ -131,7 +132,7 @@ async def main(messages: int) -> None:
     try:
         async with async_playwright() as playwright, aiohttp.ClientSession() as customers:
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            for open_count, operator_count in CONFIGURATIONS:
+            for open_count, operator_count in configurations:
                 logins = [f"bench-op-{open_count}-{k}" for k in range(operator_count)]
                 capacity = -(-open_count // operator_count)
                 contexts, page_of = [], {}
@@ -161,7 +162,14 @@ async def main(messages: int) -> None:
                             break
                         await asyncio.sleep(0.05)
                     owners.append(page_of[str(owner)])
-                await asyncio.sleep(1)
+                # Measure a quiet console: every page shows all its conversations (the lists re-read after
+                # the assignments are done), then a pause for anything still in flight.
+                for page in page_of.values():
+                    mine = sum(1 for owner_page in owners if owner_page is page)
+                    await page.wait_for_function(
+                        "n => document.querySelectorAll('#rows li.row').length >= n", arg=mine, timeout=120_000
+                    )
+                await asyncio.sleep(3)
                 cpu_before = resource.getrusage(resource.RUSAGE_SELF)
                 latencies = await measure(owners, customers, base, senders, ids, messages)
                 cpu_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -187,4 +195,9 @@ async def main(messages: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MESSAGES))
+    chosen = (
+        tuple((int(a), int(b)) for a, b in (item.split("x") for item in sys.argv[2].split(",")))
+        if len(sys.argv) > 2
+        else CONFIGURATIONS
+    )
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MESSAGES, chosen))

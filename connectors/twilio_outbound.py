@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from connectors.voice.twiml import CALL_ID_PREFIX
 from core.form_body import read_form
 from outbound.limits import SharedSlots
 from outbound.models import Channel
@@ -145,7 +146,8 @@ class CallSender:
             if self.slots is not None:
                 await self.slots.release(message.attempt_id)
             return _outcome(err)
-        return Sent(provider_id=str(call.sid))
+        # Answered by a person, the call goes on in the voice session, which knows it by this id.
+        return Sent(provider_id=str(call.sid), channel_user_id=CALL_ID_PREFIX + str(call.sid))
 
     async def close(self) -> None:
         """Close the HTTP session."""

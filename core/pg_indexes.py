@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # How often collections created since the start get their indexes.
 _RESYNC_SECONDS = 120.0
+# How long creating an index may wait for its table's lock.
+_LOCK_TIMEOUT_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
     """Create the missing GIN indexes of a FerretDB database; returns how many were created."""
     created = 0
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        # A CREATE INDEX waiting for a table lock (behind a transaction FerretDB keeps open for a cursor) makes
+        # every later write to that table queue behind it: give up at once instead, the next sync tries again.
+        await conn.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT_MS}ms'")
         row = await (await conn.execute("SELECT current_database()")).fetchone()
         database = str(row[0]) if row else ""
         try:
@@ -100,6 +105,9 @@ async def ensure_gin_indexes(postgres_url: str, schema: str) -> int:
                         await conn.execute(statement)
                     except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
                         continue  # another gateway process created it at the same moment
+                    except psycopg.errors.LockNotAvailable:
+                        logger.info("Table %s is busy; its GIN index %s waits for the next sync", item.table, name)
+                        continue
                     created += 1
     if created:
         logger.info("created %d GIN indexes for FerretDB's filters in %s", created, schema)

@@ -229,7 +229,7 @@ async def _search_documents(db: Database, text: str) -> list[Document]:
 
 
 async def _row(
-    db: Database, doc: Document, login: str, names: dict[str, str | None], levels: ServiceLevels | None = None
+    db: Database, doc: Document, login: str, names: dict[str, str | None], clock: Clock | None = None
 ) -> Row:
     conversation = Conversation.from_document(doc)
     # The last word of the customer, the bot or an operator; gateway notices only when there is nothing else.
@@ -288,7 +288,7 @@ async def _row(
         updated_at=doc.get("updated_at"),
         customer_text=said_text[:_PREVIEW_CHARS] + ("…" if len(said_text) > _PREVIEW_CHARS else ""),
         customer_at=said[0]["at"] if said else None,
-        clock=await levels.clock(db, doc, datetime.now(UTC)) if levels is not None else None,
+        clock=clock,
     )
 
 
@@ -306,13 +306,17 @@ async def rows(
     text = query.strip()[:_MAX_QUERY_CHARS]
     docs = await _search_documents(db, text) if text else await _documents(db, view, login, operator, filters)
     names: dict[str, str | None] = {}
-    return [await _row(db, doc, login, names, levels) for doc in docs]
+    clocks = await levels.clocks(db, docs, datetime.now(UTC)) if levels is not None else {}
+    return [await _row(db, doc, login, names, clocks.get(doc["_id"])) for doc in docs]
 
 
 async def one_row(db: Database, conversation_id: str, login: str, levels: ServiceLevels | None = None) -> Row | None:
     """One conversation's row: the console updates a single row on a message instead of re-reading the view."""
     doc = await db.conversations.find_one({"_id": conversation_id})
-    return await _row(db, doc, login, {}, levels) if doc is not None else None
+    if doc is None:
+        return None
+    clock = await levels.clock(db, doc, datetime.now(UTC)) if levels is not None else None
+    return await _row(db, doc, login, {}, clock)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ NEXT_RESPONSE = "next_response"
 # How often each gateway process looks for breaches.
 WATCH_EVERY_SECONDS = 10.0
 _WATCH_LIMIT = 500
+_SEEN_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -125,36 +126,45 @@ class ServiceLevels:
 
     async def clock(self, db: Database, doc: Document, now: datetime) -> Clock | None:
         """The conversation's clock, or None when nobody waits (with the bot, closed, or answered)."""
+        return (await self.clocks(db, [doc], now)).get(doc["_id"])
+
+    async def clocks(self, db: Database, docs: list[Document], now: datetime) -> dict[str, Clock]:
+        """The clocks of many conversations with one query for their messages (the watcher, the lists)."""
+        waiting = {
+            d["_id"]: d
+            for d in docs
+            if d.get("state") in (ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
+            and isinstance(d.get("queued_at"), datetime)
+        }
+        if not waiting:
+            return {}
+        # Operator and customer messages only (authors and times, not texts): what the clock needs.
+        lines: dict[str, list[Document]] = {cid: [] for cid in waiting}
+        async for line in db.messages.find(
+            {"conversation_id": {"$in": list(waiting)}, "author": {"$in": ["operator", "customer"]}},
+            {"conversation_id": 1, "author": 1, "seq": 1, "at": 1, "_id": 0},
+        ):
+            lines[line["conversation_id"]].append(line)
+        found: dict[str, Clock] = {}
+        for cid, doc in waiting.items():
+            clock = self._clock(doc, sorted(lines[cid], key=lambda m: m["seq"]), now)
+            if clock is not None:
+                found[cid] = clock
+        return found
+
+    def _clock(self, doc: Document, lines: list[Document], now: datetime) -> Clock | None:
         conversation = Conversation.from_document(doc)
-        if conversation.state not in (ConversationState.QUEUED, ConversationState.ASSIGNED):
-            return None
         queued_at = conversation.queued_at
-        if queued_at is None:
-            return None
-        answered = (
-            await db.messages.find(
-                {"conversation_id": conversation.id, "author": "operator", "at": {"$gte": queued_at}},
-                {"seq": 1, "at": 1},
-            )
-            .sort("seq", -1)
-            .limit(1)
-            .to_list()
-        )
-        if not answered:
+        assert queued_at is not None  # noqa: S101 -- clocks() keeps only queued conversations
+        answers = [m for m in lines if m["author"] == "operator" and m["at"] >= queued_at]
+        if not answers:
             target, since = FIRST_RESPONSE, queued_at
         else:
-            waiting = (
-                await db.messages.find(
-                    {"conversation_id": conversation.id, "author": "customer", "seq": {"$gt": answered[0]["seq"]}},
-                    {"at": 1},
-                )
-                .sort("seq", 1)
-                .limit(1)
-                .to_list()
-            )
-            if not waiting:
+            after = answers[-1]["seq"]
+            unanswered = [m for m in lines if m["author"] == "customer" and m["seq"] > after]
+            if not unanswered:
                 return None
-            target, since = NEXT_RESPONSE, waiting[0]["at"]
+            target, since = NEXT_RESPONSE, unanswered[0]["at"]
         hours = self.hours_of(conversation.team)
         snooze = conversation.snooze
         end = min(now, snooze.at) if snooze is not None else now
@@ -176,17 +186,34 @@ class ServiceLevels:
         )
 
 
-async def announce_breaches(db: Database, bus: EventBus, levels: ServiceLevels, now: datetime) -> int:
-    """Announce every open conversation that has just missed its target, once; returns how many."""
+async def announce_breaches(
+    db: Database, bus: EventBus, levels: ServiceLevels, now: datetime, seen: set[str] | None = None
+) -> int:
+    """Announce every open conversation that has just missed its target, once; returns how many.
+
+    `seen` holds what this process already announced or found claimed, so a standing breach costs no write.
+    """
     announced = 0
-    cursor = db.conversations.find(
-        {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}}
-    ).limit(_WATCH_LIMIT)
-    async for doc in cursor:
-        clock = await levels.clock(db, doc, now)
+    seen = seen if seen is not None else set()
+    docs = (
+        await db.conversations.find(
+            {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}},
+            {"transitions": 0},
+        )
+        .limit(_WATCH_LIMIT)
+        .to_list()
+    )
+    clocks = await levels.clocks(db, docs, now)
+    for doc in docs:
+        clock = clocks.get(doc["_id"])
         if clock is None or not clock.breached:
             continue
         key = f"{doc['_id']}:{clock.target}:{clock.since.isoformat()}"
+        if key in seen:
+            continue
+        if len(seen) > _SEEN_LIMIT:
+            seen.clear()
+        seen.add(key)
         if not await claims.claim(db.sla_breaches, key, {"at": now}):
             continue
         conversation = Conversation.from_document(doc)
@@ -219,9 +246,10 @@ async def watch_forever(
     every: float = WATCH_EVERY_SECONDS,
 ) -> None:
     """Look for breaches every few seconds for the process's lifetime (a failure is logged, not fatal)."""
+    seen: set[str] = set()
     while True:
         await asyncio.sleep(every)
         try:
-            await announce_breaches(db, bus, levels, clock())
+            await announce_breaches(db, bus, levels, clock(), seen)
         except Exception:
             logger.exception("Service-level watch failed")

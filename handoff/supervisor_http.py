@@ -60,14 +60,14 @@ async def _with_clocks(
     request: web.Request, rows: list[supervision.LiveConversation], now: datetime
 ) -> list[dict[str, Any]]:
     """Each open conversation with its service-level clock: a breach shows in the supervisor's live list."""
-    levels = request.app[HANDOFF_KEY].levels
+    levels, db = request.app[HANDOFF_KEY].levels, request.app[DB_KEY]
+    ids = [row.conversation.id for row in rows]
+    docs = await db.conversations.find({"_id": {"$in": ids}}, {"transitions": 0}).to_list() if levels else []
+    clocks = await levels.clocks(db, docs, now) if levels is not None else {}
     out = []
     for row in rows:
-        item = row.to_dict()
-        doc = await request.app[DB_KEY].conversations.find_one({"_id": row.conversation.id}) if levels else None
-        clock = await levels.clock(request.app[DB_KEY], doc, now) if levels is not None and doc else None
-        item["sla"] = clock.to_dict() if clock else None
-        out.append(item)
+        clock = clocks.get(row.conversation.id)
+        out.append({**row.to_dict(), "sla": clock.to_dict() if clock else None})
     return out
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.banking import BankingBackend
+from core.banking import BankingBackend, find_many_by
 from core.csv_cells import SafeWriter
 from core.db import Database
 from handoff import surveys
@@ -23,6 +23,7 @@ from outbound import store
 from outbound.messages import LANGUAGES, TemplateError, check_template
 from outbound.models import (
     TRANSITIONS,
+    Attempt,
     AttemptState,
     AudienceType,
     Campaign,
@@ -266,6 +267,8 @@ async def results(pool: store.Pool, campaign: Campaign, db: Database, zone: Zone
             counts[{"paid": "paid", "stop": "opted_out", "operator": "handed_off"}[a.answer]] += 1
         if a.answer is not None:
             counts["replied_total"] += 1
+    if campaign.kind is Kind.PAYMENT_REMINDER:
+        counts["paid_after_reminder"] = await _paid_after(db, attempts)
     # The answers are stored by the platform's one survey mechanism (handoff/surveys.py).
     survey = (
         (await surveys.results(db, campaign_id=campaign.id, zone=zone)).to_dict()
@@ -277,6 +280,17 @@ async def results(pool: store.Pool, campaign: Campaign, db: Database, zone: Zone
         "suppressed_by_reason": dict(sorted(reasons.items())),
         "survey": survey,
     }
+
+
+async def _paid_after(db: Database, attempts: Sequence[Attempt]) -> int:
+    """Reminders whose payment arrived after they were sent (the demo bank's payments)."""
+    sent = {str(a.data["payment_id"]): a.sent_at for a in attempts if a.sent_at and a.data.get("payment_id")}
+    payments = await find_many_by(db.bank_payments, "_id", sorted(sent))
+    return sum(
+        1
+        for doc in payments
+        if doc.get("paid_at") is not None and (at := sent.get(doc["_id"])) is not None and doc["paid_at"] > at
+    )
 
 
 EXPORT_COLUMNS = (

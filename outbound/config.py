@@ -39,6 +39,14 @@ class OutboundSettings:
     twilio_from_number: str = ""
     # Public base URL of the gateway, for Twilio's call webhooks and status callbacks.
     public_url: str = ""
+    # Asterisk instead of Twilio for calls: AMI address and account, the dial string, the FastAGI URL.
+    ami_host: str = ""
+    ami_port: int = 5038
+    ami_username: str = ""
+    ami_secret: str = ""
+    ami_channel: str = "PJSIP/{number}@trunk"
+    ami_agi_url: str = "agi://127.0.0.1:4573/outbound"
+    ami_caller_id: str = ""
 
     @classmethod
     def from_env(cls) -> OutboundSettings:
@@ -54,4 +62,11 @@ class OutboundSettings:
             twilio_api_base=os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
             twilio_from_number=os.environ.get("TWILIO_FROM_NUMBER", ""),
             public_url=os.environ.get("OUTBOUND_PUBLIC_URL", "").rstrip("/"),
+            ami_host=os.environ.get("OUTBOUND_AMI_HOST", ""),
+            ami_port=_env_int("OUTBOUND_AMI_PORT", 5038),
+            ami_username=os.environ.get("OUTBOUND_AMI_USERNAME", ""),
+            ami_secret=os.environ.get("OUTBOUND_AMI_SECRET", ""),
+            ami_channel=os.environ.get("OUTBOUND_AMI_CHANNEL", "PJSIP/{number}@trunk"),
+            ami_agi_url=os.environ.get("OUTBOUND_AMI_AGI_URL", "agi://127.0.0.1:4573/outbound"),
+            ami_caller_id=os.environ.get("OUTBOUND_AMI_CALLER_ID", ""),
         )

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +39,8 @@ _MAX_BACKOFF_SECONDS = 3600.0
 SENDING_LEASE = timedelta(minutes=5)
 # The conversation's channel name per outbound channel (SMS has no inbound conversation here).
 CONVERSATION_CHANNELS = {Channel.TELEGRAM: "telegram"}
+# The conversation channel of an answered survey call: the phone line's voice session.
+VOICE_CONVERSATIONS = "voice"
 
 Defer = Callable[[str, datetime], Awaitable[None]]
 
@@ -258,7 +260,9 @@ class Deliverer:
                 outcome_at=finished,
                 provider_id=result.provider_id,
             )
-            conversation_id = await self._record_turn(attempt, profile, address, text, buttons, finished)
+            conversation_id = await self._record_turn(
+                attempt, profile, address, text, buttons, finished, reply_from=result.channel_user_id
+            )
             if conversation_id is not None:
                 await store.set_conversation(self.pool, attempt.id, conversation_id)
             return AttemptState.SENT
@@ -295,7 +299,33 @@ class Deliverer:
             outcome_at=finished,
             error=result.error,
         )
+        await self._fall_back(attempt, finished)
         return AttemptState.FAILED
+
+    async def _fall_back(self, attempt: Attempt, now: datetime) -> None:
+        """A channel that failed for good (the customer blocked the bot): the next channel, as a new attempt."""
+        remaining = [c for c in attempt.data.get("fallback", []) if c in {ch.value for ch in Channel}]
+        if not remaining:
+            return
+        follow_up = replace(
+            attempt,
+            id=store.new_id("att"),
+            channel=Channel(remaining[0]),
+            state=AttemptState.QUEUED,
+            earliest_at=now,
+            notice_id=None,
+            tries=0,
+            contacted_at=None,
+            sent_at=None,
+            outcome_at=None,
+            provider_id=None,
+            error=None,
+            answer=None,
+            conversation_id=None,
+            data=attempt.data | {"fallback": remaining[1:], "fallback_of": attempt.id},
+        )
+        await store.insert_attempts(self.pool, [follow_up])
+        await self.defer(follow_up.id, now)
 
     async def _record_turn(
         self,
@@ -305,12 +335,20 @@ class Deliverer:
         text: str,
         buttons: tuple[Button, ...],
         now: datetime,
+        *,
+        reply_from: str | None = None,
     ) -> str | None:
-        """The contact as a turn of the customer's conversation: the reply then finds the campaign."""
-        channel = CONVERSATION_CHANNELS.get(attempt.channel)
+        """The contact as a turn of the customer's conversation: the reply then finds the campaign.
+
+        A survey call's conversation is the voice session's of that call (`reply_from`, the call's id
+        there): answered by a person, the call asks the survey's questions (connectors/voice/session.py).
+        """
+        channel, user = CONVERSATION_CHANNELS.get(attempt.channel), address
+        if attempt.kind is Kind.SURVEY and attempt.channel is Channel.CALL and reply_from:
+            channel, user = VOICE_CONVERSATIONS, reply_from
         if channel is None:
             return None
-        conversation = await conversations.open_conversation(self.db, channel, address, now)
+        conversation = await conversations.open_conversation(self.db, channel, user, now)
         if conversation.customer_id is None:
             await conversations.remember_customer(
                 self.db, conversation.id, language=profile.language, customer_id=profile.customer_id, now=now
@@ -323,11 +361,11 @@ class Deliverer:
         await transcript.append(
             self.db, conversation.id, author="bot", text=text, now=now, buttons=buttons, extra=context
         )
-        if attempt.kind is Kind.SURVEY and attempt.campaign_id is not None:
+        if attempt.kind is Kind.SURVEY:
             # The message asked the first question: the conversation now waits for the answers
             # (handoff/surveys.py takes them before the bot sees them).
             survey = surveys.Survey(
-                key=f"campaign:{attempt.campaign_id}",
+                key=f"campaign:{attempt.campaign_id}" if attempt.campaign_id else f"notice:{attempt.id}",
                 questions=survey_questions(attempt.data.get("survey")),
                 run=attempt.id,
                 campaign_id=attempt.campaign_id,

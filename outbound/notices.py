@@ -117,6 +117,8 @@ async def create(
     kind = NOTICE_KINDS[str(notice)]
     chats = await Addresses(db).telegram_chats([customer_id])
     channel = Channel.TELEGRAM if customer_id in chats else Channel.SMS
+    if channel is Channel.TELEGRAM and profile.phone:
+        data["fallback"] = [Channel.SMS.value]  # a customer who blocked the bot still gets the alert
     state = AttemptState.QUEUED
     if channel is Channel.SMS and not profile.phone:
         state = AttemptState.SUPPRESSED

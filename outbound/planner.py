@@ -173,6 +173,9 @@ async def plan_campaign(
             attempt.state, attempt.reason = AttemptState.SUPPRESSED, reason
         else:
             attempt.channel = channel
+            later = campaign.channels[campaign.channels.index(channel) + 1 :]
+            if later:
+                attempt.data = attempt.data | {"fallback": [c.value for c in later]}
             history: list[PastContact] = histories.get(target.customer_id, [])
             contact = PlannedContact(campaign.kind, channel, attempt.earliest_at, target.not_after)
             decision = decide(contact, recipient_of(profile), history, now, calendar, rules)

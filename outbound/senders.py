@@ -35,6 +35,9 @@ class Sent:
     """The provider accepted it; its own id for the message or call."""
 
     provider_id: str
+    # Who the customer's answers come from in the conversation's channel, when it is not the address:
+    # an answered call continues in the voice session under the call's own id.
+    channel_user_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import datetime
 import procrastinate
 from redis.asyncio import Redis
 
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender
 from connectors.telegram_outbound import TelegramSender, create_outbound_bot
 from connectors.twilio_outbound import CallSender, SmsSender, twilio_client
 from core import db as core_db
@@ -59,6 +60,19 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
         senders[Channel.SMS] = SmsSender(client, outbound.twilio_from_number)
         slots = SharedSlots(redis, "calls", outbound.max_calls) if redis is not None else None
         senders[Channel.CALL] = CallSender(client, outbound.twilio_from_number, outbound.public_url, slots)
+    if outbound.ami_host:
+        # Calls through the bank's own Asterisk (AMI Originate into the FastAGI voice session) instead.
+        senders[Channel.CALL] = AsteriskCallSender(
+            AmiConfig(
+                host=outbound.ami_host,
+                port=outbound.ami_port,
+                username=outbound.ami_username,
+                secret=outbound.ami_secret,
+                channel=outbound.ami_channel,
+                agi_url=outbound.ami_agi_url,
+                caller_id=outbound.ami_caller_id,
+            )
+        )
     return senders
 
 

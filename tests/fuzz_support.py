@@ -42,9 +42,11 @@ HOSTILE_STRINGS = [
     "2026-13-45T99:99", "a" * 5000,
 ]  # fmt: skip
 # Deliberate 503s: a front-end page that was never built, a voice webhook with no auth token configured,
-# outbound routes without OUTBOUND_DATABASE_URL (outbound/http.py: "outbound_off").
+# outbound routes without OUTBOUND_DATABASE_URL (outbound/http.py: "outbound_off"), the front page and the
+# API reference in a checkout whose web/dist was not built.
 DELIBERATE_503 = re.compile(
-    r"^(/console|/supervisor|/ui|/voice/|/api/supervisor/campaigns|/api/supervisor/outbound|/api/outbound/|/api/notices)"
+    r"^(/console|/supervisor|/ui|/voice/|/api/supervisor/campaigns|/api/supervisor/outbound|/api/outbound/"
+    r"|/api/notices|/api/docs|/$|/\?)"
 )
 
 

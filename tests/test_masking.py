@@ -9,6 +9,7 @@ as an operator's reply and private note on the console API.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -413,9 +414,15 @@ async def all_stored_strings(stack: Stack) -> list[str]:
 async def tracker_strings(stack: Stack, http: aiohttp.ClientSession, conversation_id: str) -> list[str]:
     """Every event of the conversation in Rasa's tracker, as Rasa's HTTP API returns them."""
     url = f"{stack.rasa_url}/conversations/{conversation_id}/tracker"
-    async with http.get(url, params={"token": stack.rasa_token}) as resp:
-        assert resp.status == 200, await resp.text()
-        tracker = await resp.json()
+    for _ in range(60):
+        async with http.get(url, params={"token": stack.rasa_token}) as resp:
+            assert resp.status == 200, await resp.text()
+            tracker = await resp.json()
+        if any(e["event"] == "user" for e in tracker["events"]):
+            break
+        # On a loaded machine the gateway may give up on a slow turn (the customer is handed to an
+        # operator) while Rasa still works on it: its tracker gets the message a little later.
+        await asyncio.sleep(0.5)
     assert any(e["event"] == "user" for e in tracker["events"]), "the bot heard the message"
     return [json.dumps(event, ensure_ascii=False) for event in tracker["events"]]
 
@@ -431,8 +438,15 @@ async def customer_says(http: aiohttp.ClientSession, stack: Stack, sender: str, 
     return body
 
 
+# Codes as the probe typed them (issue 19) beside the earlier ones; each as typed must be found nowhere.
+GATEWAY_CODES = [
+    "", " cvv987", " мой пин 2468", " CVC: 321", " CVV#246", " cvv -> 369", " \u0441vv 852", " PIN № 8642",
+    " пин 7\u200b5\u200b3\u200b1", " три цифры на обороте 135", " code on the back is 731",
+]  # fmt: skip
+
+
 @settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=messages_with_a_card(), code=st.sampled_from(["", " cvv987", " мой пин 2468", " CVC: 321"]))
+@given(case=messages_with_a_card(), code=st.sampled_from(GATEWAY_CODES))
 async def test_no_card_number_reaches_the_database_the_log_or_the_tracker(
     stack: Stack, case: tuple[str, str], code: str
 ) -> None:
@@ -443,12 +457,17 @@ async def test_no_card_number_reaches_the_database_the_log_or_the_tracker(
         assert turn["replies"][0]["text"].startswith(("Пожалуйста, никогда не отправляйте", "Please never send"))
         tracker = await tracker_strings(stack, http, turn["conversation_id"])
     stored = added(stored_before, await all_stored_strings(stack))
+    logged = added(log_before, gateway_log(stack))
     assert not leaked(digits, stored), "stored in clear"
-    assert not leaked(digits, added(log_before, gateway_log(stack))), "logged in clear"
+    assert not leaked(digits, logged), "logged in clear"
     assert not leaked(digits, tracker), "in Rasa's tracker in clear"
-    for secret in ("987", "2468", "321"):
-        if secret in code:
-            assert not any(f"cvv{secret}" in t or f"пин {secret}" in t or f"CVC: {secret}" in t for t in stored)
+    if code:
+        # The code's digits as the customer typed them (invisible characters included) survive nowhere.
+        typed_digits = code.split()[-1]
+        for where, texts in (("stored", stored), ("logged", logged), ("in the tracker", tracker)):
+            assert not any(code.strip() in t for t in texts), f"code {where} in clear"
+        # The digits alone, after a space as typed (a log line's durations could hold them by chance).
+        assert not any(f" {typed_digits}" in t for t in stored + tracker), "code digits in clear"
 
 
 # -- an operator's reply and note ----------------------------------------------------------------------

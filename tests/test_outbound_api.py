@@ -274,3 +274,14 @@ async def test_ivan_asks_how_much_then_says_stop_and_the_next_reminder_is_suppre
     assert status == 200 and marked == {"customer_id": "demo-john", "opted_out": False, "do_not_contact": True}
     status, forecast = await call(supervisor, "GET", f"/api/supervisor/campaigns/{second['id']}/forecast")
     assert forecast["by_reason"] == {"do_not_contact": 1, "opted_out": 1}
+
+    # The bank's core system reports Ivan's payment: the reminder counts as paid after it was sent.
+    paid = {
+        "notice_id": "paid-demo-ivan-loan-1",
+        "kind": "payment_received",
+        "customer_id": "demo-ivan",
+        "data": {"amount": "12450.00", "payment_id": "demo-ivan-loan-1"},
+    }
+    assert (await gateway.post("/api/notices", json=paid, headers=API_KEY)).status == 202
+    status, results = await call(supervisor, "GET", f"/api/supervisor/campaigns/{created['id']}/results")
+    assert results["counts"]["paid_after_reminder"] == 1 and results["counts"]["sent_total"] == 2

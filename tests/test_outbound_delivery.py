@@ -20,12 +20,12 @@ from redis.asyncio import Redis
 from connectors.telegram_outbound import TelegramSender, create_outbound_bot
 from core.db import Database
 from handoff import transcript
-from outbound import campaigns, store
+from outbound import campaigns, notices, store
 from outbound.delivery import SENDING_LEASE, Deliverer, reap
 from outbound.limits import SharedRateLimit
 from outbound.models import AttemptState, Campaign, CampaignState, Channel
 from outbound.queue import create_queue_app, defer_deliveries, ensure_queue_schema
-from outbound.senders import OutboundMessage, SendResult, Sent
+from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent
 from outbound.worker import register_tasks
 
 from .channel_support import BOT_TOKEN, ApiCall, FakeBotApi
@@ -273,3 +273,45 @@ async def test_a_campaign_finishes_once_nothing_is_left_to_send(pg: tuple[store.
     assert await store.advance_campaigns(pool, NOON) == (0, 1)
     finished = await store.get_campaign(pool, campaign.id)
     assert finished is not None and finished.state is CampaignState.FINISHED
+
+
+class BlockedChat:
+    """Telegram's answer for a customer who blocked the bot, as the sender reports it."""
+
+    channel = Channel.TELEGRAM
+
+    async def reserve(self, address: str) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return FinalFailure("blocked: Forbidden: bot was blocked by the user")
+
+
+async def test_a_fraud_alert_to_a_customer_who_blocked_the_bot_falls_back_to_sms(
+    pg: tuple[store.Pool, str], bank_db: Database
+) -> None:
+    pool, _ = pg
+    await link_telegram(bank_db, "demo-ivan", IVAN_CHAT)
+    body: dict[str, Any] = {
+        "notice_id": "n-1",
+        "kind": "fraud_alert",
+        "customer_id": "demo-ivan",
+        "data": {"card_last4": "5678", "amount": "990.00", "merchant": "SHOP"},
+    }
+    alert, _ = await notices.create(pool, bank_db, backend(bank_db), "bank-core", body, NOON)
+    assert alert.channel is Channel.TELEGRAM
+    deferred: list[str] = []
+
+    async def defer(attempt_id: str, _at: datetime) -> None:
+        deferred.append(attempt_id)
+
+    sms = SlowSender()
+    deliverer = Deliverer(
+        pool, bank_db, backend(bank_db), {Channel.TELEGRAM: BlockedChat(), Channel.SMS: sms}, defer, clock=lambda: NOON
+    )
+    assert await deliverer.deliver(alert.id) is AttemptState.FAILED
+    [follow_up] = deferred
+    assert await deliverer.deliver(follow_up) is AttemptState.SENT
+    assert sms.sent == [follow_up]
+    by_sms = await store.get_attempt(pool, follow_up)
+    assert by_sms is not None and by_sms.channel is Channel.SMS and by_sms.data["fallback_of"] == alert.id

@@ -10,6 +10,7 @@ what a survey definition may ask.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,16 +22,28 @@ from aiohttp.test_utils import TestClient
 from connectors.voice.calls import load_call, save_call
 from connectors.voice.twiml import CALL_ID_PREFIX
 from core.app import create_app
+from core.db import Database
 from core.keys import BUS_KEY, DB_KEY
 from core.stack import Stack
 from handoff import conversations, outbox, surveys
+from handoff.bus import EventBus
 from handoff.surveys import Question, QuestionType
 
 from .channel_support import TWIML_TOKEN
-from .handoff_support import REST, REST_HEADERS, _close_operator_sessions, bot_heard, gateway_settings
+from .handoff_support import (
+    REST,
+    REST_HEADERS,
+    _close_operator_sessions,
+    bot_heard,
+    bus,
+    db,
+    ferretdb,
+    gateway_settings,
+    mongo,
+)
 from .test_voice_english_call import PUBLIC, Call, said, spoken
 
-__all__ = ["_close_operator_sessions"]
+__all__ = ["_close_operator_sessions", "bus", "db", "ferretdb", "mongo"]
 
 THREE_QUESTIONS = (
     Question("rating", QuestionType.RATING),
@@ -181,6 +194,22 @@ async def test_on_the_phone_keys_answer_the_scores_and_the_comment_is_said(
     assert "всё хорошо, но долго ждал ответа" not in await bot_heard(stack, conversation["_id"])
 
 
+async def test_a_double_tap_sent_at_once_stores_one_answer(db: Database, bus: EventBus) -> None:
+    """FerretDB applies concurrent upserts as read-then-write: the answer is a unique insert instead."""
+    survey = surveys.Survey(key="campaign:cmp_race", questions=THREE_QUESTIONS, campaign_id="cmp_race")
+    await db.conversations.insert_one({"_id": "c-race", "channel": "telegram", "channel_user_id": "1", "state": "bot"})
+    await surveys.start(db, "c-race", survey, language="ru", channel="telegram")
+    waiting = await surveys.pending(db, "c-race", surveys.AWAITING)
+    assert waiting is not None
+    asked = surveys.Asked(conversation_id="c-race", channel="telegram", language="ru")
+    taps = await asyncio.gather(
+        *(surveys.take_answer(db, bus, waiting, "/rate_5", asked, now=datetime.now(UTC)) for _ in range(8))
+    )
+    assert all(t is not None for t in taps)
+    assert await db.survey_answers.count_documents({"campaign_id": "cmp_race"}) == 1
+    assert await db.events.count_documents({"name": "survey.answered"}) == 1
+
+
 @pytest.mark.parametrize(
     ("text", "question", "score"),
     [
@@ -216,6 +245,9 @@ def test_a_comment_is_any_words_and_the_skip_button_skips_it() -> None:
     assert surveys.interpret(QuestionType.COMMENT, "/request_operator") is None
     assert surveys.interpret(QuestionType.COMMENT, surveys.SKIP_PAYLOAD) == surveys.Answer(skipped=True)
     assert surveys.interpret(QuestionType.COMMENT, "позовите оператора") == surveys.Answer(comment="позовите оператора")
+    # "Stop" is the customer's wish to hear no more (the outbound side opts them out), not a comment.
+    for stop in ("стоп", "Stop", "не присылайте мне это", "unsubscribe"):
+        assert surveys.interpret(QuestionType.COMMENT, stop) is None, stop
 
 
 def test_the_recommendation_score_is_promoters_minus_detractors() -> None:

@@ -185,7 +185,9 @@ async def test_words_not_understood_lead_to_the_keypad_menu(gateway: TestClient[
     call = Call(gateway, IVAN_PHONE, "CA" + "6" * 32)
     await call.rings()
     assert spoken(await call.says("ммм", confidence="0.12")) == "Извините, я не расслышал. Повторите, пожалуйста."
-    assert spoken(await call.says("ээ", confidence="0.2")).startswith("Скажите одним-двумя словами")
+    # Two turns not understood at the start of a call: perhaps the wrong language, so the choice is offered again.
+    again = spoken(await call.says("ээ", confidence="0.2"))
+    assert again.startswith("Извините") and "For English, press 9" in again
     menu = await call.says("ну", confidence="0.1")
     assert gather_of(menu)["input"] == "dtmf" and gather_of(menu)["numDigits"] == "1"
     assert spoken(menu).startswith("Давайте кнопками. Баланс — нажмите 1.")
@@ -388,7 +390,8 @@ async def test_silence_after_an_answer_gets_one_reprompt_then_goodbye(gateway: G
     reprompt = await call.is_silent()
     assert spoken(reprompt) == "Вы на линии? Если нужно что-то ещё, просто скажите."
     bye = await call.is_silent()
-    assert hangs_up(bye) and spoken(bye) == "Спасибо за звонок в Демо-банк. До свидания!"
+    assert hangs_up(bye) and spoken(bye).endswith("Спасибо за звонок в Демо-банк. До свидания!")
+    assert "позвоните нам снова" in spoken(bye), "the goodbye says how to call back"
     assert (await call_state(gateway, call))["end_reason"] == "silence_after_answer"
     doc = await gateway.app[DB_KEY].conversations.find_one({"channel": "voice"})
     assert doc is not None and doc["state"] not in {"queued", "assigned"}, "a caller who was answered is not queued"

@@ -29,7 +29,7 @@ from core.identity import CustomerIdentity
 from core.language import Language, conversation_language, parse_language
 from core.masking import mask_sensitive
 from core.messages import InboundMessage, Reply
-from handoff import verify_limits
+from handoff import conversations, surveys, verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
 from handoff.surveys import CUSTOM_KEY as SURVEY_QUESTION
 
@@ -125,7 +125,24 @@ class VoiceSession:
             started_at=self._clock(),
             candidate_customer_id=candidate,
         )
-        return state, self._gather(state, greeting(self._lang(state)))
+        asking = await self._survey_call(state)
+        return state, asking or self._gather(state, greeting(self._lang(state)))
+
+    async def _survey_call(self, state: CallState) -> VoiceOutcome | None:
+        """A call the bank placed to ask a survey (outbound/delivery.py): the first question instead of a greeting."""
+        conversation = await conversations.find_open(self._db, VOICE_CHANNEL, state.call_id)
+        if conversation is None:
+            return None
+        waiting = await surveys.pending(self._db, conversation.id, conversation.awaiting)
+        if waiting is None:
+            return None
+        state.conversation_id = conversation.id
+        state.language = parse_language(conversation.language) or state.language
+        state.language_open = False
+        state.survey_question = waiting.question.type.value
+        lang = self._lang(state)
+        question = surveys.question_reply(waiting.survey, waiting.index, language=lang, channel=VOICE_CHANNEL)
+        return self._gather(state, _spoken([question], lang))
 
     async def turn(self, state: CallState, heard: Heard) -> VoiceOutcome:
         """One caller turn; `state` is updated in place for the adapter to keep."""

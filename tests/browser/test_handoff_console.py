@@ -209,7 +209,7 @@ async def test_unverified_customer_who_lost_a_card_is_verified_and_the_operator_
     chat = await guest_chat(customer_context, base)
     # The bot cannot block a guest's card; the customer presses its "call an operator" button.
     await customer_types(chat, "Я потерял карту")
-    await expect(chat.locator("#messages")).to_contain_text("владелец карты", timeout=BOT_TIMEOUT_MS)
+    await expect(chat.locator("#messages")).to_contain_text("убедился, что карта ваша", timeout=BOT_TIMEOUT_MS)
     await chat.get_by_role("button", name="Позвать оператора").click()
     row = console.locator("#rows li.row").first
     await expect(row).to_be_visible(timeout=BOT_TIMEOUT_MS)

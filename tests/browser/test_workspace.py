@@ -150,7 +150,7 @@ async def test_on_a_phone_an_operator_verifies_a_customer_blocks_the_lost_card_a
     await expect(chat.locator("#status")).to_have_attribute("data-state", "online")
     await chat.fill("#input", "Я потерял карту")
     await chat.click("#send")
-    await expect(chat.locator("#messages")).to_contain_text("владелец карты", timeout=BOT_TIMEOUT_MS)
+    await expect(chat.locator("#messages")).to_contain_text("убедился, что карта ваша", timeout=BOT_TIMEOUT_MS)
     await chat.get_by_role("button", name="Позвать оператора").click()
 
     # One pane at a time: the list first; the alert names the customer, the channel and the reason.

@@ -13,6 +13,7 @@ export default {
   "error.network": "The server cannot be reached. Check the network and try again.",
   "error.signed_out": "Your session ended: please sign in again.",
   "error.forbidden": "No access: reload the page.",
+  "error.database_unavailable": "The database did not answer in time: try again in a few seconds.",
   "error.not_yours": "This conversation is no longer yours: it was transferred, returned to the bot or closed.",
   "error.already_taken": "Another operator has already taken this conversation.",
   "error.capacity": "You carry as many conversations as allowed: close one before taking another.",

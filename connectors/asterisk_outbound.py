@@ -1,0 +1,112 @@
+"""Outbound calls through Asterisk: an AMI Originate (panoramisk) into the FastAGI voice session.
+
+The call is placed on the configured channel (e.g. `PJSIP/{number}@trunk`) and, once answered, runs
+the AGI application against the platform's FastAGI server (connectors/voice/fastagi.py) with the
+attempt's id, so the answered call continues in the same voice session as inbound calls, with the
+same verification before anything about an account is said. Asynchronous Originate answers twice:
+"successfully queued", then an OriginateResponse event: Success (answered), or a failure whose
+reason says no answer / busy (tried again later) or anything else (final). No answer from Asterisk
+at all within the timeout leaves the attempt `unknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from panoramisk import Manager
+
+from outbound.models import Channel
+from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
+
+logger = logging.getLogger(__name__)
+
+# Asterisk's OriginateResponse reasons (channel.h AST_CONTROL_*): 3 no answer, 5 busy, 8 congestion.
+_TRY_AGAIN_REASONS = frozenset({"3", "5", "8"})
+_RING_MILLISECONDS = 30_000
+
+
+@dataclass(frozen=True)
+class AmiConfig:
+    """Where the AMI listens and how calls are placed."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+    channel: str  # "PJSIP/{number}@trunk": {number} is the customer's E.164 number
+    agi_url: str  # "agi://127.0.0.1:4573/outbound"
+    caller_id: str = ""
+
+
+class AsteriskCallSender:
+    """Places outbound calls with AMI Originate; one AMI connection per worker."""
+
+    channel = Channel.CALL
+
+    def __init__(self, config: AmiConfig, answer_timeout: float = 60.0) -> None:
+        self.config = config
+        self.answer_timeout = answer_timeout
+        self._manager: Manager | None = None
+
+    async def _connected(self) -> Manager:
+        if self._manager is None:
+            manager = Manager(
+                loop=asyncio.get_running_loop(),
+                host=self.config.host,
+                port=self.config.port,
+                username=self.config.username,
+                secret=self.config.secret,
+                ping_delay=60,
+            )
+            await manager.connect()
+            await asyncio.sleep(0)  # the connection's callback sends the Login
+            if manager.authenticated_future is not None:
+                await asyncio.wait_for(manager.authenticated_future, self.answer_timeout)
+            if not manager.authenticated:
+                manager.close()
+                raise OSError("the AMI refused the login")
+            self._manager = manager
+        return self._manager
+
+    async def reserve(self, address: str) -> None:
+        """Asterisk's trunk limits the lines; nothing to wait for here."""
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Originate the call and wait for Asterisk to say whether it was answered."""
+        action: dict[str, Any] = {
+            "Action": "Originate",
+            "Channel": self.config.channel.format(number=message.address.lstrip("+")),
+            "Application": "AGI",
+            "Data": f"{self.config.agi_url}?attempt={message.attempt_id}&lang={message.language}",
+            "Async": "true",
+            "Timeout": str(_RING_MILLISECONDS),
+            "Variable": [f"CC_OUTBOUND_ATTEMPT={message.attempt_id}", f"CC_LANGUAGE={message.language}"],
+        }
+        if self.config.caller_id:
+            action["CallerID"] = self.config.caller_id
+        try:
+            manager = await self._connected()
+            responses = await asyncio.wait_for(manager.send_action(action), self.answer_timeout)
+        except (OSError, TimeoutError) as err:
+            return Unknown(f"no answer from Asterisk: {err!r}")
+        replies = responses if isinstance(responses, list) else [responses]
+        first, last = replies[0], replies[-1]
+        if str(first.get("Response", "")).lower() == "error":
+            return FinalFailure(f"Asterisk refused the call: {first.get('Message', '')}")
+        if str(last.get("Event", "")) != "OriginateResponse":
+            return Unknown("Asterisk queued the call but did not say how it ended")
+        if str(last.get("Response", "")) == "Success":
+            return Sent(provider_id=str(last.get("Uniqueid", "")))
+        reason = str(last.get("Reason", ""))
+        if reason in _TRY_AGAIN_REASONS:
+            return TemporaryFailure(f"call not answered (Asterisk reason {reason})")
+        return FinalFailure(f"call failed (Asterisk reason {reason})")
+
+    async def close(self) -> None:
+        """Close the AMI connection."""
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None

@@ -1,0 +1,99 @@
+"""Outbound calls through Asterisk's AMI (panoramisk), against a scripted AMI peer on a local port.
+
+No Asterisk runs here: the peer speaks the Manager protocol as Asterisk does (banner, Login, the
+FullyBooted event, an asynchronous Originate answered "successfully queued" and then by an
+OriginateResponse event), and records each action it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender
+from outbound.models import Channel
+from outbound.senders import OutboundMessage, Sent, TemporaryFailure
+
+
+class ScriptedAmi:
+    """An AMI peer: answers Login, then each Originate with the next scripted OriginateResponse."""
+
+    def __init__(self, outcomes: list[dict[str, str]]) -> None:
+        self.outcomes = outcomes
+        self.actions: list[dict[str, list[str]]] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.session, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def send(fields: dict[str, str]) -> None:
+            writer.write(("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode())
+
+        writer.write(b"Asterisk Call Manager/5.0.1\r\n")
+        while True:
+            block = await reader.readuntil(b"\r\n\r\n")
+            action: dict[str, list[str]] = {}
+            for line in block.decode().strip().split("\r\n"):
+                key, _, value = line.partition(": ")
+                action.setdefault(key, []).append(value)
+            self.actions.append(action)
+            action_id = action["ActionID"][0]
+            name = action["Action"][0]
+            if name == "Login":
+                send({"Response": "Success", "ActionID": action_id, "Message": "Authentication accepted"})
+                send({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"})
+            elif name == "Originate":
+                send({"Response": "Success", "ActionID": action_id, "Message": "Originate successfully queued"})
+                outcome = self.outcomes.pop(0)
+                send({"Event": "OriginateResponse", "Privilege": "call,all", "ActionID": action_id, **outcome})
+            else:
+                send({"Response": "Success", "ActionID": action_id, "Ping": "Pong"})
+            await writer.drain()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+async def ami() -> AsyncIterator[ScriptedAmi]:
+    peer = ScriptedAmi(
+        [
+            {"Response": "Success", "Channel": "PJSIP/trunk-00000001", "Uniqueid": "1733500000.42", "Reason": "4"},
+            {"Response": "Failure", "Channel": "PJSIP/trunk-00000002", "Uniqueid": "<null>", "Reason": "5"},
+        ]
+    )
+    yield peer
+    await peer.close()
+
+
+async def test_an_answered_call_runs_the_fastagi_session_and_a_busy_line_is_tried_again_later(ami: ScriptedAmi) -> None:
+    port = await ami.start()
+    config = AmiConfig(
+        host="127.0.0.1",
+        port=port,
+        username="contact-center",
+        secret="ami-secret-for-tests",
+        channel="PJSIP/{number}@trunk",
+        agi_url="agi://127.0.0.1:4573/outbound",
+        caller_id="Demo Bank <74950000000>",
+    )
+    sender = AsteriskCallSender(config, answer_timeout=10)
+    message = OutboundMessage("att_1", Channel.CALL, "+79160000002", "", "ru")
+    answered = await sender.send(message)
+    busy = await sender.send(OutboundMessage("att_2", Channel.CALL, "+79160000002", "", "en"))
+    await sender.close()
+
+    assert answered == Sent(provider_id="1733500000.42")
+    assert isinstance(busy, TemporaryFailure) and "reason 5" in busy.error
+    login, originate = ami.actions[0], ami.actions[1]
+    assert login["Username"] == ["contact-center"] and login["Secret"] == ["ami-secret-for-tests"]
+    assert originate["Channel"] == ["PJSIP/79160000002@trunk"]
+    assert originate["Application"] == ["AGI"]
+    assert originate["Data"] == ["agi://127.0.0.1:4573/outbound?attempt=att_1&lang=ru"]
+    assert originate["Async"] == ["true"] and originate["CallerID"] == ["Demo Bank <74950000000>"]
+    assert originate["Variable"] == ["CC_OUTBOUND_ATTEMPT=att_1", "CC_LANGUAGE=ru"]
