@@ -91,6 +91,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, running_stack(Path(folder), with_gateway=False) as stack:
         settings = replace(
             Settings(),
+            # On a busy shared machine a turn can outlast the default 4 s; this measures language, not speed.
+            bot_timeout_seconds=30.0,
             mongodb_uri=stack.mongodb_uri,
             mongodb_db=f"voice_bench_{uuid.uuid4().hex[:8]}",
             rasa_url=stack.rasa_url,

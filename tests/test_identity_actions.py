@@ -42,7 +42,8 @@ __all__ = ["ferretdb_uri", "mongo_client"]
 ATTACKER_SECRET = "an-attacker-who-guessed-a-secret-of-32-bytes-or-more"
 # What the attacker wants to read: Anna's Мир card balance (23 780,90 ₽).
 ANNA_BALANCE_DIGITS = "780,90"
-SIGN_IN_HINT = "войдите"
+# "войдите" / "как только вы войдёте": any form of the verb to sign in.
+SIGN_IN_HINT = "войд"
 
 
 def forged_slots() -> dict[str, Any]:

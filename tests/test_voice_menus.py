@@ -43,7 +43,8 @@ def domain_menus() -> list[tuple[str, Language, tuple[Button, ...]]]:
                 continue
             conditions = variant.get("condition") or []
             language: Language = "en" if any(c.get("value") == "en" for c in conditions) else "ru"
-            buttons = tuple(Button(b["title"], b["payload"]) for b in variant["buttons"])
+            # The router leaves the chat's own sign-in ("/sign_in") out on the phone (handoff/router.py).
+            buttons = tuple(Button(b["title"], b["payload"]) for b in variant["buttons"] if b["payload"] != "/sign_in")
             menus.append((name, language, buttons))
     return menus
 
