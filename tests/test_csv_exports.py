@@ -22,7 +22,7 @@ from core.app import create_app
 from core.csv_cells import FORMULA_STARTS, restore_cell, safe_cell
 from core.db import Database
 from core.settings import Settings
-from handoff import reporting
+from handoff import reporting, surveys
 from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 
 from .handoff_support import db, ferretdb, mongo
@@ -71,7 +71,18 @@ async def test_a_customers_formula_comment_is_text_in_the_supervisors_export(db:
     start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     for index, comment in enumerate(FORMULAS):
         at = start + timedelta(minutes=index)
-        await db.ratings.insert_one({"_id": f"c{index}", "score": 1, "comment": comment, "comment_at": at})
+        # The post-conversation survey's comment answer, as handoff/surveys.py stores it (issue 18).
+        await db.survey_answers.insert_one(
+            {
+                "_id": f"run{index}:comment",
+                "run": f"run{index}",
+                "key": surveys.AFTER_CONVERSATION,
+                "type": surveys.QuestionType.COMMENT.value,
+                "conversation_id": f"c{index}",
+                "comment": comment,
+                "at": at,
+            }
+        )
     figures = await reporting.figures(db, start, start + timedelta(hours=1), zone=ZoneInfo("Europe/Moscow"))
     exported = figures.to_csv(lambda cid: f"http://bank.example/supervisor?conversation={cid}")
     written = cells(exported)

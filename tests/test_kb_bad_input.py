@@ -69,7 +69,8 @@ async def test_odd_search_queries_get_ordinary_answers(editor: Editor) -> None:
         assert status == 200, body
         assert set(body) == {"results", "decision"}
     status, body = await editor.call("GET", "/api/kb/search", params={"q": "перевод " * 20_000, "lang": "ru"})
-    assert status == 400 and "Got more than 8190 bytes" in body
+    # aiohttp refuses the oversized request line itself; the answer is the platform's own short JSON (issue 19).
+    assert status == 400 and "cannot be read" in body["error"]
     status, body = await editor.call("GET", "/api/kb/search", params={"q": "x", "lang": "de"})
     assert status == 400 and "ru or en" in body["error"]
     status, body = await editor.call("GET", "/api/kb/search", params={"q": "x", "limit": "many"})
