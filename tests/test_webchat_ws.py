@@ -297,7 +297,12 @@ async def test_a_signed_in_customers_conversation_stays_closed_without_their_tok
         # The same socket may start over with a new visitor id.
         stranger.visitor_id = str(uuid.uuid4())
         ready, fresh, _ = await stranger.hello(token=token)
-        assert ready["conversation_id"] is None and fresh == []
+        if token is None:
+            assert ready["conversation_id"] is None and fresh == []
+        else:
+            # A signed-in customer is given their own open conversation on any device (issue 21), never Ivan's.
+            assert ready["conversation_id"] != ivan.conversation_id
+            assert not any(ending in m["text"] for m in fresh for ending in ("5678", "1234", "9012"))
 
     ivan_again = await open_page(ivan.visitor_id)
     _, history, errors = await ivan_again.hello(token=mint_token("demo-ivan"))

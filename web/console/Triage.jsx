@@ -1,5 +1,6 @@
 // Triage of the open conversation: its priority, its labels (from the supervisors' list), snooze until a
 // time or the customer's reply, and the service-level clock. Every change becomes a timeline entry.
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.js";
 import { useLanguage } from "../lib/i18n.js";
 import { useNow } from "./hooks.js";
@@ -17,6 +18,9 @@ export function Triage({ conv, row, triage, onDone, onError }) {
   useLanguage();
   const now = useNow();
   const base = "/api/console/conversations/" + conv.id;
+  // The operator's choice shows at once; the server's copy replaces it when the conversation reloads.
+  const [labels, setLabels] = useState(conv.labels || []);
+  useEffect(() => setLabels(conv.labels || []), [conv.id, (conv.labels || []).join("\n")]);
   async function post(path, body, banner) {
     try { await api("POST", base + path, body); await onDone(banner); } catch (err) { onError(err); }
   }
@@ -31,9 +35,9 @@ export function Triage({ conv, row, triage, onDone, onError }) {
     try { await api("DELETE", base + "/snooze"); await onDone({ kind: "ok", text: tr.t("banner.woken") }); } catch (err) { onError(err); }
   }
   function toggleLabel(name) {
-    const labels = new Set(conv.labels || []);
-    if (labels.has(name)) labels.delete(name); else labels.add(name);
-    post("/labels", { labels: [...labels] }, null);
+    const next = labels.includes(name) ? labels.filter((l) => l !== name) : [...labels, name];
+    setLabels(next);
+    post("/labels", { labels: next }, null);
   }
   return (
     <div class="triage" role="group" aria-label={tr.t("triage.priority")}>
@@ -56,7 +60,7 @@ export function Triage({ conv, row, triage, onDone, onError }) {
       <span class="labels" role="group" aria-label={tr.t("triage.labels")}>
         {triage.labels.length ? triage.labels.map((l) => (
           <label key={l.name}>
-            <input type="checkbox" checked={(conv.labels || []).includes(l.name)} onChange={() => toggleLabel(l.name)} /> {l.name}
+            <input type="checkbox" checked={labels.includes(l.name)} onChange={() => toggleLabel(l.name)} /> {l.name}
           </label>
         )) : null}
       </span>
