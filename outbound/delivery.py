@@ -245,7 +245,9 @@ class Deliverer:
 
     async def _send(self, attempt: Attempt, profile: ContactProfile, address: str, now: datetime) -> AttemptState:
         text, buttons = await self.compose(attempt, profile)
-        message = OutboundMessage(attempt.id, attempt.channel, address, text, profile.language, buttons)
+        message = OutboundMessage(
+            attempt.id, attempt.channel, address, text, profile.language, buttons, extra={"kind": attempt.kind.value}
+        )
         result = await self.senders[attempt.channel].send(message)
         finished = self.clock()
         if isinstance(result, Sent):

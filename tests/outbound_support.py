@@ -15,16 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
 from connectors import telegram_links
 from core import pgcluster
+from core.app import create_app
 from core.banking import MongoBankingBackend
 from core.db import Database, Document
 from core.demo_data import seed_demo_bank
 from core.stack import Stack
 from handoff import conversations, transcript
 from outbound import store
+
+from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, channel_settings
 
 # Tuesday 1 December 2026, noon in Moscow: inside every window, in the past so jobs run at once.
 NOON = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -97,3 +102,33 @@ async def link_telegram(db: Database, customer_id: str, chat_id: int) -> None:
 
 def ids_in(rows: list[dict[str, Any]], key: str = "chat_id") -> list[int]:
     return [int(r[key]) for r in rows]
+
+
+Gateway = TestClient[web.Request, web.Application]
+
+
+def telegram_webhook_settings(bot_api_url: str) -> dict[str, Any]:
+    """The gateway's Telegram channel in webhook mode, on the local Bot API stand-in."""
+    return {
+        "telegram_bot_token": BOT_TOKEN,
+        "telegram_api_base": bot_api_url,
+        "telegram_mode": "webhook",
+        "telegram_webhook_url": "https://bank.example/telegram/webhook",
+        "telegram_webhook_secret": TELEGRAM_SECRET,
+    }
+
+
+async def outbound_gateway(
+    aiohttp_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    outbound_stack: OutboundStack,
+    pg: tuple[store.Pool, str],
+    bank_db: Database,
+    rasa_url: str,
+    **settings: Any,
+) -> Gateway:
+    """The real app factory with outbound on: attempts in this story's PostgreSQL, the bank in `bank_db`."""
+    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
+    config = channel_settings(outbound_stack.mongodb_uri, rasa_url, mongodb_db=bank_db.name, **settings)
+    client: Gateway = await aiohttp_client(create_app(config))
+    return client

@@ -22,9 +22,17 @@ from core.db import Database
 from core.settings import LOCAL_REST_API_KEY
 from outbound import store
 
-from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from .channel_support import TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
 from .handoff_support import Operator, _close_operator_sessions
-from .outbound_support import OutboundStack, bank_db, link_telegram, outbound_stack, pg
+from .outbound_support import (
+    OutboundStack,
+    bank_db,
+    link_telegram,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+    telegram_webhook_settings,
+)
 from .test_outbound_delivery import IVAN_CHAT, JOHN_CHAT, TelegramStandIn, Workers, telegram
 
 __all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
@@ -42,19 +50,15 @@ async def gateway(
     monkeypatch: pytest.MonkeyPatch,
     outbound_stack: OutboundStack,
 ) -> TestClient[web.Request, web.Application]:
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    settings = channel_settings(
-        outbound_stack.mongodb_uri,
+    return await outbound_gateway(
+        aiohttp_client,
+        monkeypatch,
+        outbound_stack,
+        pg,
+        bank_db,
         scripted_rasa[1],
-        mongodb_db=bank_db.name,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_api_base=telegram[1],
-        telegram_mode="webhook",
-        telegram_webhook_url="https://bank.example/telegram/webhook",
-        telegram_webhook_secret=TELEGRAM_SECRET,
+        **telegram_webhook_settings(telegram[1]),
     )
-    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
-    return client
 
 
 @pytest.fixture

@@ -29,15 +29,23 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from connectors.telegram import SECRET_HEADER
-from core.app import create_app
 from core.db import Database
 from handoff.setup import DEMO_STAFF_PASSWORD
 from outbound import store
 from outbound.http import OUTBOUND_KEY
 
-from ..channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from ..channel_support import TELEGRAM_SECRET, ScriptedRasa, Updates, scripted_rasa
 from ..handoff_support import _close_operator_sessions
-from ..outbound_support import NOON, OutboundStack, bank_db, link_telegram, outbound_stack, pg
+from ..outbound_support import (
+    NOON,
+    OutboundStack,
+    bank_db,
+    link_telegram,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+    telegram_webhook_settings,
+)
 from ..test_outbound_delivery import IVAN_CHAT, TelegramStandIn, Workers, telegram
 from .conftest import axe_violations
 
@@ -63,18 +71,15 @@ async def gateway(
     monkeypatch: pytest.MonkeyPatch,
     outbound_stack: OutboundStack,
 ) -> Gateway:
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    settings = channel_settings(
-        outbound_stack.mongodb_uri,
+    client = await outbound_gateway(
+        aiohttp_client,
+        monkeypatch,
+        outbound_stack,
+        pg,
+        bank_db,
         scripted_rasa[1],
-        mongodb_db=bank_db.name,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_api_base=telegram[1],
-        telegram_mode="webhook",
-        telegram_webhook_url="https://bank.example/telegram/webhook",
-        telegram_webhook_secret=TELEGRAM_SECRET,
+        **telegram_webhook_settings(telegram[1]),
     )
-    client: Gateway = await aiohttp_client(create_app(settings))
     client.app[OUTBOUND_KEY].clock = lambda: NOON
     return client
 
