@@ -65,6 +65,21 @@ async def gateway(
     )
 
 
+async def survey_call_for_anna(pool: store.Pool, survey: dict[str, Any]) -> Attempt:
+    """A survey campaign's call to Anna, queued for a worker."""
+    attempt = Attempt(
+        id=store.new_id("att"),
+        kind=Kind.SURVEY,
+        customer_id="demo-anna",
+        channel=Channel.CALL,
+        state=AttemptState.QUEUED,
+        earliest_at=NOON,
+        data={"survey": survey},
+    )
+    await store.insert_attempts(pool, [attempt])
+    return attempt
+
+
 async def line(gateway: Gateway, path: str, call_sid: str, **fields: str) -> str:
     """What the phone line says, as Twilio posts the call's turn (signed) to the voice webhook."""
     form = {"CallSid": call_sid, "From": BANK_NUMBER, "To": "+79160000002", "CallStatus": "in-progress"} | fields
@@ -91,16 +106,7 @@ async def test_anna_answers_a_survey_call_with_keys_and_words(
             {"id": "comment", "type": "comment"},
         ]
     }
-    attempt = Attempt(
-        id=store.new_id("att"),
-        kind=Kind.SURVEY,
-        customer_id="demo-anna",
-        channel=Channel.CALL,
-        state=AttemptState.QUEUED,
-        earliest_at=NOON,
-        data={"survey": survey},
-    )
-    await store.insert_attempts(pool, [attempt])
+    attempt = await survey_call_for_anna(pool, survey)
     calls = CallSender(twilio_client(SID, TOKEN, twilio_url), BANK_NUMBER, PUBLIC)
     deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
     assert await deliverer.deliver(attempt.id) is AttemptState.SENT
@@ -170,16 +176,7 @@ async def test_anna_answers_a_survey_call_placed_through_asterisk_before_the_wor
     _, agi_port = pbx_gateway
     pool, _ = pg
     survey = {"questions": [{"id": "rating", "type": "rating_1_5"}, {"id": "comment", "type": "comment"}]}
-    attempt = Attempt(
-        id=store.new_id("att"),
-        kind=Kind.SURVEY,
-        customer_id="demo-anna",
-        channel=Channel.CALL,
-        state=AttemptState.QUEUED,
-        earliest_at=NOON,
-        data={"survey": survey},
-    )
-    await store.insert_attempts(pool, [attempt])
+    attempt = await survey_call_for_anna(pool, survey)
     ami = ScriptedAmi([{"Response": "Success", "Channel": "PJSIP/trunk-00000007", "Uniqueid": "?", "Reason": "4"}])
     ami_config = AmiConfig(
         host="127.0.0.1",
