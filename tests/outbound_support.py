@@ -8,7 +8,7 @@ exactly as api.telegram.org does; Telegram itself cannot be reached from here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,17 +118,25 @@ def telegram_webhook_settings(bot_api_url: str) -> dict[str, Any]:
     }
 
 
-async def outbound_gateway(
+MakeGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+def outbound_gateway(
     aiohttp_client: Any,
     monkeypatch: pytest.MonkeyPatch,
     outbound_stack: OutboundStack,
     pg: tuple[store.Pool, str],
     bank_db: Database,
-    rasa_url: str,
-    **settings: Any,
-) -> Gateway:
-    """The real app factory with outbound on: attempts in this story's PostgreSQL, the bank in `bank_db`."""
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    config = channel_settings(outbound_stack.mongodb_uri, rasa_url, mongodb_db=bank_db.name, **settings)
-    client: Gateway = await aiohttp_client(create_app(config))
-    return client
+    scripted_rasa: tuple[Any, str],
+) -> MakeGateway:
+    """Builds the real app factory with outbound on: attempts in this story's PostgreSQL, the bank in `bank_db`,
+    a scripted Rasa; keyword arguments are the story's own settings (channels, the phone line)."""
+
+    async def make(**settings: Any) -> Gateway:
+        monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
+        config = channel_settings(outbound_stack.mongodb_uri, scripted_rasa[1], mongodb_db=bank_db.name, **settings)
+        client: Gateway = await aiohttp_client(create_app(config))
+        return client
+
+    return make

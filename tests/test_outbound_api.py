@@ -22,9 +22,10 @@ from core.db import Database
 from core.settings import LOCAL_REST_API_KEY
 from outbound import store
 
-from .channel_support import TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from .channel_support import TELEGRAM_SECRET, Updates, channel_settings, scripted_rasa
 from .handoff_support import Operator, _close_operator_sessions
 from .outbound_support import (
+    MakeGateway,
     OutboundStack,
     bank_db,
     link_telegram,
@@ -35,30 +36,24 @@ from .outbound_support import (
 )
 from .test_outbound_delivery import IVAN_CHAT, JOHN_CHAT, TelegramStandIn, Workers, telegram
 
-__all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
+__all__ = [
+    "_close_operator_sessions",
+    "bank_db",
+    "outbound_gateway",
+    "outbound_stack",
+    "pg",
+    "scripted_rasa",
+    "telegram",
+]
 
 API_KEY = {"X-Api-Key": LOCAL_REST_API_KEY}
 
 
 @pytest.fixture
 async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    telegram: tuple[TelegramStandIn, str],
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
+    outbound_gateway: MakeGateway, telegram: tuple[TelegramStandIn, str]
 ) -> TestClient[web.Request, web.Application]:
-    return await outbound_gateway(
-        aiohttp_client,
-        monkeypatch,
-        outbound_stack,
-        pg,
-        bank_db,
-        scripted_rasa[1],
-        **telegram_webhook_settings(telegram[1]),
-    )
+    return await outbound_gateway(**telegram_webhook_settings(telegram[1]))
 
 
 @pytest.fixture

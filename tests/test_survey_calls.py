@@ -34,35 +34,27 @@ from outbound.delivery import Deliverer
 from outbound.models import Attempt, AttemptState, Channel, Kind
 
 from .channel_support import TWIML_TOKEN, AsteriskScript, ScriptedRasa, asterisk_call, scripted_rasa, twilio_signature
-from .outbound_support import NOON, OutboundStack, backend, bank_db, outbound_gateway, outbound_stack, pg
+from .outbound_support import (
+    NOON,
+    MakeGateway,
+    backend,
+    bank_db,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+)
 from .test_outbound_asterisk import ScriptedAmi
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, TwilioStandIn, nothing, twilio
 
-__all__ = ["bank_db", "outbound_stack", "pg", "scripted_rasa", "twilio"]
+__all__ = ["bank_db", "outbound_gateway", "outbound_stack", "pg", "scripted_rasa", "twilio"]
 
 PUBLIC = "https://bank.example"
 Gateway = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
-async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
-) -> Gateway:
-    return await outbound_gateway(
-        aiohttp_client,
-        monkeypatch,
-        outbound_stack,
-        pg,
-        bank_db,
-        scripted_rasa[1],
-        twiml_auth_token=TWIML_TOKEN,
-        twiml_public_url=PUBLIC,
-    )
+async def gateway(outbound_gateway: MakeGateway) -> Gateway:
+    return await outbound_gateway(twiml_auth_token=TWIML_TOKEN, twiml_public_url=PUBLIC)
 
 
 async def survey_call_for_anna(pool: store.Pool, survey: dict[str, Any]) -> Attempt:
@@ -145,24 +137,10 @@ async def test_anna_answers_a_survey_call_with_keys_and_words(
 
 
 @pytest.fixture
-async def pbx_gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
-    tmp_path: Path,
-) -> tuple[Gateway, int]:
+async def pbx_gateway(outbound_gateway: MakeGateway, tmp_path: Path) -> tuple[Gateway, int]:
     """The gateway with its FastAGI server on a free port; the line's greeting is a named recording."""
     port = free_port()
     client = await outbound_gateway(
-        aiohttp_client,
-        monkeypatch,
-        outbound_stack,
-        pg,
-        bank_db,
-        scripted_rasa[1],
         fastagi_port=port,
         fastagi_sounds_dir=str(tmp_path / "prompts"),
         fastagi_recordings="greeting=bank/greeting,outbound_opening=bank/outbound-opening",

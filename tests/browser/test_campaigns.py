@@ -34,11 +34,11 @@ from handoff.setup import DEMO_STAFF_PASSWORD
 from outbound import store
 from outbound.http import OUTBOUND_KEY
 
-from ..channel_support import TELEGRAM_SECRET, ScriptedRasa, Updates, scripted_rasa
+from ..channel_support import TELEGRAM_SECRET, Updates, scripted_rasa
 from ..handoff_support import _close_operator_sessions
 from ..outbound_support import (
     NOON,
-    OutboundStack,
+    MakeGateway,
     bank_db,
     link_telegram,
     outbound_gateway,
@@ -49,7 +49,15 @@ from ..outbound_support import (
 from ..test_outbound_delivery import IVAN_CHAT, TelegramStandIn, Workers, telegram
 from .conftest import axe_violations
 
-__all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
+__all__ = [
+    "_close_operator_sessions",
+    "bank_db",
+    "outbound_gateway",
+    "outbound_stack",
+    "pg",
+    "scripted_rasa",
+    "telegram",
+]
 
 # The docs' pictures are refreshed with CC_SCREENSHOTS=docs/screenshots; a plain run leaves the checkout clean.
 SCREENSHOTS = Path(os.environ.get("CC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "cc-screenshots")
@@ -62,24 +70,8 @@ UPDATES = Updates()
 
 
 @pytest.fixture
-async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    telegram: tuple[TelegramStandIn, str],
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
-) -> Gateway:
-    client = await outbound_gateway(
-        aiohttp_client,
-        monkeypatch,
-        outbound_stack,
-        pg,
-        bank_db,
-        scripted_rasa[1],
-        **telegram_webhook_settings(telegram[1]),
-    )
+async def gateway(outbound_gateway: MakeGateway, telegram: tuple[TelegramStandIn, str]) -> Gateway:
+    client = await outbound_gateway(**telegram_webhook_settings(telegram[1]))
     client.app[OUTBOUND_KEY].clock = lambda: NOON
     return client
 
