@@ -116,7 +116,7 @@ async def test_ivan_says_in_his_own_words_it_was_not_him_confirms_with_a_tap_and
     attempt = await store.get_attempt(pool, attempt_id)
     assert attempt is not None and attempt.answer is None, "nothing blocked on a sentence alone"
 
-    [blocked] = await ivan_writes(gateway, stack, sender, NO_BUTTON)
+    blocked, *_notices = await ivan_writes(gateway, stack, sender, NO_BUTTON)
     assert blocked["text"].startswith(f"Карта •••• {IVAN_CARD} заблокирована")
     attempt = await store.get_attempt(pool, attempt_id)
     assert attempt is not None and attempt.answer == "no" and attempt.data["card_blocked"] is True
@@ -147,7 +147,7 @@ async def test_an_answer_that_stays_unclear_brings_the_fraud_team_without_a_bloc
 
     [asked] = await ivan_writes(gateway, stack, sender, "какая завтра погода в Казани")
     assert asked["text"].startswith("Чтобы не ошибиться")
-    [handed] = await ivan_writes(gateway, stack, sender, "какая завтра погода в Казани")
+    handed, *_notices = await ivan_writes(gateway, stack, sender, "какая завтра погода в Казани")
     assert handed["text"].startswith("Передаю разговор специалисту антифрод-службы")
 
     conversation = await conversations.get_conversation(gateway.app[DB_KEY], conversation_id)
