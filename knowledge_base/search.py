@@ -25,6 +25,7 @@ from knowledge_base import decision as calibrated
 from knowledge_base.embeddings import Encoder, Matrix
 from knowledge_base.lexical import Bm25
 from knowledge_base.models import LANGUAGES, Article
+from knowledge_base.places import as_abroad
 from knowledge_base.text import char_ngrams, stems
 
 logger = logging.getLogger(__name__)
@@ -274,7 +275,8 @@ class SearchIndex:
         search's time at 10,000 articles; up to `candidates` articles the scores are exact.
         """
         index = self._by_language.get(language) or self._by_language["ru"]
-        query = query[:MAX_QUERY_CHARS].strip()
+        # A named country reads as the articles' "за границей" (knowledge_base/places.py).
+        query = as_abroad(query[:MAX_QUERY_CHARS].strip(), index.language)
         size = len(index.ids)
         best = np.zeros(size, dtype=np.float32)
         prototype = best.copy()
@@ -370,8 +372,11 @@ class SearchIndex:
 
 
 def _texts(article: Article, language: str) -> list[str]:
-    """What is searched of an article in one language: its title and every question variant."""
-    return [article.text("title", language), *article.questions.get(language, [])]
+    """What is searched of an article in one language: its title and every question variant.
+
+    Read like a query: a country named in a question is "abroad" there too (knowledge_base/places.py).
+    """
+    return [as_abroad(text, language) for text in (article.text("title", language), *article.questions.get(language, []))]
 
 
 def texts_to_embed(articles: Sequence[Article]) -> list[str]:

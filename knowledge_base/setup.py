@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -41,11 +43,23 @@ def process_encoder(spec: str) -> CachingEncoder | None:
     return CachingEncoder(encoder) if encoder is not None else None
 
 
-async def seed_if_empty(db: Database) -> None:
-    """Import the shared seed once, into an empty KB (later imports are explicit and update by id)."""
-    if await db.kb_articles.count_documents({}, limit=1) == 0 and DEFAULT_SEED.is_file():
-        counts = await store.import_articles(db, load_seed(), by="seed", now=datetime.now(UTC))
+async def seed_or_upgrade(db: Database, path: Path = DEFAULT_SEED) -> None:
+    """Import the shipped seed into an empty KB, or bring an earlier seed's articles up to this one.
+
+    An editor's work is kept: see store.upgrade_from_seed. Editors' own imports are explicit (the editor's
+    Import) and update by id.
+    """
+    if not path.is_file():
+        return
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    now = datetime.now(UTC)
+    if await db.kb_articles.count_documents({}, limit=1) == 0:
+        counts = await store.import_articles(db, load_seed(path), by=store.SEED_BY, now=now)
         logger.info("Imported the KB seed: %s", counts)
+    counts = await store.upgrade_from_seed(db, load_seed(path), digest=digest, now=now)
+    if counts["created"] or counts["upgraded"] or counts["proposed"] or counts["kept"]:
+        logger.info("Upgraded the KB to the shipped seed: %s", counts)
 
 
 async def kb_context(app: web.Application) -> AsyncIterator[None]:
@@ -53,7 +67,7 @@ async def kb_context(app: web.Application) -> AsyncIterator[None]:
     settings, db = app[SETTINGS_KEY], app[DB_KEY]
     await store.ensure_indexes(db)
     await staff.ensure_indexes(db)
-    await seed_if_empty(db)
+    await seed_or_upgrade(db)
     if settings.demo_staff:
         await staff.ensure_staff(
             db, DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD, display_name="Елена (контент)", roles=(Role.CONTENT_EDITOR,)
