@@ -41,9 +41,7 @@ _EXTRA = {
     ),
 }  # fmt: skip
 # Russian noun endings after a name's base (nominative's final vowel, й or ь dropped): "грузи|ю", "кита|е".
-_ENDINGS = frozenset(
-    "а я у ю е и ы ой ей ом ем ию ия ии ью ь ах ях ам ям ами ями".split()
-)
+_ENDINGS = frozenset("а я у ю е и ы ой ей ом ем ию ия ии ью ь ах ях ам ям ами ями".split())
 _ABBREVIATIONS = {"сша", "оаэ"}
 _RU_PREPOSITIONS = {"в", "во", "на", "по", "из", "с", "со"}
 _EN_PREPOSITIONS = {"to", "in", "into", "at", "around", "across", "from", "for", "visiting"}

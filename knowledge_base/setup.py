@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -19,7 +20,8 @@ from core.staff import Role
 from knowledge_base import api, store
 from knowledge_base.config import default_model
 from knowledge_base.embeddings import load_encoder
-from knowledge_base.seed import DEFAULT_SEED, load_seed
+from knowledge_base.models import Article
+from knowledge_base.seed import DEFAULT_SEED, articles_from_yaml
 from knowledge_base.service import CachingEncoder, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -43,21 +45,29 @@ def process_encoder(spec: str) -> CachingEncoder | None:
     return CachingEncoder(encoder) if encoder is not None else None
 
 
+def _read_seed(path: Path) -> tuple[str, list[Article]] | None:
+    """The seed file's digest and articles; None without a seed file."""
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    return hashlib.sha256(raw).hexdigest(), articles_from_yaml(raw.decode("utf-8"))
+
+
 async def seed_or_upgrade(db: Database, path: Path = DEFAULT_SEED) -> None:
     """Import the shipped seed into an empty KB, or bring an earlier seed's articles up to this one.
 
     An editor's work is kept: see store.upgrade_from_seed. Editors' own imports are explicit (the editor's
     Import) and update by id.
     """
-    if not path.is_file():
+    read = await asyncio.to_thread(_read_seed, path)
+    if read is None:
         return
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
+    digest, articles = read
     now = datetime.now(UTC)
     if await db.kb_articles.count_documents({}, limit=1) == 0:
-        counts = await store.import_articles(db, load_seed(path), by=store.SEED_BY, now=now)
+        counts = await store.import_articles(db, articles, by=store.SEED_BY, now=now)
         logger.info("Imported the KB seed: %s", counts)
-    counts = await store.upgrade_from_seed(db, load_seed(path), digest=digest, now=now)
+    counts = await store.upgrade_from_seed(db, articles, digest=digest, now=now)
     if counts["created"] or counts["upgraded"] or counts["proposed"] or counts["kept"]:
         logger.info("Upgraded the KB to the shipped seed: %s", counts)
 
