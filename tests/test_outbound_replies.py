@@ -117,7 +117,7 @@ async def test_ivan_says_in_his_own_words_it_was_not_him_confirms_with_a_tap_and
     assert attempt is not None and attempt.answer is None, "nothing blocked on a sentence alone"
 
     blocked, *_notices = await ivan_writes(gateway, stack, sender, NO_BUTTON)
-    assert blocked["text"].startswith(f"Карта •••• {IVAN_CARD} заблокирована")
+    assert blocked["text"].startswith((f"Карта •••• {IVAN_CARD} заблокирована", f"Card •••• {IVAN_CARD} is blocked"))
     attempt = await store.get_attempt(pool, attempt_id)
     assert attempt is not None and attempt.answer == "no" and attempt.data["card_blocked"] is True
     conversation = await conversations.get_conversation(gateway.app[DB_KEY], conversation_id)
