@@ -72,7 +72,8 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
                 agi_url=outbound.ami_agi_url,
                 caller_id=outbound.ami_caller_id,
                 context=outbound.ami_context,
-            )
+            ),
+            slots=SharedSlots(redis, "calls", outbound.max_calls) if redis is not None else None,
         )
     return senders
 
