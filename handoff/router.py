@@ -12,6 +12,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pymongo
+from pymongo.errors import PyMongoError
 
 from core import metrics
 from core.db import Database
@@ -257,8 +258,12 @@ class Router:
         self.memory.saw_seq(conversation.id, last)
         if not self.delivery.pushes(conversation.channel):
             self.memory.settled.put(conversation.id, last)  # ours, or looked at for waiting messages just now
-        # The head, a hint for other processes' appends, moves once per turn (the customer's message did not).
-        await transcript.advance_head(self.db, conversation.id, last)
+        try:
+            # The head, a hint for other processes' appends, moves once per turn (the customer's message did not).
+            await transcript.advance_head(self.db, conversation.id, last)
+        except PyMongoError:
+            # Stored and answered: the customer gets the answer; a head left behind only costs a later append a try.
+            logger.warning("Transcript head of %s not moved to %d", conversation.id, last, exc_info=True)
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
 
     def _nothing_waiting(self, conversation: Conversation, stored: StoredMessage, written: list[StoredMessage]) -> bool:
