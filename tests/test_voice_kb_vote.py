@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.db import Database
 from core.keys import DB_KEY
 
 from .channel_support import AsteriskScript, asterisk_call
@@ -19,12 +20,15 @@ from .test_voice_english_call import gateway as gateway  # the fixture, shared
 VOTE_RU = "Если ответ помог, нажмите 1, если нет — 2."
 
 
-async def votes(client: Gateway) -> list[dict[str, Any]]:
-    return [v async for v in client.app[DB_KEY].kb_votes.find({"channel": "voice"})]
+async def votes(client: Gateway, bank: Database, call_id: str) -> list[dict[str, Any]]:
+    """The votes the bot (on the platform's database) kept for this call's conversation."""
+    state = await client.app[DB_KEY].voice_calls.find_one({"_id": call_id})
+    assert state is not None and state["conversation_id"]
+    return [v async for v in bank.kb_votes.find({"conversation_id": state["conversation_id"]})]
 
 
 async def test_a_caller_presses_1_after_an_answer_and_the_vote_is_kept_with_the_question(
-    gateway: tuple[Gateway, int],
+    gateway: tuple[Gateway, int], bank: Database
 ) -> None:
     client, _ = gateway
     await client.app[DB_KEY].voice_callers.delete_many({})
@@ -41,13 +45,13 @@ async def test_a_caller_presses_1_after_an_answer_and_the_vote_is_kept_with_the_
 
     thanks = await call.presses("1")
     assert spoken(thanks) == "Спасибо, что оценили ответ! Чем ещё могу помочь?"
-    [vote] = await votes(client)
-    assert vote["article_id"] == "card_abroad" and vote["helpful"] is True
+    [vote] = await votes(client, bank, "twiml:" + call.sid)
+    assert vote["channel"] == "voice" and vote["article_id"] == "card_abroad" and vote["helpful"] is True
     assert vote["question"] == "еду в грузию, карта будет работать?"
 
 
 async def test_not_helpful_by_key_offers_the_next_articles_or_an_operator_and_feeds_the_inbox(
-    gateway: tuple[Gateway, int],
+    gateway: tuple[Gateway, int], bank: Database
 ) -> None:
     client, _ = gateway
     await client.app[DB_KEY].voice_callers.delete_many({})
@@ -59,13 +63,16 @@ async def test_not_helpful_by_key_offers_the_next_articles_or_an_operator_and_fe
     text = spoken(sorry)
     assert text.startswith("Жаль, что ответ не помог"), text
     assert "Чтобы поговорить с оператором, нажмите" in text, "the choices are read as a key menu"
-    [vote] = await votes(client)
+    [vote] = await votes(client, bank, "twiml:" + call.sid)
     assert vote["article_id"] == "card_activation" and vote["helpful"] is False
-    inbox = await client.app[DB_KEY].kb_unanswered.find_one({"not_helpful_article": "card_activation"})
+    inbox = await bank.kb_unanswered.find_one({"conversation_id": vote["conversation_id"]})
     assert inbox is not None and inbox["text"] == "как активировать новую карту"
+    assert inbox["not_helpful_article"] == "card_activation"
 
 
-async def test_a_caller_who_asks_on_or_stays_silent_is_not_held_for_a_vote(gateway: tuple[Gateway, int]) -> None:
+async def test_a_caller_who_asks_on_or_stays_silent_is_not_held_for_a_vote(
+    gateway: tuple[Gateway, int], bank: Database
+) -> None:
     client, _ = gateway
     await client.app[DB_KEY].voice_callers.delete_many({})
     call = Call(client)
@@ -81,10 +88,10 @@ async def test_a_caller_who_asks_on_or_stays_silent_is_not_held_for_a_vote(gatew
     assert spoken(still) == "Вы на линии? Если нужно что-то ещё, просто скажите."
     # A 1 now is not a vote on an answer two turns back.
     await call.presses("1")
-    assert await votes(client) == []
+    assert await votes(client, bank, "twiml:" + call.sid) == []
 
 
-async def test_a_caller_on_the_asterisk_line_votes_with_a_key(gateway: tuple[Gateway, int]) -> None:
+async def test_a_caller_on_the_asterisk_line_votes_with_a_key(gateway: tuple[Gateway, int], bank: Database) -> None:
     client, port = gateway
     await client.app[DB_KEY].voice_callers.delete_many({})
     script = AsteriskScript(
@@ -97,6 +104,6 @@ async def test_a_caller_on_the_asterisk_line_votes_with_a_key(gateway: tuple[Gat
     commands = await asterisk_call(port, script, caller="+79160000888", uniqueid="1700000300.1")
 
     assert any(c.startswith("GET DATA") and c.endswith(" 1") for c in commands), "the vote waits for one key"
-    [vote] = await votes(client)
+    [vote] = await votes(client, bank, "agi:1700000300.1")
     assert vote["article_id"] == "card_activation" and vote["helpful"] is True
     assert vote["question"] == "как активировать новую карту"
