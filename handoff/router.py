@@ -459,7 +459,7 @@ class Router:
                 # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
                 fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
-        replies = _sign_in_where_offered(replies, conversation.channel)
+        replies = _sign_in_where_offered(_joined(replies), conversation.channel)
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
             in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
@@ -649,6 +649,22 @@ class Router:
 # phone have none, so there the button is left out and the text's other ways (the app, an operator) remain.
 _SIGN_IN_PAYLOAD = "/sign_in"
 _WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
+
+
+# Custom keys that describe the reply before them: Rasa sends an utterance's text and its custom payload as
+# two messages. The phone's "was it helpful? press 1 / 2" marks the answer it follows (issue 20).
+_JOINS_PREVIOUS = frozenset({"kb_vote_by_keys"})
+
+
+def _joined(replies: list[Reply]) -> list[Reply]:
+    """Replies with such a marker-only payload folded into the reply before it (no empty message is stored)."""
+    joined: list[Reply] = []
+    for reply in replies:
+        if joined and not reply.text and not reply.buttons and reply.custom and set(reply.custom) <= _JOINS_PREVIOUS:
+            joined[-1] = replace(joined[-1], custom={**joined[-1].custom, **reply.custom})
+        else:
+            joined.append(reply)
+    return joined
 
 
 def _sign_in_where_offered(replies: list[Reply], channel: str) -> list[Reply]:
