@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -75,8 +76,11 @@ def main() -> None:
             )
         )
     report(run, deployment.timings)
-    shutil.rmtree(data_dir, ignore_errors=True)  # kept when the run fails: the logs say why
     print(f"hosts: load after {checked_output(['uptime'])}")
+    if problems := run.problems():
+        print(f"hosts: FAILED: {'; '.join(problems)} (logs in {data_dir}/logs)")
+        sys.exit(1)
+    shutil.rmtree(data_dir, ignore_errors=True)  # kept when the run fails: the logs say why
 
 
 if __name__ == "__main__":

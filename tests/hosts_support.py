@@ -217,6 +217,23 @@ class HostsRun:
     answers_after_kill: int  # messages sent after the kill and answered by the bot
     handed_off_while_measured: int  # messages of the measured phase that went to an operator
 
+    def problems(self) -> list[str]:
+        """What makes the run a failure: anything lost, stored twice, unanswered or given up; no bot after the kill."""
+        t = self.tally
+        found = [
+            f"{count} {what}"
+            for count, what in (
+                (t.lost, "lost"),
+                (t.duplicated, "stored twice"),
+                (t.unanswered, "unanswered"),
+                (self.failed_requests, "given up by their senders"),
+            )
+            if count
+        ]
+        if self.answers_after_kill == 0:
+            found.append("no message answered by the bot after the kill")
+        return found
+
 
 async def run_load(
     deployment: Deployment,
