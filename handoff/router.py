@@ -113,6 +113,8 @@ class ConversationLocked(InvalidMessage):
 # Storing an inbound message (finding its conversation, writing it) must finish within this, well inside
 # transcript.INBOUND_LEASE_SECONDS; otherwise it fails and gives the claim back for the client's retry.
 INTAKE_WRITE_SECONDS = 10.0
+# Added to the longest turn for the inbound claim's lease (Router.turn_lease_seconds).
+_TURN_LEASE_MARGIN_SECONDS = 15.0
 
 
 def _utcnow() -> datetime:
@@ -160,7 +162,11 @@ class Router:
         now = self.clock()
         lease: claims.Lease | None = None
         if message.channel_message_id is not None:
-            claimed = await transcript.claim_inbound(self.db, message.channel, message.channel_message_id, now)
+            # The claim covers the whole turn, not only the storing: a gateway that dies after storing the
+            # message leaves it pending, and the client's retry, once the lease is over, finishes the turn.
+            claimed = await transcript.claim_inbound(
+                self.db, message.channel, message.channel_message_id, now, lease_seconds=self.turn_lease_seconds
+            )
             if isinstance(claimed, claims.Held):
                 if claimed.done:
                     raise DuplicateMessage(message.channel_message_id)
@@ -174,13 +180,72 @@ class Router:
             if lease is not None:
                 await claims.release(lease)
             raise
-        if lease is not None:
-            await claims.complete(lease)
-        if intake is None:
-            # An earlier attempt stored it and died before saying so: a duplicate after all.
+        try:
+            if intake is None:
+                # An earlier attempt stored it and died before saying so, maybe before its turn was answered.
+                return await self._abandoned_turn(message, now)
+            if on_stored is not None:
+                on_stored()
+            return await self._turn(message, intake, now)
+        finally:
+            if lease is not None:
+                await claims.complete(lease)
+
+    @property
+    def turn_lease_seconds(self) -> float:
+        """Longest a turn can take (storing, the wait for a bot slot, the bot call), with a margin.
+
+        An inbound claim still pending after this belongs to an attempt that died (its gateway host went
+        down); every gateway of a deployment computes the same from the same settings.
+        """
+        bound = INTAKE_WRITE_SECONDS + self.bot.queue_timeout_seconds + self.bot.down_after_seconds
+        return max(transcript.INBOUND_LEASE_SECONDS, bound + _TURN_LEASE_MARGIN_SECONDS)
+
+    async def _abandoned_turn(self, message: InboundMessage, now: datetime) -> Turn:
+        """A retry of a message whose attempt died after storing it: answered already, or handed to an operator.
+
+        The bot may have seen it (the attempt died waiting for the answer), so it is not asked again: a
+        second copy in Rasa's tracker, or an action run twice, would be worse than an operator's answer.
+
+        Raises:
+            DuplicateMessage: the turn was answered, or the conversation is with operators already.
+        """
+        key = transcript.inbound_key(message.channel, str(message.channel_message_id))
+        conversation = await conversations.find_open(self.db, message.channel, message.channel_user_id)
+        stored = (
+            await self.db.messages.find_one({"conversation_id": conversation.id, "inbound_id": key})
+            if conversation is not None
+            else None
+        )
+        if conversation is None or stored is None or conversation.state is not ConversationState.BOT:
             raise DuplicateMessage(str(message.channel_message_id))
-        if on_stored is not None:
-            on_stored()
+        answered = await self.db.messages.find_one(
+            {"conversation_id": conversation.id, "seq": {"$gt": stored["seq"]}, "author": {"$ne": "customer"}},
+            {"_id": 1},
+        )
+        if answered is not None:
+            raise DuplicateMessage(str(message.channel_message_id))
+        logger.warning("Turn of conversation %s was abandoned by a gateway that died; handing off", conversation.id)
+        language = stored.get("language") or conversation.language or DEFAULT_LANGUAGE
+        queued = await conversations.hand_off(
+            self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
+        )
+        state: ConversationState = conversation.state
+        if queued is None:
+            reply = Reply(text=notice_text(Notice.BOT_UNAVAILABLE, language), author="system")
+        else:
+            reply = await self._handoff_reply(queued, language, now, opening=Notice.BOT_UNAVAILABLE)
+            state = ConversationState.QUEUED
+        await transcript.append_reply(self.db, conversation.id, reply, self.clock())
+        return Turn(conversation_id=conversation.id, replies=(reply,), state=state.value)
+
+    async def _turn(
+        self,
+        message: InboundMessage,
+        intake: tuple[Conversation, str, MaskResult, StoredMessage],
+        now: datetime,
+    ) -> Turn:
+        """The stored message's turn: the bot, an operator, a survey or an outbound reply answers it."""
         conversation, language, masked, stored = intake
         metrics.MESSAGES.labels(message.channel).inc()
         bind_conversation(conversation.id)  # this task's later log lines name the conversation

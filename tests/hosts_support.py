@@ -26,8 +26,9 @@ from core.deployment import Deployment, kind_of
 from core.identity import mint_customer_token
 
 REST_PATH = "/api/channels/rest/messages"
-# Long enough for a claim left "in progress" by a killed gateway to expire (handoff/transcript.py, 30 s).
-RETRY_FOR_SECONDS = 75.0
+# Longer than a turn's claim (Router.turn_lease_seconds, 89 s with the default settings): a message whose gateway
+# died mid-turn is answered "in progress" until then, and finished (handed to an operator) on the retry after.
+RETRY_FOR_SECONDS = 150.0
 _RETRY_PAUSE_SECONDS = 0.5
 TURNS = (
     "Здравствуйте",
