@@ -216,7 +216,7 @@ class Deployment:
         with (pg_dir / "pg_hba.conf").open("a") as hba:
             hba.write("host all all 0.0.0.0/0 scram-sha-256\n")
         args = [*pgcluster.server_args(pg_dir, 5432, durable=False), "-c", "listen_addresses=*"]
-        postgres = host.spawn("postgres", args, {"PATH": os.environ["PATH"]}, self.log_dir, user=(user.uid, user.gid))
+        postgres = host.spawn("postgres", args, _image_environment("postgres"), self.log_dir, user=(user.uid, user.gid))
         _wait_tcp(postgres, host.address, 5432, timeout=60)
         psql = [
             pgcluster.pg_bin("psql"),
