@@ -203,6 +203,19 @@ async def warm_up(http: aiohttp.ClientSession, deployment: Deployment) -> None:
                 await resp.read()
 
 
+async def settle(deployment: Deployment, *, quiet_share: float = 0.1, longest: float = 120.0) -> None:
+    """Wait until the hosts are idle (CPU under `quiet_share` of a core over 2 s), so start-up work
+    (an action server still embedding the knowledge base for its index) is not counted as turns' cost."""
+    deadline = time.monotonic() + longest
+    before = deployment.cpu_seconds()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(2.0)
+        now = deployment.cpu_seconds()
+        if sum(now.values()) - sum(before.values()) < 2.0 * quiet_share:
+            return
+        before = now
+
+
 @dataclass
 class HostsRun:
     """The figures of one run: CPU per turn per host kind before the kill, and the tally after it."""
@@ -257,6 +270,7 @@ async def run_load(
     async with aiohttp.ClientSession(timeout=timeout) as http:
         await warm_up(http, deployment)
         await load.round(http, 1)  # every conversation opened, every process warm
+        await settle(deployment)
         before, started = deployment.cpu_seconds(), time.monotonic()
         measured = await load.round(http, measured_turns)
         seconds = time.monotonic() - started
