@@ -180,72 +180,11 @@ class Router:
             if lease is not None:
                 await claims.release(lease)
             raise
-        try:
-            if intake is None:
-                # An earlier attempt stored it and died before saying so, maybe before its turn was answered.
-                return await self._abandoned_turn(message, now)
-            if on_stored is not None:
-                on_stored()
-            return await self._turn(message, intake, now)
-        finally:
-            if lease is not None:
-                await claims.complete(lease)
-
-    @property
-    def turn_lease_seconds(self) -> float:
-        """Longest a turn can take (storing, the wait for a bot slot, the bot call), with a margin.
-
-        An inbound claim still pending after this belongs to an attempt that died (its gateway host went
-        down); every gateway of a deployment computes the same from the same settings.
-        """
-        bound = INTAKE_WRITE_SECONDS + self.bot.queue_timeout_seconds + self.bot.down_after_seconds
-        return max(transcript.INBOUND_LEASE_SECONDS, bound + _TURN_LEASE_MARGIN_SECONDS)
-
-    async def _abandoned_turn(self, message: InboundMessage, now: datetime) -> Turn:
-        """A retry of a message whose attempt died after storing it: answered already, or handed to an operator.
-
-        The bot may have seen it (the attempt died waiting for the answer), so it is not asked again: a
-        second copy in Rasa's tracker, or an action run twice, would be worse than an operator's answer.
-
-        Raises:
-            DuplicateMessage: the turn was answered, or the conversation is with operators already.
-        """
-        key = transcript.inbound_key(message.channel, str(message.channel_message_id))
-        conversation = await conversations.find_open(self.db, message.channel, message.channel_user_id)
-        stored = (
-            await self.db.messages.find_one({"conversation_id": conversation.id, "inbound_id": key})
-            if conversation is not None
-            else None
-        )
-        if conversation is None or stored is None or conversation.state is not ConversationState.BOT:
-            raise DuplicateMessage(str(message.channel_message_id))
-        answered = await self.db.messages.find_one(
-            {"conversation_id": conversation.id, "seq": {"$gt": stored["seq"]}, "author": {"$ne": "customer"}},
-            {"_id": 1},
-        )
-        if answered is not None:
-            raise DuplicateMessage(str(message.channel_message_id))
-        logger.warning("Turn of conversation %s was abandoned by a gateway that died; handing off", conversation.id)
-        language = stored.get("language") or conversation.language or DEFAULT_LANGUAGE
-        queued = await conversations.hand_off(
-            self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
-        )
-        state: ConversationState = conversation.state
-        if queued is None:
-            reply = Reply(text=notice_text(Notice.BOT_UNAVAILABLE, language), author="system")
-        else:
-            reply = await self._handoff_reply(queued, language, now, opening=Notice.BOT_UNAVAILABLE)
-            state = ConversationState.QUEUED
-        await transcript.append_reply(self.db, conversation.id, reply, self.clock())
-        return Turn(conversation_id=conversation.id, replies=(reply,), state=state.value)
-
-    async def _turn(
-        self,
-        message: InboundMessage,
-        intake: tuple[Conversation, str, MaskResult, StoredMessage],
-        now: datetime,
-    ) -> Turn:
-        """The stored message's turn: the bot, an operator, a survey or an outbound reply answers it."""
+        if intake is None:
+            # An earlier attempt stored it and died before saying so, maybe before its turn was answered.
+            return await self._abandoned_turn(message, now, lease)
+        if on_stored is not None:
+            on_stored()
         conversation, language, masked, stored = intake
         metrics.MESSAGES.labels(message.channel).inc()
         bind_conversation(conversation.id)  # this task's later log lines name the conversation
@@ -309,7 +248,65 @@ class Router:
             pending = await outbox.collect_pending(self.db, conversation.id)
         for reply in replies:
             await transcript.append_reply(self.db, conversation.id, reply, self.clock())
+        if lease is not None:
+            # Only now: a gateway that dies mid-turn leaves the claim pending (see turn_lease_seconds).
+            await claims.complete(lease)
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
+
+    @property
+    def turn_lease_seconds(self) -> float:
+        """Longest a turn can take (storing, the wait for a bot slot, the bot call), with a margin.
+
+        An inbound claim still pending after this belongs to an attempt that died (its gateway host went
+        down); every gateway of a deployment computes the same from the same settings.
+        """
+        bound = INTAKE_WRITE_SECONDS + self.bot.queue_timeout_seconds + self.bot.down_after_seconds
+        return max(transcript.INBOUND_LEASE_SECONDS, bound + _TURN_LEASE_MARGIN_SECONDS)
+
+    async def _abandoned_turn(self, message: InboundMessage, now: datetime, lease: claims.Lease | None) -> Turn:
+        """A retry of a message whose attempt died after storing it: answered already, or handed to an operator.
+
+        The bot may have seen it (the attempt died waiting for the answer), so it is not asked again: a
+        second copy in Rasa's tracker, or an action run twice, would be worse than an operator's answer.
+
+        Raises:
+            DuplicateMessage: the turn was answered, or the conversation is with operators already.
+        """
+        try:
+            return await self._hand_off_abandoned(message, now)
+        finally:
+            if lease is not None:
+                await claims.complete(lease)
+
+    async def _hand_off_abandoned(self, message: InboundMessage, now: datetime) -> Turn:
+        key = transcript.inbound_key(message.channel, str(message.channel_message_id))
+        conversation = await conversations.find_open(self.db, message.channel, message.channel_user_id)
+        stored = (
+            await self.db.messages.find_one({"conversation_id": conversation.id, "inbound_id": key})
+            if conversation is not None
+            else None
+        )
+        if conversation is None or stored is None or conversation.state is not ConversationState.BOT:
+            raise DuplicateMessage(str(message.channel_message_id))
+        answered = await self.db.messages.find_one(
+            {"conversation_id": conversation.id, "seq": {"$gt": stored["seq"]}, "author": {"$ne": "customer"}},
+            {"_id": 1},
+        )
+        if answered is not None:
+            raise DuplicateMessage(str(message.channel_message_id))
+        logger.warning("Turn of conversation %s was abandoned by a gateway that died; handing off", conversation.id)
+        language = stored.get("language") or conversation.language or DEFAULT_LANGUAGE
+        queued = await conversations.hand_off(
+            self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
+        )
+        state: ConversationState = conversation.state
+        if queued is None:
+            reply = Reply(text=notice_text(Notice.BOT_UNAVAILABLE, language), author="system")
+        else:
+            reply = await self._handoff_reply(queued, language, now, opening=Notice.BOT_UNAVAILABLE)
+            state = ConversationState.QUEUED
+        await transcript.append_reply(self.db, conversation.id, reply, self.clock())
+        return Turn(conversation_id=conversation.id, replies=(reply,), state=state.value)
 
     async def _outbound_reply(
         self, conversation: Conversation, text: str, language: str, message: InboundMessage, now: datetime
