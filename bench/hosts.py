@@ -42,6 +42,8 @@ def report(run: HostsRun, timings: dict[str, float]) -> None:
     bot = run.cpu_ms_per_turn.get("bot", 0.0)
     if bot:
         print(f"hosts: turns/s per core of an added bot host: {1000 / bot:.0f}")
+    print(f"hosts: measured-phase messages handed to an operator {run.handed_off_while_measured}")
+    print(f"hosts: new conversations after the kill: {run.fresh_answered} of {run.fresh_sent} answered by the bot")
     print(f"hosts: killed {', '.join(f'{name} ({count} processes)' for name, count in run.killed.items())}")
     t = run.tally
     print(f"hosts: messages sent {t.sent}, stored once {t.stored_once}, lost {t.lost}, duplicated {t.duplicated}")

@@ -70,15 +70,19 @@ class Load:
         """The integration's id of conversation n."""
         return f"hosts-{self.run_id}-{n}"
 
-    async def round(self, http: aiohttp.ClientSession, turns: int) -> list[Sent]:
-        """Every conversation sends `turns` messages, one after the other; all conversations at once."""
+    async def round(self, http: aiohttp.ClientSession, turns: int, *, fresh: bool = False) -> list[Sent]:
+        """Every conversation sends `turns` messages, one after the other; all conversations at once.
+
+        `fresh`: as many new conversations instead (numbered after every earlier one).
+        """
         done: list[Sent] = []
+        first = len(self._turn) if fresh else 0
 
         async def conversation(n: int) -> None:
             for _ in range(turns):
                 done.append(await self._send(http, n))
 
-        await asyncio.gather(*(conversation(n) for n in range(self.conversations)))
+        await asyncio.gather(*(conversation(n) for n in range(first, first + self.conversations)))
         return done
 
     async def _send(self, http: aiohttp.ClientSession, n: int) -> Sent:
@@ -230,6 +234,8 @@ class HostsRun:
     failed_requests: int  # messages whose sender gave up (no answer within the retry time)
     answers_after_kill: int  # messages sent after the kill and answered by the bot
     handed_off_while_measured: int  # messages of the measured phase that went to an operator
+    fresh_sent: int  # messages of conversations started after the kill
+    fresh_answered: int  # of those, answered by the bot
 
     def problems(self) -> list[str]:
         """What makes the run a failure: anything lost, stored twice, unanswered or given up; no bot after the kill."""
@@ -244,7 +250,7 @@ class HostsRun:
             )
             if count
         ]
-        if self.answers_after_kill == 0:
+        if self.answers_after_kill + self.fresh_answered == 0:
             found.append("no message answered by the bot after the kill")
         return found
 
@@ -294,6 +300,8 @@ async def run_load(
         killing = asyncio.create_task(kill_soon())
         after_kill = await load.round(http, turns_after_kill)
         await killing
+        # New customers after the kill: the surviving bot host and gateway serve all of them.
+        fresh = await load.round(http, 2, fresh=True)
     result = await tally(f"mongodb://{deployment.network.address_of('ferretdb')}:27017/", "contact_center", load)
     return HostsRun(
         turns_measured=turns,
@@ -308,4 +316,6 @@ async def run_load(
             1 for message in after_kill if message.outcome == "answered" and message.sent_at > killed_at[0]
         ),
         handed_off_while_measured=sum(1 for message in measured if message.outcome == "operator"),
+        fresh_sent=len(fresh),
+        fresh_answered=sum(1 for message in fresh if message.outcome == "answered"),
     )
