@@ -209,9 +209,12 @@ async def test_a_turn_whose_gateway_died_after_storing_the_message_is_handed_to_
     router = gateway.app[ROUTER_KEY]
     router.clock = clock
     db, bus = gateway.app[DB_KEY], gateway.app[BUS_KEY]
-    answered_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-6", clock(), bus)).id
-    abandoned_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-5", clock(), bus)).id
-    for conversation_id, visitor in ((abandoned_id, "intake-visitor-5"), (answered_id, "intake-visitor-6")):
+    answered_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-answered", clock(), bus)).id
+    abandoned_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-abandoned", clock(), bus)).id
+    for conversation_id, visitor in (
+        (abandoned_id, "intake-visitor-abandoned"),
+        (answered_id, "intake-visitor-answered"),
+    ):
         key = inbound_key("webchat", f"{visitor}:m-5")
         await db.inbound_seen.insert_one({"_id": key, "key": key, "state": "pending", "at": clock()})
         await db.messages.insert_one(
@@ -222,20 +225,20 @@ async def test_a_turn_whose_gateway_died_after_storing_the_message_is_handed_to_
 
     # While the turn may still be running elsewhere, the retry waits.
     with pytest.raises(MessageInProgress):
-        await router.handle(message("intake-visitor-5", "m-5"))
+        await router.handle(message("intake-visitor-abandoned", "m-5"))
     clock.advance(router.turn_lease_seconds + 1)
 
-    turn = await router.handle(message("intake-visitor-5", "m-5"))
+    turn = await router.handle(message("intake-visitor-abandoned", "m-5"))
     assert turn.conversation_id == abandoned_id and turn.state == "queued"
     assert [reply.author for reply in turn.replies] == ["system"]
     handed = await db.conversations.find_one({"_id": abandoned_id})
     assert handed is not None and handed["handoff"]["reason"] == HandoffReason.BOT_UNAVAILABLE
     with pytest.raises(DuplicateMessage):
-        await router.handle(message("intake-visitor-5", "m-5"))
-    assert await customer_messages(gateway, inbound_key("webchat", "intake-visitor-5:m-5")) == 1
+        await router.handle(message("intake-visitor-abandoned", "m-5"))
+    assert await customer_messages(gateway, inbound_key("webchat", "intake-visitor-abandoned:m-5")) == 1
 
     with pytest.raises(DuplicateMessage):
-        await router.handle(message("intake-visitor-6", "m-5"))
+        await router.handle(message("intake-visitor-answered", "m-5"))
     kept = await db.conversations.find_one({"_id": answered_id})
     assert kept is not None and kept["state"] == "bot", "an answered turn is not handed off"
 
