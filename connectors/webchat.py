@@ -516,14 +516,15 @@ class WebChatChannel:
         if connection.identity is None or connection.visitor_id is None:
             raise FrameError("Sign in first: only a signed-in customer has other sessions.")
         customer_id = connection.identity.customer_id
-        record = {"at": datetime.now(UTC), "keep_visitor": connection.visitor_id}
+        now = datetime.now(UTC)
+        record = {"at": now, "keep_visitor": connection.visitor_id}
         try:
             await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record}, upsert=True)
         except DuplicateKeyError:  # a simultaneous first sign-out on FerretDB: the document exists now
             await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record})
         closed = await self._close_sessions_of(customer_id, keep=connection)
         # Pages on the other gateway processes are closed at once too (the stored record refuses their reconnect).
-        signed_out = Event(CUSTOMER_SIGNED_OUT_OTHERS, None, "customer", record["at"], {"customer_id": customer_id})
+        signed_out = Event(CUSTOMER_SIGNED_OUT_OTHERS, None, "customer", now, {"customer_id": customer_id})
         await app[BUS_KEY].emit(signed_out)
         await connection.send({"type": "signed_out_others", "closed": closed})
 

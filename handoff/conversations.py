@@ -565,6 +565,7 @@ async def transfer(
     note: str,
     actor: str,
     now: datetime,
+    takeover: bool = False,
 ) -> Conversation | None:
     """Hand an assigned conversation to another operator or back to a team's queue.
 
@@ -578,6 +579,7 @@ async def transfer(
         note: The handover note the next operator reads.
         actor: Who transfers.
         now: Transition time.
+        takeover: A supervisor takes it over: the customer gets one notice from the acceptance, not two.
 
     Returns:
         The conversation after the transfer, or None if the caller no longer owned it.
@@ -619,6 +621,7 @@ async def transfer(
                     "note": note,
                     "language": conversation.language,
                     "state": conversation.state.value,
+                    **({"takeover": True} if takeover else {}),
                     **(await alert_facts(db, conversation)),
                 },
             )

@@ -27,6 +27,7 @@ from handoff import (
     console,
     inbox,
     operators,
+    priority_migration,
     reporting,
     service_levels,
     snooze,
@@ -208,6 +209,8 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     bus.subscribe(CustomerReplyWaker(db, bus), local_only=True)
     await triage.ensure_indexes(db)
     triage.reason_priorities()  # a malformed PRIORITY_BY_REASON stops the start, not the first handoff
+    # Conversations stored with the old two-rank priorities read right (handoff/priority_migration.py).
+    await priority_migration.migrate_priorities(db)
     app[HANDOFF_KEY] = services
     # Frees operator capacity that a failure left held for no conversation (handoff/assignment.py).
     reconciler = asyncio.create_task(reconcile_forever(assignment))

@@ -60,6 +60,8 @@ export default {
   "author.system": "System",
   "author.note": "Note · {name}",
   "author.transferNote": "Transfer note · {name}",
+  "note.supervisorJoined": "{name}, a team lead, joined the conversation",
+  "activity.takenOver": "{name}, a team lead, took the conversation over",
   "message.pressed": "pressed “{label}”",
   "message.buttons": "Buttons: {titles}",
   "message.intent": "intent {intent}, confidence {confidence}",

@@ -60,6 +60,8 @@ export default {
   "author.system": "Система",
   "author.note": "Заметка · {name}",
   "author.transferNote": "Заметка при передаче · {name}",
+  "note.supervisorJoined": "Руководитель смены {name} — в разговоре",
+  "activity.takenOver": "Руководитель смены {name} взял(а) разговор на себя",
   "message.pressed": "нажал(а) кнопку «{label}»",
   "message.buttons": "Кнопки: {titles}",
   "message.intent": "намерение {intent}, уверенность {confidence}",
