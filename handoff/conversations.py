@@ -738,6 +738,41 @@ async def close(
     return conversation
 
 
+async def close_bot_idle(
+    db: Database, bus: EventBus, conversation_id: str, *, resolution: str, now: datetime
+) -> Conversation | None:
+    """Close a conversation the bot alone served and nobody wrote to for long (handoff/bot_idle.py).
+
+    Unlike `close`, no rating is asked: no person served the customer. None when it is no longer with the bot.
+    """
+    conversation = await _transition(
+        db,
+        conversation_id,
+        from_states=(ConversationState.BOT,),
+        to_state=ConversationState.CLOSED,
+        actor="system",
+        reason=resolution,
+        now=now,
+        set_fields={"resolution": resolution, "closed_at": now},
+    )
+    if conversation is not None:
+        await bus.emit(
+            Event(
+                events.CONVERSATION_CLOSED,
+                conversation_id,
+                "system",
+                now,
+                {
+                    "resolution": resolution,
+                    "operator_id": None,
+                    "handle_seconds": None,
+                    "language": conversation.language,
+                },
+            )
+        )
+    return conversation
+
+
 async def list_by_state(
     db: Database, state: ConversationState, *, assignee_id: str | None = None, limit: int = 200
 ) -> list[Conversation]:

@@ -71,7 +71,9 @@ export function activityText(a) {
       return d.to_operator_id ? tr.t("activity.transferredTo", { who, to: d.to_operator_name || d.to_operator_id })
         : tr.t("activity.transferredTeam", { who, team: tr.word("team", d.to_team) });
     case "conversation.returned_to_bot": return tr.t("activity.returned", { who });
-    case "conversation.closed": return tr.t("activity.closed", { who, resolution: tr.word("resolution", d.resolution) });
+    case "conversation.closed":
+      if (d.resolution === "bot_idle") return tr.t("activity.closedIdle");
+      return tr.t("activity.closed", { who, resolution: tr.word("resolution", d.resolution) });
     case "customer.verified": return tr.t("activity.verified", { how: tr.word("verified", d.method) });
     case "card.blocked": return tr.t("activity.cardBlocked", { who, card: d.card || d.last4 });
     case "conversation.priority_changed": return tr.t("activity.priority", { who, priority: tr.word("priority", d.priority) });

@@ -125,6 +125,7 @@ export default {
   "resolution.callback_arranged": "callback arranged",
   "resolution.no_response": "no response",
   "resolution.other": "other",
+  "resolution.bot_idle": "closed by itself (idle bot conversation)",
   "locks.heading": "Verification locks",
   "locks.empty": "Nobody is locked.",
   "locks.customer": "Customer {who}: wrong card digits, checks closed until {until}",

@@ -124,6 +124,7 @@ export default {
   "resolution.complaint_registered": "жалоба принята",
   "resolution.callback_arranged": "назначен звонок",
   "resolution.no_response": "клиент не ответил",
+  "resolution.bot_idle": "закрыт сам (бот, клиент долго не писал)",
   "resolution.other": "другое",
   "locks.heading": "Блокировки проверки",
   "locks.empty": "Никто не заблокирован.",
