@@ -157,7 +157,7 @@ export default {
   "panel.slots": "What the bot understood",
   "panel.noSlots": "The bot remembered nothing.",
   "panel.kb": "Knowledge-base suggestions",
-  "panel.kbInsert": "Insert the answer “{title}” into the reply",
+  "panel.kbInsert": "Insert answer “{title}” into the reply",
   "panel.kbInsertShort": "Insert answer",
   "card.confirmBlockYes": "Block",
   "panel.kbVoice": "phone answer",
