@@ -25,7 +25,7 @@ from core.stack import Stack
 from handoff.setup import DEMO_STAFF_PASSWORD
 from knowledge_base.setup import DEMO_EDITOR_PASSWORD
 
-from ..handoff_support import gateway_settings
+from ..handoff_support import REST, REST_HEADERS, gateway_settings
 from .conftest import axe_violations
 
 BOT_TIMEOUT_MS = 20_000
@@ -150,6 +150,8 @@ RUSSIAN_DESK = {
     "verified_entry": "Личность подтверждена: оператором",
     "blocked_entry": "Kate заблокировал(а) карту",
     "confirmed": "Карта •••• 5678 заблокирована",
+    "customer_id": "demo-ivan",
+    "earlier_question": "какой у меня баланс?",
 }
 ENGLISH_DESK = {
     "locale": "en-US",
@@ -170,6 +172,8 @@ ENGLISH_DESK = {
     "verified_entry": "Identity verified: operator",
     "blocked_entry": "Kate blocked card",
     "confirmed": "Card •••• 3344 is blocked",
+    "customer_id": "demo-john",
+    "earlier_question": "what is my balance?",
 }
 
 
@@ -181,9 +185,16 @@ async def test_an_operator_verifies_a_customer_blocks_the_lost_card_and_the_time
     browser: Browser,
     texts: dict[str, str],
     viewport: dict[str, int],
+    mint_token: Any,
 ) -> None:
     base = base_of(gateway)
     phone = viewport == PHONE
+    # Earlier the same customer asked the bot through another channel (the bank's app, over the REST API).
+    earlier = {"sender": f"app-{texts['customer_id']}", "text": texts["earlier_question"]}
+    resp = await gateway.post(
+        REST, json={**earlier, "customer_token": mint_token(texts["customer_id"])}, headers=REST_HEADERS
+    )
+    assert resp.status == 200, await resp.text()
     customer_context = await browser.new_context(locale=texts["locale"], viewport=viewport)  # type: ignore[arg-type]
     operator_context = await staff_context(browser, texts["locale"], viewport)
     console = await operator_context.new_page()
@@ -257,6 +268,16 @@ async def test_an_operator_verifies_a_customer_blocks_the_lost_card_and_the_time
         await expect(console.locator("#conversation")).to_be_hidden()
     assert not await scrolls_sideways(console)
     assert await axe_violations(console) == [], "the list"
+
+    # The customer panel lists the customer's conversation on the other channel; it opens, read only.
+    if phone:
+        await console.locator("#rows li.row a").first.click()
+        await console.click("#show-panel")
+    other = console.locator("#earlier li a")
+    await expect(other).to_have_count(1)
+    await expect(other).to_contain_text("API")
+    await other.click()
+    await expect(console.locator("#transcript")).to_contain_text(texts["earlier_question"])
     entries = gateway.app[DB_KEY].events.find({"name": {"$in": ["customer.verified", "card.blocked"]}})
     assert sorted([e["name"] async for e in entries]) == ["card.blocked", "customer.verified"]
     for context in (customer_context, operator_context):
