@@ -8,13 +8,21 @@ OriginateResponse event), and records each action it received.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
+from outbound.limits import SharedSlots
 from outbound.models import Channel
 from outbound.senders import OutboundMessage, Sent, TemporaryFailure
+
+from .test_handoff_two_gateways import redis_url
+
+__all__ = ["redis_url"]
 
 
 class ScriptedAmi:
@@ -24,6 +32,7 @@ class ScriptedAmi:
         self.outcomes = outcomes
         self.actions: list[dict[str, list[str]]] = []
         self.server: asyncio.Server | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self.session, "127.0.0.1", 0)
@@ -33,6 +42,7 @@ class ScriptedAmi:
         def send(fields: dict[str, str]) -> None:
             writer.write(("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode())
 
+        self.writer = writer
         writer.write(b"Asterisk Call Manager/5.0.1\r\n")
         while True:
             block = await reader.readuntil(b"\r\n\r\n")
@@ -49,10 +59,21 @@ class ScriptedAmi:
             elif name == "Originate":
                 send({"Response": "Success", "ActionID": action_id, "Message": "Originate successfully queued"})
                 outcome = self.outcomes.pop(0)
+                if outcome["Response"] == "Success" and "ChannelId" in action:
+                    # The channel Asterisk created carries the unique id the Originate asked for.
+                    outcome = outcome | {"Uniqueid": action["ChannelId"][0]}
                 send({"Event": "OriginateResponse", "Privilege": "call,all", "ActionID": action_id, **outcome})
             else:
                 send({"Response": "Success", "ActionID": action_id, "Ping": "Pong"})
             await writer.drain()
+
+    async def hang_up(self, unique_id: str) -> None:
+        """The callee hangs up: Asterisk tells every AMI session with the call privilege."""
+        assert self.writer is not None
+        event = {"Event": "Hangup", "Privilege": "call,all", "Channel": "PJSIP/trunk-00000001", "Uniqueid": unique_id}
+        event |= {"Cause": "16", "Cause-txt": "Normal Clearing"}
+        self.writer.write(("".join(f"{k}: {v}\r\n" for k, v in event.items()) + "\r\n").encode())
+        await self.writer.drain()
 
     async def close(self) -> None:
         if self.server is not None:
@@ -71,7 +92,9 @@ async def ami() -> AsyncIterator[ScriptedAmi]:
     await peer.close()
 
 
-async def test_an_answered_call_runs_the_fastagi_session_and_a_busy_line_is_tried_again_later(ami: ScriptedAmi) -> None:
+async def test_an_answered_call_enters_the_dialplan_with_amd_and_a_busy_line_is_tried_again_later(
+    ami: ScriptedAmi,
+) -> None:
     port = await ami.start()
     config = AmiConfig(
         host="127.0.0.1",
@@ -83,17 +106,75 @@ async def test_an_answered_call_runs_the_fastagi_session_and_a_busy_line_is_trie
         caller_id="Demo Bank <74950000000>",
     )
     sender = AsteriskCallSender(config, answer_timeout=10)
-    message = OutboundMessage("att_1", Channel.CALL, "+79160000002", "", "ru")
+    message = OutboundMessage("att_1", Channel.CALL, "+79160000002", "", "ru", extra={"kind": "survey"})
     answered = await sender.send(message)
     busy = await sender.send(OutboundMessage("att_2", Channel.CALL, "+79160000002", "", "en"))
     await sender.close()
 
-    assert answered == Sent(provider_id="1733500000.42")
+    # The answered call's voice conversation is the FastAGI session of the channel id the Originate set.
+    assert answered == Sent(provider_id="cc-att_1", channel_user_id="agi:cc-att_1")
     assert isinstance(busy, TemporaryFailure) and "reason 5" in busy.error
     login, originate = ami.actions[0], ami.actions[1]
     assert login["Username"] == ["contact-center"] and login["Secret"] == ["ami-secret-for-tests"]
     assert originate["Channel"] == ["PJSIP/79160000002@trunk"]
-    assert originate["Application"] == ["AGI"]
-    assert originate["Data"] == ["agi://127.0.0.1:4573/outbound?attempt=att_1&lang=ru"]
+    # Into the dialplan context that runs AMD() before the AGI (deploy/asterisk/extensions_outbound.conf).
+    assert (originate["Context"], originate["Exten"], originate["Priority"]) == (["cc-outbound"], ["s"], ["1"])
+    assert originate["ChannelId"] == ["cc-att_1"] and "Application" not in originate
     assert originate["Async"] == ["true"] and originate["CallerID"] == ["Demo Bank <74950000000>"]
-    assert originate["Variable"] == ["CC_OUTBOUND_ATTEMPT=att_1", "CC_LANGUAGE=ru"]
+    assert originate["Variable"] == [
+        "CC_OUTBOUND_ATTEMPT=att_1",
+        "CC_OUTBOUND_KIND=survey",
+        "CC_LANGUAGE=ru",
+        "CC_AGI_URL=agi://127.0.0.1:4573/outbound?attempt=att_1&lang=ru&kind=survey",
+    ]
+
+
+def test_the_shipped_dialplan_detects_machines_before_the_agi_and_passes_the_verdict() -> None:
+    """The context the Originate names exists, runs AMD() first and hands AMDSTATUS to the FastAGI session."""
+    dialplan = (Path(__file__).resolve().parent.parent / "deploy" / "asterisk" / "extensions_outbound.conf").read_text()
+    steps = [line.split("=>", 1)[1].strip() for line in dialplan.splitlines() if "=>" in line]
+    assert "[cc-outbound]" in dialplan
+    amd = next(i for i, step in enumerate(steps) if ",AMD()" in step)
+    agi = next(i for i, step in enumerate(steps) if "AGI(${CC_AGI_URL}&amd=${AMDSTATUS})" in step)
+    assert amd < agi
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_one_line_carries_one_call_until_asterisk_says_it_hung_up(redis: Redis) -> None:
+    """OUTBOUND_MAX_CALLS across workers: the Originate waits for a free line, the Hangup event frees it."""
+    answered = {"Response": "Success", "Channel": "PJSIP/trunk-00000003", "Uniqueid": "?", "Reason": "4"}
+    peer = ScriptedAmi([answered, answered])
+    config = AmiConfig(
+        host="127.0.0.1",
+        port=await peer.start(),
+        username="contact-center",
+        secret="ami-secret-for-tests",
+        channel="PJSIP/{number}@trunk",
+        agi_url="agi://127.0.0.1:4573/outbound",
+    )
+    slots = SharedSlots(redis, f"calls-{uuid.uuid4().hex[:6]}", limit=1)
+    sender = AsteriskCallSender(config, answer_timeout=10, slots=slots)
+    try:
+        first = await sender.send(OutboundMessage("att_a", Channel.CALL, "+79160000002", "", "ru"))
+        busy = await sender.send(OutboundMessage("att_b", Channel.CALL, "+79160000003", "", "ru"))
+        assert isinstance(first, Sent)
+        assert isinstance(busy, TemporaryFailure) and busy.error == "every outbound line is busy"
+        assert sum(a["Action"] == ["Originate"] for a in peer.actions) == 1, "no call placed without a line"
+
+        await peer.hang_up(channel_id_of("att_a"))
+        for _ in range(50):
+            if await slots.try_acquire("probe"):
+                await slots.release("probe")
+                break
+            await asyncio.sleep(0.1)
+        second = await sender.send(OutboundMessage("att_b", Channel.CALL, "+79160000003", "", "ru"))
+        assert isinstance(second, Sent) and second.channel_user_id == "agi:cc-att_b"
+    finally:
+        await sender.close()
+        await peer.close()

@@ -28,10 +28,16 @@ class Prompt(StrEnum):
     TRANSFER = "transfer"
     MAX_DURATION = "max_duration"
     ANYTHING_ELSE = "anything_else"
+    # After a knowledge-base answer: an optional key vote, asked before "anything else?".
+    WAS_IT_HELPFUL = "was_it_helpful"
     STILL_THERE = "still_there"
     # Before the goodbye of a call the line ends itself (silence): how to call back.
     CALL_AGAIN = "call_again"
     GOODBYE = "goodbye"
+    # Calls the bank places (outbound): an answering machine hears only the neutral message, never a debt;
+    # a person hears the opening, then the voice session (greeting or a survey's first question).
+    OUTBOUND_MACHINE = "outbound_machine"
+    OUTBOUND_OPENING = "outbound_opening"
 
 
 _TEXTS: dict[Prompt, dict[str, str]] = {
@@ -90,6 +96,10 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
         "en": "This call has reached its maximum length and has to end. Please call again. Goodbye!",
     },
     Prompt.ANYTHING_ELSE: {"ru": "Чем ещё могу помочь?", "en": "Is there anything else I can help you with?"},
+    Prompt.WAS_IT_HELPFUL: {
+        "ru": "Если ответ помог, нажмите 1, если нет — 2.",
+        "en": "If this answer helped, press 1. If not, press 2.",
+    },
     Prompt.STILL_THERE: {
         "ru": "Вы на линии? Если нужно что-то ещё, просто скажите.",
         "en": "Are you still there? If there is anything else, just say it.",
@@ -101,6 +111,14 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
     Prompt.GOODBYE: {
         "ru": "Спасибо за звонок в Демо-банк. До свидания!",
         "en": "Thank you for calling Demo Bank. Goodbye!",
+    },
+    Prompt.OUTBOUND_MACHINE: {
+        "ru": "Здравствуйте! Это Демо-банк. Пожалуйста, перезвоните нам по номеру на обороте вашей карты.",
+        "en": "Hello, this is Demo Bank. Please call us back on the number on the back of your card.",
+    },
+    Prompt.OUTBOUND_OPENING: {
+        "ru": "Здравствуйте! Это Демо-банк, у нас есть для вас информация.",
+        "en": "Hello, this is Demo Bank with some information for you.",
     },
 }
 
