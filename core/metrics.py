@@ -32,6 +32,7 @@ EMBEDDING_CACHE = Counter(
     "Sentence embeddings looked up in the cache shared with Rasa (core/embedding_cache.py), by outcome.",
     ["outcome"],
 )
+ACTIONS = Counter("cc_actions", "Custom actions the action server ran for Rasa, by name.", ["action"])
 ERRORS = Counter("cc_errors", "Failures: unhandled HTTP errors (http_500) and bot turns that failed.", ["kind"])
 HTTP_REQUESTS = Counter("cc_http_requests", "HTTP requests by route name and status.", ["route", "status"])
 HTTP_SECONDS = Histogram(
