@@ -175,6 +175,7 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     await operators.ensure_indexes(db)
     await reporting.ensure_indexes(db)
     await surveys.ensure_indexes(db)
+    await surveys.migrate_old_ratings(db, now=_utcnow())
     await staff.ensure_indexes(db)
     await inbox.ensure_indexes(db)
     await verify_limits.ensure_indexes(db)

@@ -18,7 +18,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -399,6 +399,48 @@ async def store_answer(
             "at": now,
         },
     )
+
+
+async def migrate_old_ratings(db: Database, *, now: datetime) -> int:
+    """Copy the ratings stored before surveys existed (collection `ratings`) into survey answers.
+
+    Before this mechanism the rating after a conversation lived in `ratings` ({_id: conversation,
+    score, at, comment, comment_at}); results and figures read `survey_answers` only. Each copied
+    answer gets the id the survey itself gives it ("<conversation>:rating", "...:comment"), so a
+    second run, two gateways starting at once, or a late answer to a conversation still waiting
+    for its rating never store one twice; a copied document is marked and not read again.
+
+    Returns:
+        How many old ratings were copied by this call.
+    """
+    survey = after_conversation("")
+    rating, comment = survey.questions
+    copied = 0
+    async for old in db.ratings.find({"migrated_at": {"$exists": False}}):
+        conversation_id = str(old["_id"])
+        conversation = await db.conversations.find_one({"_id": conversation_id}) or {}
+        asked = Asked(
+            conversation_id=conversation_id,
+            channel=str(conversation.get("channel") or "unknown"),
+            language=str(conversation.get("language") or "ru"),
+            customer_id=conversation.get("customer_id"),
+            operator_id=(conversation.get("assignee") or {}).get("id"),
+        )
+        run = replace(survey, run=conversation_id)
+        at = _datetime_or(old.get("at"), now)
+        score = old.get("score")
+        if isinstance(score, int) and 1 <= score <= 5:
+            copied += await store_answer(db, run, rating, Answer(value=score), asked, now=at)
+        text = old.get("comment")
+        if isinstance(text, str) and text.strip():
+            comment_at = _datetime_or(old.get("comment_at"), at)
+            await store_answer(db, run, comment, Answer(comment=text[:MAX_COMMENT_CHARS]), asked, now=comment_at)
+        await db.ratings.update_one({"_id": old["_id"]}, {"$set": {"migrated_at": now}})
+    return copied
+
+
+def _datetime_or(value: object, default: datetime) -> datetime:
+    return value if isinstance(value, datetime) else default
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,36 @@ FEATURES: tuple[str, ...] = (
     "top_z",  # the top fused score in standard deviations above the mean article
     "words",  # log(1 + words in the question)
     "english",  # 1 for English
+    "coverage",  # share of the question's words the KB knows that the first article's texts contain
+    "coverage_margin",  # the same minus the best of the second and third articles'
+    "unknown_words",  # share of the question's content words no article contains ("вклад" in a KB without deposits)
 )
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How the question's own words fall on the KB: the first three articles' share of them, and the unknown share.
+
+    A sentence model scores a question by its gist; the words say whether the first article is about
+    what was asked ("дважды списали": both words in the dispute article) or only near it, and whether the
+    question is about something no article covers at all.
+    """
+
+    top: float = 0.0
+    others: float = 0.0
+    unknown: float = 0.0
+
+
 def features(
-    components: tuple[Matrix, ...], fused: Matrix, prototype_share: float, words: int, english: bool
+    components: tuple[Matrix, ...],
+    fused: Matrix,
+    prototype_share: float,
+    words: int,
+    english: bool,
+    coverage: Coverage | None = None,
 ) -> npt.NDArray[np.float64]:
-    """The decision's inputs for one query: SearchIndex.components' six arrays and their fusion."""
+    """The decision's inputs for one query: SearchIndex.components' six arrays, their fusion, the word coverage."""
+    coverage = coverage or Coverage()
     best, prototype, stem_scores, char_scores, answer_scores, whitened = components
     size = len(fused)
     if size == 0:
@@ -97,6 +120,9 @@ def features(
         (float(fused[top]) - float(fused.mean())) / std if std > 0 else 0.0,
         math.log1p(words),
         float(english),
+        coverage.top,
+        coverage.top - coverage.others,
+        coverage.unknown,
     ]
     return np.asarray(row, dtype=np.float64)
 

@@ -25,6 +25,7 @@ from knowledge_base import decision as calibrated
 from knowledge_base.embeddings import Encoder, Matrix
 from knowledge_base.lexical import Bm25
 from knowledge_base.models import LANGUAGES, Article
+from knowledge_base.places import as_abroad
 from knowledge_base.text import char_ngrams, stems
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,12 @@ class _LanguageIndex:
         self.stems = Bm25([[s for t in texts for s in stems(t, language)] for texts in texts_per_article])
         self.chars = Bm25([[g for t in texts for g in char_ngrams(t, language)] for texts in texts_per_article])
         self.answers = Bm25([stems(a.text("answer", language), language) for a in articles])
+        # Each article's words (question, title and answer stems) and all of them: the decision's word coverage.
+        self.words = [
+            frozenset(s for t in [*texts, a.text("answer", language)] for s in stems(t, language))
+            for a, texts in zip(articles, texts_per_article, strict=True)
+        ]
+        self.vocabulary: frozenset[str] = frozenset().union(*self.words) if self.words else frozenset()
         self.vectors: Matrix | None = None
         self.prototypes: Matrix | None = None
         self.mean: Matrix | None = None
@@ -274,7 +281,8 @@ class SearchIndex:
         search's time at 10,000 articles; up to `candidates` articles the scores are exact.
         """
         index = self._by_language.get(language) or self._by_language["ru"]
-        query = query[:MAX_QUERY_CHARS].strip()
+        # A named country reads as the articles' "за границей" (knowledge_base/places.py).
+        query = as_abroad(query[:MAX_QUERY_CHARS].strip(), index.language)
         size = len(index.ids)
         best = np.zeros(size, dtype=np.float32)
         prototype = best.copy()
@@ -331,8 +339,24 @@ class SearchIndex:
             opposed = np.array([bool(does & opposite) for does in index.does], dtype=bool)
             fused = np.where(opposed, 0.0, fused).astype(np.float32)
         hits = self._ranked(components, fused, language, limit)
-        row = calibrated.features(components, fused, self.weights.prototype, len(text.split()), language == "en")
+        coverage = self._coverage(text, index, fused)
+        row = calibrated.features(
+            components, fused, self.weights.prototype, len(text.split()), language == "en", coverage
+        )
         return hits, row
+
+    def _coverage(self, text: str, index: _LanguageIndex, fused: Matrix) -> calibrated.Coverage:
+        """The question's content words against the first three articles' words and the whole KB's."""
+        asked = set(stems(as_abroad(text[:MAX_QUERY_CHARS], index.language), index.language))
+        if not asked or len(fused) == 0:
+            return calibrated.Coverage()
+        known = asked & index.vocabulary
+        unknown = 1 - len(known) / len(asked)
+        if not known:
+            return calibrated.Coverage(unknown=unknown)
+        first = np.argsort(-fused, kind="stable")[:3]
+        shares = [len(known & index.words[int(i)]) / len(known) for i in first]
+        return calibrated.Coverage(top=shares[0], others=max(shares[1:], default=0.0), unknown=unknown)
 
     def query(self, text: str, language: str, limit: int = 5) -> SearchResult:
         """Search and decide in one call (what the bot and the "try a question" box use).
@@ -370,8 +394,12 @@ class SearchIndex:
 
 
 def _texts(article: Article, language: str) -> list[str]:
-    """What is searched of an article in one language: its title and every question variant."""
-    return [article.text("title", language), *article.questions.get(language, [])]
+    """What is searched of an article in one language: its title and every question variant.
+
+    Read like a query: a country named in a question is "abroad" there too (knowledge_base/places.py).
+    """
+    texts = (article.text("title", language), *article.questions.get(language, []))
+    return [as_abroad(text, language) for text in texts]
 
 
 def texts_to_embed(articles: Sequence[Article]) -> list[str]:

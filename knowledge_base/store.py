@@ -418,6 +418,78 @@ async def import_articles(
     return counts
 
 
+SEED_BY = "seed"  # who the setup's seed import and its upgrades are recorded as
+_SEED_META_ID = "seed"  # kb_meta: the digest of the seed last applied (only lets a start skip the per-article check)
+
+
+async def _last_seeded(db: Database, article_id: str) -> dict[str, Any] | None:
+    """The content the seed last wrote or proposed for an article (its newest history entry by the seed)."""
+    cursor = db.kb_article_versions.find({"article_id": article_id, "by": SEED_BY}).sort("version", DESCENDING)
+    async for entry in cursor.limit(1):
+        snapshot: dict[str, Any] = entry["snapshot"]
+        return snapshot
+    return None
+
+
+async def upgrade_from_seed(db: Database, articles: list[Article], *, digest: str, now: datetime) -> dict[str, int]:
+    """Bring a database that imported an earlier seed up to this one, article by article, keeping editors' work.
+
+    The seed is the KB's shipped content; a new release may improve an article (more ways
+    customers ask) or add one. For each seed article whose content differs from what the seed
+    last wrote for it (its history says what that was):
+    - not in the database: created and published, as the first import does;
+    - still as the seed left it (its newest version is the seed's): the new content goes live;
+    - changed by an editor since: the seed's content waits as a pending change for the editor to
+      review (publish or discard; never proposed again), unless the editor has a pending change
+      of their own or the article is archived or a draft (left alone).
+    Idempotent, and safe when two gateways start at once (a version conflict means the other did it).
+    `digest` (the seed file's) is remembered so that later starts skip the comparison.
+
+    Returns:
+        Counts: created, upgraded (live), proposed (pending for review), kept (editor's work left alone), unchanged.
+    """
+    counts = {"created": 0, "upgraded": 0, "proposed": 0, "kept": 0, "unchanged": 0}
+    meta = await db.kb_meta.find_one({"_id": _SEED_META_ID})
+    if meta is not None and meta.get("digest") == digest:
+        counts["unchanged"] = len(articles)
+        return counts
+    for article in articles:
+        content = article.content()
+        try:
+            current = await get_article(db, article.id)
+        except ArticleNotFound:
+            try:
+                await create_article(db, article.with_changes(status=ArticleStatus.PUBLISHED), by=SEED_BY, now=now)
+                counts["created"] += 1
+            except ArticleExists:
+                counts["unchanged"] += 1  # another gateway created it at the same moment
+            continue
+        if current.working_content() == content or await _last_seeded(db, article.id) == content:
+            counts["unchanged"] += 1
+            continue
+        try:
+            if current.updated_by == SEED_BY and current.pending is None:
+                await change_status(
+                    db, article.id, current.status, expected_version=current.version, by=SEED_BY, now=now,
+                    action="seed upgrade", content=content,
+                )  # fmt: skip
+                counts["upgraded"] += 1
+            elif current.status == ArticleStatus.PUBLISHED and current.pending is None:
+                await save_article(
+                    db, article, expected_version=current.version, by=SEED_BY, now=now, action="seed upgrade"
+                )
+                counts["proposed"] += 1
+            else:
+                counts["kept"] += 1
+        except VersionConflict:
+            counts["unchanged"] += 1  # someone saved at the same moment (another gateway's upgrade, an editor)
+    try:
+        await db.kb_meta.replace_one({"_id": _SEED_META_ID}, {"_id": _SEED_META_ID, "digest": digest}, upsert=True)
+    except DuplicateKeyError:
+        pass  # another gateway recorded it at the same moment
+    return counts
+
+
 def _question_key(text: str, language: str) -> str:
     """Similar questions share a key: the sorted set of their stems ("как закрыть счёт?" = "Закрыть счет как")."""
     basis = " ".join(sorted(set(stems(text, language)))) or text.strip().lower()

@@ -269,3 +269,38 @@ def test_on_the_phone_the_question_names_the_keys_instead_of_buttons() -> None:
     assert spoken.buttons == ()
     assert spoken.text.endswith("Enter a number from 0 to 10 followed by the hash key, or say it.")
     assert spoken.custom[surveys.CUSTOM_KEY]["type"] == "nps_0_10"
+
+
+async def test_ratings_stored_before_surveys_existed_join_the_survey_results_once(db: Database, bus: EventBus) -> None:
+    """Old `ratings` documents become answers of the after-conversation survey; running again copies nothing."""
+    then = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    for cid, operator in (("c-old-1", "olga"), ("c-old-2", "ivan")):
+        await db.conversations.insert_one(
+            {"_id": cid, "channel": "telegram", "channel_user_id": cid, "state": "closed", "language": "ru",
+             "customer_id": "cust-1", "assignee": {"id": operator}}
+        )  # fmt: skip
+    await db.ratings.insert_many(
+        [
+            {"_id": "c-old-1", "score": 5, "at": then, "comment": "Быстро помогли", "comment_at": then},
+            {"_id": "c-old-2", "score": 2, "at": then},
+        ]
+    )
+    # Two gateways start at once, then one restarts.
+    first = await asyncio.gather(*(surveys.migrate_old_ratings(db, now=then) for _ in range(2)))
+    again = await surveys.migrate_old_ratings(db, now=then)
+    assert sum(first) == 2 and again == 0
+    assert await db.survey_answers.count_documents({}) == 3
+
+    results = await surveys.results(db, key=surveys.AFTER_CONVERSATION)
+    assert (results.ratings, results.rating_avg, results.respondents) == (2, 3.5, 2)
+    assert [c["comment"] for c in results.comments] == ["Быстро помогли"]
+    stored = await db.survey_answers.find_one({"_id": "c-old-2:rating"})
+    assert stored is not None and stored["operator_id"] == "ivan" and stored["channel"] == "telegram"
+
+    # A customer of an old conversation still waiting for the comment answers now: stored once, beside the copy.
+    waiting = await surveys.pending(db, "c-old-2", "comment")
+    assert waiting is not None
+    asked = surveys.Asked(conversation_id="c-old-2", channel="telegram", language="ru", operator_id="ivan")
+    assert await surveys.take_answer(db, bus, waiting, "Долго ждал", asked, now=datetime.now(UTC)) is not None
+    assert await surveys.migrate_old_ratings(db, now=then) == 0
+    assert await db.survey_answers.count_documents({"run": "c-old-2"}) == 2

@@ -116,6 +116,8 @@ export default {
   "reason.kb_escalate": "article asks for an operator",
   "reason.disputed_charge": "disputed charge",
   "reason.sales_request": "product request (sales)",
+  "reason.fraud_alert": "fraud alert answered no",
+  "reason.outbound_reply": "reply to an outbound contact",
   "reason.other": "other",
   "resolution.resolved": "resolved",
   "resolution.information_given": "information given",

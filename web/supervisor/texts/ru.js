@@ -116,6 +116,8 @@ export default {
   "reason.kb_escalate": "статья просит оператора",
   "reason.disputed_charge": "оспаривание списания",
   "reason.sales_request": "запрос на продукт (продажи)",
+  "reason.fraud_alert": "подозрительная операция: «не я»",
+  "reason.outbound_reply": "ответ на рассылку",
   "reason.other": "другое",
   "resolution.resolved": "решено",
   "resolution.information_given": "информация дана",
