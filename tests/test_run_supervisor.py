@@ -65,7 +65,8 @@ def listening_on(port: int) -> bool:
 def platform() -> Iterator[RunCommand]:
     running = RunCommand.start()
     try:
-        running.wait_ready()
+        # One Rasa per core, all loading their models at once: on a busy 2-core machine that took 380 s.
+        running.wait_ready(timeout=1200)
         yield running
     finally:
         running.stop()
