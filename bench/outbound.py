@@ -14,7 +14,13 @@ Workers are real `python -m outbound.worker` processes.
           sent twice, lost (not in a final state), and left unknown are counted;
   rules:  --cases random customers' schedules through the rules and the independent audit
           (outbound/simulation.py): violations.
-Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.outbound [--sends 500] [--runs 20]`.
+  inbound: the whole platform (FerretDB, action server, Rasa, the gateway with outbound on) and two
+          workers; --inbound-conversations customers chat through the REST channel at once, in
+          phases without and with a campaign sending through the Telegram stand-in at the
+          configured limit, alternating (--inbound-rounds of each, side by side in one run):
+          CPU-ms per inbound turn of the processes serving it (gateway, Rasa, action server) and
+          the turns' p95, and how much worse with the campaign (target: at most 20 %).
+Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.outbound [--sends 500] [--runs 20] [--only inbound]`.
 """
 
 from __future__ import annotations
@@ -34,12 +40,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from core import pg_indexes, pgcluster
 from core.banking import MongoBankingBackend
 from core.db import Database, Document
+from core.identity import mint_customer_token
+from core.settings import LOCAL_REST_API_KEY
 from core.stack import ROOT, Stack, tree_cpu_seconds
 from outbound import store
 from outbound.delivery import SENDING_LEASE, ensure_indexes, reap
@@ -228,6 +237,20 @@ def new_database(stack: Stack) -> str:
     return f"postgresql://{pgcluster.PG_ROLE}@127.0.0.1:{stack.ports['postgres']}/{name}"
 
 
+def worker_env(stack: Stack, url: str, api_url: str, mongodb_db: str) -> dict[str, str]:
+    """An outbound worker's environment: this run's attempts, the shared Redis rate, the Bot API stand-in."""
+    return stack.env() | {
+        "OUTBOUND_DATABASE_URL": url,
+        "OUTBOUND_REDIS_URL": f"redis://127.0.0.1:{stack.ports['redis']}/0",
+        "OUTBOUND_TELEGRAM_PER_SECOND": str(LIMIT),
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_API_BASE": api_url,
+        "TELEGRAM_WEBHOOK_SECRET": "bench-webhook-secret",
+        "MONGODB_DB": mongodb_db,
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def max_in_any_second(times: Sequence[float]) -> int:
     """The most arrivals within any window of one second."""
     ordered, best, start = sorted(times), 0, 0
@@ -246,16 +269,7 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
     await store.ensure_schema(pool)
     queue = create_queue_app(url)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-outbound-"))
-    env = stack.env() | {
-        "OUTBOUND_DATABASE_URL": url,
-        "OUTBOUND_REDIS_URL": f"redis://127.0.0.1:{stack.ports['redis']}/0",
-        "OUTBOUND_TELEGRAM_PER_SECOND": str(LIMIT),
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_API_BASE": api_url,
-        "TELEGRAM_WEBHOOK_SECRET": "bench-webhook-secret",
-        "MONGODB_DB": db.name,
-        "PYTHONPATH": str(ROOT),
-    }
+    env = worker_env(stack, url, api_url, db.name)
     workers: list[Worker] = []
     try:
         async with queue.open_async():
@@ -321,6 +335,137 @@ async def figures_delivery(stack: Stack, db: Database, zone: str, args: argparse
         await api.close()
 
 
+# A short banking chat; each inbound conversation cycles through it from its own starting point.
+INBOUND_TURNS = [
+    "Здравствуйте",
+    "какой баланс на карте",
+    "покажи последние операции",
+    "what's my account balance",
+    "спасибо",
+    "до свидания",
+]
+# The processes that serve an inbound turn (FerretDB and PostgreSQL also serve the workers: not counted).
+INBOUND_SERVERS = ("gateway", "rasa", "actions")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile; NaN without values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+async def inbound_phase(
+    http: aiohttp.ClientSession, stack: Stack, token: str, conversations: int, turns: int
+) -> tuple[list[float], int]:
+    """`conversations` customers chatting at once through the REST channel; turn times (ms) and failed turns."""
+    failed = 0
+
+    async def conversation(n: int) -> list[float]:
+        nonlocal failed
+        sender, times = f"inbound-{n}-{random.randrange(16**8):08x}", []
+        for i in range(turns):
+            body = {"sender": sender, "text": INBOUND_TURNS[(n + i) % len(INBOUND_TURNS)], "customer_token": token}
+            start = time.perf_counter()
+            async with http.post(
+                f"{stack.gateway_url}/api/channels/rest/messages", json=body, headers={"X-Api-Key": LOCAL_REST_API_KEY}
+            ) as resp:
+                await resp.read()
+                failed += resp.status != 200
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+
+    done = await asyncio.gather(*(conversation(n) for n in range(conversations)))
+    return [t for times in done for t in times], failed
+
+
+def inbound_cpu(stack: Stack) -> float:
+    return sum(tree_cpu_seconds(stack.processes[name].popen.pid) for name in INBOUND_SERVERS)
+
+
+async def figure_inbound(args: argparse.Namespace) -> None:
+    stack = Stack(data_dir=Path(tempfile.mkdtemp(prefix="bench-outbound-inbound-")))
+    api = TimedBotApi()
+    workers: list[Worker] = []
+    try:
+        stack.start_ferretdb()
+        stack.start_redis()
+        stack.start_actions()
+        stack.start_rasa()
+        url = new_database(stack)
+        redis_url = f"redis://127.0.0.1:{stack.ports['redis']}/0"
+        stack.start_gateway({"OUTBOUND_DATABASE_URL": url, "OUTBOUND_REDIS_URL": redis_url})
+        client: AsyncMongoClient[Document] = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+        db = client[stack.mongodb_db]
+        api_url = await api.start()
+        pool = await store.open_pool(url)
+        await store.ensure_schema(pool)
+        queue = create_queue_app(url)
+        log_dir = Path(tempfile.mkdtemp(prefix="bench-outbound-workers-"))
+        env = worker_env(stack, url, api_url, db.name)
+        zone = midday_zone()
+        token = mint_customer_token("demo-ivan", stack.customer_token_secret)
+        conversations, turns = args.inbound_conversations, len(INBOUND_TURNS)
+        # A campaign long enough to outlast a phase: the phase's turns at about a second each, at the limit.
+        size = max(200, LIMIT * turns * 3)
+        measured: dict[bool, dict[str, list[float]]] = {c: {"times": [], "cpu": [], "sends": []} for c in (False, True)}
+        failures = 0
+        async with queue.open_async(), aiohttp.ClientSession() as http:
+            await ensure_queue_schema(queue)
+            workers = [Worker.start(env, log_dir / f"worker-{n}.log") for n in range(2)]
+            await ready(workers, [log_dir / f"worker-{n}.log" for n in range(2)])
+            await inbound_phase(http, stack, token, conversations, 2)  # warm-up: models loaded, connections open
+            first = 300_000
+            for _ in range(args.inbound_rounds):
+                for with_campaign in (False, True):
+                    attempt_ids: list[str] = []
+                    if with_campaign:
+                        ids = await add_customers(db, first, size, zone)
+                        first += size
+                        api.arrivals.clear()
+                        attempt_ids = await launch(pool, db, queue, ids)
+                        deadline = time.monotonic() + 60
+                        while not api.arrivals and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls the stand-in
+                            await asyncio.sleep(0.1)
+                    began, cpu = time.monotonic(), inbound_cpu(stack)
+                    times, failed = await inbound_phase(http, stack, token, conversations, turns)
+                    ended = time.monotonic()
+                    measured[with_campaign]["cpu"].append(inbound_cpu(stack) - cpu)
+                    measured[with_campaign]["times"].extend(times)
+                    failures += failed
+                    if with_campaign:
+                        sends = sum(began <= t <= ended for t, _ in api.arrivals)
+                        measured[True]["sends"].append(sends / (ended - began))
+                        # The next phase without the campaign starts once it has sent everything.
+                        await wait_until(pool, attempt_ids, lambda s: all(v in FINAL for v in s.values()), 600)
+        await pool.close()
+        await client.close()
+    finally:
+        for worker in workers:
+            worker.stop()
+        await api.close()
+        stack.stop()
+    label = {False: "without campaign", True: "campaign sending"}
+    figures: dict[bool, tuple[float, float]] = {}
+    for with_campaign in (False, True):
+        times = measured[with_campaign]["times"]
+        cpu_ms = 1000 * sum(measured[with_campaign]["cpu"]) / max(len(times), 1)
+        figures[with_campaign] = (cpu_ms, percentile(times, 95))
+        print(
+            f"inbound {conversations} concurrent REST conversations, {label[with_campaign]}: {len(times)} turns,"
+            f" {cpu_ms:.1f} CPU-ms per turn (gateway + Rasa + actions), p95 {figures[with_campaign][1]:.0f} ms,"
+            f" p50 {percentile(times, 50):.0f} ms"
+        )
+    rates = measured[True]["sends"]
+    print(f"campaign sends during the inbound phases: {sum(rates) / max(len(rates), 1):.1f}/s (limit {LIMIT}/s)")
+    (cpu_off, p95_off), (cpu_on, p95_on) = figures[False], figures[True]
+    print(
+        f"inbound while a campaign runs: CPU per turn {100 * (cpu_on / cpu_off - 1):+.1f} %,"
+        f" p95 {100 * (p95_on / p95_off - 1):+.1f} % (target at most +20 %); failed turns {failures}"
+    )
+
+
 def random_case(rng: random.Random) -> tuple[Case, DatesCalendar]:
     """A customer's schedule as the property test generates them, drawn with `random`."""
     zones = ["Europe/Moscow", "Asia/Yekaterinburg", "Asia/Vladivostok", "Asia/Kamchatka", "America/New_York", "UTC"]
@@ -363,6 +508,10 @@ def figure_rules(cases: int) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if args.only == "inbound":
+        await figure_inbound(args)
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     figure_rules(args.cases)
     stack = Stack(data_dir=Path(tempfile.mkdtemp(prefix="bench-outbound-stack-")))
     try:
@@ -378,6 +527,7 @@ async def main_async(args: argparse.Namespace) -> None:
         await client.close()
     finally:
         stack.stop()
+    await figure_inbound(args)
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -388,6 +538,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--per-run", type=int, default=30)
     parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--inbound-conversations", type=int, default=10)
+    parser.add_argument("--inbound-rounds", type=int, default=2)
+    parser.add_argument("--only", choices=["inbound"], help="only this figure (the others need no Rasa)")
     asyncio.run(main_async(parser.parse_args()))
 
 

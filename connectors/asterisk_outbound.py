@@ -1,9 +1,13 @@
 """Outbound calls through Asterisk: an AMI Originate (panoramisk) into the FastAGI voice session.
 
-The call is placed on the configured channel (e.g. `PJSIP/{number}@trunk`) and, once answered, runs
-the AGI application against the platform's FastAGI server (connectors/voice/fastagi.py) with the
-attempt's id, so the answered call continues in the same voice session as inbound calls, with the
-same verification before anything about an account is said. Asynchronous Originate answers twice:
+The call is placed on the configured channel (e.g. `PJSIP/{number}@trunk`) and, once answered, enters
+the dialplan context `OUTBOUND_AMI_CONTEXT` (deploy/asterisk/extensions_outbound.conf): `AMD()` tells a
+person from an answering machine, then `AGI(${CC_AGI_URL}&amd=${AMDSTATUS})` runs the platform's
+FastAGI server (connectors/voice/fastagi.py) with the attempt: a machine hears only the neutral "please
+call the bank"; a person continues in the same voice session as inbound calls, with the same
+verification before anything about an account is said. The channel's unique id is set by the
+Originate (`ChannelId`), so the answered call's voice conversation is known before it is answered and a
+survey call asks the survey instead of the greeting. Asynchronous Originate answers twice:
 "successfully queued", then an OriginateResponse event: Success (answered), or a failure whose
 reason says no answer / busy (tried again later) or anything else (final). No answer from Asterisk
 at all within the timeout leaves the attempt `unknown`.
@@ -18,6 +22,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from connectors.voice.fastagi import CALL_ID_PREFIX as AGI_CALL_ID_PREFIX
 from outbound.models import Channel
 from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
 
@@ -39,6 +44,13 @@ class AmiConfig:
     channel: str  # "PJSIP/{number}@trunk": {number} is the customer's E.164 number
     agi_url: str  # "agi://127.0.0.1:4573/outbound"
     caller_id: str = ""
+    # The dialplan context the answered call enters: AMD(), then AGI (deploy/asterisk/extensions_outbound.conf).
+    context: str = "cc-outbound"
+
+
+def channel_id_of(attempt_id: str) -> str:
+    """The unique id the Originate gives the call's channel: Asterisk's agi_uniqueid for the FastAGI session."""
+    return f"cc-{attempt_id}"
 
 
 class AsteriskCallSender:
@@ -76,14 +88,24 @@ class AsteriskCallSender:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Originate the call and wait for Asterisk to say whether it was answered."""
+        kind = message.extra.get("kind", "")
+        agi_url = f"{self.config.agi_url}?attempt={message.attempt_id}&lang={message.language}&kind={kind}"
+        channel_id = channel_id_of(message.attempt_id)
         action: dict[str, Any] = {
             "Action": "Originate",
             "Channel": self.config.channel.format(number=message.address.lstrip("+")),
-            "Application": "AGI",
-            "Data": f"{self.config.agi_url}?attempt={message.attempt_id}&lang={message.language}",
+            "Context": self.config.context,
+            "Exten": "s",
+            "Priority": "1",
+            "ChannelId": channel_id,
             "Async": "true",
             "Timeout": str(_RING_MILLISECONDS),
-            "Variable": [f"CC_OUTBOUND_ATTEMPT={message.attempt_id}", f"CC_LANGUAGE={message.language}"],
+            "Variable": [
+                f"CC_OUTBOUND_ATTEMPT={message.attempt_id}",
+                f"CC_OUTBOUND_KIND={kind}",
+                f"CC_LANGUAGE={message.language}",
+                f"CC_AGI_URL={agi_url}",
+            ],
         }
         if self.config.caller_id:
             action["CallerID"] = self.config.caller_id
@@ -99,7 +121,8 @@ class AsteriskCallSender:
         if str(last.get("Event", "")) != "OriginateResponse":
             return Unknown("Asterisk queued the call but did not say how it ended")
         if str(last.get("Response", "")) == "Success":
-            return Sent(provider_id=str(last.get("Uniqueid", "")))
+            # The call's voice conversation is the FastAGI session's, known by the channel id set above.
+            return Sent(provider_id=str(last.get("Uniqueid", "")), channel_user_id=AGI_CALL_ID_PREFIX + channel_id)
         reason = str(last.get("Reason", ""))
         if reason in _TRY_AGAIN_REASONS:
             return TemporaryFailure(f"call not answered (Asterisk reason {reason})")

@@ -23,9 +23,8 @@ from pymongo.errors import PyMongoError
 
 from core import json_body
 from core.identity import CustomerIdentity, InvalidCustomerToken, hash_api_key, verify_customer_token
-from core.keys import DB_KEY, ROUTER_KEY, SETTINGS_KEY
+from core.keys import ROUTER_KEY, SETTINGS_KEY
 from core.messages import InboundMessage
-from handoff import conversations
 from handoff.router import ConversationLocked, DuplicateMessage, InvalidMessage, MessageInProgress
 
 logger = logging.getLogger(__name__)
@@ -145,7 +144,8 @@ class RestChannel:
     async def _route(
         self, request: web.Request, channel_user_id: str, body: RestRequest, identity: CustomerIdentity | None
     ) -> web.Response:
-        current = await conversations.find_open(request.app[DB_KEY], CHANNEL, channel_user_id)
+        router = request.app[ROUTER_KEY]
+        current = await router.find_open(CHANNEL, channel_user_id)
         locked = current is not None and current.customer_id is not None and not current.verified_by_operator
         if locked and identity is None:
             return _error(
@@ -162,7 +162,7 @@ class RestChannel:
             channel_message_id=f"{channel_user_id}:{body.message_id}" if body.message_id else None,
         )
         try:
-            turn = await request.app[ROUTER_KEY].handle(message)
+            turn = await router.handle(message, conversation=current)
         except ConversationLocked as err:
             return _error(403, str(err), code="conversation_locked")
         except InvalidMessage as err:

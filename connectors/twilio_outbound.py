@@ -23,8 +23,10 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from connectors.voice.prompts import Prompt, prompt_text
 from connectors.voice.twiml import CALL_ID_PREFIX
 from core.form_body import read_form
+from core.language import Language
 from outbound.limits import SharedSlots
 from outbound.models import Channel
 from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
@@ -38,14 +40,6 @@ _TEMPORARY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REQUEST_TIMEOUT_SECONDS = 15.0
 _SIGNATURE_HEADER = "X-Twilio-Signature"
 _SIGNATURE_SETTINGS_HEADER = "X-Twilio-Signature-Settings"
-NEUTRAL_MACHINE_TEXT = {
-    "ru": "Здравствуйте! Это Демо-банк. Пожалуйста, перезвоните нам по номеру на обороте вашей карты.",
-    "en": "Hello, this is Demo Bank. Please call us back on the number on the back of your card.",
-}
-HUMAN_OPENING = {
-    "ru": "Здравствуйте! Это Демо-банк, у нас есть для вас информация.",
-    "en": "Hello, this is Demo Bank with some information for you.",
-}
 _VOICES = {"ru": "ru-RU", "en": "en-US"}
 
 
@@ -167,13 +161,13 @@ def twiml(response: VoiceResponse) -> web.Response:
 
 def answered(answered_by: str, language: str, continue_at: str) -> VoiceResponse:
     """What the line says once the call is answered: neutral to a machine, into the voice session for a person."""
-    lang = "en" if language == "en" else "ru"
+    lang: Language = "en" if language == "en" else "ru"
     response = VoiceResponse()
     if answered_by.startswith("machine") or answered_by == "fax":
-        response.say(NEUTRAL_MACHINE_TEXT[lang], language=_VOICES[lang])
+        response.say(prompt_text(Prompt.OUTBOUND_MACHINE, lang), language=_VOICES[lang])
         response.hangup()
         return response
-    response.say(HUMAN_OPENING[lang], language=_VOICES[lang])
+    response.say(prompt_text(Prompt.OUTBOUND_OPENING, lang), language=_VOICES[lang])
     response.redirect(continue_at, method="POST")
     return response
 

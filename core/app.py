@@ -12,6 +12,7 @@ from aiohttp import web
 
 from connectors.rest import RestChannel
 from connectors.telegram import setup_telegram
+from connectors.voice.intents import RasaIntentParser
 from connectors.voice.setup import setup_voice
 from connectors.webchat import WebChatChannel
 from core import db as core_db
@@ -82,7 +83,11 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
         delivery=app[DELIVERY_KEY],
         hours=working_hours(settings),
         phones=registered_phones(create_banking_backend(settings, app[DB_KEY])),
-        outbound_replies=OutboundReplies(lambda: app[OUTBOUND_KEY].pool, create_banking_backend(settings, app[DB_KEY])),
+        outbound_replies=OutboundReplies(
+            lambda: app[OUTBOUND_KEY].pool,
+            create_banking_backend(settings, app[DB_KEY]),
+            RasaIntentParser(session, settings.rasa_url, settings.rasa_token),
+        ),
     )
     yield
     await session.close()

@@ -20,7 +20,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +34,7 @@ from core.db import Document
 logger = logging.getLogger(__name__)
 
 # Contention on one sequence is a handful of writers (a customer, an operator, notices); give up loudly after this.
-_MAX_SEQUENCE_ATTEMPTS = 200
+MAX_SEQUENCE_ATTEMPTS = 200
 # A claim abandoned this often in a row points at a write that can never succeed; stop taking it over.
 _MAX_TAKEOVERS = 20
 _PENDING = "pending"
@@ -64,17 +64,24 @@ class AlreadyInserted(Exception):
 
 
 async def insert_unique(
-    collection: AsyncCollection[Document], start: int, build: Callable[[int], Document], *, field: str = "seq"
+    collection: AsyncCollection[Document],
+    start: int,
+    build: Callable[[int], Document],
+    *,
+    field: str = "seq",
+    restart: Callable[[int], Awaitable[int]] | None = None,
 ) -> Document:
     """Insert the document built for `start`, or the next free number above it, under a unique index on `field`.
 
     Nobody reads the current maximum first: callers start from a hint (the event's
-    timestamp, a conversation's transcript head), so writers never queue behind a read.
+    timestamp, a conversation's transcript head, the number a process wrote last), so
+    writers never queue behind a read. `restart`, given the first number found taken,
+    answers where to go on from (a fresher hint than counting up one by one), once.
     A document built with an `_id` of its own is inserted at most once whatever its number:
     when that `_id` exists, `AlreadyInserted` carries the stored document.
     """
     seq = start
-    for _ in range(_MAX_SEQUENCE_ATTEMPTS):
+    for _ in range(MAX_SEQUENCE_ATTEMPTS):
         doc = build(seq)
         own_id = field != "_id" and "_id" in doc  # insert_one adds an ObjectId to a document without one
         try:
@@ -84,10 +91,13 @@ async def insert_unique(
                 existing = await collection.find_one({"_id": doc["_id"]})
                 if existing is not None:
                     raise AlreadyInserted(existing) from None
-            seq += 1
+            if restart is not None:
+                seq, restart = await restart(seq), None
+            else:
+                seq += 1
             continue
         return doc
-    raise RuntimeError(f"No free {field} in {collection.name} after {_MAX_SEQUENCE_ATTEMPTS} attempts; check its index")
+    raise RuntimeError(f"No free {field} in {collection.name} after {MAX_SEQUENCE_ATTEMPTS} attempts; check its index")
 
 
 # --- Claims that are given back: a claim whose guarded write fails must not decide forever ----------------------

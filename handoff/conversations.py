@@ -16,7 +16,6 @@ from typing import Any
 
 import pymongo
 from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from core.db import Database, Document
@@ -67,6 +66,8 @@ class HandoffReason(StrEnum):
 OPERATOR_VERIFIED = "operator_card_digits"
 # A transition's write is retried this often when a concurrent write on FerretDB overwrote it.
 _WRITE_ATTEMPTS = 5
+# A channel user's pointer claimed and released again this often in a row is a fault, not a race.
+_POINTER_ATTEMPTS = 5
 # A transition's write (all attempts) must finish within this, or it fails and gives its claim back.
 _TRANSITION_WRITE_SECONDS = 10.0
 # A transition claim neither completed nor given back (the database failed during the release too) is taken
@@ -201,42 +202,25 @@ async def ensure_indexes(db: Database) -> None:
     await db.channel_users.create_index([("conversation_id", 1)])
 
 
-async def _upsert(
-    collection: AsyncCollection[Document], doc_id: str, fields: Document, returned: bool
-) -> Document | None:
-    """Insert the document unless it exists; `returned` picks the document before or after.
-
-    Two concurrent upserts of one new _id may both try to insert: the loser gets a
-    duplicate key error (MongoDB retries this itself, FerretDB does not), and a second
-    attempt then finds the winner's document.
-    """
-    try:
-        return await collection.find_one_and_update(
-            {"_id": doc_id}, {"$setOnInsert": fields}, upsert=True, return_document=returned
-        )
-    except DuplicateKeyError:
-        return await collection.find_one_and_update(
-            {"_id": doc_id}, {"$setOnInsert": fields}, upsert=True, return_document=returned
-        )
-
-
 async def open_conversation(
     db: Database, channel: str, channel_user_id: str, now: datetime, bus: EventBus | None = None
 ) -> Conversation:
     """Return the customer's open conversation on this channel, creating it if there is none.
 
-    The pointer document is claimed with one upsert, so concurrent first messages
-    from one customer still share one conversation.
+    Two reads when it exists (the pointer, then the conversation). Creating claims the
+    pointer and then the conversation with unique inserts, so concurrent first messages
+    from one customer still share one conversation, and exactly one of them creates it.
     """
     pointer_id = f"{channel}:{channel_user_id}"
-    pointer = await _upsert(
-        db.channel_users,
-        pointer_id,
-        {"conversation_id": uuid.uuid4().hex, "created_at": now},
-        ReturnDocument.AFTER,
-    )
-    assert pointer is not None  # noqa: S101 -- an upsert with AFTER always returns the document
+    pointer = await db.channel_users.find_one({"_id": pointer_id})
+    if pointer is not None:
+        found = await get_conversation(db, pointer["conversation_id"])
+        if found is not None:
+            return found
+    else:
+        pointer = await _claim_pointer(db, pointer_id, now)
     fresh: Document = {
+        "_id": pointer["conversation_id"],
         "channel": channel,
         "channel_user_id": channel_user_id,
         "state": ConversationState.BOT.value,
@@ -245,14 +229,32 @@ async def open_conversation(
         "last_seq": 0,
         "transitions": [],
     }
-    # BEFORE tells us whether this call created the conversation: exactly one caller sees None.
-    before = await _upsert(db.conversations, pointer["conversation_id"], fresh, ReturnDocument.BEFORE)
-    if before is not None:
-        return Conversation.from_document(before)
-    conversation = Conversation.from_document({"_id": pointer["conversation_id"], **fresh})
+    try:
+        await db.conversations.insert_one(fresh)
+    except DuplicateKeyError:  # a simultaneous first message created it
+        existing = await get_conversation(db, pointer["conversation_id"])
+        if existing is None:
+            raise
+        return existing
+    conversation = Conversation.from_document(fresh)
     if bus is not None:
         await bus.emit(Event(events.CONVERSATION_CREATED, conversation.id, "customer", now, {"channel": channel}))
     return conversation
+
+
+async def _claim_pointer(db: Database, pointer_id: str, now: datetime) -> Document:
+    """The channel user's pointer to a new conversation id, or the one a simultaneous first message claimed."""
+    for _ in range(_POINTER_ATTEMPTS):
+        pointer: Document = {"_id": pointer_id, "conversation_id": uuid.uuid4().hex, "created_at": now}
+        try:
+            await db.channel_users.insert_one(pointer)
+        except DuplicateKeyError:
+            existing = await db.channel_users.find_one({"_id": pointer_id})
+            if existing is not None:
+                return existing
+            continue  # released in between (its conversation closed): claim a new one
+        return pointer
+    raise RuntimeError(f"Channel user {pointer_id}: no pointer after {_POINTER_ATTEMPTS} attempts")
 
 
 async def find_open(db: Database, channel: str, channel_user_id: str) -> Conversation | None:

@@ -44,6 +44,10 @@ class DeliveryRegistry:
         check = getattr(deliverer, "can_reach", None)
         return bool(check(conversation)) if callable(check) else True
 
+    def pushes(self, channel: str) -> bool:
+        """Whether the channel pushes messages at all (the same in every gateway process: same settings)."""
+        return channel in self.deliverers
+
     def register(self, channel: str, deliverer: Deliverer) -> None:
         """Make `deliverer` the one for `channel`."""
         self.deliverers[channel] = deliverer

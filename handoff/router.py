@@ -12,6 +12,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pymongo
+from pymongo.errors import PyMongoError
 
 from core import metrics
 from core.db import Database
@@ -51,6 +52,7 @@ from handoff.notices import (
 )
 from handoff.payloads import is_known_payload, is_payload
 from handoff.transcript import StoredMessage
+from handoff.turn_memory import TurnMemory
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +143,8 @@ class Router:
     phones: callbacks.PhoneBook | None = None
     # Replies to outbound contacts (reminders, fraud alerts, surveys) with the contact in context.
     outbound_replies: ReplyHook | None = None
+    # Open conversations of channel users and the last transcript numbers this process wrote (issue 22).
+    memory: TurnMemory = field(default_factory=TurnMemory)
 
     @property
     def events(self) -> EventBus:
@@ -149,12 +153,19 @@ class Router:
             self.bus = EventBus(self.db)
         return self.bus
 
-    async def handle(self, message: InboundMessage, *, on_stored: Callable[[], None] | None = None) -> Turn:
+    async def handle(
+        self,
+        message: InboundMessage,
+        *,
+        on_stored: Callable[[], None] | None = None,
+        conversation: Conversation | None = None,
+    ) -> Turn:
         """Route one inbound message and return the replies for the customer's channel.
 
         `on_stored` is called once the message is in storage, before the bot or an operator sees it: a
         channel acknowledges the message to its platform (Telegram's "typing") only then, so a
-        failing platform call never loses what the customer wrote.
+        failing platform call never loses what the customer wrote. `conversation` is the channel
+        user's conversation as the channel just read it (`find_open`), so the turn reads it once.
         """
         text = clean_text(message.text, self.max_message_chars)
         now = self.clock()
@@ -169,7 +180,7 @@ class Router:
         try:
             # Bounded well inside the claim's lease: an attempt that outlives it could store a second copy.
             with pymongo.timeout(INTAKE_WRITE_SECONDS):
-                intake = await self._store_inbound(message, text, now, lease)
+                intake = await self._store_inbound(message, text, now, lease, conversation)
         except BaseException:
             if lease is not None:
                 await claims.release(lease)
@@ -239,12 +250,35 @@ class Router:
                     Event(events.MESSAGE_CREATED, conversation.id, "customer", now, outbox.message_event_data(stored))
                 )
 
+        written = await transcript.append_replies(self.db, conversation.id, replies, self.clock(), after=stored.seq)
         pending: list[Reply] = []
-        if not self.delivery.can_reach(conversation):
+        if not self.delivery.can_reach(conversation) and not self._nothing_waiting(conversation, stored, written):
             pending = await outbox.collect_pending(self.db, conversation.id)
-        for reply in replies:
-            await transcript.append_reply(self.db, conversation.id, reply, self.clock())
+        last = written[-1].seq if written else stored.seq
+        self.memory.saw_seq(conversation.id, last)
+        if not self.delivery.pushes(conversation.channel):
+            self.memory.settled.put(conversation.id, last)  # ours, or looked at for waiting messages just now
+        try:
+            # The head, a hint for other processes' appends, moves once per turn (the customer's message did not).
+            await transcript.advance_head(self.db, conversation.id, last)
+        except PyMongoError:
+            # Stored and answered: the customer gets the answer; a head left behind only costs a later append a try.
+            logger.warning("Transcript head of %s not moved to %d", conversation.id, last, exc_info=True)
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
+
+    def _nothing_waiting(self, conversation: Conversation, stored: StoredMessage, written: list[StoredMessage]) -> bool:
+        """Whether nothing can wait for this customer, without looking (channels that never push: REST, the phone).
+
+        Transcript numbers are dense: every append takes the first free number from a hint no higher than
+        the last taken + 1 (handoff/transcript.py). So when the customer's message took the number right
+        after the last one this process settled (wrote itself, or looked at for waiting messages), and the
+        replies the numbers right after it, nobody else wrote in the conversation meanwhile. A channel that
+        pushes is always looked at: a failed push turns an old message back to pending without a new number.
+        """
+        if self.delivery.pushes(conversation.channel):
+            return False
+        settled = self.memory.settled.get(conversation.id)
+        return settled == stored.seq - 1 and all(m.seq == stored.seq + 1 + i for i, m in enumerate(written))
 
     async def _outbound_reply(
         self, conversation: Conversation, text: str, language: str, message: InboundMessage, now: datetime
@@ -257,8 +291,46 @@ class Router:
             logger.exception("The reply to an outbound contact could not be handled in %s", conversation.id)
             return None
 
+    async def find_open(self, channel: str, channel_user_id: str) -> Conversation | None:
+        """The channel user's conversation without creating one; one read when this process knows it is open."""
+        found = await self._remembered(channel, channel_user_id)
+        if found is None:
+            found = await conversations.find_open(self.db, channel, channel_user_id)
+            self._remember(channel, channel_user_id, found)
+        return found
+
+    async def _open(self, channel: str, channel_user_id: str, now: datetime) -> Conversation:
+        """The channel user's conversation, created when there is none (see `find_open`)."""
+        found = await self._remembered(channel, channel_user_id)
+        if found is None:
+            found = await conversations.open_conversation(self.db, channel, channel_user_id, now, self.events)
+            self._remember(channel, channel_user_id, found)
+        return found
+
+    async def _remembered(self, channel: str, channel_user_id: str) -> Conversation | None:
+        """The conversation this process remembers for the channel user, while it is open (handoff/turn_memory.py)."""
+        key = TurnMemory.pointer_key(channel, channel_user_id)
+        remembered = self.memory.pointers.get(key)
+        if remembered is None:
+            return None
+        found = await conversations.get_conversation(self.db, remembered)
+        if found is not None and found.state is not ConversationState.CLOSED:
+            return found
+        # Closed (its pointer may be released, by any process) or gone: the stored pointer decides.
+        self.memory.pointers.forget(key)
+        return None
+
+    def _remember(self, channel: str, channel_user_id: str, found: Conversation | None) -> None:
+        if found is not None and found.state is not ConversationState.CLOSED:
+            self.memory.pointers.put(TurnMemory.pointer_key(channel, channel_user_id), found.id)
+
     async def _store_inbound(
-        self, message: InboundMessage, text: str, now: datetime, lease: claims.Lease | None
+        self,
+        message: InboundMessage,
+        text: str,
+        now: datetime,
+        lease: claims.Lease | None,
+        known: Conversation | None = None,
     ) -> tuple[Conversation, str, MaskResult, StoredMessage] | None:
         """Find the conversation and store the customer's message: the step its inbound claim guards.
 
@@ -266,15 +338,12 @@ class Router:
             The conversation, the message's language, its masked text and the stored entry; None when
             the claim was taken over from an attempt that had stored the message already.
         """
-        conversation = await conversations.open_conversation(
-            self.db, message.channel, message.channel_user_id, now, self.events
-        )
+        conversation = known or await self._open(message.channel, message.channel_user_id, now)
         if conversation.state is ConversationState.CLOSED and not await self._answers_survey(conversation, text):
             # A new question after a closed conversation starts a new one.
             await conversations.release_pointer(self.db, conversation)
-            conversation = await conversations.open_conversation(
-                self.db, message.channel, message.channel_user_id, now, self.events
-            )
+            self.memory.pointers.forget(TurnMemory.pointer_key(message.channel, message.channel_user_id))
+            conversation = await self._open(message.channel, message.channel_user_id, now)
         key = (
             transcript.inbound_key(message.channel, message.channel_message_id)
             if message.channel_message_id is not None
@@ -326,12 +395,20 @@ class Router:
             extra["inbound_id"] = key
         try:
             stored = await transcript.append(
-                self.db, conversation.id, author="customer", text=masked.text, now=now, extra=extra
+                self.db,
+                conversation.id,
+                author="customer",
+                text=masked.text,
+                now=now,
+                extra=extra,
+                after=self.memory.seqs.get(conversation.id),
+                move_head=False,  # once for the whole turn, after the replies
             )
         except claims.AlreadyInserted as already:
             # An earlier attempt's insert timed out for it but was applied: that copy is the message, and
             # since that attempt failed before the bot saw it, this one carries the turn on.
             stored = StoredMessage.from_document(already.existing)
+        self.memory.saw_seq(conversation.id, stored.seq)
         return conversation, language, masked, stored
 
     async def customer_typing(self, channel: str, channel_user_id: str) -> None:
@@ -339,7 +416,7 @@ class Router:
 
         Only conversations with operators publish it; the event is ephemeral, never stored.
         """
-        conversation = await conversations.find_open(self.db, channel, channel_user_id)
+        conversation = await self.find_open(channel, channel_user_id)
         if conversation is not None and conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
             await self.events.emit(Event(events.CUSTOMER_TYPED, conversation.id, "customer", self.clock()))
 
@@ -564,6 +641,7 @@ class Router:
         if taken is None or taken.finished:
             # The survey is over: the customer's next message starts a new conversation.
             await conversations.release_pointer(self.db, conversation)
+            self.memory.pointers.forget(TurnMemory.pointer_key(conversation.channel, conversation.channel_user_id))
         return taken.replies if taken else []
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.db import Database, Document, ensure_collections
 from core.messages import Button, Reply
@@ -64,6 +64,7 @@ async def ensure_indexes(db: Database) -> None:
 # Storing an inbound message (router.handle, bounded by its INTAKE_WRITE_SECONDS) finishes well within this; a
 # claim still pending after it belongs to an attempt that failed and could not give the claim back.
 INBOUND_LEASE_SECONDS = 30.0
+_DUPLICATE_KEY = 11000
 
 
 def inbound_key(channel: str, channel_message_id: str) -> str:
@@ -107,12 +108,17 @@ async def append(
     buttons: tuple[Button, ...] = (),
     custom: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    after: int | None = None,
+    move_head: bool = True,
 ) -> StoredMessage:
     """Append one message; its sequence number is claimed by a unique insert (see handoff/claims.py).
 
-    The insert starts from the conversation's head (`transcript_heads`, one small
-    document per conversation read by `_id`) instead of reading the highest stored
-    number, which made every append read the whole conversation.
+    The insert starts from `after` + 1 when the caller knows the conversation's last number (the
+    router remembers the one it wrote, handoff/turn_memory.py), else from the conversation's head
+    (`transcript_heads`, one small document per conversation read by `_id`) instead of reading the
+    highest stored number, which made every append read the whole conversation. When a remembered
+    number was taken meanwhile, the insert fails and the next try starts from the head.
+    `move_head=False` leaves moving the head to the caller, which moves it once for a whole turn.
 
     Callers pass the id of a conversation they just loaded or opened.
     """
@@ -134,9 +140,61 @@ async def append(
             **(extra or {}),
         }
 
-    doc = await claims.insert_unique(db.messages, await _next_seq(db, conversation_id), build)
-    await _advance_head(db, conversation_id, int(doc["seq"]))
+    async def from_head(taken: int) -> int:
+        return max(taken + 1, await _next_seq(db, conversation_id))
+
+    if after is None:
+        doc = await claims.insert_unique(db.messages, await _next_seq(db, conversation_id), build)
+    else:
+        doc = await claims.insert_unique(db.messages, after + 1, build, restart=from_head)
+    if move_head:
+        await advance_head(db, conversation_id, int(doc["seq"]))
     return StoredMessage.from_document(doc)
+
+
+async def append_replies(
+    db: Database, conversation_id: str, replies: list[Reply], now: datetime, *, after: int | None
+) -> list[StoredMessage]:
+    """Store the replies that travel back in the response to the customer's own request, in one insert.
+
+    Numbered from `after` + 1 (after the customer's message just stored), or from the head when
+    unknown. Numbers taken meanwhile (an operator's message, a notice) fail the insert from the
+    first of them on; the rest are inserted again from the head. The caller moves the head.
+    """
+    if not replies:
+        return []
+    start = after + 1 if after is not None else await _next_seq(db, conversation_id)
+    stored: list[Document] = []
+    remaining = list(replies)
+    for _ in range(claims.MAX_SEQUENCE_ATTEMPTS):
+        docs = [_reply_document(conversation_id, start + i, reply, now) for i, reply in enumerate(remaining)]
+        try:
+            await db.messages.insert_many(docs, ordered=True)
+        except BulkWriteError as err:
+            errors = err.details.get("writeErrors") or []
+            if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            inserted = int(err.details.get("nInserted", 0))
+            stored.extend(docs[:inserted])
+            remaining = remaining[inserted:]
+            start = max(start + inserted + 1, await _next_seq(db, conversation_id))
+            continue
+        stored.extend(docs)
+        return [StoredMessage.from_document(doc) for doc in stored]
+    raise RuntimeError(f"No free numbers for replies in {conversation_id}; check the messages index")
+
+
+def _reply_document(conversation_id: str, seq: int, reply: Reply, now: datetime) -> Document:
+    return {
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "author": reply.author,
+        "text": reply.text,
+        "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons],
+        "custom": reply.custom or {},
+        "at": now,
+        "delivery": "delivered",
+    }
 
 
 async def _next_seq(db: Database, conversation_id: str) -> int:
@@ -148,7 +206,7 @@ async def _next_seq(db: Database, conversation_id: str) -> int:
     return int(last["seq"]) + 1 if last else 1
 
 
-async def _advance_head(db: Database, conversation_id: str, seq: int) -> None:
+async def advance_head(db: Database, conversation_id: str, seq: int) -> None:
     """Move the head forward; only a hint, the unique index decides.
 
     FerretDB applies `$max` without isolation, so two writers at once may leave the
@@ -158,20 +216,6 @@ async def _advance_head(db: Database, conversation_id: str, seq: int) -> None:
         await db.transcript_heads.update_one({"_id": conversation_id}, {"$max": {"seq": seq}}, upsert=True)
     except DuplicateKeyError:
         await db.transcript_heads.update_one({"_id": conversation_id}, {"$max": {"seq": seq}})
-
-
-async def append_reply(db: Database, conversation_id: str, reply: Reply, now: datetime) -> StoredMessage:
-    """Store an outgoing reply that travels back in the response to the customer's own request."""
-    return await append(
-        db,
-        conversation_id,
-        author=reply.author,
-        text=reply.text,
-        buttons=reply.buttons,
-        custom=reply.custom,
-        now=now,
-        extra={"delivery": "delivered"},
-    )
 
 
 async def pending_outbound(db: Database, conversation_id: str) -> list[int]:

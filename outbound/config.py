@@ -47,6 +47,7 @@ class OutboundSettings:
     ami_channel: str = "PJSIP/{number}@trunk"
     ami_agi_url: str = "agi://127.0.0.1:4573/outbound"
     ami_caller_id: str = ""
+    ami_context: str = "cc-outbound"
 
     @classmethod
     def from_env(cls) -> OutboundSettings:
@@ -69,4 +70,5 @@ class OutboundSettings:
             ami_channel=os.environ.get("OUTBOUND_AMI_CHANNEL", "PJSIP/{number}@trunk"),
             ami_agi_url=os.environ.get("OUTBOUND_AMI_AGI_URL", "agi://127.0.0.1:4573/outbound"),
             ami_caller_id=os.environ.get("OUTBOUND_AMI_CALLER_ID", ""),
+            ami_context=os.environ.get("OUTBOUND_AMI_CONTEXT", "cc-outbound"),
         )

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -245,7 +245,9 @@ class Deliverer:
 
     async def _send(self, attempt: Attempt, profile: ContactProfile, address: str, now: datetime) -> AttemptState:
         text, buttons = await self.compose(attempt, profile)
-        message = OutboundMessage(attempt.id, attempt.channel, address, text, profile.language, buttons)
+        message = OutboundMessage(
+            attempt.id, attempt.channel, address, text, profile.language, buttons, extra={"kind": attempt.kind.value}
+        )
         result = await self.senders[attempt.channel].send(message)
         finished = self.clock()
         if isinstance(result, Sent):
@@ -307,21 +309,11 @@ class Deliverer:
         remaining = [c for c in attempt.data.get("fallback", []) if c in {ch.value for ch in Channel}]
         if not remaining:
             return
-        follow_up = replace(
-            attempt,
-            id=store.new_id("att"),
+        follow_up = attempt.follow_up(
+            store.new_id("att"),
             channel=Channel(remaining[0]),
-            state=AttemptState.QUEUED,
             earliest_at=now,
-            notice_id=None,
-            tries=0,
-            contacted_at=None,
-            sent_at=None,
-            outcome_at=None,
-            provider_id=None,
-            error=None,
-            answer=None,
-            conversation_id=None,
+            not_after=attempt.not_after,
             data=attempt.data | {"fallback": remaining[1:], "fallback_of": attempt.id},
         )
         await store.insert_attempts(self.pool, [follow_up])

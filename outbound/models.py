@@ -204,6 +204,26 @@ class Attempt:
     conversation_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
+    def follow_up(
+        self, new_id: str, *, channel: Channel, earliest_at: datetime, not_after: datetime | None, data: dict[str, Any]
+    ) -> Attempt:
+        """A new attempt of the same contact (the next channel, or again later): queued, none of this one's outcome.
+
+        The notice id stays with the first attempt: it is that attempt's unique key for the integration.
+        """
+        return Attempt(
+            id=new_id,
+            kind=self.kind,
+            customer_id=self.customer_id,
+            channel=channel,
+            state=AttemptState.QUEUED,
+            earliest_at=earliest_at,
+            campaign_id=self.campaign_id,
+            integration=self.integration,
+            not_after=not_after,
+            data=data,
+        )
+
     def planned(self) -> PlannedContact:
         """The attempt as the rules see it."""
         return PlannedContact(self.kind, self.channel, self.earliest_at, self.not_after)

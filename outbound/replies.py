@@ -1,10 +1,17 @@
 """The customer's reply to an outbound contact, with the contact in its context.
 
-The router asks this first for a conversation whose last bank-initiated message is recent: a
-button of the message, or words that answer it in either language ("уже оплатил", "сколько и до
-какого числа?", "не могу заплатить", "стоп", "нет, это не я"), are handled here with the attempt
-they answer; anything else goes to the assistant as usual (its fallback asks once, then an
-operator takes over). "Не присылайте мне напоминания" opts out from anywhere.
+The router asks this first for a conversation whose last bank-initiated message is recent. A button
+of the message answers it, then the plain words of an answer in either language ("нет, это не я",
+"yes, it was me", "уже оплатил", "сколько и до какого числа?", "не могу заплатить", "стоп"), matched
+by pattern. Other wordings are read by the assistant's own understanding: Rasa's NLU (`/model/parse`,
+the model and intents the bot uses) in the contact's context. To "was this payment yours?",
+"affirm" ("Всё верно", "Correct") is yes; "deny", "dispute_charge" or "block_card" ("Точно нет",
+"Absolutely not", "I don't recognise this purchase") is a probable no, and since blocking a card on a
+misread sentence is worse than one more tap, the alert's question is asked again with its two
+buttons; an answer that is still unclear brings the fraud team with the alert (asked once, then an
+operator). "request_operator" in reply to any contact brings an operator with it. Anything else
+goes to the assistant as usual (its fallback asks once, then an operator takes over). "Не
+присылайте мне напоминания" opts out from anywhere.
 
 Nothing about a debt is said to anyone but the customer: the amount is named only when the
 message comes with the customer's verified identity (a linked Telegram chat, a signed-in web chat).
@@ -15,28 +22,37 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from actions.formatting import format_amount
+from connectors.voice.intents import ParsedIntent
 from core.banking import BankingBackend
 from core.identity import CustomerIdentity
+from core.masking import mask_sensitive
 from core.messages import Reply
 from handoff.conversations import Conversation, HandoffReason
 from handoff.events import Event
 from handoff.router import HookedTurn
 from outbound import store
 from outbound.delivery import recipient_of
-from outbound.messages import ANSWER_INTENT, format_due_date
-from outbound.models import Attempt, AttemptState, Kind
+from outbound.messages import ANSWER_INTENT, buttons_for, format_due_date
+from outbound.models import Attempt, Kind
 from outbound.rules import zone_of
 
 logger = logging.getLogger(__name__)
 
 # A reply this long after the contact is a new matter, not an answer to it.
 ANSWER_WINDOW = timedelta(days=7)
+# The assistant's intents read in a contact's context. To a fraud alert, "affirm" is yes; the "no" intents
+# are asked again with the buttons before a card is blocked. Any other intent is a matter for the bot.
+FRAUD_ALERT_YES_INTENTS = frozenset({"affirm"})
+FRAUD_ALERT_NO_INTENTS = frozenset({"deny", "dispute_charge", "block_card"})
+CONTACT_INTENTS = {"request_operator": "operator"}
+# Below this the model is unsure (config.yml's FallbackClassifier uses 0.8 for the bot's own turns).
+MIN_INTENT_CONFIDENCE = 0.9
 _PAYLOAD_RE = re.compile(rf"^/{ANSWER_INTENT}(\{{.*\}})$", re.DOTALL)
 
 # Words that answer an outbound contact, per answer; both languages, matched on whole words.
@@ -126,6 +142,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "антифрод-службы.",
         "en": "Card •••• {card_last4} is blocked; the money on it is safe. I am passing you to our fraud team.",
     },
+    "fraud_ask_again": {
+        "ru": "Чтобы не ошибиться, ответьте, пожалуйста, кнопкой: операцию по карте •••• {card_last4} совершали вы?",
+        "en": "So that we get it right, please answer with a button: did you make the payment with card "
+        "•••• {card_last4}?",
+    },
+    "fraud_to_team": {
+        "ru": "Передаю разговор специалисту антифрод-службы, он увидит уведомление об операции.",
+        "en": "I am passing you to our fraud team, who will see the alert.",
+    },
     "fraud_block_failed": {
         "ru": "Не удалось заблокировать карту автоматически. Передаю разговор специалисту антифрод-службы, "
         "он заблокирует её вручную.",
@@ -138,15 +163,22 @@ def _text(key: str, language: str, **values: str) -> str:
     return TEXTS[key]["en" if language == "en" else "ru"].format(**values)
 
 
-def answer_of(text: str) -> str | None:
-    """The answer a button carries, or the answer the words give, or None."""
+def button_answer(text: str) -> str | None:
+    """The answer a button of the contact carries, or None for typed words."""
     match = _PAYLOAD_RE.match(text.strip())
-    if match:
-        try:
-            value = json.loads(match.group(1)).get("answer")
-        except (ValueError, AttributeError):
-            return None
-        return value if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1)).get("answer")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def answer_of(text: str) -> str | None:
+    """The answer a button carries, or the answer the words give by pattern, or None."""
+    if _PAYLOAD_RE.match(text.strip()):
+        return button_answer(text)
     for answer, pattern in _ANSWERS:
         if pattern.search(text):
             return answer
@@ -154,7 +186,7 @@ def answer_of(text: str) -> str | None:
 
 
 def yes_or_no(text: str) -> str | None:
-    """A fraud alert's answer: "yes", "no" or None (a button's payload, or words in either language)."""
+    """A fraud alert's answer by button or word pattern: "yes", "no" or None."""
     answer = answer_of(text)
     if answer in ("yes", "no"):
         return answer
@@ -165,12 +197,32 @@ def yes_or_no(text: str) -> str | None:
     return None
 
 
+class Understanding(Protocol):
+    """The assistant's NLU: connectors/voice/intents.py's RasaIntentParser (`POST /model/parse`)."""
+
+    async def parse(self, text: str) -> ParsedIntent | None:
+        """The intent and its confidence, or None when Rasa cannot answer in time."""
+        ...
+
+
 @dataclass
 class OutboundReplies:
     """The router's hook for replies to outbound contacts (HookedTurn, handoff/router.py)."""
 
     pool_of: Any  # () -> store.Pool | None: the pool opens after the router is built
     bank: BankingBackend
+    # The assistant's NLU; None reads words by pattern only.
+    understanding: Understanding | None = None
+
+    async def _intent(self, text: str) -> str | None:
+        """The intent the assistant's model gives the words, when it is sure; never for a button."""
+        if self.understanding is None or _PAYLOAD_RE.match(text.strip()):
+            return None
+        # Rasa's /model/parse keeps nothing, but may log: it hears what the tracker would (core/masking.py).
+        parsed = await self.understanding.parse(mask_sensitive(text).text)
+        if parsed is None or parsed["confidence"] < MIN_INTENT_CONFIDENCE:
+            return None
+        return parsed["name"]
 
     async def __call__(
         self,
@@ -192,6 +244,8 @@ class OutboundReplies:
         if attempt.kind is Kind.SURVEY:
             return await self._survey(pool, attempt, text, language, now)
         answer = answer_of(text)
+        if answer is None:
+            answer = CONTACT_INTENTS.get(await self._intent(text) or "")
         if answer is None:
             return None
         if answer == "stop":
@@ -254,15 +308,11 @@ class OutboundReplies:
         zone = zone_of(recipient_of(profile)) if profile else None
         local = now.astimezone(zone) if zone else now
         tomorrow = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
-        again = replace(
-            attempt,
-            id=store.new_id("att"),
-            state=AttemptState.QUEUED,
+        again = attempt.follow_up(
+            store.new_id("att"),
+            channel=attempt.channel,
             earliest_at=tomorrow,
             not_after=None,
-            notice_id=None,
-            answer=None,
-            conversation_id=None,
             data=attempt.data | {"again_of": attempt.id},
         )
         await store.insert_attempts(pool, [again])
@@ -279,10 +329,27 @@ class OutboundReplies:
     ) -> HookedTurn | None:
         if attempt.answer in ("yes", "no"):
             return None  # answered already: what follows is an ordinary conversation
-        answer = yes_or_no(text)
-        if answer is None:
-            return None
+        answer = button_answer(text)
+        if answer not in ("yes", "no"):
+            answer = yes_or_no(text)
         last4 = str(attempt.data.get("card_last4", ""))
+        if answer is None:
+            intent = await self._intent(text)
+            if intent in FRAUD_ALERT_YES_INTENTS:
+                answer = "yes"
+            elif intent in FRAUD_ALERT_NO_INTENTS or not attempt.data.get("asked_again"):
+                # A probable no, or no answer yet: the alert's own question again, with its buttons.
+                await store.merge_data(pool, attempt.id, {"asked_again": True})
+                buttons = buttons_for(Kind.FRAUD_ALERT, language)
+                return HookedTurn([Reply(text=_text("fraud_ask_again", language, card_last4=last4), buttons=buttons)])
+            else:
+                # Still unclear after asking again: the fraud team decides, with the alert in front of them.
+                await store.merge_data(pool, attempt.id, {"handed_off": True})
+                context = _fraud_context(attempt, last4, blocked=False)
+                return HookedTurn(
+                    [Reply(text=_text("fraud_to_team", language))],
+                    escalate=(HandoffReason.FRAUD_ALERT, "fraud", context),
+                )
         if answer == "yes":
             await store.record_answer(pool, attempt.id, "yes", now)
             return HookedTurn([Reply(text=_text("fraud_yes", language))])
@@ -298,17 +365,7 @@ class OutboundReplies:
         await store.record_answer(pool, attempt.id, "no", now)
         await store.merge_data(pool, attempt.id, {"card_blocked": blocked, "handed_off": True})
         notice = _text("fraud_no" if blocked else "fraud_block_failed", language, card_last4=last4)
-        context: dict[str, object] = {
-            "fraud_alert": {
-                "attempt_id": attempt.id,
-                "notice_id": attempt.notice_id,
-                "card_last4": last4,
-                "amount": attempt.data.get("amount"),
-                "merchant": attempt.data.get("merchant"),
-                "at": attempt.data.get("at"),
-                "card_blocked": blocked,
-            }
-        }
+        context = _fraud_context(attempt, last4, blocked=blocked)
         return HookedTurn([Reply(text=notice)], escalate=(HandoffReason.FRAUD_ALERT, "fraud", context))
 
     async def _survey(
@@ -335,6 +392,21 @@ class SurveyAnswers:
         if pool is None or not attempt_id:
             return
         await store.record_answer(pool, str(attempt_id), "answered", event.at)
+
+
+def _fraud_context(attempt: Attempt, last4: str, *, blocked: bool) -> dict[str, object]:
+    """The alert as the fraud team's operator sees it in the console."""
+    return {
+        "fraud_alert": {
+            "attempt_id": attempt.id,
+            "notice_id": attempt.notice_id,
+            "card_last4": last4,
+            "amount": attempt.data.get("amount"),
+            "merchant": attempt.data.get("merchant"),
+            "at": attempt.data.get("at"),
+            "card_blocked": blocked,
+        }
+    }
 
 
 def _escalation(attempt: Attempt, team: str) -> tuple[HandoffReason, str | None, dict[str, object]]:

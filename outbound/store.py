@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -161,50 +161,45 @@ def attempt_from_row(row: Row) -> Attempt:
 # --- Campaigns -------------------------------------------------------------------------------------
 
 
+# A campaign's fields a supervisor may edit while it is a draft, in the order of `_editable_values`.
+_EDITABLE = ("name", "kind", "audience", "templates", "channels", "start_at", "end_at", "survey", "updated_at")
+_CAMPAIGN_COLUMNS = ("id", "state", "created_by", "created_at", *_EDITABLE)
+_INSERT_CAMPAIGN = sql.SQL("INSERT INTO outbound_campaigns ({}) VALUES ({})").format(
+    sql.SQL(", ").join(map(sql.Identifier, _CAMPAIGN_COLUMNS)),
+    sql.SQL(", ").join(sql.Placeholder() * len(_CAMPAIGN_COLUMNS)),
+)
+_UPDATE_CAMPAIGN = sql.SQL("UPDATE outbound_campaigns SET {} WHERE id = %s AND state = %s").format(
+    sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in _EDITABLE)
+)
+
+
+def _editable_values(campaign: Campaign) -> tuple[Any, ...]:
+    return (
+        campaign.name,
+        campaign.kind.value,
+        Jsonb(campaign.audience),
+        Jsonb(campaign.templates),
+        Jsonb([c.value for c in campaign.channels]),
+        campaign.start,
+        campaign.end,
+        Jsonb(campaign.survey) if campaign.survey is not None else None,
+        campaign.updated_at,
+    )
+
+
 async def insert_campaign(pool: Pool, campaign: Campaign) -> None:
     """Store a new campaign."""
     async with pool.connection() as conn:
         await conn.execute(
-            "INSERT INTO outbound_campaigns (id, name, kind, state, audience, templates, channels, start_at, end_at,"
-            " survey, created_by, created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (
-                campaign.id,
-                campaign.name,
-                campaign.kind.value,
-                campaign.state.value,
-                Jsonb(campaign.audience),
-                Jsonb(campaign.templates),
-                Jsonb([c.value for c in campaign.channels]),
-                campaign.start,
-                campaign.end,
-                Jsonb(campaign.survey) if campaign.survey is not None else None,
-                campaign.created_by,
-                campaign.created_at,
-                campaign.updated_at,
-            ),
+            _INSERT_CAMPAIGN,
+            (campaign.id, campaign.state.value, campaign.created_by, campaign.created_at, *_editable_values(campaign)),
         )
 
 
 async def update_campaign(pool: Pool, campaign: Campaign, *, only_in: CampaignState) -> bool:
     """Replace a campaign's editable fields while it is still in `only_in`; False when it is not."""
     async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "UPDATE outbound_campaigns SET name=%s, kind=%s, audience=%s, templates=%s, channels=%s, start_at=%s,"
-            " end_at=%s, survey=%s, updated_at=%s WHERE id=%s AND state=%s",
-            (
-                campaign.name,
-                campaign.kind.value,
-                Jsonb(campaign.audience),
-                Jsonb(campaign.templates),
-                Jsonb([c.value for c in campaign.channels]),
-                campaign.start,
-                campaign.end,
-                Jsonb(campaign.survey) if campaign.survey is not None else None,
-                campaign.updated_at,
-                campaign.id,
-                only_in.value,
-            ),
-        )
+        cursor = await conn.execute(_UPDATE_CAMPAIGN, (*_editable_values(campaign), campaign.id, only_in.value))
         return cursor.rowcount == 1
 
 

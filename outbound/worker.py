@@ -71,6 +71,7 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
                 channel=outbound.ami_channel,
                 agi_url=outbound.ami_agi_url,
                 caller_id=outbound.ami_caller_id,
+                context=outbound.ami_context,
             )
         )
     return senders

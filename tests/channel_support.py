@@ -352,14 +352,25 @@ class AsteriskScript:
 
 
 async def asterisk_call(
-    port: int, script: AsteriskScript, *, caller: str, uniqueid: str, hang_up_after: int | None = None
+    port: int,
+    script: AsteriskScript,
+    *,
+    caller: str,
+    uniqueid: str,
+    hang_up_after: int | None = None,
+    agi_script: str = "bank",
+    context: str = "from-trunk",
 ) -> list[str]:
-    """Dial the FastAGI server as Asterisk does and answer its commands; returns the commands received."""
+    """Dial the FastAGI server as Asterisk does and answer its commands; returns the commands received.
+
+    `agi_script` is what follows the host in the dialplan's AGI URL, query included: Asterisk sends it
+    as `agi_network_script` ("outbound?attempt=att_1&lang=ru&kind=survey&amd=HUMAN" for a placed call).
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     header = {
         "agi_network": "yes",
-        "agi_network_script": "bank",
-        "agi_request": f"agi://127.0.0.1:{port}/bank",
+        "agi_network_script": agi_script,
+        "agi_request": f"agi://127.0.0.1:{port}/{agi_script}",
         "agi_channel": "PJSIP/trunk-00000001",
         "agi_language": "ru",
         "agi_type": "PJSIP",
@@ -368,7 +379,7 @@ async def asterisk_call(
         "agi_callerid": caller,
         "agi_calleridname": "Ivan",
         "agi_dnid": "88000000000",
-        "agi_context": "from-trunk",
+        "agi_context": context,
         "agi_extension": "s",
         "agi_priority": "2",
         "agi_enhanced": "0.0",

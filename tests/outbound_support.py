@@ -8,23 +8,28 @@ exactly as api.telegram.org does; Telegram itself cannot be reached from here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
 from connectors import telegram_links
 from core import pgcluster
+from core.app import create_app
 from core.banking import MongoBankingBackend
 from core.db import Database, Document
 from core.demo_data import seed_demo_bank
 from core.stack import Stack
 from handoff import conversations, transcript
 from outbound import store
+
+from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, channel_settings
 
 # Tuesday 1 December 2026, noon in Moscow: inside every window, in the past so jobs run at once.
 NOON = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -97,3 +102,41 @@ async def link_telegram(db: Database, customer_id: str, chat_id: int) -> None:
 
 def ids_in(rows: list[dict[str, Any]], key: str = "chat_id") -> list[int]:
     return [int(r[key]) for r in rows]
+
+
+Gateway = TestClient[web.Request, web.Application]
+
+
+def telegram_webhook_settings(bot_api_url: str) -> dict[str, Any]:
+    """The gateway's Telegram channel in webhook mode, on the local Bot API stand-in."""
+    return {
+        "telegram_bot_token": BOT_TOKEN,
+        "telegram_api_base": bot_api_url,
+        "telegram_mode": "webhook",
+        "telegram_webhook_url": "https://bank.example/telegram/webhook",
+        "telegram_webhook_secret": TELEGRAM_SECRET,
+    }
+
+
+MakeGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+def outbound_gateway(
+    aiohttp_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    outbound_stack: OutboundStack,
+    pg: tuple[store.Pool, str],
+    bank_db: Database,
+    scripted_rasa: tuple[Any, str],
+) -> MakeGateway:
+    """Builds the real app factory with outbound on: attempts in this story's PostgreSQL, the bank in `bank_db`,
+    a scripted Rasa; keyword arguments are the story's own settings (channels, the phone line)."""
+
+    async def make(**settings: Any) -> Gateway:
+        monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
+        config = channel_settings(outbound_stack.mongodb_uri, scripted_rasa[1], mongodb_db=bank_db.name, **settings)
+        client: Gateway = await aiohttp_client(create_app(config))
+        return client
+
+    return make

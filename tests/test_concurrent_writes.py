@@ -20,8 +20,10 @@ from core import signin_guard
 from core.banking import BlockStatus, MongoBankingBackend, release_card_blocks
 from core.db import Database
 from core.demo_data import seed_demo_bank
+from core.messages import Reply
 from core.signin_guard import SignInLocked, SignInPolicy
-from handoff import inbox
+from handoff import conversations, events, inbox, transcript
+from handoff.bus import EventBus
 from knowledge_base import store
 from knowledge_base.models import ArticleStatus
 from knowledge_base.seed import load_seed
@@ -236,3 +238,38 @@ async def test_a_payment_marked_paid_by_many_callers_at_once_is_marked_once(race
         await db.bank_payments.insert_one({"_id": payment_id, "customer_id": "demo-anna", "paid_at": None})
         results = await at_once([bank.mark_paid(payment_id) for _ in range(16)])
         assert results.count(True) == 1 and results.count(False) == 15, f"round {round_}: {results}"
+
+
+async def test_simultaneous_first_messages_of_one_customer_open_one_conversation(races: Database) -> None:
+    """Issue 22 made opening a read, then unique inserts (no upserts): one conversation, created once."""
+    db = races
+    bus = EventBus(db)
+    for round_ in range(ROUNDS // 4):
+        user = f"first-{round_}"
+        opened = await at_once([conversations.open_conversation(db, "rest", user, NOW, bus) for _ in range(16)])
+        assert not [o for o in opened if isinstance(o, BaseException)], f"round {round_}: {opened}"
+        ids = {o.id for o in opened}
+        assert len(ids) == 1, f"round {round_}: one conversation, got {ids}"
+        created = await db.events.count_documents({"conversation_id": ids.pop(), "name": events.CONVERSATION_CREATED})
+        assert created == 1, f"round {round_}: created once"
+
+
+async def test_appends_from_several_gateways_with_stale_numbers_keep_a_dense_transcript(races: Database) -> None:
+    """Each caller starts from a number it remembers, already taken by the others: nothing lost, no gaps."""
+    db = races
+    await transcript.ensure_indexes(db)
+    for round_ in range(ROUNDS // 4):
+        conversation = f"dense-{round_}"
+        await transcript.append(db, conversation, author="customer", text="first", now=NOW)
+        replies = [Reply(text=f"reply {j}") for j in range(3)]
+        calls = [
+            transcript.append(db, conversation, author="customer", text=f"m{i}", now=NOW, after=1, move_head=False)
+            for i in range(12)
+        ] + [transcript.append_replies(db, conversation, replies, NOW, after=1) for _ in range(6)]
+        results = await at_once(calls)
+        assert not [r for r in results if isinstance(r, BaseException)], f"round {round_}: {results}"
+        stored = await db.messages.find({"conversation_id": conversation}).sort("seq", 1).to_list()
+        assert [m["seq"] for m in stored] == list(range(1, 1 + 1 + 12 + 6 * 3)), f"round {round_}"
+        assert sorted(m["text"] for m in stored if m["author"] == "customer") == sorted(
+            ["first", *(f"m{i}" for i in range(12))]
+        )

@@ -42,7 +42,7 @@ async def pbx(
         scripted_rasa[1],
         fastagi_port=port,
         fastagi_sounds_dir=str(sounds),
-        fastagi_recordings="greeting=bank/greeting",
+        fastagi_recordings="greeting=bank/greeting,outbound_machine.en=bank/outbound-machine-en",
     )
     client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
     return client, port, sounds
@@ -151,3 +151,24 @@ async def test_a_dead_channel_answering_511_ends_the_call(
 
     state = await client.app[DB_KEY].voice_calls.find_one({"_id": "agi:1700000000.5"})
     assert state is not None and state["end_reason"] == "caller_hangup"
+
+
+async def test_an_answering_machine_on_a_call_the_bank_placed_hears_only_please_call_back(
+    pbx: tuple[TestClient[web.Request, web.Application], int, Path], scripted_rasa: tuple[ScriptedRasa, str]
+) -> None:
+    """The outbound dialplan's AMD() heard a machine: the neutral message, nothing about the debt, no bot."""
+    client, port, _ = pbx
+    placed = "outbound?attempt=att_reminder1&lang=en&kind=payment_reminder&amd=MACHINE"
+    heard_before = len(scripted_rasa[0].received)
+    commands = await asterisk_call(
+        port,
+        AsteriskScript(),
+        caller="74950000000",
+        uniqueid="cc-att_reminder1",
+        agi_script=placed,
+        context="cc-outbound",
+    )
+
+    assert commands == ['STREAM FILE bank/outbound-machine-en ""', 'SET VARIABLE CC_NEXT "hangup"', "HANGUP"]
+    assert len(scripted_rasa[0].received) == heard_before, "the bot heard nothing"
+    assert await client.app[DB_KEY].conversations.count_documents({"channel": "voice"}) == 0

@@ -22,39 +22,38 @@ from core.db import Database
 from core.settings import LOCAL_REST_API_KEY
 from outbound import store
 
-from .channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from .channel_support import TELEGRAM_SECRET, Updates, channel_settings, scripted_rasa
 from .handoff_support import Operator, _close_operator_sessions
-from .outbound_support import OutboundStack, bank_db, link_telegram, outbound_stack, pg
+from .outbound_support import (
+    MakeGateway,
+    OutboundStack,
+    bank_db,
+    link_telegram,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+    telegram_webhook_settings,
+)
 from .test_outbound_delivery import IVAN_CHAT, JOHN_CHAT, TelegramStandIn, Workers, telegram
 
-__all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
+__all__ = [
+    "_close_operator_sessions",
+    "bank_db",
+    "outbound_gateway",
+    "outbound_stack",
+    "pg",
+    "scripted_rasa",
+    "telegram",
+]
 
 API_KEY = {"X-Api-Key": LOCAL_REST_API_KEY}
 
 
 @pytest.fixture
 async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    telegram: tuple[TelegramStandIn, str],
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
+    outbound_gateway: MakeGateway, telegram: tuple[TelegramStandIn, str]
 ) -> TestClient[web.Request, web.Application]:
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    settings = channel_settings(
-        outbound_stack.mongodb_uri,
-        scripted_rasa[1],
-        mongodb_db=bank_db.name,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_api_base=telegram[1],
-        telegram_mode="webhook",
-        telegram_webhook_url="https://bank.example/telegram/webhook",
-        telegram_webhook_secret=TELEGRAM_SECRET,
-    )
-    client: TestClient[web.Request, web.Application] = await aiohttp_client(create_app(settings))
-    return client
+    return await outbound_gateway(**telegram_webhook_settings(telegram[1]))
 
 
 @pytest.fixture

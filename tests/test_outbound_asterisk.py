@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,9 @@ class ScriptedAmi:
             elif name == "Originate":
                 send({"Response": "Success", "ActionID": action_id, "Message": "Originate successfully queued"})
                 outcome = self.outcomes.pop(0)
+                if outcome["Response"] == "Success" and "ChannelId" in action:
+                    # The channel Asterisk created carries the unique id the Originate asked for.
+                    outcome = outcome | {"Uniqueid": action["ChannelId"][0]}
                 send({"Event": "OriginateResponse", "Privilege": "call,all", "ActionID": action_id, **outcome})
             else:
                 send({"Response": "Success", "ActionID": action_id, "Ping": "Pong"})
@@ -71,7 +75,9 @@ async def ami() -> AsyncIterator[ScriptedAmi]:
     await peer.close()
 
 
-async def test_an_answered_call_runs_the_fastagi_session_and_a_busy_line_is_tried_again_later(ami: ScriptedAmi) -> None:
+async def test_an_answered_call_enters_the_dialplan_with_amd_and_a_busy_line_is_tried_again_later(
+    ami: ScriptedAmi,
+) -> None:
     port = await ami.start()
     config = AmiConfig(
         host="127.0.0.1",
@@ -83,17 +89,34 @@ async def test_an_answered_call_runs_the_fastagi_session_and_a_busy_line_is_trie
         caller_id="Demo Bank <74950000000>",
     )
     sender = AsteriskCallSender(config, answer_timeout=10)
-    message = OutboundMessage("att_1", Channel.CALL, "+79160000002", "", "ru")
+    message = OutboundMessage("att_1", Channel.CALL, "+79160000002", "", "ru", extra={"kind": "survey"})
     answered = await sender.send(message)
     busy = await sender.send(OutboundMessage("att_2", Channel.CALL, "+79160000002", "", "en"))
     await sender.close()
 
-    assert answered == Sent(provider_id="1733500000.42")
+    # The answered call's voice conversation is the FastAGI session of the channel id the Originate set.
+    assert answered == Sent(provider_id="cc-att_1", channel_user_id="agi:cc-att_1")
     assert isinstance(busy, TemporaryFailure) and "reason 5" in busy.error
     login, originate = ami.actions[0], ami.actions[1]
     assert login["Username"] == ["contact-center"] and login["Secret"] == ["ami-secret-for-tests"]
     assert originate["Channel"] == ["PJSIP/79160000002@trunk"]
-    assert originate["Application"] == ["AGI"]
-    assert originate["Data"] == ["agi://127.0.0.1:4573/outbound?attempt=att_1&lang=ru"]
+    # Into the dialplan context that runs AMD() before the AGI (deploy/asterisk/extensions_outbound.conf).
+    assert (originate["Context"], originate["Exten"], originate["Priority"]) == (["cc-outbound"], ["s"], ["1"])
+    assert originate["ChannelId"] == ["cc-att_1"] and "Application" not in originate
     assert originate["Async"] == ["true"] and originate["CallerID"] == ["Demo Bank <74950000000>"]
-    assert originate["Variable"] == ["CC_OUTBOUND_ATTEMPT=att_1", "CC_LANGUAGE=ru"]
+    assert originate["Variable"] == [
+        "CC_OUTBOUND_ATTEMPT=att_1",
+        "CC_OUTBOUND_KIND=survey",
+        "CC_LANGUAGE=ru",
+        "CC_AGI_URL=agi://127.0.0.1:4573/outbound?attempt=att_1&lang=ru&kind=survey",
+    ]
+
+
+def test_the_shipped_dialplan_detects_machines_before_the_agi_and_passes_the_verdict() -> None:
+    """The context the Originate names exists, runs AMD() first and hands AMDSTATUS to the FastAGI session."""
+    dialplan = (Path(__file__).resolve().parent.parent / "deploy" / "asterisk" / "extensions_outbound.conf").read_text()
+    steps = [line.split("=>", 1)[1].strip() for line in dialplan.splitlines() if "=>" in line]
+    assert "[cc-outbound]" in dialplan
+    amd = next(i for i, step in enumerate(steps) if ",AMD()" in step)
+    agi = next(i for i, step in enumerate(steps) if "AGI(${CC_AGI_URL}&amd=${AMDSTATUS})" in step)
+    assert amd < agi

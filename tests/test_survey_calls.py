@@ -6,55 +6,70 @@ When the person answers, Twilio brings the call to the phone line's webhook (sig
 it): instead of the greeting the line asks the first question, a key answers it, 0 is a score on the
 0-10 scale (not the operator key), and the comment is said. The answers are stored by the platform's
 one survey mechanism, and the attempt counts as answered. The bot (a scripted Rasa) hears none of it.
+
+Through the bank's own Asterisk the call is an AMI Originate (a scripted AMI peer) into the outbound
+dialplan, whose AMD() heard a person; the FastAGI session (a scripted Asterisk dialling the gateway's
+FastAGI port with the exact agi_ variables Asterisk sends) asks the survey, not the greeting, even
+when the person answers before the worker has recorded the call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
 from connectors.twilio_outbound import CallSender, twilio_client
-from core.app import create_app
 from core.db import Database
 from core.keys import BUS_KEY
+from core.stack import free_port
 from outbound import store
 from outbound.delivery import Deliverer
 from outbound.models import Attempt, AttemptState, Channel, Kind
 
-from .channel_support import TWIML_TOKEN, ScriptedRasa, channel_settings, scripted_rasa, twilio_signature
-from .outbound_support import NOON, OutboundStack, backend, bank_db, outbound_stack, pg
+from .channel_support import TWIML_TOKEN, AsteriskScript, ScriptedRasa, asterisk_call, scripted_rasa, twilio_signature
+from .outbound_support import (
+    NOON,
+    MakeGateway,
+    backend,
+    bank_db,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+)
+from .test_outbound_asterisk import ScriptedAmi
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, TwilioStandIn, nothing, twilio
 
-__all__ = ["bank_db", "outbound_stack", "pg", "scripted_rasa", "twilio"]
+__all__ = ["bank_db", "outbound_gateway", "outbound_stack", "pg", "scripted_rasa", "twilio"]
 
 PUBLIC = "https://bank.example"
 Gateway = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
-async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
-) -> Gateway:
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    settings = channel_settings(
-        outbound_stack.mongodb_uri,
-        scripted_rasa[1],
-        mongodb_db=bank_db.name,
-        twiml_auth_token=TWIML_TOKEN,
-        twiml_public_url=PUBLIC,
+async def gateway(outbound_gateway: MakeGateway) -> Gateway:
+    return await outbound_gateway(twiml_auth_token=TWIML_TOKEN, twiml_public_url=PUBLIC)
+
+
+async def survey_call_for_anna(pool: store.Pool, survey: dict[str, Any]) -> Attempt:
+    """A survey campaign's call to Anna, queued for a worker."""
+    attempt = Attempt(
+        id=store.new_id("att"),
+        kind=Kind.SURVEY,
+        customer_id="demo-anna",
+        channel=Channel.CALL,
+        state=AttemptState.QUEUED,
+        earliest_at=NOON,
+        data={"survey": survey},
     )
-    client: Gateway = await aiohttp_client(create_app(settings))
-    return client
+    await store.insert_attempts(pool, [attempt])
+    return attempt
 
 
 async def line(gateway: Gateway, path: str, call_sid: str, **fields: str) -> str:
@@ -83,16 +98,7 @@ async def test_anna_answers_a_survey_call_with_keys_and_words(
             {"id": "comment", "type": "comment"},
         ]
     }
-    attempt = Attempt(
-        id=store.new_id("att"),
-        kind=Kind.SURVEY,
-        customer_id="demo-anna",
-        channel=Channel.CALL,
-        state=AttemptState.QUEUED,
-        earliest_at=NOON,
-        data={"survey": survey},
-    )
-    await store.insert_attempts(pool, [attempt])
+    attempt = await survey_call_for_anna(pool, survey)
     calls = CallSender(twilio_client(SID, TOKEN, twilio_url), BANK_NUMBER, PUBLIC)
     deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
     assert await deliverer.deliver(attempt.id) is AttemptState.SENT
@@ -128,3 +134,66 @@ async def test_anna_answers_a_survey_call_with_keys_and_words(
             break
         await asyncio.sleep(0.1)
     assert answered is not None and answered.answer == "answered"
+
+
+@pytest.fixture
+async def pbx_gateway(outbound_gateway: MakeGateway, tmp_path: Path) -> tuple[Gateway, int]:
+    """The gateway with its FastAGI server on a free port; the line's greeting is a named recording."""
+    port = free_port()
+    client = await outbound_gateway(
+        fastagi_port=port,
+        fastagi_sounds_dir=str(tmp_path / "prompts"),
+        fastagi_recordings="greeting=bank/greeting,outbound_opening=bank/outbound-opening",
+    )
+    return client, port
+
+
+async def test_anna_answers_a_survey_call_placed_through_asterisk_before_the_worker_recorded_it(
+    pbx_gateway: tuple[Gateway, int], pg: tuple[store.Pool, str], bank_db: Database
+) -> None:
+    _, agi_port = pbx_gateway
+    pool, _ = pg
+    survey = {"questions": [{"id": "rating", "type": "rating_1_5"}, {"id": "comment", "type": "comment"}]}
+    attempt = await survey_call_for_anna(pool, survey)
+    ami = ScriptedAmi([{"Response": "Success", "Channel": "PJSIP/trunk-00000007", "Uniqueid": "?", "Reason": "4"}])
+    ami_config = AmiConfig(
+        host="127.0.0.1",
+        port=await ami.start(),
+        username="contact-center",
+        secret="ami-secret-for-tests",
+        channel="PJSIP/{number}@trunk",
+        agi_url=f"agi://127.0.0.1:{agi_port}/outbound",
+    )
+    calls = AsteriskCallSender(ami_config, answer_timeout=10)
+
+    # Anna picks up at once; AMD() hears a person and the dialplan runs the AGI URL the Originate carries.
+    asterisk = AsteriskScript(
+        answers={"GET DATA": ["200 result=4", "200 result= (timeout)"], "GET VARIABLE": ["200 result=1 (всё понятно)"]}
+    )
+    placed = f"outbound?attempt={attempt.id}&lang=ru&kind=survey&amd=HUMAN"
+    answered = asyncio.create_task(
+        asterisk_call(
+            agi_port,
+            asterisk,
+            caller="74950000000",
+            uniqueid=channel_id_of(attempt.id),
+            agi_script=placed,
+            context="cc-outbound",
+            hang_up_after=12,
+        )
+    )
+    await asyncio.sleep(0.3)
+    deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
+    assert await deliverer.deliver(attempt.id) is AttemptState.SENT
+    await calls.close()
+    await ami.close()
+    commands = await answered
+
+    originate = ami.actions[1]
+    url = f"agi://127.0.0.1:{agi_port}/outbound?attempt={attempt.id}&lang=ru&kind=survey"
+    assert f"CC_AGI_URL={url}" in originate["Variable"]
+    assert commands[0] == 'STREAM FILE bank/outbound-opening ""'
+    assert not any("bank/greeting" in c for c in commands), "the survey, not the ordinary greeting"
+    answers = {a["question"]: a async for a in bank_db.survey_answers.find({"attempt_id": attempt.id})}
+    assert answers["rating"]["value"] == 4 and answers["comment"]["comment"] == "всё понятно"
+    assert {a["channel"] for a in answers.values()} == {"voice"}

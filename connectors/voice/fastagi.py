@@ -16,12 +16,14 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from connectors.voice.audio import PromptFiles
 from connectors.voice.calls import CallState, save_call
 from connectors.voice.intents import RasaIntentParser
+from connectors.voice.prompts import Prompt, Spoken, say
 from connectors.voice.session import Heard, NextStep, VoiceOutcome, VoiceSession
 from core.banking import create_banking_backend
 from core.db import Database
@@ -39,6 +41,43 @@ _KEY_TIMEOUT_MS = 5000
 _FREE_DIGITS = 16
 # A silent Asterisk (network trouble) must not hold a call's task forever.
 _READ_TIMEOUT_SECONDS = 120.0
+
+
+# A survey call is answered while the outbound worker may still be recording it: wait this long for its survey.
+OUTBOUND_SURVEY_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """A call the bank placed (connectors/asterisk_outbound.py), as the dialplan's AGI URL describes it.
+
+    `agi_network_script` is "outbound?attempt=att_1&lang=ru&kind=survey&amd=MACHINE": the attempt and
+    language from the Originate, AMDSTATUS from the dialplan's AMD().
+    """
+
+    attempt_id: str
+    language: str
+    kind: str
+    amd_status: str
+
+    @classmethod
+    def of(cls, script: str) -> OutboundCall | None:
+        """The outbound call a script name describes; None for an inbound call."""
+        _, _, query = script.partition("?")
+        fields = {k: v[0] for k, v in parse_qs(query).items()}
+        if not fields.get("attempt"):
+            return None
+        return cls(fields["attempt"], fields.get("lang", ""), fields.get("kind", ""), fields.get("amd", "").upper())
+
+    @property
+    def machine(self) -> bool:
+        """AMD() heard an answering machine; NOTSURE and HUMAN are treated as a person."""
+        return self.amd_status == "MACHINE"
+
+    @property
+    def survey(self) -> bool:
+        """A survey call: the session asks the survey's first question instead of the greeting."""
+        return self.kind == "survey"
 
 
 class AgiHangup(Exception):
@@ -196,8 +235,22 @@ class FastAgiServer:
         call_id = CALL_ID_PREFIX + env.get("agi_uniqueid", "unknown")
         # The dialplan may set the channel's language per number; otherwise the line's.
         line_language = parse_language(env.get("agi_language")) or parse_language(self._config.language) or "ru"
+        placed = OutboundCall.of(env.get("agi_network_script", ""))
+        if placed is not None:
+            line_language = parse_language(placed.language) or line_language
+            if placed.machine:
+                # An answering machine hears nothing about the customer's business (deploy/asterisk/).
+                await self._say_and_hang_up(agi, say(Prompt.OUTBOUND_MACHINE, line_language))
+                return
+            try:
+                await self._play(agi, say(Prompt.OUTBOUND_OPENING, line_language))
+            except AgiHangup:
+                return
         state, outcome = await self._session.start(
-            call_id, caller if caller and caller != "unknown" else None, line_language
+            call_id,
+            caller if caller and caller != "unknown" else None,
+            line_language,
+            survey_wait_seconds=OUTBOUND_SURVEY_WAIT_SECONDS if placed is not None and placed.survey else 0.0,
         )
         told: Language | None = None
         try:
@@ -262,6 +315,19 @@ class FastAgiServer:
             await agi.command(f"EXEC {speech_app}")
         spoken = await agi.command(f"GET VARIABLE {speech_variable}")
         return Heard(speech=spoken.data if spoken.result == "1" else None)
+
+    async def _play(self, agi: AgiConnection, prompt: Spoken) -> None:
+        played = await agi.command(f'STREAM FILE {await self._prompts.sound_for(prompt.text, prompt.language)} ""')
+        if _hung_up(played):
+            raise AgiHangup("STREAM FILE result=-1")
+
+    async def _say_and_hang_up(self, agi: AgiConnection, prompt: Spoken) -> None:
+        try:
+            await self._play(agi, prompt)
+            await agi.set_variable("CC_NEXT", "hangup")
+            await agi.command("HANGUP")
+        except AgiHangup:
+            return
 
     def _session_end(self, state: CallState, outcome: VoiceOutcome) -> None:
         assert self._session is not None  # noqa: S101 -- set in _serve

@@ -44,6 +44,11 @@ class RasaIntentParser:
 
     async def intent_of(self, text: str) -> str | None:
         """The intent Rasa's NLU gives the text; None when Rasa cannot answer in time."""
+        parsed = await self.parse(text)
+        return parsed["name"] if parsed else None
+
+    async def parse(self, text: str) -> ParsedIntent | None:
+        """The intent Rasa's NLU gives the text, with its confidence; None when Rasa cannot answer in time."""
         try:
             async with self._session.post(
                 self._url,
@@ -58,8 +63,13 @@ class RasaIntentParser:
         except (aiohttp.ClientError, TimeoutError) as err:
             logger.warning("Rasa /model/parse failed: %s", err)
             return None
-        intent: ParsedIntent | None = body.get("intent") if isinstance(body, dict) else None
-        return intent["name"] if intent and isinstance(intent.get("name"), str) else None
+        intent = body.get("intent") if isinstance(body, dict) else None
+        if not isinstance(intent, dict) or not isinstance(intent.get("name"), str):
+            return None
+        confidence = intent.get("confidence")
+        return ParsedIntent(
+            name=intent["name"], confidence=float(confidence) if isinstance(confidence, int | float) else 0.0
+        )
 
 
 async def intent_of_request(text: str, parser: IntentParser) -> str | None:

@@ -32,6 +32,10 @@ class Prompt(StrEnum):
     # Before the goodbye of a call the line ends itself (silence): how to call back.
     CALL_AGAIN = "call_again"
     GOODBYE = "goodbye"
+    # Calls the bank places (outbound): an answering machine hears only the neutral message, never a debt;
+    # a person hears the opening, then the voice session (greeting or a survey's first question).
+    OUTBOUND_MACHINE = "outbound_machine"
+    OUTBOUND_OPENING = "outbound_opening"
 
 
 _TEXTS: dict[Prompt, dict[str, str]] = {
@@ -101,6 +105,14 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
     Prompt.GOODBYE: {
         "ru": "Спасибо за звонок в Демо-банк. До свидания!",
         "en": "Thank you for calling Demo Bank. Goodbye!",
+    },
+    Prompt.OUTBOUND_MACHINE: {
+        "ru": "Здравствуйте! Это Демо-банк. Пожалуйста, перезвоните нам по номеру на обороте вашей карты.",
+        "en": "Hello, this is Demo Bank. Please call us back on the number on the back of your card.",
+    },
+    Prompt.OUTBOUND_OPENING: {
+        "ru": "Здравствуйте! Это Демо-банк, у нас есть для вас информация.",
+        "en": "Hello, this is Demo Bank with some information for you.",
     },
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ REPROMPTS = 2
 VERIFY_ATTEMPTS = 3
 # Below this recognizer confidence the words are treated as not understood (Twilio's Confidence is 0..1).
 MIN_SPEECH_CONFIDENCE = 0.35
+# How often a survey call still being recorded is looked for (VoiceSession.start).
+_SURVEY_POLL_SECONDS = 0.2
 CARD_DIGITS = 4
 _WITH_OPERATORS = frozenset({"queued", "assigned"})
 # A bot reply with this custom key set closes the conversation (the call hangs up after it).
@@ -107,8 +110,15 @@ class VoiceSession:
         self._max_call_seconds = max_call_seconds
         self._clock = clock
 
-    async def start(self, call_id: str, caller: str | None, language: str) -> tuple[CallState, VoiceOutcome]:
-        """A new call: find who the number belongs to and greet in the language it chose last time."""
+    async def start(
+        self, call_id: str, caller: str | None, language: str, *, survey_wait_seconds: float = 0.0
+    ) -> tuple[CallState, VoiceOutcome]:
+        """A new call: find who the number belongs to and greet in the language it chose last time.
+
+        A survey call the bank placed may be answered before the outbound worker has recorded it
+        (Asterisk starts the session the moment the person answers): `survey_wait_seconds` bounds the
+        wait for its survey before the ordinary greeting.
+        """
         candidate = None
         if caller:
             try:
@@ -126,6 +136,10 @@ class VoiceSession:
             candidate_customer_id=candidate,
         )
         asking = await self._survey_call(state)
+        deadline = time.monotonic() + survey_wait_seconds
+        while asking is None and time.monotonic() < deadline:
+            await asyncio.sleep(_SURVEY_POLL_SECONDS)
+            asking = await self._survey_call(state)
         return state, asking or self._gather(state, greeting(self._lang(state)))
 
     async def _survey_call(self, state: CallState) -> VoiceOutcome | None:

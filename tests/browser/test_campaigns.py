@@ -29,19 +29,35 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from connectors.telegram import SECRET_HEADER
-from core.app import create_app
 from core.db import Database
 from handoff.setup import DEMO_STAFF_PASSWORD
 from outbound import store
 from outbound.http import OUTBOUND_KEY
 
-from ..channel_support import BOT_TOKEN, TELEGRAM_SECRET, ScriptedRasa, Updates, channel_settings, scripted_rasa
+from ..channel_support import TELEGRAM_SECRET, Updates, scripted_rasa
 from ..handoff_support import _close_operator_sessions
-from ..outbound_support import NOON, OutboundStack, bank_db, link_telegram, outbound_stack, pg
+from ..outbound_support import (
+    NOON,
+    MakeGateway,
+    bank_db,
+    link_telegram,
+    outbound_gateway,
+    outbound_stack,
+    pg,
+    telegram_webhook_settings,
+)
 from ..test_outbound_delivery import IVAN_CHAT, TelegramStandIn, Workers, telegram
 from .conftest import axe_violations
 
-__all__ = ["_close_operator_sessions", "bank_db", "outbound_stack", "pg", "scripted_rasa", "telegram"]
+__all__ = [
+    "_close_operator_sessions",
+    "bank_db",
+    "outbound_gateway",
+    "outbound_stack",
+    "pg",
+    "scripted_rasa",
+    "telegram",
+]
 
 # The docs' pictures are refreshed with CC_SCREENSHOTS=docs/screenshots; a plain run leaves the checkout clean.
 SCREENSHOTS = Path(os.environ.get("CC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "cc-screenshots")
@@ -54,27 +70,8 @@ UPDATES = Updates()
 
 
 @pytest.fixture
-async def gateway(
-    pg: tuple[store.Pool, str],
-    bank_db: Database,
-    telegram: tuple[TelegramStandIn, str],
-    scripted_rasa: tuple[ScriptedRasa, str],
-    aiohttp_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    outbound_stack: OutboundStack,
-) -> Gateway:
-    monkeypatch.setenv("OUTBOUND_DATABASE_URL", pg[1])
-    settings = channel_settings(
-        outbound_stack.mongodb_uri,
-        scripted_rasa[1],
-        mongodb_db=bank_db.name,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_api_base=telegram[1],
-        telegram_mode="webhook",
-        telegram_webhook_url="https://bank.example/telegram/webhook",
-        telegram_webhook_secret=TELEGRAM_SECRET,
-    )
-    client: Gateway = await aiohttp_client(create_app(settings))
+async def gateway(outbound_gateway: MakeGateway, telegram: tuple[TelegramStandIn, str]) -> Gateway:
+    client = await outbound_gateway(**telegram_webhook_settings(telegram[1]))
     client.app[OUTBOUND_KEY].clock = lambda: NOON
     return client
 
