@@ -11,7 +11,8 @@ Figures, one line each (`bot_cost.<config>.<figure> <value>`):
     CPU-ms per turn per process (postgres, ferretdb, redis, rasa..., actions, gateway) and their total;
     resident memory per process afterwards;
   closed loop (--concurrency, default 20,50): N conversations each sending its next message as soon as
-    answered, for --seconds, one configuration at a time: turns/s, bot turns/s, p50/p95, handoffs;
+    answered, for --seconds, one configuration at a time (the other idle): turns/s, bot turns/s, p50/p95,
+    handoffs;
   open loop (--open-loop): --conversations conversations each writing every --interval s (offered:
     conversations / interval turns/s) for --open-seconds: achieved turns/s, p50/p95, handoffs.
 Usage: `. scripts/env.sh && $APP_VENV/bin/python -m bench.bot_cost [--configs before,after] [--repeats 2]
@@ -219,23 +220,19 @@ def main() -> None:
     args = parser.parse_args()
     print(f"bot_cost: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()}", flush=True)
     chosen = {name: v for name, v in variants(args).items() if name in args.configs.split(",")}
-    with tempfile.TemporaryDirectory(prefix="bench-bot-cost-") as tmp:
+    # Both platforms stay up for the whole run (an idle platform costs next to nothing), so the
+    # closed and open loops need no second start; each loop runs against one platform at a time.
+    with tempfile.TemporaryDirectory(prefix="bench-bot-cost-") as tmp, ExitStack() as running:
+        stacks = {name: running.enter_context(platform(variant, Path(tmp) / name)) for name, variant in chosen.items()}
+        print(f"bot_cost: platforms up at {time.strftime('%H:%M')}, load {os.getloadavg()}", flush=True)
         if args.turns and args.repeats:
-            with ExitStack() as running:
-                stacks = {
-                    name: running.enter_context(platform(variant, Path(tmp) / f"seq-{name}"))
-                    for name, variant in chosen.items()
-                }
-                asyncio.run(side_by_side(stacks, args.turns, args.repeats))
-        for name, variant in chosen.items():
-            if not args.concurrency and not args.open_loop:
-                continue
-            with platform(variant, Path(tmp) / f"load-{name}") as stack:
-                print(f"bot_cost: {name} under load from {time.strftime('%H:%M')}, load {os.getloadavg()}", flush=True)
-                if args.concurrency:
-                    asyncio.run(closed_loops(name, stack, args.concurrency, args.seconds))
-                if args.open_loop:
-                    asyncio.run(open_loop(name, stack, args.conversations, args.interval, args.open_seconds))
+            asyncio.run(side_by_side(stacks, args.turns, args.repeats))
+        for name, stack in stacks.items():
+            print(f"bot_cost: {name} under load from {time.strftime('%H:%M')}, load {os.getloadavg()}", flush=True)
+            if args.concurrency:
+                asyncio.run(closed_loops(name, stack, args.concurrency, args.seconds))
+            if args.open_loop:
+                asyncio.run(open_loop(name, stack, args.conversations, args.interval, args.open_seconds))
 
 
 if __name__ == "__main__":
