@@ -62,6 +62,8 @@ SALES_REQUEST = "sales_request"
 SALES_TEAM = "sales"
 PRODUCT_REQUEST = "product_request"
 HELPFUL, NOT_HELPFUL = "helpful", "not_helpful"
+# On the phone the vote is a key (connectors/voice/session.py reads this custom key and offers 1 / 2).
+VOTE_BY_KEYS = "kb_vote_by_keys"
 # Intents whose answer is one known article, whatever the wording (the article's id in the seed).
 ARTICLE_FOR_INTENT: Final[dict[str, str]] = {"dispute_charge": "transaction_dispute"}
 # Small talk that reached this action because the NLU was not confident (nlu_fallback). When the KB has
@@ -296,13 +298,16 @@ def _answer(
 ) -> None:
     """The article's answer; then, in chat, the next likely articles ("Не то?…") and "was it helpful?".
 
-    The phone reads buttons out as a key menu, so a call gets only the answer (and the operator offer).
+    The phone reads buttons out as a key menu the caller must answer, so a call gets the answer (and the
+    operator offer); without that offer the line adds an optional "press 1 / 2" vote (VOTE_BY_KEYS).
     """
     text = article.text("voice_answer", language) if channel == "voice" else ""
     dispatcher.utter_message(text=text or article.text("answer", language))
     if article.escalate and offer:
         dispatcher.utter_message(text=TEXTS["escalate"][language], buttons=[_operator_button(language, KB_ESCALATE)])
     if channel == "voice":
+        if not (article.escalate and offer):
+            dispatcher.utter_message(json_message={VOTE_BY_KEYS: article.id})
         return
     if alternatives:
         buttons = [_article_button(aid, title) for aid, title in alternatives]

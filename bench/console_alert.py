@@ -31,6 +31,8 @@ import aiohttp
 from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
+from bench.handoff import scripted_rasa
+from bench.latency import percentile
 from core.app import create_app
 from core.keys import DB_KEY
 from core.settings import LOCAL_REST_API_KEY, Settings
@@ -44,29 +46,6 @@ CONFIGURATIONS = ((1, 1), (20, 1), (50, 5))
 DEFAULT_MESSAGES = 100
 PAUSE_SECONDS = 0.3
 WEB = Path(__file__).resolve().parent.parent / "web"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-async def scripted_rasa(port: int) -> web.AppRunner:
-    async def webhook(request: web.Request) -> web.Response:
-        body = await request.json()
-        return web.json_response(
-            [
-                {"recipient_id": body["sender"], "text": "Соединяю с оператором."},
-                {"recipient_id": body["sender"], "custom": {"handoff": {"reason": "customer_request"}}},
-            ]
-        )
-
-    app = web.Application()
-    app.router.add_post("/webhooks/gateway/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
 
 
 async def open_console(page: Page, base: str, login: str) -> None:
@@ -178,7 +157,8 @@ async def main(messages: int, configurations: tuple[tuple[int, int], ...] = CONF
                 ) * 1000
                 print(
                     f"alert_latency_ms open={open_count} operators={operator_count} "
-                    f"p50={statistics.median(latencies):.0f} p95={pct(latencies, 95):.0f} max={max(latencies):.0f} "
+                    f"p50={statistics.median(latencies):.0f} p95={percentile(latencies, 95):.0f} "
+                    f"max={max(latencies):.0f} "
                     f"n={len(latencies)}/{messages}"
                 )
                 print(

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.latency import percentile
 from core.app import create_app
 from core.keys import DB_KEY, DELIVERY_KEY
 from core.settings import LOCAL_REST_API_KEY, Settings
@@ -43,11 +44,6 @@ DEFAULT_LOAD_SECONDS = 300
 # One customer message every this many seconds per customer during the load phase (~10 messages/s in total).
 CUSTOMER_PAUSE_SECONDS = 5.0
 PASSWORD = "bench-password"  # noqa: S105 -- throwaway accounts in a throwaway database
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 async def scripted_rasa(port: int) -> web.AppRunner:
@@ -205,7 +201,8 @@ async def main(load_seconds: float) -> None:
                 if any(cid in c.handoff_at for c in consoles)
             ]
             print(
-                f"escalation_to_console_ms p50={statistics.median(escalation):.0f} p95={pct(escalation, 95):.0f} "
+                f"escalation_to_console_ms p50={statistics.median(escalation):.0f} "
+                f"p95={percentile(escalation, 95):.0f} "
                 f"n={len(escalation)}/{CUSTOMERS}"
             )
 
@@ -279,7 +276,7 @@ async def main(load_seconds: float) -> None:
                     console_seen[key] += console.customer_messages[key]
         print(
             f"operator_reply_to_customer_ms p50={statistics.median(reply_latency):.0f} "
-            f"p95={pct(reply_latency, 95):.0f} n={len(reply_latency)}"
+            f"p95={percentile(reply_latency, 95):.0f} n={len(reply_latency)}"
         )
         print(f"load_seconds={load_seconds:.0f} customers={CUSTOMERS} operators={OPERATORS} console_reconnects=1")
         print(

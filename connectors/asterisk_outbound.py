@@ -11,6 +11,11 @@ survey call asks the survey instead of the greeting. Asynchronous Originate answ
 "successfully queued", then an OriginateResponse event: Success (answered), or a failure whose
 reason says no answer / busy (tried again later) or anything else (final). No answer from Asterisk
 at all within the timeout leaves the attempt `unknown`.
+
+At most `OUTBOUND_MAX_CALLS` calls at once across workers (Redis slots, as for Twilio): a slot is
+taken before the Originate, given back when the call is not answered, and for an answered call when
+Asterisk reports the channel's `Hangup` event (any worker's AMI connection hears it; a slot never
+given back expires after its time to live).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from panoramisk import Manager
 
 from connectors.voice.fastagi import CALL_ID_PREFIX as AGI_CALL_ID_PREFIX
+from outbound.limits import SharedSlots
 from outbound.models import Channel
 from outbound.senders import FinalFailure, OutboundMessage, SendResult, Sent, TemporaryFailure, Unknown
 
@@ -48,9 +54,12 @@ class AmiConfig:
     context: str = "cc-outbound"
 
 
+_CHANNEL_ID_PREFIX = "cc-"
+
+
 def channel_id_of(attempt_id: str) -> str:
     """The unique id the Originate gives the call's channel: Asterisk's agi_uniqueid for the FastAGI session."""
-    return f"cc-{attempt_id}"
+    return _CHANNEL_ID_PREFIX + attempt_id
 
 
 class AsteriskCallSender:
@@ -58,9 +67,10 @@ class AsteriskCallSender:
 
     channel = Channel.CALL
 
-    def __init__(self, config: AmiConfig, answer_timeout: float = 60.0) -> None:
+    def __init__(self, config: AmiConfig, answer_timeout: float = 60.0, slots: SharedSlots | None = None) -> None:
         self.config = config
         self.answer_timeout = answer_timeout
+        self.slots = slots
         self._manager: Manager | None = None
 
     async def _connected(self) -> Manager:
@@ -73,6 +83,7 @@ class AsteriskCallSender:
                 secret=self.config.secret,
                 ping_delay=60,
             )
+            manager.register_event("Hangup", self._hung_up)
             await manager.connect()
             await asyncio.sleep(0)  # the connection's callback sends the Login
             if manager.authenticated_future is not None:
@@ -83,8 +94,14 @@ class AsteriskCallSender:
             self._manager = manager
         return self._manager
 
+    async def _hung_up(self, _manager: Manager, event: Any) -> None:
+        """A call this platform placed ended: its line is free for the next one."""
+        unique_id = str(event.get("Uniqueid", ""))
+        if self.slots is not None and unique_id.startswith(_CHANNEL_ID_PREFIX):
+            await self.slots.release(unique_id.removeprefix(_CHANNEL_ID_PREFIX))
+
     async def reserve(self, address: str) -> None:
-        """Asterisk's trunk limits the lines; nothing to wait for here."""
+        """Lines are counted when the call is placed (`slots`), not here."""
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Originate the call and wait for Asterisk to say whether it was answered."""
@@ -109,6 +126,14 @@ class AsteriskCallSender:
         }
         if self.config.caller_id:
             action["CallerID"] = self.config.caller_id
+        if self.slots is not None and not await self.slots.try_acquire(message.attempt_id):
+            return TemporaryFailure("every outbound line is busy", retry_after=60)
+        result = await self._originate(action, channel_id)
+        if self.slots is not None and not isinstance(result, Sent | Unknown):
+            await self.slots.release(message.attempt_id)  # nobody answered: the line is free again
+        return result
+
+    async def _originate(self, action: dict[str, Any], channel_id: str) -> SendResult:
         try:
             manager = await self._connected()
             responses = await asyncio.wait_for(manager.send_action(action), self.answer_timeout)

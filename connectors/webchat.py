@@ -22,7 +22,7 @@ from core.language import DEFAULT_LANGUAGE, detect_language, parse_language
 from core.messages import InboundMessage
 from handoff import conversations, outbox, transcript
 from handoff.conversations import Conversation, ConversationState
-from handoff.events import Event
+from handoff.events import CUSTOMER_SIGNED_OUT_OTHERS, Event
 from handoff.router import DuplicateMessage, InvalidMessage, MessageInProgress
 from handoff.transcript import StoredMessage
 
@@ -245,6 +245,7 @@ class WebChatChannel:
         self._connections: set[Connection] = set()
         self._by_conversation: dict[str, set[Connection]] = {}
         self._page = ""
+        self._bus_origin: str | None = None
 
     def register(self, app: web.Application, path: str) -> None:
         """Add the channel's routes, register it for operator deliveries and close its sockets on shutdown."""
@@ -515,19 +516,36 @@ class WebChatChannel:
         if connection.identity is None or connection.visitor_id is None:
             raise FrameError("Sign in first: only a signed-in customer has other sessions.")
         customer_id = connection.identity.customer_id
-        record = {"at": datetime.now(UTC), "keep_visitor": connection.visitor_id}
+        now = datetime.now(UTC)
+        record = {"at": now, "keep_visitor": connection.visitor_id}
         try:
             await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record}, upsert=True)
         except DuplicateKeyError:  # a simultaneous first sign-out on FerretDB: the document exists now
             await app[DB_KEY].customer_signouts.update_one({"_id": customer_id}, {"$set": record})
+        closed = await self._close_sessions_of(customer_id, keep=connection)
+        # Pages on the other gateway processes are closed at once too (the stored record refuses their reconnect).
+        signed_out = Event(CUSTOMER_SIGNED_OUT_OTHERS, None, "customer", now, {"customer_id": customer_id})
+        await app[BUS_KEY].emit(signed_out)
+        await connection.send({"type": "signed_out_others", "closed": closed})
+
+    async def _close_sessions_of(self, customer_id: str, *, keep: Connection | None) -> int:
+        """Tell and close this process's open pages signed in as the customer (but `keep`); how many."""
         closed = 0
         for peer in list(self._connections):
-            if peer is connection or peer.identity is None or peer.identity.customer_id != customer_id:
+            if peer is keep or peer.socket.closed or peer.identity is None or peer.identity.customer_id != customer_id:
                 continue
             await peer.send({"type": "signed_out"})
             await peer.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out")
             closed += 1
-        await connection.send({"type": "signed_out_others", "closed": closed})
+        return closed
+
+    async def customer_signed_out_others(self, event: Event) -> None:
+        """Another process's page signed its customer out elsewhere: close their pages held here."""
+        customer_id = event.data.get("customer_id")
+        if self._bus_origin is not None and event.origin == self._bus_origin:
+            return  # this process closed its pages before emitting
+        if isinstance(customer_id, str):
+            await self._close_sessions_of(customer_id, keep=None)
 
     @staticmethod
     async def _finished(app: web.Application, visitor_id: str, conversation_id: str | None) -> Conversation | None:
@@ -634,6 +652,7 @@ class WebChatChannel:
     async def _subscribe(self, app: web.Application) -> None:
         # Every process: the one holding the customer's socket shows the typing, wherever the operator is.
         app[BUS_KEY].subscribe(self)
+        self._bus_origin = app[BUS_KEY].origin
 
     async def _catch_up(self, app: web.Application, connection: Connection, *, after: int) -> None:
         """Send the page, as message frames, what it lacks after `after`."""

@@ -1,9 +1,13 @@
 """Liveness and readiness of the gateway, for the run command, load balancers and the supervisor.
 
 `/healthz` says the process answers. `/readyz` says a customer's message would be
-served now: the database answers, every Rasa process has its model loaded, and
-the action server answers. Until then the run command does not say "ready", and a
-load balancer keeps customers on gateways that are.
+served now: the database answers, a Rasa process has its model loaded, and the
+action server answers. Until then the run command does not say "ready", and a
+load balancer keeps customers on gateways that are. With several Rasa processes
+(bot hosts), one of them down leaves the gateway ready ("degraded", 200, the
+failing check listed): the bot pool sends that process's conversations to the
+others, and a balancer that took every gateway out because one bot host died
+would stop the whole platform (tests/test_hosts.py).
 """
 
 from __future__ import annotations
@@ -69,9 +73,18 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def verdict(results: list[Check]) -> str:
+    """Ready (all answer), degraded (some Rasa process down, another answers) or not ready."""
+    rasa = [check for check in results if check.name.startswith("rasa")]
+    others = [check for check in results if not check.name.startswith("rasa")]
+    if not all(check.ok for check in others) or not any(check.ok for check in rasa):
+        return "not ready"
+    return "ready" if all(check.ok for check in rasa) else "degraded"
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: 200 when every dependency answers, 503 with the failing ones otherwise."""
+    """Ready: 200 when a message would be served (every check, or all but some of several Rasa processes); 503 else."""
     results = await checks(request.app)
-    ready = all(check.ok for check in results)
-    body = {"status": "ready" if ready else "not ready", "checks": [asdict(check) for check in results]}
-    return web.json_response(body, status=200 if ready else 503)
+    status = verdict(results)
+    body = {"status": status, "checks": [asdict(check) for check in results]}
+    return web.json_response(body, status=503 if status == "not ready" else 200)

@@ -13,6 +13,12 @@ A Rasa process that refuses connections is retried: until it has answered once
 first customers wait instead of being handed off; after that (it crashed and the
 supervisor restarts it) for `down_after_seconds`, the bot timeout, since a
 customer must hear something within seconds.
+
+With several Rasa processes (bot hosts), a process that refuses connections is
+passed over: its conversations go to the next process that answers (they share the
+tracker store and Redis's lock store, so any process continues any conversation),
+and it is tried again after a few seconds. A bot host that dies costs its
+conversations only the turns that were in flight on it (tests/test_hosts.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 # Between retries of a Rasa process that refuses connections (it restarts in seconds).
 _NOT_READY_RETRY_SECONDS = 0.5
+# A process that refused a connection while another answers is passed over for this long, then tried again.
+_PASSED_OVER_SECONDS = 5.0
 
 OnBusy = Callable[[], Awaitable[None]]
 
@@ -55,6 +63,8 @@ class _Slot:
     waiting: int = 0
     # False until the process has answered once: refusals before that mean "still starting".
     answered: bool = False
+    # Until then (monotonic clock) its conversations go to another process: it refused a connection.
+    passed_over_until: float = 0.0
 
 
 @dataclass
@@ -90,19 +100,26 @@ class BotPool:
         Raises:
             BotUnavailable: the call failed, or no slot came free within the queue limit.
         """
-        slot = self._slots[self.slot_for(conversation_id)]
         deadline = time.monotonic() + self.queue_timeout_seconds
         notice = _BusyNotice(on_busy, self.busy_notice_seconds)
         refused_since = time.monotonic()
         try:
             while True:
+                slot = self._serving(conversation_id)
                 await self._acquire(slot, deadline)
                 notice.pause()  # a call being served is not "busy": Rasa's answer or the bot timeout follows
                 try:
                     replies = await slot.bot.send(conversation_id, text, metadata)
                     slot.answered = True
+                    slot.passed_over_until = 0.0
                     return replies
                 except BotNotReady as err:
+                    if self._pass_over(slot):
+                        logger.warning(
+                            "Rasa refused conversation %s (%s); another process serves it", conversation_id, err
+                        )
+                        notice.resume()
+                        continue
                     if slot.answered:
                         deadline = min(deadline, refused_since + self.down_after_seconds)
                     if time.monotonic() + _NOT_READY_RETRY_SECONDS >= deadline:
@@ -114,6 +131,25 @@ class BotPool:
                 await asyncio.sleep(_NOT_READY_RETRY_SECONDS)
         finally:
             notice.pause()
+
+    def _serving(self, conversation_id: str) -> _Slot:
+        """The conversation's own process, or while it is passed over the next one that is not."""
+        first = self.slot_for(conversation_id)
+        now = time.monotonic()
+        for step in range(len(self._slots)):
+            slot = self._slots[(first + step) % len(self._slots)]
+            if slot.passed_over_until <= now:
+                return slot
+        return self._slots[first]
+
+    def _pass_over(self, refused: _Slot) -> bool:
+        """Pass over a process that refused, when another one has answered and is not passed over itself."""
+        now = time.monotonic()
+        others = [s for s in self._slots if s is not refused and s.answered and s.passed_over_until <= now]
+        if not others:
+            return False
+        refused.passed_over_until = now + _PASSED_OVER_SECONDS
+        return True
 
     async def _acquire(self, slot: _Slot, deadline: float) -> None:
         slot.waiting += 1

@@ -118,6 +118,7 @@ async def preview(request: web.Request) -> web.Response:
     operator = session.user.display_name
     return web.json_response(
         {
+            "sample_name": _SAMPLE_NAMES[language],
             "customer": canned.render(text, {"name": _SAMPLE_NAMES[language], "operator": operator}, language),
             "guest": canned.render(text, {"name": None, "operator": operator}, language),
             "unknown_variables": unknown_variables(text),

@@ -567,6 +567,7 @@ async def transfer(
     note: str,
     actor: str,
     now: datetime,
+    takeover: bool = False,
 ) -> Conversation | None:
     """Hand an assigned conversation to another operator or back to a team's queue.
 
@@ -580,6 +581,7 @@ async def transfer(
         note: The handover note the next operator reads.
         actor: Who transfers.
         now: Transition time.
+        takeover: A supervisor takes it over: the customer gets one notice from the acceptance, not two.
 
     Returns:
         The conversation after the transfer, or None if the caller no longer owned it.
@@ -621,6 +623,7 @@ async def transfer(
                     "note": note,
                     "language": conversation.language,
                     "state": conversation.state.value,
+                    **({"takeover": True} if takeover else {}),
                     **(await alert_facts(db, conversation)),
                 },
             )
@@ -730,6 +733,41 @@ async def close(
                     "resolution": resolution.value,
                     "operator_id": operator_id or conversation.assignee_id,
                     "handle_seconds": handle,
+                    "language": conversation.language,
+                },
+            )
+        )
+    return conversation
+
+
+async def close_bot_idle(
+    db: Database, bus: EventBus, conversation_id: str, *, resolution: str, now: datetime
+) -> Conversation | None:
+    """Close a conversation the bot alone served and nobody wrote to for long (handoff/bot_idle.py).
+
+    Unlike `close`, no rating is asked: no person served the customer. None when it is no longer with the bot.
+    """
+    conversation = await _transition(
+        db,
+        conversation_id,
+        from_states=(ConversationState.BOT,),
+        to_state=ConversationState.CLOSED,
+        actor="system",
+        reason=resolution,
+        now=now,
+        set_fields={"resolution": resolution, "closed_at": now},
+    )
+    if conversation is not None:
+        await bus.emit(
+            Event(
+                events.CONVERSATION_CLOSED,
+                conversation_id,
+                "system",
+                now,
+                {
+                    "resolution": resolution,
+                    "operator_id": None,
+                    "handle_seconds": None,
                     "language": conversation.language,
                 },
             )

@@ -47,7 +47,7 @@ class Desk:
             raise NotYours("This conversation is not assigned to you.")
         return conversation
 
-    async def accept(self, operator_id: str, conversation_id: str) -> bool:
+    async def accept(self, operator_id: str, conversation_id: str, *, takeover: bool = False) -> bool:
         """The operator accepts an assigned conversation (by opening it, taking it or replying).
 
         Only then is the customer told that an operator joined (`conversation.accepted`): an automatic
@@ -68,7 +68,11 @@ class Desk:
                 conversation.id,
                 f"operator:{operator_id}",
                 now,
-                {"operator_id": operator_id, "operator_name": conversation.assignee_name or ""},
+                {
+                    "operator_id": operator_id,
+                    "operator_name": conversation.assignee_name or "",
+                    **({"takeover": True} if takeover else {}),
+                },
             )
         )
         return True
@@ -222,11 +226,13 @@ class CustomerNoticeListener:
 
     async def conversation_accepted(self, event: Event) -> None:
         """An operator accepted the conversation (not merely got it assigned): say who joined."""
-        await self._send(event.conversation_id, Notice.OPERATOR_JOINED, name=event.data.get("operator_name", ""))
+        notice = Notice.SUPERVISOR_TOOK_OVER if event.data.get("takeover") else Notice.OPERATOR_JOINED
+        await self._send(event.conversation_id, notice, name=event.data.get("operator_name", ""))
 
     async def conversation_transferred(self, event: Event) -> None:
-        """Passed to a colleague: the customer need not repeat anything."""
-        await self._send(event.conversation_id, Notice.TRANSFERRED)
+        """Passed to a colleague: the customer need not repeat anything (a take-over says so when accepted)."""
+        if not event.data.get("takeover"):
+            await self._send(event.conversation_id, Notice.TRANSFERRED)
 
     async def conversation_closed(self, event: Event) -> None:
         """Closed by an operator: the post-conversation survey's first question (the rating)."""

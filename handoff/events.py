@@ -38,9 +38,14 @@ CONVERSATION_WOKEN = "conversation.woken"
 SLA_BREACHED = "sla.breached"
 # Card-digit checks of a customer (or by an operator) were locked after too many failures (handoff/verify_limits.py).
 VERIFICATION_LOCKED = "verification.locked"
+# A signed-in web-chat customer signed out their other sessions: every gateway process closes that customer's
+# other open pages at once (data: customer_id, keep: a hash of the visitor id that stays signed in).
+CUSTOMER_SIGNED_OUT_OTHERS = "customer.signed_out_others"
 
 # Ephemeral events are published live but never stored (typing indicators).
-EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED, OPERATOR_TYPED})
+EPHEMERAL_EVENTS = frozenset({CUSTOMER_TYPED, OPERATOR_TYPED, CUSTOMER_SIGNED_OUT_OTHERS})
+# Events for the customer's channel only: never pushed to staff consoles.
+CHANNEL_ONLY_EVENTS = frozenset({CUSTOMER_SIGNED_OUT_OTHERS})
 
 
 class EventDict(TypedDict):

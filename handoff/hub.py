@@ -19,7 +19,7 @@ from aiohttp import web
 
 from core.db import Database
 from handoff.bus import events_after
-from handoff.events import Event
+from handoff.events import CHANNEL_ONLY_EVENTS, Event
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class ConsoleHub:
 
     async def any_event(self, event: Event) -> None:
         """Queue the event for every connected console."""
+        if event.name in CHANNEL_ONLY_EVENTS:
+            return
         for client in list(self._clients):
             if client.queue.qsize() > _MAX_BACKLOG_EVENTS:
                 await client.socket.close(code=1013, message=b"backlog")

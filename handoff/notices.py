@@ -37,6 +37,7 @@ class Notice(StrEnum):
     VERIFICATION_LOCKED = "verification_locked"
     CALLBACK_ALREADY_ARRANGED = "callback_already_arranged"
     CALLBACK_LIMIT = "callback_limit"
+    SUPERVISOR_TOOK_OVER = "supervisor_took_over"
 
 
 _TEXTS: dict[Notice, dict[str, str]] = {
@@ -98,6 +99,11 @@ _TEXTS: dict[Notice, dict[str, str]] = {
     Notice.SUPERVISOR_JOINED: {
         "ru": "К чату подключился руководитель смены {name}.",
         "en": "{name}, a team lead, has joined the chat.",
+    },
+    # A take-over is one message: who serves the customer now (not "transferred" plus "an operator joined").
+    Notice.SUPERVISOR_TOOK_OVER: {
+        "ru": "Вашим вопросом теперь занимается руководитель смены {name}. Повторять ничего не нужно.",
+        "en": "{name}, a team lead, is now taking care of your question. There is no need to repeat anything.",
     },
     Notice.NO_OPERATOR: {
         "ru": "Сейчас все операторы заняты или не в сети. Вы можете оставить сообщение "

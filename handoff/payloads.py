@@ -28,6 +28,8 @@ _ENTITY_PATTERNS: dict[str, re.Pattern[str]] = {
     "card_last4": re.compile(r"^\d{4}$"),
     "product_type": re.compile(r"^(card|account|credit_card)$"),
     "kb_article": re.compile(r"^[a-z0-9_\-]{1,64}$"),
+    # "Помогло / Не помогло" after a knowledge-base answer (issue 20; on the phone keys 1 / 2).
+    "kb_vote": re.compile(r"^(helpful|not_helpful)$"),
     "handoff_reason": re.compile(r"^(kb_escalate|kb_no_answer)$"),
 }
 

@@ -115,6 +115,8 @@ class ConversationLocked(InvalidMessage):
 # Storing an inbound message (finding its conversation, writing it) must finish within this, well inside
 # transcript.INBOUND_LEASE_SECONDS; otherwise it fails and gives the claim back for the client's retry.
 INTAKE_WRITE_SECONDS = 10.0
+# Added to the longest turn for the inbound claim's lease (Router.turn_lease_seconds).
+_TURN_LEASE_MARGIN_SECONDS = 15.0
 
 
 def _utcnow() -> datetime:
@@ -171,7 +173,11 @@ class Router:
         now = self.clock()
         lease: claims.Lease | None = None
         if message.channel_message_id is not None:
-            claimed = await transcript.claim_inbound(self.db, message.channel, message.channel_message_id, now)
+            # The claim covers the whole turn, not only the storing: a gateway that dies after storing the
+            # message leaves it pending, and the client's retry, once the lease is over, finishes the turn.
+            claimed = await transcript.claim_inbound(
+                self.db, message.channel, message.channel_message_id, now, lease_seconds=self.turn_lease_seconds
+            )
             if isinstance(claimed, claims.Held):
                 if claimed.done:
                     raise DuplicateMessage(message.channel_message_id)
@@ -185,11 +191,9 @@ class Router:
             if lease is not None:
                 await claims.release(lease)
             raise
-        if lease is not None:
-            await claims.complete(lease)
         if intake is None:
-            # An earlier attempt stored it and died before saying so: a duplicate after all.
-            raise DuplicateMessage(str(message.channel_message_id))
+            # An earlier attempt stored it and died before saying so, maybe before its turn was answered.
+            return await self._abandoned_turn(message, now, lease)
         if on_stored is not None:
             on_stored()
         conversation, language, masked, stored = intake
@@ -264,6 +268,9 @@ class Router:
         except PyMongoError:
             # Stored and answered: the customer gets the answer; a head left behind only costs a later append a try.
             logger.warning("Transcript head of %s not moved to %d", conversation.id, last, exc_info=True)
+        if lease is not None:
+            # Only now: a gateway that dies mid-turn leaves the claim pending (see turn_lease_seconds).
+            await claims.complete(lease)
         return Turn(conversation_id=conversation.id, replies=(*pending, *replies), state=state.value)
 
     def _nothing_waiting(self, conversation: Conversation, stored: StoredMessage, written: list[StoredMessage]) -> bool:
@@ -279,6 +286,62 @@ class Router:
             return False
         settled = self.memory.settled.get(conversation.id)
         return settled == stored.seq - 1 and all(m.seq == stored.seq + 1 + i for i, m in enumerate(written))
+
+    @property
+    def turn_lease_seconds(self) -> float:
+        """Longest a turn can take (storing, the wait for a bot slot, the bot call), with a margin.
+
+        An inbound claim still pending after this belongs to an attempt that died (its gateway host went
+        down); every gateway of a deployment computes the same from the same settings.
+        """
+        bound = INTAKE_WRITE_SECONDS + self.bot.queue_timeout_seconds + self.bot.down_after_seconds
+        return max(transcript.INBOUND_LEASE_SECONDS, bound + _TURN_LEASE_MARGIN_SECONDS)
+
+    async def _abandoned_turn(self, message: InboundMessage, now: datetime, lease: claims.Lease | None) -> Turn:
+        """A retry of a message whose attempt died after storing it: answered already, or handed to an operator.
+
+        The bot may have seen it (the attempt died waiting for the answer), so it is not asked again: a
+        second copy in Rasa's tracker, or an action run twice, would be worse than an operator's answer.
+
+        Raises:
+            DuplicateMessage: the turn was answered, or the conversation is with operators already.
+        """
+        try:
+            return await self._hand_off_abandoned(message, now)
+        finally:
+            if lease is not None:
+                await claims.complete(lease)
+
+    async def _hand_off_abandoned(self, message: InboundMessage, now: datetime) -> Turn:
+        key = transcript.inbound_key(message.channel, str(message.channel_message_id))
+        conversation = await conversations.find_open(self.db, message.channel, message.channel_user_id)
+        stored = (
+            await self.db.messages.find_one({"conversation_id": conversation.id, "inbound_id": key})
+            if conversation is not None
+            else None
+        )
+        if conversation is None or stored is None or conversation.state is not ConversationState.BOT:
+            raise DuplicateMessage(str(message.channel_message_id))
+        answered = await self.db.messages.find_one(
+            {"conversation_id": conversation.id, "seq": {"$gt": stored["seq"]}, "author": {"$ne": "customer"}},
+            {"_id": 1},
+        )
+        if answered is not None:
+            raise DuplicateMessage(str(message.channel_message_id))
+        logger.warning("Turn of conversation %s was abandoned by a gateway that died; handing off", conversation.id)
+        language = stored.get("language") or conversation.language or DEFAULT_LANGUAGE
+        queued = await conversations.hand_off(
+            self.db, self.events, conversation.id, reason=HandoffReason.BOT_UNAVAILABLE, actor="gateway", now=now
+        )
+        state: ConversationState = conversation.state
+        if queued is None:
+            reply = Reply(text=notice_text(Notice.BOT_UNAVAILABLE, language), author="system")
+        else:
+            reply = await self._handoff_reply(queued, language, now, opening=Notice.BOT_UNAVAILABLE)
+            state = ConversationState.QUEUED
+        written = await transcript.append_replies(self.db, conversation.id, [reply], self.clock(), after=None)
+        await transcript.advance_head(self.db, conversation.id, written[-1].seq)
+        return Turn(conversation_id=conversation.id, replies=(reply,), state=state.value)
 
     async def _outbound_reply(
         self, conversation: Conversation, text: str, language: str, message: InboundMessage, now: datetime
@@ -459,7 +522,7 @@ class Router:
                 # `true` or the reason the turn failed: "nlu_fallback", or "kb_no_answer" from the KB.
                 fallback = HandoffReason.NLU_FALLBACK if marker is True else HandoffReason.parse(marker)
         # A custom payload with only our markers is for us, not for the customer.
-        replies = _sign_in_where_offered(replies, conversation.channel)
+        replies = _sign_in_where_offered(_joined(replies), conversation.channel)
         visible = [r for r in replies if r.text or r.buttons or set(r.custom) - _GATEWAY_MARKERS]
         if escalation is None:
             in_row = await conversations.count_fallback(self.db, conversation, fallback=fallback is not None)
@@ -649,6 +712,22 @@ class Router:
 # phone have none, so there the button is left out and the text's other ways (the app, an operator) remain.
 _SIGN_IN_PAYLOAD = "/sign_in"
 _WITHOUT_SIGN_IN = frozenset({"telegram", "voice"})
+
+
+# Custom keys that describe the reply before them: Rasa sends an utterance's text and its custom payload as
+# two messages. The phone's "was it helpful? press 1 / 2" marks the answer it follows (issue 20).
+_JOINS_PREVIOUS = frozenset({"kb_vote_by_keys"})
+
+
+def _joined(replies: list[Reply]) -> list[Reply]:
+    """Replies with such a marker-only payload folded into the reply before it (no empty message is stored)."""
+    joined: list[Reply] = []
+    for reply in replies:
+        if joined and not reply.text and not reply.buttons and reply.custom and set(reply.custom) <= _JOINS_PREVIOUS:
+            joined[-1] = replace(joined[-1], custom={**joined[-1].custom, **reply.custom})
+        else:
+            joined.append(reply)
+    return joined
 
 
 def _sign_in_where_offered(replies: list[Reply], channel: str) -> list[Reply]:

@@ -20,13 +20,14 @@ from core.db import Database
 from core.keys import BUS_KEY, DB_KEY, DELIVERY_KEY, HANDOFF_KEY, HTTP_SESSION_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.settings import Settings
 from core.staff import Role
-from handoff import bus as bus_module
 from handoff import (
+    bot_idle,
     canned,
     canned_http,
     console,
     inbox,
     operators,
+    priority_migration,
     reporting,
     service_levels,
     snooze,
@@ -36,6 +37,7 @@ from handoff import (
     triage_http,
     verify_limits,
 )
+from handoff import bus as bus_module
 from handoff.assignment import AssignmentService, AutoAssignListener, reconcile_forever
 from handoff.bus import EventBus, RedisTransport
 from handoff.context import KbSearch, ProfileSource, TrackerClient
@@ -209,6 +211,9 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     bus.subscribe(CustomerReplyWaker(db, bus), local_only=True)
     await triage.ensure_indexes(db)
     triage.reason_priorities()  # a malformed PRIORITY_BY_REASON stops the start, not the first handoff
+    bot_idle.idle_after()  # so does a malformed BOT_IDLE_CLOSE_HOURS
+    # Conversations stored with the old two-rank priorities read right (handoff/priority_migration.py).
+    await priority_migration.migrate_priorities(db)
     app[HANDOFF_KEY] = services
     # Frees operator capacity that a failure left held for no conversation (handoff/assignment.py).
     reconciler = asyncio.create_task(reconcile_forever(assignment))
@@ -216,6 +221,8 @@ async def handoff_context(app: web.Application) -> AsyncIterator[None]:
     background = [
         asyncio.create_task(snooze.wake_forever(db, bus, _utcnow)),
         asyncio.create_task(service_levels.watch_forever(db, bus, levels, _utcnow)),
+        # Bot-only conversations idle for BOT_IDLE_CLOSE_HOURS close by themselves.
+        asyncio.create_task(bot_idle.close_idle_forever(db, bus, _utcnow)),
     ]
     yield
     reconciler.cancel()

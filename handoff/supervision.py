@@ -31,6 +31,8 @@ BOT_ACTIVE_SECONDS = 30 * 60
 _LIVE_LIMIT = 200
 _PREVIEW_CHARS = 120
 _WITH_OPERATORS = (ConversationState.QUEUED, ConversationState.ASSIGNED)
+# The kind of the note a supervisor's joining leaves for the operator.
+NOTE_KIND = "supervisor_joined"
 
 
 class NotLive(Exception):
@@ -125,27 +127,32 @@ class Supervision:
 
         A conversation still with the bot is handed to the operators first, so the bot stops answering.
         """
-        conversation = await self._live(conversation_id)
+        conversation = await self._from_bot(login, await self._live(conversation_id))
         now = self.clock()
-        if conversation.state is ConversationState.BOT:
-            queued = await conversations.hand_off(
-                self.db,
-                self.bus,
-                conversation.id,
-                reason=HandoffReason.OTHER,
-                actor=f"supervisor:{login}",
-                now=now,
-                context={"by_supervisor": login},
-            )
-            conversation = queued or await self._live(conversation_id)
         if await claims.claim(self.db.supervisor_joins, f"{conversation.id}:{login}", {"at": now}):
             await self._audit(conversation, login, "supervisor.join")
             notice = Reply(
                 text=notice_text(Notice.SUPERVISOR_JOINED, conversation.language, name=name), author="system"
             )
             await outbox.send_to_customer(self.db, self.bus, conversation, notice, actor=f"supervisor:{login}", now=now)
-            await self._note(conversation.id, login, f"Супервизор {name} в разговоре / supervisor {name} joined")
+            # The console shows a note of this kind in its own language (the text is for exports and the API).
+            await self._note(conversation.id, login, name, f"Руководитель смены {name} — в разговоре")
         return conversation
+
+    async def _from_bot(self, login: str, conversation: Conversation) -> Conversation:
+        """A conversation still with the bot goes to the operators' side first, so the bot stops answering."""
+        if conversation.state is not ConversationState.BOT:
+            return conversation
+        queued = await conversations.hand_off(
+            self.db,
+            self.bus,
+            conversation.id,
+            reason=HandoffReason.OTHER,
+            actor=f"supervisor:{login}",
+            now=self.clock(),
+            context={"by_supervisor": login},
+        )
+        return queued or await self._live(conversation.id)
 
     async def say(self, login: str, name: str, conversation_id: str, text: str) -> StoredMessage:
         """Write to the customer in a conversation the supervisor joined (or took over).
@@ -178,8 +185,8 @@ class Supervision:
         conversation = await self._live(conversation_id)
         now = self.clock()
         actor = f"supervisor:{login}"
-        if conversation.state is ConversationState.BOT:
-            conversation = await self.join(login, name, conversation_id)
+        # From the bot straight to the supervisor, without a "joined" notice: the acceptance below is the one message.
+        conversation = await self._from_bot(login, conversation)
         taken: Conversation | None
         if conversation.state is ConversationState.QUEUED:
             taken = await conversations.assign(
@@ -203,17 +210,18 @@ class Supervision:
                 from_operator_id=previous,
                 to_operator=(login, name),
                 to_team=None,
-                note=f"Разговор взял(а) супервизор {name} / taken over by supervisor {name}",
+                note="",
                 actor=actor,
                 now=now,
+                takeover=True,
             )
             if taken is not None:
                 await self.assignment.release(previous, conversation.id)
         if taken is None:
             raise NotLive("The conversation changed meanwhile; look again.")
         await self._audit(taken, login, "supervisor.take_over", previous_operator=conversation.assignee_id)
-        # Taking over is looking at it: the customer hears who serves them now.
-        await self.desk.accept(login, taken.id)
+        # Taking over is looking at it: the customer hears, in one message, who serves them now.
+        await self.desk.accept(login, taken.id, takeover=True)
         return taken
 
     async def _audit(self, conversation: Conversation, login: str, action: str, **fields: str | None) -> None:
@@ -232,13 +240,11 @@ class Supervision:
             },
         )
 
-    async def _note(self, conversation_id: str, login: str, text: str) -> None:
+    async def _note(self, conversation_id: str, login: str, name: str, text: str) -> None:
+        """The "supervisor joined" note: pages show its kind in their own language, `text` is the Russian one."""
         now = self.clock()
         await self.db.notes.insert_one(
-            {"conversation_id": conversation_id, "operator_id": login, "text": text, "at": now, "kind": "supervisor"}
+            {"conversation_id": conversation_id, "operator_id": login, "text": text, "at": now, "kind": NOTE_KIND}
         )
-        await self.bus.emit(
-            Event(
-                events.NOTE_CREATED, conversation_id, f"supervisor:{login}", now, {"operator_id": login, "text": text}
-            )
-        )
+        data = {"operator_id": login, "operator_name": name, "text": text, "kind": NOTE_KIND}
+        await self.bus.emit(Event(events.NOTE_CREATED, conversation_id, f"supervisor:{login}", now, data))

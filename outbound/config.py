@@ -32,6 +32,8 @@ class OutboundSettings:
     max_calls: int = 5
     # Jobs one worker process runs at once.
     worker_concurrency: int = 10
+    # The worker's CPU priority below the gateway's and Rasa's (os.nice): customers who write in come first.
+    worker_nice: int = 10
     # Twilio REST API (SMS and calls); the base URL is configurable for a stand-in or a regional edge.
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -58,6 +60,7 @@ class OutboundSettings:
             telegram_per_second=_env_int("OUTBOUND_TELEGRAM_PER_SECOND", 25),
             max_calls=_env_int("OUTBOUND_MAX_CALLS", 5),
             worker_concurrency=_env_int("OUTBOUND_WORKER_CONCURRENCY", 10),
+            worker_nice=_env_int("OUTBOUND_WORKER_NICE", 10),
             twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID", ""),
             twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN", ""),
             twilio_api_base=os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -72,7 +73,8 @@ async def senders_from(settings: Settings, outbound: OutboundSettings, redis: Re
                 agi_url=outbound.ami_agi_url,
                 caller_id=outbound.ami_caller_id,
                 context=outbound.ami_context,
-            )
+            ),
+            slots=SharedSlots(redis, "calls", outbound.max_calls) if redis is not None else None,
         )
     return senders
 
@@ -111,8 +113,8 @@ async def runtime(settings: Settings, outbound: OutboundSettings) -> AsyncIterat
             await pool.close()
 
 
-def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Deliverer) -> None:
-    """The delivery job and the periodic reaper."""
+def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Deliverer, *, reaper: bool = True) -> None:
+    """The delivery job and (unless `reaper` is False: a story that watches a campaign run) the periodic reaper."""
 
     @queue.task(name=DELIVER_TASK, queue=QUEUE)
     async def deliver(attempt_id: str) -> None:
@@ -120,6 +122,9 @@ def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Delive
 
     async def defer(attempt_id: str, at: datetime) -> None:
         await defer_delivery(queue, attempt_id, at)
+
+    if not reaper:
+        return
 
     @queue.periodic(cron="* * * * *", periodic_id="reap")
     @queue.task(name=REAP_TASK, queue=QUEUE, queueing_lock="outbound-reap")
@@ -133,6 +138,10 @@ async def main_async(concurrency: int | None) -> None:
     """Serve the queue until stopped (SIGINT/SIGTERM finish the running jobs first)."""
     settings = Settings.from_env()
     outbound = OutboundSettings.from_env()
+    if outbound.worker_nice > 0:
+        # A campaign must not slow the conversations customers start: on a shared host the gateway, Rasa
+        # and the action server get the CPU first (bench/outbound.py, "inbound while a campaign runs").
+        os.nice(outbound.worker_nice)
     async with runtime(settings, outbound) as rt:
         logger.info("Outbound worker serving queue %r", QUEUE)
         await rt.queue.run_worker_async(

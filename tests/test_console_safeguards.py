@@ -210,3 +210,60 @@ async def test_guests_booking_callbacks_to_one_number_get_one_and_are_told_so(
     already = "Обратный звонок на этот номер уже заказан — оператор перезвонит, повторять заявку не нужно."
     assert answers[1:] == [already, already]
     assert await gateway.app[DB_KEY].callback_tasks.count_documents({"phone": "+79161234567"}) == 1
+
+
+async def customer_messages_after(gateway: Gateway, conversation_id: str, seq: int) -> list[tuple[str, str]]:
+    """What reached the customer (bot, operator and system messages) after message `seq`."""
+    found = (
+        await gateway.app[DB_KEY]
+        .messages.find({"conversation_id": conversation_id, "seq": {"$gt": seq}, "author": {"$ne": "customer"}})
+        .sort("seq", 1)
+        .to_list()
+    )
+    return [(m["author"], m["text"]) for m in found]
+
+
+async def last_seq(gateway: Gateway, conversation_id: str) -> int:
+    found = await gateway.app[DB_KEY].messages.find({"conversation_id": conversation_id}).sort("seq", -1).to_list(1)
+    return int(found[0]["seq"]) if found else 0
+
+
+async def test_a_supervisor_s_take_over_is_one_message_to_the_customer_and_the_notes_read_in_one_language(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    # A Russian guest served by Kate: the supervisor joins, then takes over.
+    guest = Customer(http, url_of(gateway), prefix="taken-over")
+    await guest.says("здравствуйте")
+    kate = await with_kate(gateway, guest)
+    sveta = Operator(gateway, "sveta")
+    await sveta.signs_in()
+    base = f"/api/supervisor/conversations/{guest.conversation_id}"
+    await sveta.post(base + "/join")
+    await gateway.app[BUS_KEY].drain()
+    before = await last_seq(gateway, guest.conversation_id)
+    await sveta.post(base + "/take-over")
+    await gateway.app[BUS_KEY].drain()
+    told = await customer_messages_after(gateway, guest.conversation_id, before)
+    assert told == [
+        ("system", "Вашим вопросом теперь занимается руководитель смены Светлана. Повторять ничего не нужно.")
+    ]
+    # Kate's note about the supervisor is one kind, shown by each console in its own language, not a bilingual text.
+    notes = (await kate.conversation(guest.conversation_id))["notes"]
+    assert [(n["kind"], n["text"]) for n in notes] == [
+        ("supervisor_joined", "Руководитель смены Светлана — в разговоре")
+    ]
+    transferred = await gateway.app[DB_KEY].events.find_one(
+        {"conversation_id": guest.conversation_id, "name": "conversation.transferred"}
+    )
+    assert transferred is not None and transferred["data"]["takeover"] is True and transferred["data"]["note"] == ""
+
+    # An English customer still talking to the bot: taken over straight away, one message in English.
+    john = Customer(http, url_of(gateway), prefix="taken-from-bot")
+    await john.says("hello, what is the interest rate on deposits?")
+    before = await last_seq(gateway, john.conversation_id)
+    await sveta.post(f"/api/supervisor/conversations/{john.conversation_id}/take-over")
+    await gateway.app[BUS_KEY].drain()
+    told = await customer_messages_after(gateway, john.conversation_id, before)
+    assert told == [
+        ("system", "Светлана, a team lead, is now taking care of your question. There is no need to repeat anything.")
+    ]

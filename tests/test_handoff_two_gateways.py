@@ -150,3 +150,40 @@ async def test_two_gateways_starting_at_once_on_a_fresh_database_both_seed_it_an
         assert await db.kb_article_versions.count_documents({}) == 32, "each seed article created once"
         await first.close()
         await second.close()
+
+
+async def test_signing_out_other_devices_closes_a_page_held_by_the_other_gateway_at_once(
+    two_gateways: tuple[TestClient[web.Request, web.Application], TestClient[web.Request, web.Application]],
+    mint_token: Any,
+) -> None:
+    """Anna's laptop talks to one gateway process, her phone to the other; signing out from the phone ends the
+    laptop's session now, not at its next reconnect."""
+    laptop_side, phone_side = two_gateways
+    laptop_token = mint_token("demo-anna")
+    laptop = await laptop_side.ws_connect("/chat/ws")
+    await laptop.send_json({"type": "hello", "visitor_id": "anna-laptop-01", "customer_token": laptop_token})
+    assert (await laptop.receive_json(timeout=10))["type"] == "ready"
+    await asyncio.sleep(1.1)  # token times are whole seconds: the sign-out comes after the laptop's token
+    phone = await phone_side.ws_connect("/chat/ws")
+    await phone.send_json({"type": "hello", "visitor_id": "anna-phone-001", "customer_token": mint_token("demo-anna")})
+    assert (await phone.receive_json(timeout=10))["type"] == "ready"
+
+    await phone.send_json({"type": "sign_out_others"})
+    frames: list[str] = []
+    while "signed_out_others" not in frames:
+        frames.append((await phone.receive_json(timeout=10))["type"])
+
+    # The laptop, on the other process, is told and its socket closed, without reconnecting.
+    seen: list[str] = []
+    while True:
+        message = await laptop.receive(timeout=10)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            break
+        seen.append(json.loads(message.data)["type"])
+    assert "signed_out" in seen
+    assert laptop.closed and laptop.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    # The phone stays signed in and connected.
+    assert not phone.closed
+    await phone.send_json({"type": "ping"})
+    assert (await phone.receive_json(timeout=10))["type"] == "pong"
+    await phone.close()

@@ -36,7 +36,7 @@ from core.stack import Stack
 from handoff import claims, conversations
 from handoff.conversations import TRANSITION_LEASE_SECONDS, HandoffReason
 from handoff.router import DuplicateMessage, MessageInProgress
-from handoff.transcript import INBOUND_LEASE_SECONDS, inbound_key
+from handoff.transcript import inbound_key
 
 from .handoff_support import REST, Clock, Operator, _close_operator_sessions, gateway_settings
 
@@ -167,7 +167,7 @@ async def test_a_claim_left_by_an_attempt_that_died_is_retried_after_its_lease(g
     # Within the lease the first attempt may still be storing: the client is asked to retry, not told "duplicate".
     with pytest.raises(MessageInProgress):
         await router.handle(message("intake-visitor-2", "m-2"))
-    clock.advance(INBOUND_LEASE_SECONDS + 1)
+    clock.advance(router.turn_lease_seconds + 1)
     await router.handle(message("intake-visitor-2", "m-2"))
     with pytest.raises(DuplicateMessage):
         await router.handle(message("intake-visitor-2", "m-2"))
@@ -187,7 +187,7 @@ async def test_a_message_stored_by_an_attempt_that_died_before_saying_so_is_not_
     await gateway.app[DB_KEY].messages.insert_one(
         {"conversation_id": conversation_id, "seq": 1, "author": "customer", "text": "вы тут?", "inbound_id": key}
     )
-    clock.advance(INBOUND_LEASE_SECONDS + 1)
+    clock.advance(router.turn_lease_seconds + 1)
 
     with pytest.raises(DuplicateMessage):
         await router.handle(message("intake-visitor-3", "m-3"))
@@ -195,6 +195,52 @@ async def test_a_message_stored_by_an_attempt_that_died_before_saying_so_is_not_
         await router.handle(message("intake-visitor-3", "m-3"))
 
     assert await customer_messages(gateway, key) == 1
+
+
+async def test_a_turn_whose_gateway_died_after_storing_the_message_is_handed_to_an_operator_on_retry(
+    gateway: Client,
+) -> None:
+    """A gateway host died between storing a message and the bot's answer (tests/test_hosts.py's kill run).
+
+    Its claim stays pending; the client's retry after the turn's lease finds the message stored and
+    unanswered, and the conversation goes to an operator instead of waiting for an answer that never comes.
+    """
+    clock = Clock()
+    router = gateway.app[ROUTER_KEY]
+    router.clock = clock
+    db, bus = gateway.app[DB_KEY], gateway.app[BUS_KEY]
+    answered_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-answered", clock(), bus)).id
+    abandoned_id = (await conversations.open_conversation(db, "webchat", "intake-visitor-abandoned", clock(), bus)).id
+    for conversation_id, visitor in (
+        (abandoned_id, "intake-visitor-abandoned"),
+        (answered_id, "intake-visitor-answered"),
+    ):
+        key = inbound_key("webchat", f"{visitor}:m-5")
+        await db.inbound_seen.insert_one({"_id": key, "key": key, "state": "pending", "at": clock()})
+        await db.messages.insert_one(
+            {"conversation_id": conversation_id, "seq": 1, "author": "customer", "text": "вы тут?", "inbound_id": key}
+        )
+    # The second one's gateway stored the bot's answer and died before completing the claim.
+    await db.messages.insert_one({"conversation_id": answered_id, "seq": 2, "author": "bot", "text": "Да"})
+
+    # While the turn may still be running elsewhere, the retry waits.
+    with pytest.raises(MessageInProgress):
+        await router.handle(message("intake-visitor-abandoned", "m-5"))
+    clock.advance(router.turn_lease_seconds + 1)
+
+    turn = await router.handle(message("intake-visitor-abandoned", "m-5"))
+    assert turn.conversation_id == abandoned_id and turn.state == "queued"
+    assert [reply.author for reply in turn.replies] == ["system"]
+    handed = await db.conversations.find_one({"_id": abandoned_id})
+    assert handed is not None and handed["handoff"]["reason"] == HandoffReason.BOT_UNAVAILABLE
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-abandoned", "m-5"))
+    assert await customer_messages(gateway, inbound_key("webchat", "intake-visitor-abandoned:m-5")) == 1
+
+    with pytest.raises(DuplicateMessage):
+        await router.handle(message("intake-visitor-answered", "m-5"))
+    kept = await db.conversations.find_one({"_id": answered_id})
+    assert kept is not None and kept["state"] == "bot", "an answered turn is not handed off"
 
 
 async def test_a_retry_after_an_insert_that_timed_out_but_landed_later_is_not_stored_again(gateway: Client) -> None:

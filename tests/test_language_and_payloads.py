@@ -32,6 +32,9 @@ def test_language_is_detected_per_message(text: str, language: str | None) -> No
         "/request_operator",
         '/inform{"card_last4":"1234"}',
         '/check_balance{"product_type":"credit_card"}',
+        # "Помогло / Не помогло" under a knowledge-base answer (and keys 1 / 2 on the phone).
+        '/faq{"kb_article": "card_abroad", "kb_vote": "helpful"}',
+        '/faq{"kb_article": "card_abroad", "kb_vote": "not_helpful"}',
     ],
 )
 def test_our_buttons_pass(payload: str) -> None:
@@ -49,6 +52,7 @@ def test_our_buttons_pass(payload: str) -> None:
         "/inform[1]",
         '/inform{"card_last4":"1234"',
         "/AFFIRM",
+        '/faq{"kb_article": "card_abroad", "kb_vote": "very"}',
     ],
 )
 def test_forged_or_unknown_buttons_are_stopped(payload: str) -> None:

@@ -8,14 +8,21 @@ OriginateResponse event), and records each action it received.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender
+from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
+from outbound.limits import SharedSlots
 from outbound.models import Channel
 from outbound.senders import OutboundMessage, Sent, TemporaryFailure
+
+from .test_handoff_two_gateways import redis_url
+
+__all__ = ["redis_url"]
 
 
 class ScriptedAmi:
@@ -25,6 +32,7 @@ class ScriptedAmi:
         self.outcomes = outcomes
         self.actions: list[dict[str, list[str]]] = []
         self.server: asyncio.Server | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self.session, "127.0.0.1", 0)
@@ -34,6 +42,7 @@ class ScriptedAmi:
         def send(fields: dict[str, str]) -> None:
             writer.write(("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode())
 
+        self.writer = writer
         writer.write(b"Asterisk Call Manager/5.0.1\r\n")
         while True:
             block = await reader.readuntil(b"\r\n\r\n")
@@ -57,6 +66,14 @@ class ScriptedAmi:
             else:
                 send({"Response": "Success", "ActionID": action_id, "Ping": "Pong"})
             await writer.drain()
+
+    async def hang_up(self, unique_id: str) -> None:
+        """The callee hangs up: Asterisk tells every AMI session with the call privilege."""
+        assert self.writer is not None
+        event = {"Event": "Hangup", "Privilege": "call,all", "Channel": "PJSIP/trunk-00000001", "Uniqueid": unique_id}
+        event |= {"Cause": "16", "Cause-txt": "Normal Clearing"}
+        self.writer.write(("".join(f"{k}: {v}\r\n" for k, v in event.items()) + "\r\n").encode())
+        await self.writer.drain()
 
     async def close(self) -> None:
         if self.server is not None:
@@ -120,3 +137,44 @@ def test_the_shipped_dialplan_detects_machines_before_the_agi_and_passes_the_ver
     amd = next(i for i, step in enumerate(steps) if ",AMD()" in step)
     agi = next(i for i, step in enumerate(steps) if "AGI(${CC_AGI_URL}&amd=${AMDSTATUS})" in step)
     assert amd < agi
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_one_line_carries_one_call_until_asterisk_says_it_hung_up(redis: Redis) -> None:
+    """OUTBOUND_MAX_CALLS across workers: the Originate waits for a free line, the Hangup event frees it."""
+    answered = {"Response": "Success", "Channel": "PJSIP/trunk-00000003", "Uniqueid": "?", "Reason": "4"}
+    peer = ScriptedAmi([answered, answered])
+    config = AmiConfig(
+        host="127.0.0.1",
+        port=await peer.start(),
+        username="contact-center",
+        secret="ami-secret-for-tests",
+        channel="PJSIP/{number}@trunk",
+        agi_url="agi://127.0.0.1:4573/outbound",
+    )
+    slots = SharedSlots(redis, f"calls-{uuid.uuid4().hex[:6]}", limit=1)
+    sender = AsteriskCallSender(config, answer_timeout=10, slots=slots)
+    try:
+        first = await sender.send(OutboundMessage("att_a", Channel.CALL, "+79160000002", "", "ru"))
+        busy = await sender.send(OutboundMessage("att_b", Channel.CALL, "+79160000003", "", "ru"))
+        assert isinstance(first, Sent)
+        assert isinstance(busy, TemporaryFailure) and busy.error == "every outbound line is busy"
+        assert sum(a["Action"] == ["Originate"] for a in peer.actions) == 1, "no call placed without a line"
+
+        await peer.hang_up(channel_id_of("att_a"))
+        for _ in range(50):
+            if await slots.try_acquire("probe"):
+                await slots.release("probe")
+                break
+            await asyncio.sleep(0.1)
+        second = await sender.send(OutboundMessage("att_b", Channel.CALL, "+79160000003", "", "ru"))
+        assert isinstance(second, Sent) and second.channel_user_id == "agi:cc-att_b"
+    finally:
+        await sender.close()
+        await peer.close()

@@ -39,6 +39,8 @@ class CallState:
     verify_attempts: int = 0
     # The survey question just asked (handoff.surveys type): keys and words go to it as they are.
     survey_question: str | None = None
+    # The knowledge-base article just answered, while key 1 / 2 may say whether it helped (issue 20).
+    vote_article: str | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
 

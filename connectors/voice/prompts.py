@@ -28,6 +28,8 @@ class Prompt(StrEnum):
     TRANSFER = "transfer"
     MAX_DURATION = "max_duration"
     ANYTHING_ELSE = "anything_else"
+    # After a knowledge-base answer: an optional key vote, asked before "anything else?".
+    WAS_IT_HELPFUL = "was_it_helpful"
     STILL_THERE = "still_there"
     # Before the goodbye of a call the line ends itself (silence): how to call back.
     CALL_AGAIN = "call_again"
@@ -94,6 +96,10 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
         "en": "This call has reached its maximum length and has to end. Please call again. Goodbye!",
     },
     Prompt.ANYTHING_ELSE: {"ru": "Чем ещё могу помочь?", "en": "Is there anything else I can help you with?"},
+    Prompt.WAS_IT_HELPFUL: {
+        "ru": "Если ответ помог, нажмите 1, если нет — 2.",
+        "en": "If this answer helped, press 1. If not, press 2.",
+    },
     Prompt.STILL_THERE: {
         "ru": "Вы на линии? Если нужно что-то ещё, просто скажите.",
         "en": "Are you still there? If there is anything else, just say it.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -48,6 +49,9 @@ CARD_DIGITS = 4
 _WITH_OPERATORS = frozenset({"queued", "assigned"})
 # A bot reply with this custom key set closes the conversation (the call hangs up after it).
 CLOSES_CONVERSATION = "closes_conversation"
+# The knowledge base answered this article (actions/knowledge.py, VOTE_BY_KEYS): the caller may press 1 / 2.
+VOTE_BY_KEYS = "kb_vote_by_keys"
+_VOTE_KEYS = {"1": "helpful", "2": "not_helpful"}
 
 
 class NextStep(StrEnum):
@@ -162,6 +166,9 @@ class VoiceSession:
         """One caller turn; `state` is updated in place for the adapter to keep."""
         if state.ended_at is not None:
             return self._outcome(state, (), NextStep.HANGUP)
+        # The "helpful?" keys count only as the very next thing the caller does: silence or a new question
+        # lets the vote go (the caller is never held for it).
+        vote_for, state.vote_article = state.vote_article, None
         if (self._clock() - state.started_at).total_seconds() > self._max_call_seconds:
             self.end(state, "max_duration")
             return self._outcome(state, (say(Prompt.MAX_DURATION, self._lang(state)),), NextStep.HANGUP)
@@ -170,6 +177,8 @@ class VoiceSession:
         if state.survey_question is not None and (digits or "#" in (heard.digits or "")):
             # A survey score keyed in ("0" too, on the 0-10 scale), or "#" to skip a comment.
             return await self._route(state, digits or "#")
+        if digits in _VOTE_KEYS and vote_for is not None and not state.menu and state.held_text is None:
+            return await self._vote(state, vote_for, _VOTE_KEYS[digits])
         if digits:
             return await self._keys(state, digits)
         if not speech:
@@ -234,6 +243,11 @@ class VoiceSession:
         state.no_input = state.no_match = 0
         await remember_language(self._db, state.caller, language, self._clock())
         return self._gather(state, greeting(language))
+
+    async def _vote(self, state: CallState, article_id: str, vote: str) -> VoiceOutcome:
+        """Key 1 / 2 after an answer: the vote goes to the bot as the chat's button would send it, stored alike."""
+        payload = "/faq" + json.dumps({"kb_article": article_id, "kb_vote": vote})
+        return await self._route(state, payload)
 
     async def _keys(self, state: CallState, digits: str) -> VoiceOutcome:
         if state.held_text is not None and digits != DTMF_OPERATOR:
@@ -434,13 +448,30 @@ class VoiceSession:
         spoken = _spoken(turn.replies, language)
         with_buttons = [r for r in turn.replies if r.buttons]
         state.menu = [b.payload for b in with_buttons[-1].buttons] if with_buttons else []
+        voted_on = _vote_offer(turn.replies) if not state.menu else None
+        if voted_on is not None:
+            # An answer from the knowledge base: whether it helped is one optional key away.
+            state.vote_article = voted_on
+            spoken.append(say(Prompt.WAS_IT_HELPFUL, language))
         if not state.menu and not any("?" in s.text for s in spoken):
             # The bot answered and asks nothing: the line asks what else, as a person would.
             spoken.append(say(Prompt.ANYTHING_ELSE, language))
         # Only "anything else?" settles the call: a "no" then ends it. Any other question the bot asked
         # ("Соединить вас с оператором?") is still open, whatever the caller answers to it.
         state.settled = not state.menu and bool(spoken) and _asks_anything_else(spoken[-1].text)
-        return self._gather(state, spoken or [say(Prompt.ANYTHING_ELSE, language)])
+        # One key is the whole vote: the gateway stops listening at the first key.
+        return self._gather(
+            state, spoken or [say(Prompt.ANYTHING_ELSE, language)], max_digits=1 if voted_on is not None else None
+        )
+
+
+def _vote_offer(replies: Sequence[Reply]) -> str | None:
+    """The article a knowledge-base answer in this turn may be voted on, if any."""
+    for reply in replies:
+        article = reply.custom.get(VOTE_BY_KEYS)
+        if isinstance(article, str) and article:
+            return article
+    return None
 
 
 def _survey_question(replies: Sequence[Reply]) -> str | None:

@@ -119,6 +119,9 @@ async def test_a_supervisor_reads_joins_and_takes_over_a_live_conversation(
 
         await supervisor.locator("#take-over").click()
         await expect(supervisor.locator("#viewer-state")).to_contain_text("у оператора · Светлана")
+        # The customer reads one message about it, not "transferred" and "an operator joined".
+        await expect(chat.locator("#messages")).to_contain_text("Вашим вопросом теперь занимается руководитель смены")
+        assert "подключился оператор Светлана" not in await chat.locator("#messages").inner_text()
         await expect(supervisor.get_by_role("link", name="Открыть в консоли")).to_have_attribute(
             "href", f"/console/c/{conversation_id}"
         )

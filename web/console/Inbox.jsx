@@ -109,6 +109,8 @@ function Row({ row, now, current, me, onError, triage, picked, onPick, onChanged
     } catch (err) { onError(err); }
   }
   const fresh = row.state === "assigned" && row.assignee_id === me.login && !row.accepted;
+  const takeButton = row.state === "queued" && me.operator
+    ? <button type="button" class="take" onClick={take}>{tr.t("row.take")}</button> : null;
   return (
     <li class={"row" + (current ? " current" : "") + (row.unread ? " unread" : "") + (fresh ? " fresh" : "")} data-conversation-id={row.id}>
       <a href={conversationHref(row.id)} aria-current={current ? "page" : undefined}
@@ -139,13 +141,14 @@ function Row({ row, now, current, me, onError, triage, picked, onPick, onChanged
           {row.state === "closed" ? <span class="at">{when(row.updated_at)}</span> : null}
         </span>
       </a>
-      {row.state === "queued" && me.operator ? <button type="button" class="take" onClick={take}>{tr.t("row.take")}</button> : null}
       {supervisor && row.state !== "closed" ? (
         <span class="row-tools">
           <input type="checkbox" class="pick" checked={picked} onChange={onPick} aria-label={tr.t("row.pick", { name })} />
           <Reassign row={row} name={name} triage={triage} onError={onError} onChanged={onChanged} />
+          {/* In the tools' line, beside the list, so the two never overlap. */}
+          {takeButton}
         </span>
-      ) : null}
+      ) : takeButton}
     </li>
   );
 }

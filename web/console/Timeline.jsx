@@ -54,7 +54,7 @@ function Note({ n }) {
   return (
     <li class="note">
       <span class="meta">{tr.t(label, { name: n.operator_name || n.operator_id })} · <time dateTime={n.at}>{when(n.at)}</time></span>
-      <span class="text">{n.text}</span>
+      <span class="text">{n.kind === "supervisor_joined" ? tr.t("note.supervisorJoined", { name: n.operator_name || n.operator_id }) : n.text}</span>
     </li>
   );
 }
@@ -67,10 +67,13 @@ export function activityText(a) {
     case "conversation.bot_handoff": return tr.t("activity.handoff", { reason: tr.word("reason", d.reason) });
     case "conversation.assigned": return tr.t(d.how === "take" ? "activity.taken" : "activity.assigned", { name: d.operator_name || "" });
     case "conversation.transferred":
+      if (d.takeover) return tr.t("activity.takenOver", { name: d.to_operator_name || d.to_operator_id });
       return d.to_operator_id ? tr.t("activity.transferredTo", { who, to: d.to_operator_name || d.to_operator_id })
         : tr.t("activity.transferredTeam", { who, team: tr.word("team", d.to_team) });
     case "conversation.returned_to_bot": return tr.t("activity.returned", { who });
-    case "conversation.closed": return tr.t("activity.closed", { who, resolution: tr.word("resolution", d.resolution) });
+    case "conversation.closed":
+      if (d.resolution === "bot_idle") return tr.t("activity.closedIdle");
+      return tr.t("activity.closed", { who, resolution: tr.word("resolution", d.resolution) });
     case "customer.verified": return tr.t("activity.verified", { how: tr.word("verified", d.method) });
     case "card.blocked": return tr.t("activity.cardBlocked", { who, card: d.card || d.last4 });
     case "conversation.priority_changed": return tr.t("activity.priority", { who, priority: tr.word("priority", d.priority) });

@@ -2,16 +2,17 @@
 // preview of the text as a known customer and as a guest would read it (variables filled in).
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.js";
-import { errorText, useLanguage } from "../lib/i18n.js";
+import { errorText, language, useLanguage } from "../lib/i18n.js";
 import { tr } from "./tr.js";
 
-const EMPTY = { id: null, title: "", text: "", language: "ru", team: "" };
+// A new answer starts in the page's language: a supervisor working in English most likely writes English.
+const empty = () => ({ id: null, title: "", text: "", language: language(), team: "" });
 
 export function Canned({ onBanner }) {
   useLanguage();
   const [items, setItems] = useState([]);
   const [teams, setTeams] = useState([]);
-  const [editing, setEditing] = useState(EMPTY);
+  const [editing, setEditing] = useState(empty);
   const [preview, setPreview] = useState(null);
   const load = () => api("GET", "/api/supervisor/canned").then((d) => setItems(d.canned)).catch(() => {});
   useEffect(() => {
@@ -28,7 +29,7 @@ export function Canned({ onBanner }) {
       if (editing.id) await api("PUT", "/api/supervisor/canned/" + editing.id, body);
       else await api("POST", "/api/supervisor/canned", body);
       onBanner({ kind: "ok", text: tr.t("canned.saved", { title: editing.title }) });
-      setEditing(EMPTY);
+      setEditing(empty());
       setPreview(null);
       load();
     } catch (err) { fail(err); }
@@ -82,11 +83,11 @@ export function Canned({ onBanner }) {
         <div class="wide buttons">
           <button type="button" id="canned-preview" onClick={showPreview}>{tr.t("canned.preview")}</button>
           <button type="submit" id="canned-save">{tr.t("canned.save")}</button>
-          {editing.id ? <button type="button" onClick={() => { setEditing(EMPTY); setPreview(null); }}>{tr.t("canned.cancel")}</button> : null}
+          {editing.id ? <button type="button" onClick={() => { setEditing(empty()); setPreview(null); }}>{tr.t("canned.cancel")}</button> : null}
         </div>
         {preview ? (
           <dl class="wide canned-preview" id="canned-preview-out">
-            <dt>{tr.t("canned.asCustomer")}</dt><dd lang={editing.language}>{preview.customer}</dd>
+            <dt>{tr.t("canned.asCustomer", { name: preview.sample_name })}</dt><dd lang={editing.language}>{preview.customer}</dd>
             <dt>{tr.t("canned.asGuest")}</dt><dd lang={editing.language}>{preview.guest}</dd>
             {preview.unknown_variables.length ? <><dt>{tr.t("canned.unknown")}</dt><dd>{preview.unknown_variables.map((v) => "{" + v + "}").join(", ")}</dd></> : null}
           </dl>

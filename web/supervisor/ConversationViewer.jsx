@@ -98,7 +98,7 @@ export function ConversationViewer({ id, subscribe, onClose, onBanner, onChanged
           {context.notes.length ? (
             <details class="notes" open>
               <summary>{tr.t("viewer.notes")} ({context.notes.length})</summary>
-              <ul id="viewer-notes">{context.notes.map((n, i) => <li key={i}><span class="at">{dateTime(n.at)}</span> {n.text}</li>)}</ul>
+              <ul id="viewer-notes">{context.notes.map((n, i) => <li key={i}><span class="at">{dateTime(n.at)}</span> {n.kind === "supervisor_joined" ? tr.t("viewer.supervisorJoined", { name: n.operator_name || n.operator_id }) : n.text}</li>)}</ul>
             </details>
           ) : null}
           {closed ? <p class="hint" id="viewer-read-only">{tr.t("viewer.readOnly")}</p> : (
