@@ -34,6 +34,7 @@ from sanic.request import Request
 from sanic.response import BaseHTTPResponse, HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from core.metrics import ACTIONS
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,15 @@ def create_guarded_app(
     return guard(app, token)
 
 
+class CountingExecutor(ActionExecutor):
+    """rasa_sdk's executor, counting the actions it runs (/metrics: which calls a turn costs)."""
+
+    async def run(self, action_call: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        """Count the action, then run it."""
+        ACTIONS.labels(str(action_call.get("next_action"))).inc()
+        return await super().run(action_call, *args, **kwargs)
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> None:
     """Register the actions and serve them on SANIC_HOST (127.0.0.1 unless set) and the given port."""
     utils.configure_colored_logging(args.loglevel)  # type: ignore[no-untyped-call]
@@ -118,7 +128,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), args.log_file, args.loglevel, args.logging_config_file
     )
     utils.update_sanic_log_level()
-    executor = ActionExecutor()
+    executor = CountingExecutor()
     executor.register_package(args.actions_module or args.actions)
     # Loopback unless deployed otherwise: Rasa is the only client.
     host, workers = os.environ.get("SANIC_HOST", "127.0.0.1"), utils.number_of_sanic_workers()

@@ -50,9 +50,13 @@ HEADERS = {"Authorization": f"Bearer {LOCAL_REST_API_KEY}"}
 
 
 def start_counted_gateway(stack: Stack, name: str, checkout: Path) -> tuple[Process, str]:
-    """A gateway of `checkout` on the stack's database and Rasa, its commands counted; its process and URL."""
+    """A gateway of `checkout` on the stack's database and Rasa, its commands counted; its process and URL.
+
+    It waits for the bot as long as it takes (30 s): a turn handed off because a loaded machine's Rasa was
+    slow is no plain bot turn, and the figure is a count, not a time.
+    """
     port = free_port()
-    env = stack.env() | {"GATEWAY_PORT": str(port), "PYTHONPATH": str(checkout)}
+    env = stack.env() | {"GATEWAY_PORT": str(port), "PYTHONPATH": str(checkout), "BOT_TIMEOUT_SECONDS": "30"}
     log_dir = stack.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"

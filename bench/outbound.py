@@ -422,7 +422,9 @@ async def figure_inbound(args: argparse.Namespace) -> None:
     api = TimedBotApi()
     sets: list[WorkerSet] = []
     modes = ["without campaign", "campaign, workers at nice 0", "campaign, workers at nice 10 (default)"]
-    measured: dict[str, dict[str, list[float]]] = {m: {"times": [], "cpu": [], "sends": []} for m in modes}
+    measured: dict[str, dict[str, list[float]]] = {
+        m: {"times": [], "cpu": [], "sends": [], "databases": [], "workers": []} for m in modes
+    }
     failures = handoffs = 0
     conversations, turns = args.inbound_conversations, len(INBOUND_TURNS)
     try:
@@ -460,10 +462,15 @@ async def figure_inbound(args: argparse.Namespace) -> None:
                         deadline = time.monotonic() + 60
                         while not api.arrivals and time.monotonic() < deadline:  # noqa: ASYNC110 -- polls the stand-in
                             await asyncio.sleep(0.1)
-                    began, cpu = time.monotonic(), inbound_cpu(stack)
+                    began, cpu, databases = time.monotonic(), inbound_cpu(stack), servers_cpu(stack)
+                    working = sum(tree_cpu_seconds(w.popen.pid) for one in sets for w in one.workers)
                     times, failed, handed = await inbound_phase(http, stack, token, conversations, turns)
                     ended = time.monotonic()
                     measured[mode]["cpu"].append(inbound_cpu(stack) - cpu)
+                    # Cores busy during the phase: FerretDB + PostgreSQL (shared), and the outbound workers.
+                    measured[mode]["databases"].append((servers_cpu(stack) - databases) / (ended - began))
+                    worker_cpu = sum(tree_cpu_seconds(w.popen.pid) for one in sets for w in one.workers) - working
+                    measured[mode]["workers"].append(worker_cpu / (ended - began))
                     measured[mode]["times"].extend(times)
                     failures += failed
                     handoffs += handed
@@ -492,6 +499,11 @@ async def figure_inbound(args: argparse.Namespace) -> None:
             f"inbound {conversations} concurrent REST conversations, {mode}: {len(times)} turns,"
             f" {cpu_ms:.1f} CPU-ms per turn (gateway + Rasa + actions), p95 {figures[mode][1]:.0f} ms,"
             f" p50 {percentile(times, 50):.0f} ms{sending_rate}"
+        )
+        db_cores, worker_cores = measured[mode]["databases"], measured[mode]["workers"]
+        print(
+            f"  cores busy meanwhile ({mode}): FerretDB + PostgreSQL {sum(db_cores) / len(db_cores):.2f},"
+            f" outbound workers {sum(worker_cores) / len(worker_cores):.2f}"
         )
     cpu_off, p95_off = figures[modes[0]]
     for mode in modes[1:]:

@@ -13,11 +13,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_patches
+from bot import rasa_patches, settled_slots
 
 logger = logging.getLogger(__name__)
-# Rasa imports this module at start (bot/credentials.yml names the channel), so the patch is in place before any turn.
+# Rasa imports this module at start (bot/credentials.yml names the channel), so the patches are in place before any turn.
 rasa_patches.apply()
+settled_slots.apply()
 
 # Same default as the gateway's settings, so a local run works without configuration.
 _DEFAULT_TOKEN = "local-dev-rasa-token"

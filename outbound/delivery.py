@@ -41,6 +41,8 @@ SENDING_LEASE = timedelta(minutes=5)
 CONVERSATION_CHANNELS = {Channel.TELEGRAM: "telegram"}
 # The conversation channel of an answered survey call: the phone line's voice session.
 VOICE_CONVERSATIONS = "voice"
+# The kinds whose answered call continues in its own voice conversation (the others get the ordinary line).
+VOICE_SESSION_KINDS = frozenset({Kind.SURVEY, Kind.PAYMENT_REMINDER})
 
 Defer = Callable[[str, datetime], Awaitable[None]]
 
@@ -332,11 +334,12 @@ class Deliverer:
     ) -> str | None:
         """The contact as a turn of the customer's conversation: the reply then finds the campaign.
 
-        A survey call's conversation is the voice session's of that call (`reply_from`, the call's id
-        there): answered by a person, the call asks the survey's questions (connectors/voice/session.py).
+        A survey or payment-reminder call's conversation is the voice session's of that call (`reply_from`,
+        the call's id there): answered by a person, the call asks the survey's questions, or asks who is
+        speaking before the reminder's amount and date are said (connectors/voice/session.py).
         """
         channel, user = CONVERSATION_CHANNELS.get(attempt.channel), address
-        if attempt.kind is Kind.SURVEY and attempt.channel is Channel.CALL and reply_from:
+        if attempt.kind in VOICE_SESSION_KINDS and attempt.channel is Channel.CALL and reply_from:
             channel, user = VOICE_CONVERSATIONS, reply_from
         if channel is None:
             return None

@@ -35,7 +35,7 @@ from core.masking import mask_sensitive
 from core.messages import Reply
 from handoff.conversations import Conversation, HandoffReason
 from handoff.events import Event
-from handoff.router import HookedTurn
+from handoff.router import VOICE_CHANNEL, HookedTurn
 from outbound import store
 from outbound.delivery import recipient_of
 from outbound.messages import ANSWER_INTENT, buttons_for, format_due_date
@@ -251,7 +251,9 @@ class OutboundReplies:
         if answer == "stop":
             return await self._stop(pool, attempt, conversation, language, now)
         if attempt.kind is Kind.PAYMENT_REMINDER:
-            return await self._reminder(pool, attempt, answer, language, identity, now)
+            return await self._reminder(
+                pool, attempt, answer, language, identity, now, by_phone=conversation.channel == VOICE_CHANNEL
+            )
         if answer == "operator":
             await store.record_answer(pool, attempt.id, answer, now)
             return HookedTurn([], escalate=_escalation(attempt, "sales"))
@@ -281,6 +283,8 @@ class OutboundReplies:
         language: str,
         identity: CustomerIdentity | None,
         now: datetime,
+        *,
+        by_phone: bool = False,
     ) -> HookedTurn | None:
         data = attempt.data
         due = format_due_date(datetime.fromisoformat(data["due_date"]).date(), language) if data.get("due_date") else ""
@@ -292,7 +296,9 @@ class OutboundReplies:
                 return HookedTurn([Reply(text=_text("verify_first", language, due_date=due))])
             amount = format_amount(Decimal(str(data.get("amount") or "0")), "en" if language == "en" else "ru")
             text = _text("amount", language, product=str(data.get("product", "")), amount=amount, due_date=due)
-            return HookedTurn([Reply(text=text)])
+            # On the phone the reminder's answers follow as a keypad menu (the chat still has the message's buttons).
+            buttons = buttons_for(attempt.kind, language) if by_phone else ()
+            return HookedTurn([Reply(text=text, buttons=buttons)])
         if answer == "remind_tomorrow":
             await store.record_answer(pool, attempt.id, "remind_tomorrow", now)
             await self._again_tomorrow(pool, attempt, now)

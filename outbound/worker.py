@@ -113,8 +113,8 @@ async def runtime(settings: Settings, outbound: OutboundSettings) -> AsyncIterat
             await pool.close()
 
 
-def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Deliverer) -> None:
-    """The delivery job and the periodic reaper."""
+def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Deliverer, *, reaper: bool = True) -> None:
+    """The delivery job and (unless `reaper` is False: a story that watches a campaign run) the periodic reaper."""
 
     @queue.task(name=DELIVER_TASK, queue=QUEUE)
     async def deliver(attempt_id: str) -> None:
@@ -122,6 +122,9 @@ def register_tasks(queue: procrastinate.App, pool: store.Pool, deliverer: Delive
 
     async def defer(attempt_id: str, at: datetime) -> None:
         await defer_delivery(queue, attempt_id, at)
+
+    if not reaper:
+        return
 
     @queue.periodic(cron="* * * * *", periodic_id="reap")
     @queue.task(name=REAP_TASK, queue=QUEUE, queueing_lock="outbound-reap")

@@ -90,9 +90,12 @@ class Workers:
         telegram_url: str,
         redis: Redis | None,
         clock: Callable[[], datetime] = lambda: NOON,
+        *,
+        reaper: bool = True,
     ) -> None:
         self.url, self.pool, self.bank, self.telegram_url, self.redis = url, pool, bank, telegram_url, redis
         self.clock = clock
+        self.reaper = reaper
         self.queue = create_queue_app(url)
         self.deliverer: Deliverer | None = None
 
@@ -108,7 +111,7 @@ class Workers:
         self.deliverer = Deliverer(
             self.pool, self.bank, backend(self.bank), {Channel.TELEGRAM: sender}, defer, clock=self.clock
         )
-        register_tasks(self.queue, self.pool, self.deliverer)
+        register_tasks(self.queue, self.pool, self.deliverer, reaper=self.reaper)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

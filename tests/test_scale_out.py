@@ -10,6 +10,9 @@ go straight to the other process, as after a failover, and continue the same tra
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,10 +36,25 @@ def two_rasa(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         own.start_redis()
         own.start_rasa("rasa")
         own.start_rasa("rasa-2")
+        for url in own.rasa_urls:
+            warm_up(url, own.rasa_token)
         own.start_gateway()
         yield own
     finally:
         own.stop()
+
+
+def warm_up(rasa_url: str, token: str) -> None:
+    """One turn on a freshly started Rasa: its first turns are slow (lazy parts) and would hit the 4 s bot timeout
+    when twelve conversations start at once on a loaded machine (seen at load 10-18)."""
+    body = {"sender": f"warm-up-{uuid.uuid4().hex[:8]}", "message": "Здравствуйте", "metadata": {"channel": "rest"}}
+    request = urllib.request.Request(  # noqa: S310 -- the stack's own loopback URL
+        f"{rasa_url}/webhooks/gateway/webhook",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310
+        resp.read()
 
 
 async def tracker_texts(http: aiohttp.ClientSession, rasa_url: str, token: str, conversation_id: str) -> list[str]:

@@ -43,7 +43,7 @@ _FREE_DIGITS = 16
 _READ_TIMEOUT_SECONDS = 120.0
 
 
-# A survey call is answered while the outbound worker may still be recording it: wait this long for its survey.
+# A survey or reminder call is answered while the outbound worker may still be recording it: wait this long for it.
 OUTBOUND_SURVEY_WAIT_SECONDS = 5.0
 
 
@@ -78,6 +78,11 @@ class OutboundCall:
     def survey(self) -> bool:
         """A survey call: the session asks the survey's first question instead of the greeting."""
         return self.kind == "survey"
+
+    @property
+    def own_session(self) -> bool:
+        """A survey or payment-reminder call: its session starts from what the worker recorded, not the greeting."""
+        return self.kind in ("survey", "payment_reminder")
 
 
 class AgiHangup(Exception):
@@ -250,7 +255,7 @@ class FastAgiServer:
             call_id,
             caller if caller and caller != "unknown" else None,
             line_language,
-            survey_wait_seconds=OUTBOUND_SURVEY_WAIT_SECONDS if placed is not None and placed.survey else 0.0,
+            survey_wait_seconds=OUTBOUND_SURVEY_WAIT_SECONDS if placed is not None and placed.own_session else 0.0,
         )
         told: Language | None = None
         try:

@@ -38,6 +38,8 @@ class Prompt(StrEnum):
     # a person hears the opening, then the voice session (greeting or a survey's first question).
     OUTBOUND_MACHINE = "outbound_machine"
     OUTBOUND_OPENING = "outbound_opening"
+    # A payment-reminder call, after the opening: why, in words that tell a bystander nothing, then the check.
+    OUTBOUND_REMINDER = "outbound_reminder"
 
 
 _TEXTS: dict[Prompt, dict[str, str]] = {
@@ -119,6 +121,12 @@ _TEXTS: dict[Prompt, dict[str, str]] = {
     Prompt.OUTBOUND_OPENING: {
         "ru": "Здравствуйте! Это Демо-банк, у нас есть для вас информация.",
         "en": "Hello, this is Demo Bank with some information for you.",
+    },
+    Prompt.OUTBOUND_REMINDER: {
+        "ru": "Мы звоним с напоминанием по одному из ваших продуктов. Чтобы его услышать, подтвердите, что это вы: "
+        "наберите на телефоне последние четыре цифры любой вашей карты. Чтобы поговорить с оператором, нажмите 0.",
+        "en": "We are calling with a reminder about one of your products. To hear it, please confirm it is you: "
+        "type the last four digits of any of your cards. To speak to an operator, press 0.",
     },
 }
 

@@ -34,6 +34,8 @@ from core.messages import InboundMessage, Reply
 from handoff import conversations, surveys, verify_limits
 from handoff.router import DTMF_OPERATOR, VOICE_CHANNEL, InvalidMessage, Router
 from handoff.surveys import CUSTOM_KEY as SURVEY_QUESTION
+from outbound.messages import answer_payload
+from outbound.models import Kind
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ MIN_SPEECH_CONFIDENCE = 0.35
 _SURVEY_POLL_SECONDS = 0.2
 CARD_DIGITS = 4
 _WITH_OPERATORS = frozenset({"queued", "assigned"})
+# A payment-reminder call holds the reminder's own "how much and by when?" until the caller is verified:
+# outbound/replies.py then says the amount and date, with the reminder's answers as a keypad menu.
+REMINDER_HELD = answer_payload("how_much")
 # A bot reply with this custom key set closes the conversation (the call hangs up after it).
 CLOSES_CONVERSATION = "closes_conversation"
 # The knowledge base answered this article (actions/knowledge.py, VOTE_BY_KEYS): the caller may press 1 / 2.
@@ -139,18 +144,43 @@ class VoiceSession:
             started_at=self._clock(),
             candidate_customer_id=candidate,
         )
-        asking = await self._survey_call(state)
+        asking = await self._placed_call(state)
         deadline = time.monotonic() + survey_wait_seconds
         while asking is None and time.monotonic() < deadline:
             await asyncio.sleep(_SURVEY_POLL_SECONDS)
-            asking = await self._survey_call(state)
+            asking = await self._placed_call(state)
         return state, asking or self._gather(state, greeting(self._lang(state)))
 
-    async def _survey_call(self, state: CallState) -> VoiceOutcome | None:
-        """A call the bank placed to ask a survey (outbound/delivery.py): the first question instead of a greeting."""
+    async def _placed_call(self, state: CallState) -> VoiceOutcome | None:
+        """A call the bank placed (outbound/delivery.py recorded it in this call's conversation), else None."""
         conversation = await conversations.find_open(self._db, VOICE_CHANNEL, state.call_id)
         if conversation is None:
             return None
+        return await self._survey_call(state, conversation) or await self._reminder_call(state, conversation)
+
+    async def _reminder_call(self, state: CallState, conversation: conversations.Conversation) -> VoiceOutcome | None:
+        """A payment reminder by phone: why we call, in neutral words, then the inbound line's card-ending check.
+
+        Whoever answered must prove they are the customer the reminder is for (the lockout across calls and
+        channels applies); only then is the held "how much?" routed and the amount and date said.
+        """
+        if conversation.customer_id is None or not await _reminds(self._db, conversation.id):
+            return None
+        state.conversation_id = conversation.id
+        state.language = parse_language(conversation.language) or state.language
+        state.language_open = False
+        state.candidate_customer_id = conversation.customer_id
+        state.verified = False
+        subject = verify_limits.CUSTOMER_PREFIX + conversation.customer_id
+        if (await verify_limits.standing(self._db, subject, self._clock())).locked:
+            return await self._locked(state)
+        state.held_text = REMINDER_HELD
+        state.menu = []
+        ask = say(Prompt.OUTBOUND_REMINDER, self._lang(state))
+        return self._gather(state, [ask], max_digits=CARD_DIGITS, dtmf_only=True)
+
+    async def _survey_call(self, state: CallState, conversation: conversations.Conversation) -> VoiceOutcome | None:
+        """A call the bank placed to ask a survey (outbound/delivery.py): the first question instead of a greeting."""
         waiting = await surveys.pending(self._db, conversation.id, conversation.awaiting)
         if waiting is None:
             return None
@@ -463,6 +493,14 @@ class VoiceSession:
         return self._gather(
             state, spoken or [say(Prompt.ANYTHING_ELSE, language)], max_digits=1 if voted_on is not None else None
         )
+
+
+async def _reminds(db: Database, conversation_id: str) -> bool:
+    """The conversation holds a payment reminder the bank placed (the worker's turn, outbound/delivery.py)."""
+    found = await db.messages.find_one(
+        {"conversation_id": conversation_id, "outbound.kind": Kind.PAYMENT_REMINDER.value}, {"_id": 1}
+    )
+    return found is not None
 
 
 def _vote_offer(replies: Sequence[Reply]) -> str | None:

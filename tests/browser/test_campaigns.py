@@ -118,7 +118,9 @@ async def fill_campaign(page: Page, name: str, kind: str, csv_text: str) -> None
 
 
 async def work_the_queue(gateway: Gateway, pool: store.Pool, url: str, bank: Database, telegram_url: str) -> None:
-    async with Workers(url, pool, bank, telegram_url, None) as workers:
+    # Without the periodic reaper, which finishes a campaign with nothing left to send whenever a minute
+    # turns: the supervisor still pauses, resumes and cancels it in this story.
+    async with Workers(url, pool, bank, telegram_url, None, reaper=False) as workers:
         await workers.run_until_idle()
 
 

@@ -30,6 +30,8 @@ from .conftest import axe_violations
 
 BOT_TIMEOUT_MS = 20_000
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 740}
+TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -111,11 +113,13 @@ async def test_a_newcomer_finds_every_page_and_none_scrolls_sideways(
     await expect(page.locator("#connection")).to_have_text(texts["live"])
     assert not await scrolls_sideways(page), "the console"
     assert await axe_violations(page) == [], "the console"
+    await fits_the_smallest_phone_and_a_tablet(page, viewport, "#connection")
     await page.goto(base + "/supervisor")
     await expect(page.locator("#connection")).to_have_text(texts["live"])
     await expect(page.locator(".kpis")).to_be_visible()
     assert not await scrolls_sideways(page), "the supervisor page"
     assert await axe_violations(page) == [], "the supervisor page"
+    await fits_the_smallest_phone_and_a_tablet(page, viewport, ".kpis")
     await page.goto(base + "/")
     await page.get_by_role("link", name=texts["editor"]).click()
     await staff_signs_in(page, base + "/kb/editor", "editor", DEMO_EDITOR_PASSWORD)
@@ -128,7 +132,18 @@ async def test_a_newcomer_finds_every_page_and_none_scrolls_sideways(
     await page.click("#new-article")
     await page.click("#save")
     await expect(page.locator("#message")).to_contain_text(texts["bad_id"])
+    await fits_the_smallest_phone_and_a_tablet(page, viewport, "#articles li")
     await context.close()
+
+
+async def fits_the_smallest_phone_and_a_tablet(page: Page, viewport: dict[str, int], ready: str) -> None:
+    """The page, resized to 360 px and to a tablet, still does not scroll sideways; then back to `viewport`."""
+    for size in (SMALL_PHONE, TABLET):
+        await page.set_viewport_size(size)  # type: ignore[arg-type]
+        await page.reload()
+        await expect(page.locator(ready).first).to_be_visible()
+        assert not await scrolls_sideways(page), f"{page.url} at {size['width']} px"
+    await page.set_viewport_size(viewport)  # type: ignore[arg-type]
 
 
 RUSSIAN_DESK = {
