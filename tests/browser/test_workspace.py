@@ -58,6 +58,20 @@ async def scrolls_sideways(page: Page) -> bool:
     return bool(await page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1"))
 
 
+async def too_wide(page: Page) -> list[str]:
+    """The innermost elements that reach past the window's right edge, to name the culprit in a failure."""
+    return list(
+        await page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+              .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+              .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+              .slice(0, 8)
+              .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.')
+                + ' ' + Math.round(e.getBoundingClientRect().right) + ' ' + (e.textContent || '').slice(0, 30))"""
+        )
+    )
+
+
 async def staff_signs_in(page: Page, url: str, login: str, password: str = DEMO_STAFF_PASSWORD) -> None:
     await page.goto(url)
     await page.fill("#login", login)
@@ -142,7 +156,7 @@ async def fits_the_smallest_phone_and_a_tablet(page: Page, viewport: dict[str, i
         await page.set_viewport_size(size)  # type: ignore[arg-type]
         await page.reload()
         await expect(page.locator(ready).first).to_be_visible()
-        assert not await scrolls_sideways(page), f"{page.url} at {size['width']} px"
+        assert not await scrolls_sideways(page), f"{page.url} at {size['width']} px: {await too_wide(page)}"
     await page.set_viewport_size(viewport)  # type: ignore[arg-type]
 
 
