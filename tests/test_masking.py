@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import re
+import sys
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Iterable
