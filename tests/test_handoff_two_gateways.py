@@ -119,7 +119,7 @@ async def test_customer_on_one_gateway_and_operator_on_the_other(
             await customer_side.post(
                 REST, json={"sender": "two-gw", "text": "у меня вопрос по карте"}, headers=REST_HEADERS
             )
-            seen = []
+            seen: list[tuple[str, str]] = []
             while not seen or seen[-1] != ("customer", "у меня вопрос по карте"):
                 message = await next_event(console, "message.created")
                 seen.append((message["data"]["author"], message["data"]["text"]))

@@ -80,6 +80,20 @@ class ScriptedAmi:
             self.server.close()
 
 
+async def answering_pbx(agi_port: int) -> tuple[ScriptedAmi, AsteriskCallSender]:
+    """The bank's Asterisk, where the customer picks up at once; its dialplan runs the FastAGI session on `agi_port`."""
+    ami = ScriptedAmi([{"Response": "Success", "Channel": "PJSIP/trunk-00000007", "Uniqueid": "?", "Reason": "4"}])
+    config = AmiConfig(
+        host="127.0.0.1",
+        port=await ami.start(),
+        username="contact-center",
+        secret="ami-secret-for-tests",
+        channel="PJSIP/{number}@trunk",
+        agi_url=f"agi://127.0.0.1:{agi_port}/outbound",
+    )
+    return ami, AsteriskCallSender(config, answer_timeout=10)
+
+
 @pytest.fixture
 async def ami() -> AsyncIterator[ScriptedAmi]:
     peer = ScriptedAmi(

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
+from connectors.asterisk_outbound import channel_id_of
 from connectors.twilio_outbound import CallSender, twilio_client
 from core.db import Database
 from core.stack import free_port
@@ -33,7 +33,7 @@ from outbound.models import Attempt, AttemptState, Channel, Kind
 
 from .channel_support import TWIML_TOKEN, AsteriskScript, asterisk_call, scripted_rasa
 from .outbound_support import NOON, MakeGateway, backend, bank_db, outbound_gateway, outbound_stack, pg
-from .test_outbound_asterisk import ScriptedAmi
+from .test_outbound_asterisk import answering_pbx
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, nothing, twilio
 from .test_survey_calls import PUBLIC, line
 
@@ -140,16 +140,7 @@ async def asterisk_reminder_call(
 ) -> tuple[Attempt, list[str]]:
     """Anna's phone answers the reminder at once (AMD() heard a person) and keys `endings`, then `1`."""
     attempt = await reminder_call_for_anna(pool)
-    ami = ScriptedAmi([{"Response": "Success", "Channel": "PJSIP/trunk-00000007", "Uniqueid": "?", "Reason": "4"}])
-    ami_config = AmiConfig(
-        host="127.0.0.1",
-        port=await ami.start(),
-        username="contact-center",
-        secret="ami-secret-for-tests",
-        channel="PJSIP/{number}@trunk",
-        agi_url=f"agi://127.0.0.1:{agi_port}/outbound",
-    )
-    calls = AsteriskCallSender(ami_config, answer_timeout=10)
+    ami, calls = await answering_pbx(agi_port)
     keys = [f"200 result={e}" for e in (*endings, "1")]
     asterisk = AsteriskScript(answers={"GET DATA": keys})
     answered = asyncio.create_task(

@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
+from connectors.asterisk_outbound import channel_id_of
 from connectors.twilio_outbound import CallSender, twilio_client
 from core.db import Database
 from core.keys import BUS_KEY
@@ -43,7 +43,7 @@ from .outbound_support import (
     outbound_stack,
     pg,
 )
-from .test_outbound_asterisk import ScriptedAmi
+from .test_outbound_asterisk import answering_pbx
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, TwilioStandIn, nothing, twilio
 
 __all__ = ["bank_db", "outbound_gateway", "outbound_stack", "pg", "scripted_rasa", "twilio"]
@@ -155,16 +155,7 @@ async def test_anna_answers_a_survey_call_placed_through_asterisk_before_the_wor
     pool, _ = pg
     survey = {"questions": [{"id": "rating", "type": "rating_1_5"}, {"id": "comment", "type": "comment"}]}
     attempt = await survey_call_for_anna(pool, survey)
-    ami = ScriptedAmi([{"Response": "Success", "Channel": "PJSIP/trunk-00000007", "Uniqueid": "?", "Reason": "4"}])
-    ami_config = AmiConfig(
-        host="127.0.0.1",
-        port=await ami.start(),
-        username="contact-center",
-        secret="ami-secret-for-tests",
-        channel="PJSIP/{number}@trunk",
-        agi_url=f"agi://127.0.0.1:{agi_port}/outbound",
-    )
-    calls = AsteriskCallSender(ami_config, answer_timeout=10)
+    ami, calls = await answering_pbx(agi_port)
 
     # Anna picks up at once; AMD() hears a person and the dialplan runs the AGI URL the Originate carries.
     asterisk = AsteriskScript(
