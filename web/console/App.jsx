@@ -6,7 +6,7 @@ import { api, setCsrf } from "../lib/api.js";
 import { Banner, LanguageSwitch, SignIn } from "../lib/components.jsx";
 import { errorText, useLanguage } from "../lib/i18n.js";
 import { connectLive } from "../lib/live.js";
-import { alertOperator, askNotifications, enableSound, isMuted, notificationState, probeSound, setMuted, watchSound } from "./alerts.js";
+import { alertOperator, askNotifications, enableSound, isMuted, notificationState, setMuted, watchSound } from "./alerts.js";
 import { Conversation } from "./Conversation.jsx";
 import { Inbox } from "./Inbox.jsx";
 import { Keyboard } from "./Keyboard.jsx";
@@ -47,7 +47,7 @@ function Workspace({ me }) {
   const [muted, setMute] = useState(isMuted());
   const [notifications, setNotifications] = useState(notificationState());
   const [soundBlocked, setSoundBlocked] = useState(false);
-  useEffect(() => { const stop = watchSound(setSoundBlocked); probeSound(); return stop; }, []);
+  useEffect(() => watchSound(setSoundBlocked), []);
   const rowsById = useRef(new Map());
   const [banner, setBanner] = useState(null);
   // Narrow screens show one pane at a time: the list, the conversation, or the customer panel over it.
