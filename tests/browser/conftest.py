@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, Page, Response, async_playwright, expect
+
+from core.keys import BUS_KEY
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -52,3 +56,16 @@ async def axe_violations(page: Page, *, impacts: tuple[str, ...] = ("serious", "
         for v in found
         if v.get("impact") in impacts
     ]
+
+
+async def goes_online(page: Page, gateway: TestClient[web.Request, web.Application]) -> None:
+    """The status select shows "online" at once; the operator is online once the server has answered the change."""
+
+    def status_change(response: Response) -> bool:
+        return response.url.endswith("/api/console/status") and response.request.method == "POST"
+
+    async with page.expect_response(status_change) as answer:
+        await page.select_option("#status", "online")
+    assert (await answer.value).ok
+    await expect(page.locator("#status")).to_have_value("online")
+    await gateway.app[BUS_KEY].drain()

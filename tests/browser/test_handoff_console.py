@@ -25,7 +25,7 @@ from core.stack import Stack
 from handoff.setup import DEMO_STAFF_PASSWORD
 
 from ..handoff_support import gateway_settings
-from .conftest import axe_violations
+from .conftest import axe_violations, goes_online
 
 ASK_FOR_OPERATOR = "позовите оператора"
 JOINED = "К чату подключился оператор Kate"
@@ -58,12 +58,6 @@ async def sign_in(page: Page, base: str, login: str) -> None:
     await page.fill("#password", DEMO_STAFF_PASSWORD)
     await page.click("#sign-in-button")
     await expect(page.locator("#connection")).to_have_text("на связи")
-
-
-async def goes_online(page: Page, gateway: TestClient[web.Request, web.Application]) -> None:
-    await page.select_option("#status", "online")
-    await expect(page.locator("#status")).to_have_value("online")
-    await gateway.app[BUS_KEY].drain()
 
 
 async def guest_chat(context: BrowserContext, base: str) -> Page:

@@ -22,13 +22,13 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from core.app import create_app
-from core.keys import BUS_KEY, DB_KEY, HANDOFF_KEY
+from core.keys import DB_KEY, HANDOFF_KEY
 from core.stack import Stack
 from core.teams import parse_teams
 from handoff.setup import DEMO_STAFF_PASSWORD
 
 from ..handoff_support import REST, REST_HEADERS, gateway_settings
-from .conftest import axe_violations
+from .conftest import axe_violations, goes_online
 
 BOT_TIMEOUT_MS = 20_000
 DESKTOP = {"width": 1280, "height": 800}
@@ -152,8 +152,7 @@ async def test_an_operator_triages_snoozes_and_misses_a_target_and_the_superviso
     await expect(chat.locator("#messages")).to_contain_text(texts["no_operator"], timeout=BOT_TIMEOUT_MS)
 
     kate_context, kate = await staff_page(browser, base, "kate", texts, viewport)
-    await kate.select_option("#status", "online")
-    await gateway.app[BUS_KEY].drain()
+    await goes_online(kate, gateway)
     await kate.click("#view-mine")
     rows = kate.locator("#rows li.row")
     await expect(rows).to_have_count(2, timeout=BOT_TIMEOUT_MS)

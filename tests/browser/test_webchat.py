@@ -18,7 +18,7 @@ from core.stack import Stack
 from handoff.setup import DEMO_STAFF_PASSWORD
 
 from ..handoff_support import Operator, _close_operator_sessions, gateway_settings
-from .conftest import axe_violations
+from .conftest import axe_violations, goes_online
 
 __all__ = ["_close_operator_sessions"]
 
@@ -404,9 +404,7 @@ async def test_a_guest_greeted_with_the_canned_greeting_reads_no_dangling_comma(
         await console.fill("#login", "kate")
         await console.fill("#password", DEMO_STAFF_PASSWORD)
         await console.click("#sign-in-button")
-        await console.select_option("#status", "online")
-        await expect(console.locator("#status")).to_have_value("online")
-        await gateway.app[BUS_KEY].drain()
+        await goes_online(console, gateway)
 
         chat = await guest_asks_for_an_operator(context, base)
         row = console.locator("#rows li.row", has_text="Гость").first

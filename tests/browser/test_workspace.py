@@ -20,13 +20,13 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from core.app import create_app
-from core.keys import BUS_KEY, DB_KEY
+from core.keys import DB_KEY
 from core.stack import Stack
 from handoff.setup import DEMO_STAFF_PASSWORD
 from knowledge_base.setup import DEMO_EDITOR_PASSWORD
 
 from ..handoff_support import REST, REST_HEADERS, gateway_settings
-from .conftest import axe_violations
+from .conftest import axe_violations, goes_online
 
 BOT_TIMEOUT_MS = 20_000
 PHONE = {"width": 390, "height": 844}
@@ -230,9 +230,7 @@ async def test_an_operator_verifies_a_customer_blocks_the_lost_card_and_the_time
     console = await operator_context.new_page()
     await staff_signs_in(console, base + "/console", "kate")
     await expect(console.locator("#connection")).to_have_text(texts["live"])
-    await console.select_option("#status", "online")
-    await expect(console.locator("#status")).to_have_value("online")
-    await gateway.app[BUS_KEY].drain()
+    await goes_online(console, gateway)
 
     chat = await customer_context.new_page()
     await chat.goto(base + "/chat")

@@ -1,5 +1,6 @@
 // What the operator does with her conversation: transfer (to a colleague or a team), return to the bot,
-// close with a resolution after a confirmation. The transfer list is read fresh every time it opens.
+// close with a resolution after a confirmation. The transfer list is read fresh every time it opens and again
+// whenever a colleague's status or load changes while it is open, so it never offers a stale "offline".
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../lib/api.js";
 import { language, useLanguage } from "../lib/i18n.js";
@@ -7,7 +8,7 @@ import { tr } from "./tr.js";
 
 const RESOLUTIONS = ["resolved", "information_given", "card_blocked", "complaint_registered", "callback_arranged", "no_response", "other"];
 
-export function Actions({ id, onDone, onError }) {
+export function Actions({ id, subscribe, onDone, onError }) {
   useLanguage();
   const [transferOpen, setTransferOpen] = useState(false);
   const [resolution, setResolution] = useState("");
@@ -48,7 +49,7 @@ export function Actions({ id, onDone, onError }) {
         if (!resolution) { onError({ code: "pick_resolution" }); document.getElementById("resolution").focus(); return; }
         setConfirming(true);
       }}>{tr.t("actions.close")}</button>
-      {transferOpen ? <Transfer id={id} onDone={async (b) => { setTransferOpen(false); await onDone(b); }} onError={onError} /> : null}
+      {transferOpen ? <Transfer id={id} subscribe={subscribe} onDone={async (b) => { setTransferOpen(false); await onDone(b); }} onError={onError} /> : null}
       {confirming ? (
         <dialog ref={dialog} id="confirm-close" aria-labelledby="confirm-close-text" onClose={() => setConfirming(false)}>
           <p id="confirm-close-text">{tr.t("actions.confirmClose", { resolution: tr.word("resolution", resolution) })}</p>
@@ -67,15 +68,20 @@ function teamTitle(team) {
   return tr.t("team", { team: (team.titles && team.titles[language()]) || team.name });
 }
 
-function Transfer({ id, onDone, onError }) {
+// Events after which a colleague's line in the list (status, active/capacity) may read differently.
+const COLLEAGUES_CHANGE_ON = new Set(["operator.status_changed", "conversation.assigned", "conversation.transferred", "conversation.closed", "conversation.returned_to_bot"]);
+
+function Transfer({ id, subscribe, onDone, onError }) {
   const [colleagues, setColleagues] = useState(null);
   // The configured teams (GET /api/console/teams): the only ones a transfer may name.
   const [teams, setTeams] = useState([]);
   const [target, setTarget] = useState("team:cards");
   const [note, setNote] = useState("");
   useEffect(() => {
-    api("GET", "/api/console/operators?for=transfer").then((data) => setColleagues(data.operators)).catch(onError);
+    const readColleagues = () => api("GET", "/api/console/operators?for=transfer").then((data) => setColleagues(data.operators)).catch(onError);
+    readColleagues();
     api("GET", "/api/console/teams").then((data) => setTeams(data.teams)).catch(onError);
+    return subscribe ? subscribe((event) => { if (COLLEAGUES_CHANGE_ON.has(event.name)) readColleagues(); }) : undefined;
   }, []);
   async function submit(e) {
     e.preventDefault();

@@ -111,7 +111,7 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError,
           {(mine || me.roles.includes("supervisor")) && conv.state !== "closed" && conv.state !== "bot" ? (
             <Triage conv={conv} row={row} triage={triage} onDone={reloadAfter} onError={onError} />
           ) : null}
-          {mine ? <Actions id={id} me={me} teams={triage.teams} onDone={reloadAfter} onError={onError} /> : null}
+          {mine ? <Actions id={id} me={me} teams={triage.teams} subscribe={subscribe} onDone={reloadAfter} onError={onError} /> : null}
         </header>
         <Timeline messages={messages} notes={notes} activity={ctx.activity} language={conv.language} />
         {typing ? <p class="typing" id="typing" role="status">{tr.t("conv.typing")}</p> : null}
