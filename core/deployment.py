@@ -101,6 +101,7 @@ def deployment_variables() -> dict[str, str]:
     api_key = secrets.token_urlsafe(32)
     return {
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        "REDIS_PASSWORD": secrets.token_hex(24),  # part of REDIS_URL: no character that needs quoting
         "RASA_TOKEN": secret(),
         "CUSTOMER_TOKEN_SECRET": secret(),
         "ACTION_SERVER_TOKEN": secret(),

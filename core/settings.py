@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from core.identity import hash_api_key
 
@@ -86,6 +87,20 @@ def parse_environment(raw: str) -> str:
     if env not in ENVIRONMENTS:
         raise SettingsError(f"CC_ENV must be one of {', '.join(ENVIRONMENTS)}; got {raw!r}.")
     return env
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def unprotected_redis(url: str) -> str | None:
+    """Why a Redis URL is unsafe for production: reachable over the network without a password."""
+    parsed = urlsplit(url)
+    if not parsed.hostname or parsed.hostname in LOOPBACK_HOSTS or parsed.scheme == "unix" or parsed.password:
+        return None
+    return (
+        f"REDIS_URL reaches Redis at {parsed.hostname} without a password (live events and locks could be read or "
+        "injected from the network); start Redis with --requirepass and put it in the URL: redis://:PASSWORD@host:6379/0."
+    )
 
 
 def weak_secret(value: str) -> str | None:
@@ -322,6 +337,8 @@ class Settings:
                 "BANKING_BACKEND is 'demo' (made-up customers and balances are seeded); connect the bank's "
                 "backend, or set ALLOW_DEMO_BANKING=true for a demonstration install."
             )
+        if reason := unprotected_redis(self.redis_url):
+            problems.append(reason)
         if self.demo_sign_in:
             problems.append("DEMO_SIGN_IN is on: anyone could sign in as a demo customer; set DEMO_SIGN_IN=0.")
         if self.demo_staff:

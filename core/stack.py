@@ -152,6 +152,7 @@ def rasa_lock_env(redis_port: int | None) -> dict[str, str]:
         "RASA_LOCK_STORE": "redis" if redis_port else "in_memory",
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis_port or 6379),
+        "REDIS_PASSWORD": "",  # the stack's Redis listens on loopback only
     }
 
 

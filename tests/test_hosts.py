@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from core.deployment import HAPROXY_FILE, LAYOUT, compose_services, deployment_variables
+from core.deployment import HAPROXY_FILE, LAYOUT, Deployment, compose_services, deployment_variables
 from core.hosts import host_network, leftovers
 from core.readiness import Check, verdict
 from core.settings import LOCAL_IDENTITY_SIGNING_SECRET, Settings
@@ -87,8 +87,28 @@ def test_the_compose_file_starts_in_production_and_names_every_peer(monkeypatch:
         assert env["RASA_TELEMETRY_ENABLED"] == "false"
     balanced = re.findall(r"^\s*server (\S+) (\S+):8080 check", HAPROXY_FILE.read_text(), re.MULTILINE)
     assert [(name, host) for name, host in balanced] == [(g, g) for g in gateways]
-    with pytest.raises(StackError, match=r"POSTGRES_PASSWORD|RASA_TOKEN"):
+    with pytest.raises(StackError, match=r"POSTGRES_PASSWORD|REDIS_PASSWORD|RASA_TOKEN"):
         compose_services({})
+
+
+def test_the_cache_host_answers_only_with_the_deployments_redis_password(tmp_path: Path) -> None:
+    """Redis is on the network for every bot and gateway host: without the password nobody reads or injects."""
+    with host_network({"cache": ("redis",), "gw-1": ("gateway-1",)}) as network:
+        deployment = Deployment(network=network, data_dir=tmp_path)
+        deployment.start_cache()
+        gateway = network.hosts["gw-1"]
+        url = deployment.environment("gateway-1")["REDIS_URL"]
+        assert url.startswith("redis://:") and "@redis:6379/" in url
+        stranger = subprocess.run(
+            gateway.command(["redis-cli", "-h", "redis", "-p", "6379", "ping"]), capture_output=True, text=True
+        )
+        assert "NOAUTH" in stranger.stdout + stranger.stderr
+        # The URL as the gateway, the outbound workers and the embedding cache read it (redis-py).
+        ping = "import sys, redis; print(redis.Redis.from_url(sys.argv[1]).ping())"
+        assert gateway.run([os.environ["APP_VENV"] + "/bin/python", "-c", ping, url]).stdout.strip() == "True"
+        for rasa in ("rasa-1", "rasa-2"):  # Rasa's lock store takes the same password from REDIS_PASSWORD
+            assert deployment.environment(rasa)["REDIS_PASSWORD"] == deployment.variables["REDIS_PASSWORD"]
+        network.destroy()
 
 
 async def test_a_conversation_whose_rasa_died_goes_on_with_another_rasa(stack: Stack) -> None:

@@ -131,6 +131,8 @@ def test_an_unknown_environment_refuses_to_start(name: str, monkeypatch: pytest.
             "REST_API_KEYS: integration 'local-demo' uses the documented local key",
         ),
         ({"allow_demo_banking": False}, "BANKING_BACKEND is 'demo'"),
+        ({"redis_url": "redis://redis:6379/0"}, "REDIS_URL reaches Redis at redis without a password"),
+        ({"redis_url": "redis://10.0.0.7:6379/0"}, "REDIS_URL reaches Redis at 10.0.0.7 without a password"),
     ],
 )
 def test_weak_channel_secrets_the_local_rest_key_and_the_demo_bank_are_named(
@@ -138,6 +140,13 @@ def test_weak_channel_secrets_the_local_rest_key_and_the_demo_bank_are_named(
 ) -> None:
     problems = replace(clean_production_settings(), **change).production_problems()  # type: ignore[arg-type]
     assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "redis://localhost:6380/1", "redis://:s3cretpassw0rd@redis:6379/0"]
+)
+def test_redis_on_loopback_or_with_a_password_passes(url: str) -> None:
+    assert replace(clean_production_settings(), redis_url=url).production_problems() == []
 
 
 def test_a_twilio_token_and_a_random_telegram_secret_pass() -> None:
