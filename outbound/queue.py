@@ -25,14 +25,19 @@ def create_queue_app(url: str) -> procrastinate.App:
 
 
 async def ensure_queue_schema(app: procrastinate.App) -> None:
-    """Apply procrastinate's schema once; an advisory lock keeps several starting processes from racing."""
+    """Apply procrastinate's schema once: checked and applied inside one transaction under an advisory lock.
+
+    The lock is a transaction's, so the schema is written on the same connection before it commits; applied
+    after the commit (procrastinate's apply_schema_async, its own connection), two processes starting at once
+    could both find it missing and both apply it.
+    """
     async with app.connector.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
         await conn.execute("SELECT pg_advisory_xact_lock(7218002)")
         cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
         row = await cursor.fetchone()
         present = bool(row[0] if isinstance(row, tuple) else next(iter(row.values())))
-    if not present:
-        await app.schema_manager.apply_schema_async()
+        if not present:
+            await conn.execute(app.schema_manager.get_schema())
 
 
 async def defer_deliveries(app: procrastinate.App, attempts: Sequence[tuple[str, datetime]]) -> None:
