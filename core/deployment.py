@@ -45,8 +45,8 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "cache": ("redis",),
     "bot-1": ("rasa-1", "actions-1"),
     "bot-2": ("rasa-2", "actions-2"),
-    "gw-1": ("gateway-1",),
-    "gw-2": ("gateway-2",),
+    "gw-1": ("gateway-1", "outbound-1"),
+    "gw-2": ("gateway-2", "outbound-2"),
     "lb": ("haproxy",),
 }
 # The host kinds the figures are given for.
@@ -158,6 +158,18 @@ def wait_http(process: Process | None, url: str, timeout: float) -> None:
         time.sleep(0.5)
     where = f"; see {process.log_path}" if process else ""
     raise StackError(f"{url} did not answer 200 within {timeout:.0f} s{where}")
+
+
+def wait_log(process: Process, text: str, timeout: float) -> None:
+    """Until the process's log holds `text` (a worker has no port to ask)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise StackError(f"{process.name} exited with {process.popen.returncode}; see {process.log_path}")
+        if text in process.log_path.read_text(encoding="utf-8", errors="replace"):
+            return
+        time.sleep(0.5)
+    raise StackError(f"{process.name} did not log {text!r} within {timeout:.0f} s; see {process.log_path}")
 
 
 @dataclass
@@ -292,6 +304,24 @@ class Deployment:
             )
             started.append((gateway, f"http://{host.address}:8080/health", 240))
         self._wait_all(started)
+        self.start_outbound_workers(numbers)
+
+    def start_outbound_workers(self, numbers: tuple[int, ...] = (1, 2)) -> None:
+        """The outbound worker beside each gateway; back when each serves the queue (it says so in its log)."""
+        workers = []
+        for number in numbers:
+            service = f"outbound-{number}"
+            workers.append(
+                self.host_of(service).spawn(
+                    "outbound",
+                    self._command(service, _venv("APP_VENV") / "bin/python"),
+                    _image_environment("app") | self.environment(service),
+                    self.log_dir,
+                    cwd=ROOT,
+                )
+            )
+        for worker in workers:
+            wait_log(worker, "Outbound worker serving queue", timeout=120)
 
     def start_balancer(self) -> None:
         """HAProxy with deploy/haproxy.cfg; back once it serves a ready gateway."""

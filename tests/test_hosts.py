@@ -31,6 +31,7 @@ from core.settings import LOCAL_IDENTITY_SIGNING_SECRET, Settings
 from core.stack import Stack, StackError, free_port
 from handoff.bot import BotMetadata, BotUnavailable, RasaBot
 from handoff.bot_pool import BotPool
+from outbound.config import OutboundSettings
 
 METADATA: BotMetadata = {
     "channel": "rest",
@@ -85,6 +86,16 @@ def test_the_compose_file_starts_in_production_and_names_every_peer(monkeypatch:
         assert env["ACTION_ENDPOINT_URL"] == f"http://actions-{number}:5055/webhook", "each Rasa calls its own host"
         assert env["RASA_LOCK_STORE"] == "redis"
         assert env["RASA_TELEMETRY_ENABLED"] == "false"
+    workers = sorted(name for name in services if name.startswith("outbound-"))
+    assert len(workers) == len(gateways), "an outbound worker beside each gateway"
+    for name in [*workers, *gateways]:
+        env = {k: str(v) for k, v in services[name]["environment"].items()}
+        monkeypatch.setattr(os, "environ", env)
+        outbound = OutboundSettings.from_env()
+        assert outbound.database_url.endswith("@postgres:5432/outbound"), name
+        assert outbound.redis_url.startswith("redis://:") and outbound.redis_url.endswith("@redis:6379/0"), name
+        assert Settings.from_env().production_problems() == [], name
+    assert "CREATE DATABASE outbound" in (HAPROXY_FILE.parent / "postgres-init.sql").read_text()
     balanced = re.findall(r"^\s*server (\S+) (\S+):8080 check", HAPROXY_FILE.read_text(), re.MULTILINE)
     assert [(name, host) for name, host in balanced] == [(g, g) for g in gateways]
     with pytest.raises(StackError, match=r"POSTGRES_PASSWORD|REDIS_PASSWORD|RASA_TOKEN"):
