@@ -11,8 +11,21 @@ import os
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_in_rasas_python(probe: str, database: Path) -> dict[str, Any]:
+    """Run a probe script in Rasa's own environment on an SQLite file; its last printed line is its result."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    python = Path(os.environ["RASA_VENV"]) / "bin/python"
+    done = subprocess.run(
+        [str(python), "-c", probe, str(database)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
 
 _PROBE = textwrap.dedent(
     """
@@ -77,17 +90,7 @@ _PROBE = textwrap.dedent(
 
 
 def test_a_conversation_saved_twice_reloads_whole_from_the_threaded_store(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
-    python = Path(os.environ["RASA_VENV"]) / "bin/python"
-    done = subprocess.run(
-        [str(python), "-c", _PROBE, str(tmp_path / "trackers.db")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_rasas_python(_PROBE, tmp_path / "trackers.db")
     # bot/endpoints.yml names the threaded store and Rasa's factory builds it (not its in-memory fallback).
     assert result["class"] == "ThreadedSQLTrackerStore"
     # Both turns come back in order, with the slot, and nothing written twice.
@@ -167,17 +170,7 @@ _TURN_PROBE = textwrap.dedent(
 
 
 def test_a_turn_saves_only_its_new_events_without_counting_the_stored_ones_again(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
-    python = Path(os.environ["RASA_VENV"]) / "bin/python"
-    done = subprocess.run(
-        [str(python), "-c", _TURN_PROBE, str(tmp_path / "trackers.db")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_rasas_python(_TURN_PROBE, tmp_path / "trackers.db")
     # A tracker the store did not retrieve is counted in the database, as Rasa does.
     assert result["counted_first"] == 1
     # A turn's save knows from its retrieve how many events are stored: no count query.
