@@ -162,8 +162,13 @@ async def side_by_side(stacks: dict[str, Stack], turns: int, repeats: int, *, fr
 
 
 async def open_loop(config: str, stack: Stack, conversations: int, interval: float, seconds: float) -> None:
-    """Each conversation writes every `interval` s from a random start: the shape of real traffic."""
+    """Each conversation writes every `interval` s from a random start: the shape of real traffic.
+
+    Besides all turns, the figures of the turns sent after the first `interval` are printed apart: by then every
+    conversation is open, while the first interval carries all 1,000 first turns (each creates its conversation).
+    """
     batch = Turns()
+    settled = Turns()  # turns sent once every conversation has had its first
     senders = [f"open-{n}-{uuid.uuid4().hex[:6]}" for n in range(conversations)]
     timeout = aiohttp.ClientTimeout(total=120)
     connector = aiohttp.TCPConnector(limit=0)
@@ -174,13 +179,22 @@ async def open_loop(config: str, stack: Stack, conversations: int, interval: flo
         rng = random.Random(22)
         pending: set[asyncio.Task[object]] = set()
 
+        async def turn(sender: str, text: str, also: Turns | None) -> None:
+            one = Turns()
+            await client.turn(sender, text, one)
+            for into in (batch, also) if also is not None else (batch,):
+                into.latencies_ms.extend(one.latencies_ms)
+                into.bot_answered += one.bot_answered
+                into.failed += one.failed
+
         async def customer(sender: str) -> None:
             at = started + rng.uniform(0, interval)
             n = 0
             while at < started + seconds:
                 await asyncio.sleep(max(0.0, at - time.monotonic()))
                 # Sent on schedule even when the previous answer is late: customers do not wait politely.
-                task = asyncio.ensure_future(client.turn(sender, SCRIPT[n % len(SCRIPT)], batch))
+                into = settled if at >= started + interval else None
+                task = asyncio.ensure_future(turn(sender, SCRIPT[n % len(SCRIPT)], into))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 n += 1
@@ -197,6 +211,9 @@ async def open_loop(config: str, stack: Stack, conversations: int, interval: flo
     emit(config, "open_loop.bot_turns_per_s", batch.bot_answered / elapsed)
     emit(config, "open_loop.p50_ms", percentile(batch.latencies_ms, 50))
     emit(config, "open_loop.p95_ms", percentile(batch.latencies_ms, 95))
+    emit(config, "open_loop.after_first_interval.turns", len(settled.latencies_ms))
+    emit(config, "open_loop.after_first_interval.p50_ms", percentile(settled.latencies_ms, 50))
+    emit(config, "open_loop.after_first_interval.p95_ms", percentile(settled.latencies_ms, 95))
     emit(config, "open_loop.failed_requests", batch.failed)
     emit(config, "open_loop.handed_off_bot_unavailable", handed_off_for_bot_unavailable(stack, set(senders)))
     emit(
