@@ -34,7 +34,7 @@ import yaml
 
 from core import pgcluster
 from core.hosts import Host, Network, host_network
-from core.stack import ROOT, Process, StackError
+from core.stack import ROOT, Process, StackError, env_path
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 HAPROXY_FILE = ROOT / "deploy" / "haproxy.cfg"
@@ -121,13 +121,6 @@ def _image_environment(side: str) -> dict[str, str]:
     return base
 
 
-def _venv(name: str) -> Path:
-    value = os.environ.get(name)
-    if not value:
-        raise StackError(f"{name} is not set: run through ./scripts/test, or `. scripts/env.sh` first.")
-    return Path(value)
-
-
 def _wait_tcp(process: Process, address: str, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,7 +199,7 @@ class Deployment:
         args = [str(arg) for arg in self.services[service]["command"]]
         translated = [str(python) if args[0] == "python" else args[0]]
         for arg in args[1:]:
-            translated.append(str(_venv("MODEL_PATH")) if arg == "/app/model.tar.gz" else arg.replace("/app/", ""))
+            translated.append(str(env_path("MODEL_PATH")) if arg == "/app/model.tar.gz" else arg.replace("/app/", ""))
         return translated
 
     @property
@@ -253,7 +246,7 @@ class Deployment:
             "FERRETDB_DEBUG_ADDR": "-",
         }
         (self.data_dir / "ferretdb").mkdir(exist_ok=True)
-        ferretdb = host.spawn("ferretdb", [str(_venv("FERRETDB_BIN"))], ferret_env, self.log_dir)
+        ferretdb = host.spawn("ferretdb", [str(env_path("FERRETDB_BIN"))], ferret_env, self.log_dir)
         _wait_tcp(ferretdb, host.address, 27017, timeout=60)
 
     def start_cache(self) -> None:
@@ -264,27 +257,25 @@ class Deployment:
         )
         _wait_tcp(redis, host.address, 6379, timeout=30)
 
+    def _start_python(self, service: str, name: str, side: str) -> Process:
+        """A Python service of the compose file on its host, with the image's Python (`app` or `rasa`) and ENV."""
+        python = env_path("RASA_VENV" if side == "rasa" else "APP_VENV") / "bin/python"
+        return self.host_of(service).spawn(
+            name,
+            self._command(service, python),
+            _image_environment(side) | self.environment(service),
+            self.log_dir,
+            cwd=ROOT,
+        )
+
     def start_bots(self, numbers: tuple[int, ...] = (1, 2)) -> None:
         """Every bot host's action server and Rasa, started at once; back when all answer."""
         started: list[tuple[Process, str, float]] = []
         for number in numbers:
             actions, rasa = f"actions-{number}", f"rasa-{number}"
             host = self.host_of(rasa)
-            action_server = host.spawn(
-                "actions",
-                self._command(actions, _venv("APP_VENV") / "bin/python"),
-                _image_environment("app") | self.environment(actions),
-                self.log_dir,
-                cwd=ROOT,
-            )
-            started.append((action_server, f"http://{host.address}:5055/health", 240))
-            rasa_server = host.spawn(
-                "rasa",
-                self._command(rasa, _venv("RASA_VENV") / "bin/python"),
-                _image_environment("rasa") | self.environment(rasa),
-                self.log_dir,
-                cwd=ROOT,
-            )
+            started.append((self._start_python(actions, "actions", "app"), f"http://{host.address}:5055/health", 240))
+            rasa_server = self._start_python(rasa, "rasa", "rasa")
             token = self.variables["RASA_TOKEN"]
             started.append((rasa_server, f"http://{host.address}:5005/status?token={token}", 600))
         self._wait_all(started)
@@ -295,31 +286,13 @@ class Deployment:
         for number in numbers:
             service = f"gateway-{number}"
             host = self.host_of(service)
-            gateway = host.spawn(
-                "gateway",
-                self._command(service, _venv("APP_VENV") / "bin/python"),
-                _image_environment("app") | self.environment(service),
-                self.log_dir,
-                cwd=ROOT,
-            )
-            started.append((gateway, f"http://{host.address}:8080/health", 240))
+            started.append((self._start_python(service, "gateway", "app"), f"http://{host.address}:8080/health", 240))
         self._wait_all(started)
         self.start_outbound_workers(numbers)
 
     def start_outbound_workers(self, numbers: tuple[int, ...] = (1, 2)) -> None:
         """The outbound worker beside each gateway; back when each serves the queue (it says so in its log)."""
-        workers = []
-        for number in numbers:
-            service = f"outbound-{number}"
-            workers.append(
-                self.host_of(service).spawn(
-                    "outbound",
-                    self._command(service, _venv("APP_VENV") / "bin/python"),
-                    _image_environment("app") | self.environment(service),
-                    self.log_dir,
-                    cwd=ROOT,
-                )
-            )
+        workers = [self._start_python(f"outbound-{number}", "outbound", "app") for number in numbers]
         for worker in workers:
             wait_log(worker, "Outbound worker serving queue", timeout=120)
 

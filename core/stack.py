@@ -39,7 +39,8 @@ def free_port() -> int:
         return port
 
 
-def _env_path(name: str) -> Path:
+def env_path(name: str) -> Path:
+    """A path the project's environment (scripts/env.sh) names; a clear error when it is not set."""
     value = os.environ.get(name)
     if not value:
         raise StackError(f"{name} is not set: run through ./scripts/test, or `. scripts/env.sh` first.")
@@ -252,7 +253,7 @@ class Stack:
                 self.start_postgres(durable=self.durable)
             backend = ["--handler=postgresql", f"--postgresql-url={pgcluster.ferretdb_url(self.ports['postgres'])}"]
         args = [
-            str(_env_path("FERRETDB_BIN")),
+            str(env_path("FERRETDB_BIN")),
             *backend,
             f"--state-dir={state_dir}",
             f"--listen-addr=127.0.0.1:{port}",
@@ -267,7 +268,7 @@ class Stack:
         """The action server (rasa_sdk behind the shared token, actions/server.py; Python 3.11 environment)."""
         port = self.ports.setdefault("actions", free_port())
         args = [
-            str(_env_path("APP_VENV") / "bin/python"),
+            str(env_path("APP_VENV") / "bin/python"),
             "-m",
             "actions.server",
             "--actions",
@@ -293,13 +294,13 @@ class Stack:
         `model` instead of setup's (MODEL_PATH) lets a benchmark run two models side by side.
         """
         port = self.ports.setdefault(name, free_port())
-        model = model or _env_path("MODEL_PATH")
+        model = model or env_path("MODEL_PATH")
         if not model.is_file():
             # Rasa would start without a model and answer /status anyway, then fail every turn.
             raise StackError(f"{model} is missing: run ./scripts/setup (it trains the model)")
         # bot/serve_rasa.py: the token from the environment (not the process list), telemetry off.
         args = [
-            str(_env_path("RASA_VENV") / "bin/python"),
+            str(env_path("RASA_VENV") / "bin/python"),
             "-m",
             "bot.serve_rasa",
             "run",
@@ -327,7 +328,7 @@ class Stack:
         """The aiohttp gateway (Python 3.11 environment)."""
         port = self.ports.setdefault("gateway", free_port())
         env = self.env() | {"GATEWAY_PORT": str(port)} | (extra_env or {})
-        args = [str(_env_path("APP_VENV") / "bin/python"), "-m", "core"]
+        args = [str(env_path("APP_VENV") / "bin/python"), "-m", "core"]
         self.processes["gateway"] = proc = _spawn("gateway", args, env, self.data_dir / "logs")
         _wait(proc, f"http://127.0.0.1:{port}/health", timeout=180)
 

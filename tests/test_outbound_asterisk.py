@@ -16,11 +16,17 @@ import pytest
 from redis.asyncio import Redis
 
 from connectors.asterisk_outbound import AmiConfig, AsteriskCallSender, channel_id_of
+from core.db import Database
+from outbound import store
+from outbound.delivery import Deliverer
 from outbound.limits import SharedSlots
-from outbound.models import Channel
+from outbound.models import Attempt, AttemptState, Channel
 from outbound.senders import OutboundMessage, Sent, TemporaryFailure
 
+from .channel_support import AsteriskScript, asterisk_call
+from .outbound_support import NOON, backend
 from .test_handoff_two_gateways import redis_url
+from .test_outbound_twilio import nothing
 
 __all__ = ["redis_url"]
 
@@ -92,6 +98,38 @@ async def answering_pbx(agi_port: int) -> tuple[ScriptedAmi, AsteriskCallSender]
         agi_url=f"agi://127.0.0.1:{agi_port}/outbound",
     )
     return ami, AsteriskCallSender(config, answer_timeout=10)
+
+
+async def deliver_answered_call(
+    agi_port: int,
+    pool: store.Pool,
+    bank_db: Database,
+    attempt: Attempt,
+    asterisk: AsteriskScript,
+    agi_script: str,
+    hang_up_after: int,
+) -> tuple[ScriptedAmi, list[str]]:
+    """A worker places the attempt's call through `answering_pbx`; the customer picks up at once and the line runs
+    `agi_script` (the dialplan's AGI URL) with `asterisk`'s answers. Returns the AMI peer (its actions) and the
+    commands the line sent."""
+    ami, calls = await answering_pbx(agi_port)
+    answered = asyncio.create_task(
+        asterisk_call(
+            agi_port,
+            asterisk,
+            caller="74950000000",
+            uniqueid=channel_id_of(attempt.id),
+            agi_script=agi_script,
+            context="cc-outbound",
+            hang_up_after=hang_up_after,
+        )
+    )
+    await asyncio.sleep(0.3)
+    deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
+    assert await deliverer.deliver(attempt.id) is AttemptState.SENT
+    await calls.close()
+    await ami.close()
+    return ami, await answered
 
 
 @pytest.fixture

@@ -15,14 +15,12 @@ the ending before anything else, even when answered before the worker has record
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.asterisk_outbound import channel_id_of
 from connectors.twilio_outbound import CallSender, twilio_client
 from core.db import Database
 from core.stack import free_port
@@ -31,9 +29,9 @@ from outbound import store
 from outbound.delivery import Deliverer
 from outbound.models import Attempt, AttemptState, Channel, Kind
 
-from .channel_support import TWIML_TOKEN, AsteriskScript, asterisk_call, scripted_rasa
+from .channel_support import TWIML_TOKEN, AsteriskScript, scripted_rasa
 from .outbound_support import NOON, MakeGateway, backend, bank_db, outbound_gateway, outbound_stack, pg
-from .test_outbound_asterisk import answering_pbx
+from .test_outbound_asterisk import deliver_answered_call
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, nothing, twilio
 from .test_survey_calls import PUBLIC, line
 
@@ -140,26 +138,11 @@ async def asterisk_reminder_call(
 ) -> tuple[Attempt, list[str]]:
     """Anna's phone answers the reminder at once (AMD() heard a person) and keys `endings`, then `1`."""
     attempt = await reminder_call_for_anna(pool)
-    ami, calls = await answering_pbx(agi_port)
     keys = [f"200 result={e}" for e in (*endings, "1")]
     asterisk = AsteriskScript(answers={"GET DATA": keys})
-    answered = asyncio.create_task(
-        asterisk_call(
-            agi_port,
-            asterisk,
-            caller="74950000000",
-            uniqueid=channel_id_of(attempt.id),
-            agi_script=f"outbound?attempt={attempt.id}&lang=ru&kind=payment_reminder&amd=HUMAN",
-            context="cc-outbound",
-            hang_up_after=10,
-        )
-    )
-    await asyncio.sleep(0.3)
-    deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
-    assert await deliverer.deliver(attempt.id) is AttemptState.SENT
-    await calls.close()
-    await ami.close()
-    return attempt, await answered
+    placed = f"outbound?attempt={attempt.id}&lang=ru&kind=payment_reminder&amd=HUMAN"
+    _, commands = await deliver_answered_call(agi_port, pool, bank_db, attempt, asterisk, placed, hang_up_after=10)
+    return attempt, commands
 
 
 async def said_by_the_line(pool: store.Pool, bank_db: Database) -> list[str]:

@@ -24,7 +24,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.asterisk_outbound import channel_id_of
 from connectors.twilio_outbound import CallSender, twilio_client
 from core.db import Database
 from core.keys import BUS_KEY
@@ -33,7 +32,7 @@ from outbound import store
 from outbound.delivery import Deliverer
 from outbound.models import Attempt, AttemptState, Channel, Kind
 
-from .channel_support import TWIML_TOKEN, AsteriskScript, ScriptedRasa, asterisk_call, scripted_rasa, twilio_signature
+from .channel_support import TWIML_TOKEN, AsteriskScript, ScriptedRasa, scripted_rasa, twilio_signature
 from .outbound_support import (
     NOON,
     MakeGateway,
@@ -43,7 +42,7 @@ from .outbound_support import (
     outbound_stack,
     pg,
 )
-from .test_outbound_asterisk import answering_pbx
+from .test_outbound_asterisk import deliver_answered_call
 from .test_outbound_twilio import BANK_NUMBER, SID, TOKEN, TwilioStandIn, nothing, twilio
 
 __all__ = ["bank_db", "outbound_gateway", "outbound_stack", "pg", "scripted_rasa", "twilio"]
@@ -155,30 +154,13 @@ async def test_anna_answers_a_survey_call_placed_through_asterisk_before_the_wor
     pool, _ = pg
     survey = {"questions": [{"id": "rating", "type": "rating_1_5"}, {"id": "comment", "type": "comment"}]}
     attempt = await survey_call_for_anna(pool, survey)
-    ami, calls = await answering_pbx(agi_port)
 
     # Anna picks up at once; AMD() hears a person and the dialplan runs the AGI URL the Originate carries.
     asterisk = AsteriskScript(
         answers={"GET DATA": ["200 result=4", "200 result= (timeout)"], "GET VARIABLE": ["200 result=1 (всё понятно)"]}
     )
     placed = f"outbound?attempt={attempt.id}&lang=ru&kind=survey&amd=HUMAN"
-    answered = asyncio.create_task(
-        asterisk_call(
-            agi_port,
-            asterisk,
-            caller="74950000000",
-            uniqueid=channel_id_of(attempt.id),
-            agi_script=placed,
-            context="cc-outbound",
-            hang_up_after=12,
-        )
-    )
-    await asyncio.sleep(0.3)
-    deliverer = Deliverer(pool, bank_db, backend(bank_db), {Channel.CALL: calls}, nothing, clock=lambda: NOON)
-    assert await deliverer.deliver(attempt.id) is AttemptState.SENT
-    await calls.close()
-    await ami.close()
-    commands = await answered
+    ami, commands = await deliver_answered_call(agi_port, pool, bank_db, attempt, asterisk, placed, hang_up_after=12)
 
     originate = ami.actions[1]
     url = f"agi://127.0.0.1:{agi_port}/outbound?attempt={attempt.id}&lang=ru&kind=survey"

