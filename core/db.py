@@ -78,3 +78,23 @@ async def replace_by_id(collection: AsyncCollection[Document], doc: Document) ->
         await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
     except DuplicateKeyError:
         await collection.replace_one({"_id": doc["_id"]}, doc)
+
+
+async def find_each(
+    collection: AsyncCollection[Document],
+    field: str,
+    values: list[Any],
+    spec: Document | None = None,
+    projection: Document | None = None,
+) -> list[Document]:
+    """Documents whose `field` is one of a few `values`, one equality query per value.
+
+    FerretDB 1.x pushes `{field: value}` down to PostgreSQL, where a GIN index serves it
+    (core/pg_indexes.py), but filters `$in`, `$or` and ranges on dotted paths itself, after reading
+    the whole collection. Sweeps that run every few seconds and pages staff keep open therefore ask
+    per value; the rest of `spec` is filtered among the few rows each value selects.
+    """
+    found: list[Document] = []
+    for value in dict.fromkeys(values):
+        found.extend(await collection.find({**(spec or {}), field: value}, projection).to_list())
+    return found

@@ -34,6 +34,10 @@ class ConversationState(StrEnum):
     CLOSED = "closed"
 
 
+# The states in which the customer waits for or talks to an operator: few conversations at any time.
+WITH_OPERATOR = (ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
+
+
 class HandoffReason(StrEnum):
     """Why a conversation left the bot; priorities and reports key on these."""
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from core.db import Database, Document
+from core.db import Database, Document, find_each
 from core.teams import GENERAL_TEAM, PRIORITIES
 from handoff import queue, triage
-from handoff.conversations import Conversation, ConversationState
+from handoff.conversations import WITH_OPERATOR, Conversation, ConversationState
 from handoff.operators import Operator
 from handoff.service_levels import Clock, ServiceLevels
 
@@ -167,7 +167,6 @@ async def read_position(db: Database, operator_id: str, conversation_id: str) ->
     return int(mark["seq"]) if mark else 0
 
 
-_OPEN_STATES = [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]
 _NOT_SNOOZED = {"snooze": None}
 
 
@@ -175,26 +174,42 @@ async def _documents(
     db: Database, view: View, login: str, operator: Operator | None, filters: Filters = Filters()
 ) -> list[Document]:
     if view is View.QUEUE:
-        found = await queue.waiting_for(db, operator) if operator else await queue.waiting(db)
-        ids = [c.id for c in found]
-        docs = {
-            d["_id"]: d async for d in db.conversations.find({"_id": {"$in": ids}, **_NOT_SNOOZED, **filters.spec()})
-        }
-        return [docs[i] for i in ids if i in docs]
+        queued = _queue_spec(operator, filters)
+        if queued is None:
+            return []
+        return await db.conversations.find(queued).sort(queue.ORDER).limit(_VIEW_LIMIT).to_list()
     if view is View.MINE:
         spec: dict[str, Any] = {"state": ConversationState.ASSIGNED.value, "assignee.id": login, **_NOT_SNOOZED}
         order = [("priority", 1), ("assigned_at", 1)]
-    elif view is View.OPEN:
-        spec = {"state": {"$in": _OPEN_STATES}, **_NOT_SNOOZED}
-        order = [("priority", 1), ("queued_at", 1)]
-    elif view is View.SNOOZED:
-        spec = {"state": {"$in": _OPEN_STATES}, "snooze": {"$ne": None}}
-        order = [("queued_at", 1)]
+    elif view in (View.OPEN, View.SNOOZED):
+        # Per state, as find_each explains; the open conversations are few, so they are ordered here.
+        snoozed = {"snooze": {"$ne": None}} if view is View.SNOOZED else _NOT_SNOOZED
+        docs = await find_each(db.conversations, "state", list(WITH_OPERATOR), {**snoozed, **filters.spec()})
+        return _ordered(docs, queue.ORDER if view is View.OPEN else [("queued_at", 1)])[:_VIEW_LIMIT]
     else:
         spec = {"state": ConversationState.CLOSED.value}
         order = [("updated_at", -1)]
     spec = {**spec, **{k: v for k, v in filters.spec().items() if not (view is View.MINE and k == "assignee.id")}}
     return await db.conversations.find(spec).sort(order).limit(_VIEW_LIMIT).to_list()
+
+
+def _queue_spec(operator: Operator | None, filters: Filters) -> dict[str, Any] | None:
+    """The queue an operator may serve narrowed by the filters; None when a filter excludes all of it."""
+    spec = {**(queue.routing_filter(operator) if operator else {"state": ConversationState.QUEUED.value})}
+    spec.update(_NOT_SNOOZED)
+    for key, value in filters.spec().items():
+        allowed = spec.get(key)
+        if isinstance(allowed, dict) and value not in allowed.get("$in", [value]):
+            return None
+        spec[key] = value  # an equality FerretDB pushes down, within what routing allows
+    return spec
+
+
+def _ordered(docs: list[Document], order: list[tuple[str, int]]) -> list[Document]:
+    """Sorted as MongoDB sorts by `order` (missing values first when ascending)."""
+    for field, direction in reversed(order):
+        docs = sorted(docs, key=lambda d: (d.get(field) is not None, d.get(field) or 0), reverse=direction < 0)
+    return docs
 
 
 async def _search_documents(db: Database, text: str) -> list[Document]:
@@ -339,8 +354,10 @@ async def summary(db: Database, login: str, operator: Operator | None) -> Summar
         {"state": ConversationState.ASSIGNED.value, "assignee.id": login}, {"_id": 1}
     ).to_list()
     mine_ids = [d["_id"] for d in mine_docs]
-    open_ = await db.conversations.count_documents({"state": {"$in": _OPEN_STATES}, **_NOT_SNOOZED})
-    snoozed = await db.conversations.count_documents({"state": {"$in": _OPEN_STATES}, "snooze": {"$ne": None}})
+    open_ = snoozed = 0
+    for state in WITH_OPERATOR:  # per state, as core.db.find_each explains
+        open_ += await db.conversations.count_documents({"state": state, **_NOT_SNOOZED})
+        snoozed += await db.conversations.count_documents({"state": state, "snooze": {"$ne": None}})
     unread = 0
     for conversation_id in mine_ids:
         read_seq = await read_position(db, login, conversation_id)

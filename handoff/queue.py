@@ -10,10 +10,11 @@ from core.db import Database
 from handoff.conversations import Conversation, ConversationState
 from handoff.operators import Operator
 
-_ORDER = [("priority", 1), ("queued_at", 1)]
+ORDER = [("priority", 1), ("queued_at", 1)]
 
 
-def _routing_filter(operator: Operator) -> dict[str, Any]:
+def routing_filter(operator: Operator) -> dict[str, Any]:
+    """The queued conversations an operator may serve: their languages, their skills or no team."""
     return {
         "state": ConversationState.QUEUED.value,
         "language": {"$in": [*operator.languages, None]},
@@ -23,13 +24,13 @@ def _routing_filter(operator: Operator) -> dict[str, Any]:
 
 async def waiting(db: Database, *, limit: int = 200) -> list[Conversation]:
     """The whole queue in service order."""
-    cursor = db.conversations.find({"state": ConversationState.QUEUED.value}).sort(_ORDER).limit(limit)
+    cursor = db.conversations.find({"state": ConversationState.QUEUED.value}).sort(ORDER).limit(limit)
     return [Conversation.from_document(doc) async for doc in cursor]
 
 
 async def waiting_for(db: Database, operator: Operator, *, limit: int = 200) -> list[Conversation]:
     """The queue an operator may serve (their languages, their skills or no team), in service order."""
-    cursor = db.conversations.find(_routing_filter(operator)).sort(_ORDER).limit(limit)
+    cursor = db.conversations.find(routing_filter(operator)).sort(ORDER).limit(limit)
     return [Conversation.from_document(doc) async for doc in cursor]
 
 

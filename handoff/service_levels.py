@@ -17,11 +17,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.db import Database, Document
+from core.db import Database, Document, find_each
 from core.teams import GENERAL_TEAM, TeamList, configured_teams
 from handoff import claims, events, triage
 from handoff.bus import EventBus
-from handoff.conversations import Conversation, ConversationState
+from handoff.conversations import WITH_OPERATOR, Conversation
 from handoff.events import Event
 from handoff.hours import HoursError, WorkingHours
 
@@ -131,17 +131,17 @@ class ServiceLevels:
     async def clocks(self, db: Database, docs: list[Document], now: datetime) -> dict[str, Clock]:
         """The clocks of many conversations with one query for their messages (the watcher, the lists)."""
         waiting = {
-            d["_id"]: d
-            for d in docs
-            if d.get("state") in (ConversationState.QUEUED.value, ConversationState.ASSIGNED.value)
-            and isinstance(d.get("queued_at"), datetime)
+            d["_id"]: d for d in docs if d.get("state") in WITH_OPERATOR and isinstance(d.get("queued_at"), datetime)
         }
         if not waiting:
             return {}
         # Operator and customer messages only (authors and times, not texts): what the clock needs.
         lines: dict[str, list[Document]] = {cid: [] for cid in waiting}
-        async for line in db.messages.find(
-            {"conversation_id": {"$in": list(waiting)}, "author": {"$in": ["operator", "customer"]}},
+        for line in await find_each(
+            db.messages,
+            "conversation_id",
+            list(waiting),
+            {"author": {"$in": ["operator", "customer"]}},
             {"conversation_id": 1, "author": 1, "seq": 1, "at": 1, "_id": 0},
         ):
             lines[line["conversation_id"]].append(line)
@@ -195,14 +195,9 @@ async def announce_breaches(
     """
     announced = 0
     seen = seen if seen is not None else set()
-    docs = (
-        await db.conversations.find(
-            {"state": {"$in": [ConversationState.QUEUED.value, ConversationState.ASSIGNED.value]}},
-            {"transitions": 0},
-        )
-        .limit(_WATCH_LIMIT)
-        .to_list()
-    )
+    docs = (await find_each(db.conversations, "state", list(WITH_OPERATOR), projection={"transitions": 0}))[
+        :_WATCH_LIMIT
+    ]
     clocks = await levels.clocks(db, docs, now)
     for doc in docs:
         clock = clocks.get(doc["_id"])

@@ -12,14 +12,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from core.db import Database
+from core.db import Database, find_each
 from handoff import claims, events, triage
 from handoff.bus import EventBus
+from handoff.conversations import WITH_OPERATOR
 from handoff.events import Event
 
 logger = logging.getLogger(__name__)
 
 WAKE_EVERY_SECONDS = 5.0
+_WAKE_LIMIT = 200
 
 
 async def snooze(
@@ -58,7 +60,9 @@ async def wake(db: Database, bus: EventBus, conversation_id: str, *, by: str, no
 async def wake_due(db: Database, bus: EventBus, now: datetime) -> int:
     """Wake every conversation whose snooze time has come; returns how many this process woke."""
     woken = 0
-    async for doc in db.conversations.find({"snooze.until": {"$lte": now}}, {"_id": 1}).limit(200):
+    # Only open conversations are snoozed; asked per state so PostgreSQL reads them through an index.
+    due = await find_each(db.conversations, "state", list(WITH_OPERATOR), {"snooze.until": {"$lte": now}}, {"_id": 1})
+    for doc in due[:_WAKE_LIMIT]:
         woken += await wake(db, bus, doc["_id"], by="system", now=now)
     return woken
 

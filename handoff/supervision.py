@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.banking import insert_audit_record
-from core.db import Database
+from core.db import Database, find_each
 from core.messages import Reply
 from core.staff import Role
 from handoff import claims, conversations, events, outbox
@@ -76,17 +76,16 @@ async def supervisor_logins(db: Database) -> set[str]:
 async def open_conversations(db: Database, now: datetime) -> list[LiveConversation]:
     """Queued and assigned conversations, and bot conversations active in the last half hour, oldest first."""
     recent = now - timedelta(seconds=BOT_ACTIVE_SECONDS)
-    spec = {
-        "$or": [
-            {"state": {"$in": [s.value for s in _WITH_OPERATORS]}},
-            {"state": ConversationState.BOT.value, "updated_at": {"$gte": recent}},
-        ]
-    }
-    docs = await db.conversations.find(spec).sort("created_at", 1).limit(_LIVE_LIMIT).to_list()
+    # Per state, as find_each explains: an `$or` or `$in` would read every conversation ever held.
+    docs = await find_each(db.conversations, "state", [s.value for s in _WITH_OPERATORS])
+    docs += await db.conversations.find(
+        {"state": ConversationState.BOT.value, "updated_at": {"$gte": recent}}
+    ).to_list()
+    docs = sorted(docs, key=lambda d: (d.get("created_at") is not None, d.get("created_at") or 0))[:_LIVE_LIMIT]
     customer_ids = sorted({d["customer_id"] for d in docs if d.get("customer_id")})
     names = {
         d["_id"]: d.get("full_name")
-        async for d in db.bank_customers.find({"_id": {"$in": customer_ids}}, {"full_name": 1})
+        for d in await find_each(db.bank_customers, "_id", customer_ids, projection={"full_name": 1})
     }
     rows = []
     for doc in docs:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core import staff_http
 from core.banking import insert_audit_record
+from core.db import find_each
 from core.keys import DB_KEY, HANDOFF_KEY, SETTINGS_KEY
 from core.masking import mask_sensitive, staff_notice
 from core.staff import Role, StaffSession
@@ -62,7 +63,7 @@ async def _with_clocks(
     """Each open conversation with its service-level clock: a breach shows in the supervisor's live list."""
     levels, db = request.app[HANDOFF_KEY].levels, request.app[DB_KEY]
     ids = [row.conversation.id for row in rows]
-    docs = await db.conversations.find({"_id": {"$in": ids}}, {"transitions": 0}).to_list() if levels else []
+    docs = await find_each(db.conversations, "_id", ids, projection={"transitions": 0}) if levels else []
     clocks = await levels.clocks(db, docs, now) if levels is not None else {}
     out = []
     for row in rows:

@@ -5,7 +5,9 @@ statement (auto_explain) with sequential scans priced out (`enable_seqscan=off`)
 the planner then scans a table only when no index can serve the query, so a
 `Seq Scan` in the log is a query that would read a whole growing collection. The
 gateway talks to the session's Rasa; conversations cover a bot answer, a KB answer,
-a handoff and messages while queued.
+a handoff and messages while queued. The same holds for what runs every few seconds
+(the snooze and service-level sweeps) and for the pages staff keep open (the inbox's
+views and counts, the supervisor's live list): those read only the open conversations.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from core import pg_indexes, pgcluster
+from core.db import Database, Document
 from core.stack import Stack
+from handoff import inbox, service_levels, snooze, supervision
+from handoff.bus import EventBus
+from handoff.service_levels import ServiceLevels
 from tests.rest_support import rest_message
 
 # Collections that stay small whatever the traffic (staff, configuration, the KB's own few documents);
@@ -58,6 +65,18 @@ async def conversation(http: aiohttp.ClientSession, gateway_url: str, sender: st
     await rest_message(http, gateway_url, sender, "вы тут?", token)
 
 
+async def staff_pages_and_sweeps(db: Database) -> None:
+    """What the gateway runs every few seconds and what the console and supervisor page read."""
+    now = datetime.now(UTC)
+    levels = ServiceLevels.configured("00:00-24:00", "Europe/Moscow")
+    await snooze.wake_due(db, EventBus(db), now)
+    await service_levels.announce_breaches(db, EventBus(db), levels, now)
+    for view in inbox.View:
+        await inbox.rows(db, view, "olga", None, levels=levels)
+    await inbox.summary(db, "olga", None)
+    await supervision.open_conversations(db, now)
+
+
 def read_from(path: Path, offset: int) -> str:
     """What the PostgreSQL log got since `offset`."""
     return path.read_bytes()[offset:].decode(errors="replace")
@@ -78,7 +97,7 @@ def table_collections(stack: Stack) -> dict[str, str]:
         client.close()
 
 
-async def test_a_customers_turns_read_no_growing_collection_by_a_sequential_scan(
+async def test_turns_sweeps_and_staff_pages_read_no_growing_collection_by_a_sequential_scan(
     explaining_gateway: Stack, mint_token: Any
 ) -> None:
     own = explaining_gateway
@@ -93,6 +112,11 @@ async def test_a_customers_turns_read_no_growing_collection_by_a_sequential_scan
         start = log.stat().st_size
         await conversation(http, own.gateway_url, "plans-ivan", token)
         await rest_message(http, own.gateway_url, "plans-guest", "hello, what is my balance?")
+    client: AsyncMongoClient[Document] = AsyncMongoClient(own.mongodb_uri, tz_aware=True)
+    try:
+        await staff_pages_and_sweeps(client[own.mongodb_db])
+    finally:
+        await client.close()
     plans = await asyncio.to_thread(read_from, log, start)
     assert "Index Scan" in plans  # the log really holds the turns' plans
     tables = table_collections(own)
