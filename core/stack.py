@@ -39,6 +39,24 @@ def free_port() -> int:
         return port
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free loopback ports: Rasa process n listens on RASA_PORT+n."""
+    for _ in range(100):
+        first = free_port()
+        if all(_bindable(port) for port in range(first + 1, first + count)):
+            return first
+    raise StackError(f"no {count} consecutive free loopback ports")
+
+
 def env_path(name: str) -> Path:
     """A path the project's environment (scripts/env.sh) names; a clear error when it is not set."""
     value = os.environ.get(name)
@@ -361,6 +379,8 @@ def running_stack(data_dir: Path, *, with_bot: bool = True, with_gateway: bool =
 
 
 # Settings the run command derives from its ports.
+# Ports kept free above RASA_PORT: scripts/run starts one Rasa per usable core (memory permitting).
+_RASA_PORTS = max(4, os.cpu_count() or 1)
 _RUN_COMMAND_DERIVES = frozenset(
     {
         "MONGODB_URI",
@@ -389,8 +409,14 @@ class RunCommand:
         """Start the run command; the data folder is reachable by PostgreSQL's unprivileged account."""
         data_dir = Path(tempfile.mkdtemp(prefix="cc-run-"))
         data_dir.chmod(0o755)
-        names = ("PG_PORT", "FERRETDB_PORT", "RASA_PORT", "ACTIONS_PORT", "GATEWAY_PORT", "REDIS_PORT")
-        ports = {name: free_port() for name in names}
+        # Rasa n listens on RASA_PORT+n (as many as the cores, scripts/run): the others keep clear of that run.
+        rasa = free_port_run(_RASA_PORTS)
+        ports = {"RASA_PORT": rasa}
+        for name in ("PG_PORT", "FERRETDB_PORT", "ACTIONS_PORT", "GATEWAY_PORT", "REDIS_PORT"):
+            port = free_port()
+            while port in range(rasa, rasa + _RASA_PORTS) or port in ports.values():
+                port = free_port()
+            ports[name] = port
         # The run command derives every address from its ports; nothing of an outer stack may leak in.
         env = {k: v for k, v in os.environ.items() if k not in _RUN_COMMAND_DERIVES}
         env |= {name: str(port) for name, port in ports.items()} | {"CC_DATA_DIR": str(data_dir)} | (extra_env or {})
