@@ -9,7 +9,10 @@ preposition before it, becomes the words the articles use: "в грузию" →
 everyday names CLDR does not list (Америка, Англия, Европа, Turkey, ...). Russian case endings are
 matched on the name's base ("грузи" + "ю"), never by a stemmer: Snowball cuts "грузию" to "груз"
 (cargo). Russia itself is home, not abroad; names that are also common words ("Мали", "Того",
-"Jersey", "Chad") are left out.
+"Jersey", "Chad") are left out. Cities are CLDR's too: the city of every time zone outside Russia
+(about 390: "в лиссабон", "to toronto"), in Russian from CLDR's names and in English from the
+zone's own name; cities that are also words or first names ("Газа" → "газ", "Восток", "Easter",
+"Wake", "Sofia") and Petersburg, Indiana, are left out.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from babel import Locale
+from babel.core import get_global
 
 _WORD = re.compile(r"[0-9a-zа-яё’'\-]+", re.IGNORECASE)
 # Home, and names that are also everyday words.
@@ -40,6 +44,19 @@ _EXTRA = {
         "paris", "london", "rome", "berlin", "prague", "beijing", "shanghai", "new york",
     ),
 }  # fmt: skip
+# Time-zone cities that are also everyday words or first names (or name a place at home).
+_NOT_ABROAD_CITIES = {
+    "ru": {
+        "газа", "восток", "центр", "ном", "нокс", "дарвин", "кейси", "дейвис", "палмер", "стэнли", "софия",
+        "сальвадор", "доминика", "маврикий", "реджайна", "резольют", "уэйк", "питерсберг", "симферополь", "туле",
+    },
+    "en": {
+        "easter", "wake", "center", "resolute", "christmas", "regina", "nome", "knox", "casey", "davis", "palmer",
+        "stanley", "darwin", "beulah", "oral", "reunion", "petersburg", "vostok", "canary", "midway", "sofia",
+        "phoenix", "simferopol", "mahe", "chuuk", "cocos", "cayman", "comoro", "faroe", "marengo",
+    },
+}  # fmt: skip
+_ISLANDS = ("о-в ", "о-ва ", "острова ")
 # Russian noun endings after a name's base (nominative's final vowel, й or ь dropped): "грузи|ю", "кита|е".
 _ENDINGS = frozenset("а я у ю е и ы ой ей ом ем ию ия ии ью ь ах ях ам ям ами ями".split())
 _ABBREVIATIONS = {"сша", "оаэ"}
@@ -70,7 +87,7 @@ def _names() -> dict[str, list[_Name]]:
         territories = Locale(language).territories
         raw = {name.lower().replace("ё", "е") for code, name in territories.items() if code.isalpha()}
         raw = {name for name in raw if name not in _NOT_ABROAD[language] and len(name) > 2}
-        raw |= set(_EXTRA[language])
+        raw |= set(_EXTRA[language]) | _cities(language)
         names: list[_Name] = []
         for name in raw:
             parts = tuple(w for w in _WORD.findall(name) if w not in {"&", "и", "and", "о-в", "о-ва"})
@@ -84,6 +101,20 @@ def _names() -> dict[str, list[_Name]]:
         for name in sorted(names, key=lambda n: -len(n.words)):
             found.setdefault(name.words[0], []).append(name)
     return found
+
+
+def _cities(language: str) -> set[str]:
+    """The city of every time zone outside Russia, as CLDR names it in `language` (lower case)."""
+    territories = get_global("zone_territories")
+    abroad = [zone for zone, territory in territories.items() if "/" in zone and territory not in ("RU", "001", "ZZ")]
+    if language == "ru":
+        zones = Locale("ru").time_zones
+        named = {str(zones.get(zone, {}).get("city") or "").split(",")[0] for zone in abroad}
+    else:
+        named = {zone.rsplit("/", 1)[-1].replace("_", " ") for zone in abroad}
+    cities = {name.lower().replace("ё", "е") for name in named if name}
+    left_out = _NOT_ABROAD_CITIES[language] | _NOT_ABROAD[language]
+    return {c for c in cities if c not in left_out and not c.startswith(_ISLANDS) and len(c) > 2}
 
 
 def _matches(name: _Name, words: list[str], at: int) -> bool:
