@@ -14,7 +14,7 @@ from knowledge_base.setup import DEMO_EDITOR_LOGIN, DEMO_EDITOR_PASSWORD
 pytest_plugins = ("tests.kb_support",)
 
 
-async def _signed_in(client: TestClient, login: str, password: str) -> dict[str, Any]:
+async def _signed_in(client: TestClient[Any, Any], login: str, password: str) -> dict[str, Any]:
     resp = await client.post("/api/kb/sign-in", json={"login": login, "password": password})
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
@@ -22,7 +22,7 @@ async def _signed_in(client: TestClient, login: str, password: str) -> dict[str,
 
 
 async def test_editor_story_and_the_rules_around_it(aiohttp_client, kb_settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    client: TestClient = await aiohttp_client(create_app(kb_settings))
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(kb_settings))
 
     # Anybody may search published articles.
     found = await (await client.get("/api/kb/search", params={"q": "забыл пин", "lang": "ru", "limit": "3"})).json()

@@ -53,7 +53,7 @@ class Call:
         }
         return base | fields
 
-    async def post(self, path: str, form: dict[str, str], signature: str | None = None) -> web.Response | Any:
+    async def post(self, path: str, form: dict[str, str], signature: str | None = None) -> Any:
         sign = signature if signature is not None else twilio_signature(TWIML_TOKEN, PUBLIC + path, form)
         return await self.gateway.post(path, data=form, headers={"X-Twilio-Signature": sign})
 

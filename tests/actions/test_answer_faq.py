@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -35,7 +36,7 @@ async def action(kb_db: Database, encoder: Encoder | None) -> AsyncIterator[Acti
     yield ActionAnswerFaq(FixedKnowledgeBase(KnowledgeBase(kb_db, encoder), kb_db))
 
 
-async def ask(action: ActionAnswerFaq, text: str, *, language: str = "ru", channel: str = "webchat", **kw: object):  # type: ignore[no-untyped-def]
+async def ask(action: ActionAnswerFaq, text: str, *, language: str = "ru", channel: str = "webchat", **kw: Any):  # type: ignore[no-untyped-def]
     dispatcher = CollectingDispatcher()
     slots = {"language": language}
     events = await action.run(
