@@ -44,7 +44,7 @@ from core.keys import DB_KEY, DELIVERY_KEY, ROUTER_KEY, SETTINGS_KEY
 from core.messages import InboundMessage, Reply
 from core.settings import Settings
 from handoff import claims, conversations, transcript
-from handoff.conversations import Conversation, ConversationState
+from handoff.conversations import WITH_OPERATOR, Conversation
 from handoff.router import DuplicateMessage, InvalidMessage
 from handoff.router import Router as MessageRouter
 from handoff.transcript import StoredMessage
@@ -56,7 +56,6 @@ CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 -- a header name, not a secret
 # Update kinds the bot asks Telegram for; the others (polls, chat member changes, ...) are never sent.
 ALLOWED_UPDATES = ["message", "edited_message", "channel_post", "callback_query"]
-_WITH_OPERATORS = frozenset({ConversationState.QUEUED, ConversationState.ASSIGNED})
 # An update's claim covers its whole handling (a bot turn waits up to a minute in the queue); a retry of an
 # update whose handler died is handled again only after this long.
 _UPDATE_LEASE_SECONDS = 5 * 60.0
@@ -310,7 +309,7 @@ class TelegramChannel:
         """Whether the chat's open conversation is queued for or assigned to an operator."""
         assert self._db is not None  # noqa: S101 -- set at start
         conversation = await conversations.find_open(self._db, CHANNEL, str(chat_id))
-        return conversation is not None and conversation.state in _WITH_OPERATORS
+        return conversation is not None and conversation.state in WITH_OPERATOR
 
     async def route(
         self,

@@ -98,3 +98,10 @@ async def find_each(
     for value in dict.fromkeys(values):
         found.extend(await collection.find({**(spec or {}), field: value}, projection).to_list())
     return found
+
+
+def ordered(docs: list[Document], order: list[tuple[str, int]]) -> list[Document]:
+    """Documents merged from find_each's queries, sorted as MongoDB sorts by `order` (missing values first)."""
+    for field, direction in reversed(order):
+        docs = sorted(docs, key=lambda d: (d.get(field) is not None, d.get(field) or 0), reverse=direction < 0)
+    return docs

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import pgcluster
+from core.ports import is_taken
 from core.settings import LOCAL_ACTION_SERVER_TOKEN, LOCAL_CUSTOMER_TOKEN_SECRET, LOCAL_RASA_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,20 +40,11 @@ def free_port() -> int:
         return port
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def free_port_run(count: int) -> int:
     """The first of `count` consecutive free loopback ports: Rasa process n listens on RASA_PORT+n."""
     for _ in range(100):
         first = free_port()
-        if all(_bindable(port) for port in range(first + 1, first + count)):
+        if not any(is_taken(port) for port in range(first + 1, first + count)):
             return first
     raise StackError(f"no {count} consecutive free loopback ports")
 

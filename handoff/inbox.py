@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from core.db import Database, Document, find_each
+from core.db import Database, Document, find_each, ordered
 from core.teams import GENERAL_TEAM, PRIORITIES
 from handoff import queue, triage
 from handoff.conversations import WITH_OPERATOR, Conversation, ConversationState
@@ -185,7 +185,7 @@ async def _documents(
         # Per state, as find_each explains; the open conversations are few, so they are ordered here.
         snoozed = {"snooze": {"$ne": None}} if view is View.SNOOZED else _NOT_SNOOZED
         docs = await find_each(db.conversations, "state", list(WITH_OPERATOR), {**snoozed, **filters.spec()})
-        return _ordered(docs, queue.ORDER if view is View.OPEN else [("queued_at", 1)])[:_VIEW_LIMIT]
+        return ordered(docs, queue.ORDER if view is View.OPEN else [("queued_at", 1)])[:_VIEW_LIMIT]
     else:
         spec = {"state": ConversationState.CLOSED.value}
         order = [("updated_at", -1)]
@@ -195,21 +195,14 @@ async def _documents(
 
 def _queue_spec(operator: Operator | None, filters: Filters) -> dict[str, Any] | None:
     """The queue an operator may serve narrowed by the filters; None when a filter excludes all of it."""
-    spec = {**(queue.routing_filter(operator) if operator else {"state": ConversationState.QUEUED.value})}
-    spec.update(_NOT_SNOOZED)
+    routing = queue.routing_filter(operator) if operator else {"state": ConversationState.QUEUED.value}
+    spec = {**routing, **_NOT_SNOOZED}
     for key, value in filters.spec().items():
         allowed = spec.get(key)
         if isinstance(allowed, dict) and value not in allowed.get("$in", [value]):
             return None
         spec[key] = value  # an equality FerretDB pushes down, within what routing allows
     return spec
-
-
-def _ordered(docs: list[Document], order: list[tuple[str, int]]) -> list[Document]:
-    """Sorted as MongoDB sorts by `order` (missing values first when ascending)."""
-    for field, direction in reversed(order):
-        docs = sorted(docs, key=lambda d: (d.get(field) is not None, d.get(field) or 0), reverse=direction < 0)
-    return docs
 
 
 async def _search_documents(db: Database, text: str) -> list[Document]:

@@ -37,7 +37,7 @@ from handoff import (
 from handoff.bot import BotMetadata, BotUnavailable
 from handoff.bot_pool import BotPool
 from handoff.bus import EventBus
-from handoff.conversations import Conversation, ConversationState, HandoffReason
+from handoff.conversations import WITH_OPERATOR, Conversation, ConversationState, HandoffReason
 from handoff.delivery import DeliveryRegistry
 from handoff.events import Event
 from handoff.hours import HoursError, WorkingHours
@@ -480,7 +480,7 @@ class Router:
         Only conversations with operators publish it; the event is ephemeral, never stored.
         """
         conversation = await self.find_open(channel, channel_user_id)
-        if conversation is not None and conversation.state in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+        if conversation is not None and conversation.state in WITH_OPERATOR:
             await self.events.emit(Event(events.CUSTOMER_TYPED, conversation.id, "customer", self.clock()))
 
     async def _ask_bot(

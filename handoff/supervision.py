@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.banking import insert_audit_record
-from core.db import Database, find_each
+from core.db import Database, find_each, ordered
 from core.messages import Reply
 from core.staff import Role
 from handoff import claims, conversations, events, outbox
 from handoff.assignment import AssignmentService
 from handoff.bus import EventBus
-from handoff.conversations import Conversation, ConversationState, HandoffReason
+from handoff.conversations import WITH_OPERATOR, Conversation, ConversationState, HandoffReason
 from handoff.desk import Desk
 from handoff.events import Event
 from handoff.notices import Notice, notice_text
@@ -30,7 +30,6 @@ from handoff.transcript import StoredMessage
 BOT_ACTIVE_SECONDS = 30 * 60
 _LIVE_LIMIT = 200
 _PREVIEW_CHARS = 120
-_WITH_OPERATORS = (ConversationState.QUEUED, ConversationState.ASSIGNED)
 # The kind of the note a supervisor's joining leaves for the operator.
 NOTE_KIND = "supervisor_joined"
 
@@ -77,11 +76,11 @@ async def open_conversations(db: Database, now: datetime) -> list[LiveConversati
     """Queued and assigned conversations, and bot conversations active in the last half hour, oldest first."""
     recent = now - timedelta(seconds=BOT_ACTIVE_SECONDS)
     # Per state, as find_each explains: an `$or` or `$in` would read every conversation ever held.
-    docs = await find_each(db.conversations, "state", [s.value for s in _WITH_OPERATORS])
+    docs = await find_each(db.conversations, "state", list(WITH_OPERATOR))
     docs += await db.conversations.find(
         {"state": ConversationState.BOT.value, "updated_at": {"$gte": recent}}
     ).to_list()
-    docs = sorted(docs, key=lambda d: (d.get("created_at") is not None, d.get("created_at") or 0))[:_LIVE_LIMIT]
+    docs = ordered(docs, [("created_at", 1)])[:_LIVE_LIMIT]
     customer_ids = sorted({d["customer_id"] for d in docs if d.get("customer_id")})
     names = {
         d["_id"]: d.get("full_name")
@@ -165,7 +164,7 @@ class Supervision:
         joined = await self.db.supervisor_joins.find_one({"_id": f"{conversation.id}:{login}"}, {"_id": 1})
         if joined is None and conversation.assignee_id != login:
             raise NotJoined("Join the conversation first: the customer and the operator are told who joined.")
-        if conversation.state not in _WITH_OPERATORS:
+        if conversation.state not in WITH_OPERATOR:
             raise NotLive("This conversation is not with the operators.")
         await self._audit(conversation, login, "supervisor.say")
         return await outbox.send_to_customer(

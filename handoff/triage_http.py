@@ -19,7 +19,7 @@ from core.staff import Role, StaffSession
 from core.teams import PRIORITIES, TeamsError, configured_teams
 from handoff import conversations, events, inbox, operators, snooze, triage
 from handoff.assignment import AssignmentError
-from handoff.conversations import Conversation, ConversationState, Resolution
+from handoff.conversations import WITH_OPERATOR, Conversation, ConversationState, Resolution
 from handoff.events import Event
 
 _MAX_BULK = 100
@@ -254,7 +254,7 @@ async def _bulk_one(
 ) -> bool:
     db, services = request.app[DB_KEY], request.app[HANDOFF_KEY]
     conversation = await conversations.get_conversation(db, conversation_id)
-    if conversation is None or conversation.state not in (ConversationState.QUEUED, ConversationState.ASSIGNED):
+    if conversation is None or conversation.state not in WITH_OPERATOR:
         return False
     if action == "close":
         closed = await conversations.close(
