@@ -31,15 +31,17 @@ export function Conversation({ id, me, subscribe, onChanged, setBanner, onError,
 
   const load = useCallback(async () => {
     const found = await api("GET", "/api/console/conversations/" + id);
+    const conv = found.conversation;
+    if (conv.state === "assigned" && conv.assignee_id === me.login) {
+      // Opening is accepting: only now is the customer told that an operator joined. Accepted before the tools
+      // show: FerretDB writes a document whole, so a priority or label set while the acceptance is written
+      // could be lost to it.
+      await api("POST", "/api/console/conversations/" + id + "/accept").catch(() => {});
+    }
     setCtx(found);
     api("GET", "/api/console/inbox/rows/" + encodeURIComponent(id)).then((r) => setRow({ ...r, readAt: Date.now() })).catch(() => {});
     setMessages((shown) => mergeMessages(found.messages, shown));
     setNotes(found.notes);
-    const conv = found.conversation;
-    if (conv.state === "assigned" && conv.assignee_id === me.login) {
-      // Opening is accepting: only now is the customer told that an operator joined.
-      await api("POST", "/api/console/conversations/" + id + "/accept").catch(() => {});
-    }
     return found;
   }, [id, me.login]);
 
